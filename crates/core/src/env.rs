@@ -1,0 +1,239 @@
+//! A snapshot of the process environment (after `.env` is applied) and the
+//! parsing rules every variable follows.
+//!
+//! Configuration is read once, at start, into typed settings. Every parse error
+//! names the variable, so an admin can fix a cron job from its error mail alone.
+//! Values are trimmed, and a variable that is set but empty counts as unset: this
+//! is what Docker Compose's `${VAR:-}` passes for a missing value, and it must not
+//! override a default (the original tool's ).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// A configuration problem found at start. Binaries exit with status 2 for these.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var}={value:?} is not valid: expected {expected}")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("{var} is not set: {why}")]
+    Missing { var: &'static str, why: &'static str },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("cannot read {path}: {message}")]
+    DotEnv { path: PathBuf, message: String },
+}
+
+/// The environment as the program sees it: process variables, plus those of the
+/// first `.env` found from the working directory upwards. As in the original,
+/// variables already in the process environment win over `.env`.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+    dotenv_path: Option<PathBuf>,
+}
+
+impl Env {
+    /// Loads `.env` (if any) into the process environment and takes a snapshot.
+    pub fn load() -> Result<Self, ConfigError> {
+        let dotenv_path = match dotenvy::dotenv() {
+            Ok(path) => Some(path),
+            Err(err) if err.not_found() => None,
+            Err(dotenvy::Error::LineParse(line, index)) => {
+                return Err(ConfigError::DotEnv {
+                    path: dotenvy_path().unwrap_or_else(|| PathBuf::from(".env")),
+                    message: format!("cannot parse the line {line:?} (at character {index})"),
+                });
+            }
+            Err(err) => {
+                return Err(ConfigError::DotEnv {
+                    path: dotenvy_path().unwrap_or_else(|| PathBuf::from(".env")),
+                    message: err.to_string(),
+                });
+            }
+        };
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        Ok(Self { vars, dotenv_path })
+    }
+
+    /// An environment made of exactly these pairs (for tests and embedding).
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            dotenv_path: None,
+        }
+    }
+
+    /// The `.env` file that was applied, if one was found.
+    pub fn dotenv_path(&self) -> Option<&PathBuf> {
+        self.dotenv_path.as_ref()
+    }
+
+    /// The trimmed value, or `None` when unset or blank.
+    pub fn get(&self, var: &str) -> Option<&str> {
+        self.vars
+            .get(var)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The trimmed value, or `default` when unset or blank.
+    pub fn string(&self, var: &str, default: &str) -> String {
+        self.get(var).unwrap_or(default).to_owned()
+    }
+
+    /// `true/false/1/0/yes/no` in any case; anything else is an error (the
+    /// original silently read `1` and `yes` as false).
+    pub fn bool(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+        let Some(value) = self.get(var) else {
+            return Ok(default);
+        };
+        match value.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(ConfigError::Invalid {
+                var,
+                value: value.to_owned(),
+                expected: "true, false, 1, 0, yes or no",
+            }),
+        }
+    }
+
+    /// An integer when set; `expected` describes the allowed range in the error.
+    pub fn int<T: FromStr>(
+        &self,
+        var: &'static str,
+        expected: &'static str,
+    ) -> Result<Option<T>, ConfigError> {
+        self.get(var)
+            .map(|value| {
+                value.parse::<T>().map_err(|_| ConfigError::Invalid {
+                    var,
+                    value: value.to_owned(),
+                    expected,
+                })
+            })
+            .transpose()
+    }
+
+    /// A comma-separated list; entries are trimmed and empty entries dropped.
+    pub fn list(&self, var: &str) -> Vec<String> {
+        self.get(var)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A comma-separated list of integers.
+    pub fn int_list<T: FromStr>(
+        &self,
+        var: &'static str,
+        expected: &'static str,
+    ) -> Result<Vec<T>, ConfigError> {
+        self.list(var)
+            .into_iter()
+            .map(|item| {
+                item.parse::<T>().map_err(|_| ConfigError::Invalid {
+                    var,
+                    value: self.get(var).unwrap_or_default().to_owned(),
+                    expected,
+                })
+            })
+            .collect()
+    }
+
+    /// A value that must be set (for the stages that need it).
+    pub fn required(&self, var: &'static str, why: &'static str) -> Result<&str, ConfigError> {
+        self.get(var).ok_or(ConfigError::Missing { var, why })
+    }
+}
+
+/// Where dotenvy would have looked: the nearest `.env` upwards from the working directory.
+fn dotenvy_path() -> Option<PathBuf> {
+    let mut dir = std::env::current_dir().ok()?;
+    loop {
+        let candidate = dir.join(".env");
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        if !dir.pop() {
+            return None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn booleans_accept_common_spellings_in_any_case() {
+        for (value, expected) in [
+            ("true", true),
+            ("TRUE", true),
+            ("1", true),
+            ("Yes", true),
+            ("false", false),
+            ("0", false),
+            ("NO", false),
+            (" true ", true),
+        ] {
+            assert_eq!(env(&[("X", value)]).bool("X", !expected).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn boolean_typo_is_an_error_naming_the_variable() {
+        let err = env(&[("TIMECAMP_DISABLE_NEW_USERS", "ture")])
+            .bool("TIMECAMP_DISABLE_NEW_USERS", false)
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("TIMECAMP_DISABLE_NEW_USERS"), "{msg}");
+        assert!(msg.contains("ture"), "{msg}");
+    }
+
+    #[test]
+    fn empty_value_means_default() {
+        let e = env(&[("A", ""), ("B", "   ")]);
+        assert!(e.bool("A", true).unwrap());
+        assert_eq!(e.string("B", "dflt"), "dflt");
+        assert_eq!(e.int::<u64>("A", "a number").unwrap(), None);
+    }
+
+    #[test]
+    fn integer_lists_are_trimmed_and_validated() {
+        let e = env(&[("IDS", " 1, 2 ,,3 "), ("BAD", "1,x")]);
+        assert_eq!(e.int_list::<u64>("IDS", "ids").unwrap(), vec![1, 2, 3]);
+        let err = e.int_list::<u64>("BAD", "ids").unwrap_err().to_string();
+        assert!(err.contains("BAD"), "{err}");
+    }
+
+    #[test]
+    fn missing_required_value_names_the_variable() {
+        let err = env(&[]).required("TIMECAMP_API_KEY", "needed").unwrap_err();
+        assert!(err.to_string().contains("TIMECAMP_API_KEY"));
+    }
+}

@@ -1,0 +1,16 @@
+//! Shared core of timecamp-scim.
+//!
+//! Every stage of the pipeline uses the same pieces: the stage files as typed
+//! values ([`model`]), configuration read once from the environment and `.env`
+//! ([`env`], [`settings`]), storage of the stage files ([`storage`]), and the
+//! log set-up ([`logging`]). Nothing here talks to TimeCamp or an HR system.
+
+pub mod env;
+pub mod logging;
+pub mod model;
+pub mod secret;
+pub mod settings;
+pub mod storage;
+
+pub use env::{ConfigError, Env};
+pub use secret::Secret;

@@ -1,0 +1,231 @@
+//! Log set-up shared by every binary: stderr plus `var/logs/sync.log`.
+//!
+//! Lines look like the original's (`2025-01-31 10:00:00,123 - INFO - message`)
+//! so existing log scrapers keep working. The file rotates at 10 MiB and keeps
+//! five old files (`sync.log.1` … `sync.log.5`). Unlike the original, the file
+//! is at DEBUG only with `--debug`: request bodies carry names and e-mails.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{LevelFilter, filter_fn};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// Where the log file goes, relative to the working directory.
+pub const LOG_FILE: &str = "var/logs/sync.log";
+/// Rotation threshold of the original: 10 MiB.
+pub const MAX_LOG_BYTES: u64 = 10 * 1024 * 1024;
+/// Old files kept: `sync.log.1` (newest) … `sync.log.5` (oldest).
+pub const LOG_BACKUPS: usize = 5;
+
+#[derive(Debug, Clone)]
+pub struct LogOptions {
+    /// `--debug`: DEBUG on the console and in the file.
+    pub debug: bool,
+    /// `DISABLE_FILE_LOGGING=true` turns the file off.
+    pub file: Option<PathBuf>,
+}
+
+/// Installs the global subscriber. A log file that cannot be opened (a
+/// read-only volume) is reported on stderr and the run goes on without it:
+/// losing the file log must not stop a sync.
+pub fn init(options: &LogOptions) {
+    let level = if options.debug {
+        LevelFilter::DEBUG
+    } else {
+        LevelFilter::INFO
+    };
+    // Our crates log at DEBUG with --debug; HTTP internals stay at INFO and above.
+    let ours = filter_fn(|meta| {
+        meta.level() <= &Level::INFO
+            || meta.target().starts_with("scim")
+            || meta.target().starts_with("timecamp_scim")
+    });
+    let console = tracing_subscriber::fmt::layer()
+        .event_format(PlainFormat)
+        .with_writer(io::stderr)
+        .with_filter(level)
+        .with_filter(ours.clone());
+    let mut file_error = None;
+    let file = options.file.as_ref().and_then(|path| {
+        match RotatingFile::open(path, MAX_LOG_BYTES, LOG_BACKUPS) {
+            Ok(f) => Some(
+                tracing_subscriber::fmt::layer()
+                    .event_format(PlainFormat)
+                    .with_ansi(false)
+                    .with_writer(Mutex::new(f))
+                    .with_filter(level)
+                    .with_filter(ours),
+            ),
+            Err(e) => {
+                file_error = Some(format!("cannot open the log file {}: {e}", path.display()));
+                None
+            }
+        }
+    });
+    // A second init (tests running several mains) keeps the first subscriber.
+    let _ = tracing_subscriber::registry()
+        .with(console)
+        .with(file)
+        .try_init();
+    if let Some(msg) = file_error {
+        tracing::warn!("{msg}; logging to the console only");
+    }
+}
+
+/// `<local time> - <LEVEL> - <message>`, the original's format.
+struct PlainFormat;
+
+impl<S, N> FormatEvent<S, N> for PlainFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S,%3f");
+        let level = match *event.metadata().level() {
+            Level::ERROR => "ERROR",
+            Level::WARN => "WARNING",
+            Level::INFO => "INFO",
+            Level::DEBUG | Level::TRACE => "DEBUG",
+        };
+        write!(writer, "{now} - {level} - ")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+/// A file that renames itself to `.1` (shifting older ones up to `.N`) when the
+/// next line would take it past `max_bytes`.
+#[derive(Debug)]
+pub struct RotatingFile {
+    path: PathBuf,
+    max_bytes: u64,
+    backups: usize,
+    file: File,
+    size: u64,
+}
+
+impl RotatingFile {
+    pub fn open(path: &Path, max_bytes: u64, backups: usize) -> io::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let size = file.metadata()?.len();
+        Ok(Self {
+            path: path.to_owned(),
+            max_bytes,
+            backups,
+            file,
+            size,
+        })
+    }
+
+    fn backup(&self, n: usize) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(format!(".{n}"));
+        PathBuf::from(name)
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        for n in (1..self.backups).rev() {
+            let from = self.backup(n);
+            if from.exists() {
+                std::fs::rename(&from, self.backup(n + 1))?;
+            }
+        }
+        if self.backups > 0 {
+            std::fs::rename(&self.path, self.backup(1))?;
+        } else {
+            std::fs::remove_file(&self.path)?;
+        }
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+impl Write for RotatingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.size > 0 && self.size + buf.len() as u64 > self.max_bytes {
+            self.rotate()?;
+        }
+        let n = self.file.write(buf)?;
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_keeps_the_configured_number_of_old_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("logs/sync.log");
+        let mut f = RotatingFile::open(&path, 100, 5).unwrap();
+        for i in 0..20 {
+            f.write_all(format!("line {i:02} {}\n", "x".repeat(60)).as_bytes())
+                .unwrap();
+        }
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join("logs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "sync.log",
+                "sync.log.1",
+                "sync.log.2",
+                "sync.log.3",
+                "sync.log.4",
+                "sync.log.5"
+            ]
+        );
+        let newest = std::fs::read_to_string(&path).unwrap();
+        assert!(newest.starts_with("line 19"), "{newest}");
+        let previous = std::fs::read_to_string(dir.path().join("logs/sync.log.1")).unwrap();
+        assert!(previous.starts_with("line 18"), "{previous}");
+    }
+
+    #[test]
+    fn reopening_continues_counting_from_the_existing_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sync.log");
+        std::fs::write(&path, "x".repeat(90)).unwrap();
+        let mut f = RotatingFile::open(&path, 100, 2).unwrap();
+        f.write_all(b"0123456789AB").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "0123456789AB");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("sync.log.1"))
+                .unwrap()
+                .len(),
+            90
+        );
+    }
+}

@@ -1,0 +1,257 @@
+//! The stage files as typed values: `var/users.json` ([`SourceUsersFile`]) and
+//! `var/timecamp_users.json` (a list of [`TimecampUser`]).
+//!
+//! Reading is tolerant where the fetchers of the original are loose (ids that
+//! are numbers, `null` where a string is expected) so that prepare can report a
+//! bad record instead of rejecting the whole file. Keys that no field names are
+//! kept in `extra`, so a file read and written back loses nothing.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+/// `var/users.json`: `{"users": [...]}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SourceUsersFile {
+    pub users: Vec<SourceUser>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One person as a fetcher saw them (formats.md §1.1).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SourceUser {
+    /// Stable id in the source; numbers are read as their decimal text.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub external_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub email: Option<String>,
+    /// Slash-separated department path.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub department: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub job_title: Option<String>,
+    /// `active` (any case) or anything else for inactive.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub status: Option<String>,
+    /// The supervisor's `external_id`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub supervisor_id: Option<String>,
+    /// BambooHR's supervisor rule result: a boolean, or a string such as `"yes"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_supervisor: Option<Value>,
+    /// LDAP: member of the supervisor group. Only JSON `true` counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_supervisor_role: Option<Value>,
+    /// LDAP: member of the global-admin group. Only JSON `true` counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_global_admin_role: Option<Value>,
+    /// LDAP: the directory's `mail` when the primary e-mail was generated.
+    #[serde(
+        default,
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub real_email: Option<String>,
+    /// Explicit TimeCamp role id (`"1"`, `"2"`, `"3"`, `"5"`), hand-written files only.
+    #[serde(
+        default,
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub role_id: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Reads a string, a number (as its text) or `null`. Anything else is a shape
+/// error for the whole file, reported with its position.
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Loose {
+        Text(String),
+        Number(serde_json::Number),
+        Bool(bool),
+    }
+    Ok(match Option::<Loose>::deserialize(d)? {
+        None => None,
+        Some(Loose::Text(s)) => Some(s),
+        Some(Loose::Number(n)) => Some(n.to_string()),
+        Some(Loose::Bool(b)) => Some(b.to_string()),
+    })
+}
+
+/// Whether a TimeCamp user should be enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Active,
+    Inactive,
+}
+
+impl Status {
+    /// `active` in any case is active; everything else (including a typo) is inactive,
+    /// as in the original.
+    pub fn parse(text: &str) -> Self {
+        if text.trim().eq_ignore_ascii_case("active") {
+            Status::Active
+        } else {
+            Status::Inactive
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Inactive => "inactive",
+        }
+    }
+}
+
+impl Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Status::parse(&String::deserialize(d)?))
+    }
+}
+
+/// A user's role in their TimeCamp group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Administrator,
+    Supervisor,
+    User,
+    Guest,
+}
+
+impl Role {
+    /// TimeCamp's numeric role id.
+    pub fn id(self) -> u8 {
+        match self {
+            Role::Administrator => 1,
+            Role::Supervisor => 2,
+            Role::User => 3,
+            Role::Guest => 5,
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Self> {
+        match id.trim() {
+            "1" => Some(Role::Administrator),
+            "2" => Some(Role::Supervisor),
+            "3" => Some(Role::User),
+            "5" => Some(Role::Guest),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Administrator => "administrator",
+            Role::Supervisor => "supervisor",
+            Role::User => "user",
+            Role::Guest => "guest",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One record of `var/timecamp_users.json`: the desired state of one TimeCamp user
+/// (formats.md §2). Field order is the file's key order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TimecampUser {
+    #[serde(
+        default,
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timecamp_external_id: Option<String>,
+    /// Required for active users; may be absent on inactive ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timecamp_user_name: Option<String>,
+    pub timecamp_email: String,
+    /// Group path under `TIMECAMP_ROOT_GROUP_ID`; `""` (or absent/`null`) is the root itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timecamp_groups_breadcrumb: Option<String>,
+    pub timecamp_status: Status,
+    /// Absent means `user`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timecamp_role: Option<Role>,
+    /// TimeCamp's "additional e-mail" setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timecamp_real_email: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_user_reads_every_fetcher_field_and_keeps_unknown_ones() {
+        let json = r#"{"users":[{"external_id":124,"job_title":null,"name":"Jane","email":"J@x.com",
+            "department":"R&D/Eng","status":"active","supervisor_id":"123","is_supervisor":false,
+            "force_supervisor_role":true,"real_email":"j@y.com","role_id":2,"raw_data":{"a":1}}],
+            "generated_at":"now"}"#;
+        let file: SourceUsersFile = serde_json::from_str(json).unwrap();
+        let u = &file.users[0];
+        assert_eq!(u.external_id.as_deref(), Some("124"));
+        assert_eq!(u.job_title, None);
+        assert_eq!(u.role_id.as_deref(), Some("2"));
+        assert_eq!(u.extra["raw_data"], serde_json::json!({"a":1}));
+        assert_eq!(file.extra["generated_at"], "now");
+        let back = serde_json::to_value(&file).unwrap();
+        assert_eq!(back["users"][0]["raw_data"]["a"], 1);
+        assert_eq!(back["generated_at"], "now");
+    }
+
+    #[test]
+    fn timecamp_user_keys_are_written_in_the_original_order() {
+        let u = TimecampUser {
+            timecamp_external_id: Some("1".into()),
+            timecamp_user_name: Some("A".into()),
+            timecamp_email: "a@x.com".into(),
+            timecamp_groups_breadcrumb: Some(String::new()),
+            timecamp_status: Status::Active,
+            timecamp_role: Some(Role::User),
+            timecamp_real_email: None,
+            extra: Map::new(),
+        };
+        assert_eq!(
+            serde_json::to_string(&u).unwrap(),
+            r#"{"timecamp_external_id":"1","timecamp_user_name":"A","timecamp_email":"a@x.com","timecamp_groups_breadcrumb":"","timecamp_status":"active","timecamp_role":"user"}"#
+        );
+    }
+
+    #[test]
+    fn unknown_role_name_is_a_parse_error() {
+        let err = serde_json::from_str::<TimecampUser>(
+            r#"{"timecamp_email":"a@x","timecamp_status":"active","timecamp_role":"owner"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("owner"), "{err}");
+    }
+
+    #[test]
+    fn role_ids_round_trip() {
+        for role in [Role::Administrator, Role::Supervisor, Role::User, Role::Guest] {
+            assert_eq!(Role::from_id(&role.id().to_string()), Some(role));
+        }
+        assert_eq!(Role::from_id("4"), None);
+    }
+}

@@ -1,0 +1,255 @@
+//! Typed settings shared by the stages, parsed once from [`Env`].
+//!
+//! Names and defaults are the original tool's, so an existing `.env` keeps
+//! working. Every value is validated here, even by a stage that does not use it,
+//! so a typo fails the first stage of the pipeline rather than the last.
+
+use std::fmt;
+
+use crate::env::{ConfigError, Env};
+use crate::secret::Secret;
+
+/// How prepare turns the source hierarchy into group paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupMode {
+    /// Groups follow the department path (`TIMECAMP_USE_SUPERVISOR_GROUPS=false`).
+    Department,
+    /// Groups follow the supervisor chain only.
+    Supervisor,
+    /// Department path, then the supervisor's group under it.
+    Hybrid,
+}
+
+impl fmt::Display for GroupMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GroupMode::Department => "department-only",
+            GroupMode::Supervisor => "supervisor-only",
+            GroupMode::Hybrid => "hybrid (departments with supervisor sub-groups)",
+        })
+    }
+}
+
+/// The `TIMECAMP_*` variables: what prepare, sync and the tools share.
+#[derive(Debug, Clone)]
+pub struct TimecampSettings {
+    /// `TIMECAMP_API_KEY`; required only by stages that call the API.
+    pub api_key: Option<Secret>,
+    /// `TIMECAMP_DOMAIN`, default `app.timecamp.com`.
+    pub domain: String,
+    /// `TIMECAMP_ROOT_GROUP_ID`; required only by stages that call the API.
+    pub root_group_id: Option<u64>,
+    /// `TIMECAMP_IGNORED_USER_IDS`: never updated, re-enabled or disabled.
+    pub ignored_user_ids: Vec<u64>,
+    /// `TIMECAMP_DISABLED_USERS_GROUP_ID`, 0 = off.
+    pub disabled_users_group_id: u64,
+    pub use_supervisor_groups: bool,
+    pub use_department_groups: bool,
+    pub use_job_title_name_users: bool,
+    pub use_job_title_name_groups: bool,
+    pub show_external_id: bool,
+    /// `TIMECAMP_SKIP_DEPARTMENTS`: comma-separated path prefixes.
+    pub skip_departments: Vec<String>,
+    /// `TIMECAMP_REPLACE_EMAIL_DOMAIN`, empty = off.
+    pub replace_email_domain: Option<String>,
+    pub use_is_supervisor_role: bool,
+    pub disable_new_users: bool,
+    pub disable_external_id_sync: bool,
+    pub disable_additional_email_sync: bool,
+    pub disable_manual_user_updates: bool,
+    pub disable_group_updates: bool,
+    pub disable_role_updates: bool,
+    pub disable_groups_creation: bool,
+}
+
+/// What a stage that talks to TimeCamp cannot run without.
+#[derive(Debug, Clone)]
+pub struct ApiCredentials {
+    pub api_key: Secret,
+    pub root_group_id: u64,
+}
+
+const GROUP_ID: &str = "a positive whole number (a TimeCamp group id)";
+
+impl TimecampSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let root_group_id = env.int::<u64>("TIMECAMP_ROOT_GROUP_ID", GROUP_ID)?;
+        if root_group_id == Some(0) {
+            return Err(ConfigError::Invalid {
+                var: "TIMECAMP_ROOT_GROUP_ID",
+                value: "0".into(),
+                expected: GROUP_ID,
+            });
+        }
+        Ok(Self {
+            api_key: env.get("TIMECAMP_API_KEY").map(Secret::new),
+            domain: env.string("TIMECAMP_DOMAIN", "app.timecamp.com"),
+            root_group_id,
+            ignored_user_ids: env.int_list(
+                "TIMECAMP_IGNORED_USER_IDS",
+                "comma-separated TimeCamp user ids (whole numbers)",
+            )?,
+            disabled_users_group_id: env
+                .int(
+                    "TIMECAMP_DISABLED_USERS_GROUP_ID",
+                    "a TimeCamp group id, or 0 to leave disabled users where they are",
+                )?
+                .unwrap_or(0),
+            use_supervisor_groups: env.bool("TIMECAMP_USE_SUPERVISOR_GROUPS", false)?,
+            use_department_groups: env.bool("TIMECAMP_USE_DEPARTMENT_GROUPS", true)?,
+            use_job_title_name_users: env.bool("TIMECAMP_USE_JOB_TITLE_NAME_USERS", false)?,
+            use_job_title_name_groups: env.bool("TIMECAMP_USE_JOB_TITLE_NAME_GROUPS", false)?,
+            show_external_id: env.bool("TIMECAMP_SHOW_EXTERNAL_ID", false)?,
+            skip_departments: env.list("TIMECAMP_SKIP_DEPARTMENTS"),
+            replace_email_domain: env.get("TIMECAMP_REPLACE_EMAIL_DOMAIN").map(str::to_owned),
+            use_is_supervisor_role: env.bool("TIMECAMP_USE_IS_SUPERVISOR_ROLE", false)?,
+            disable_new_users: env.bool("TIMECAMP_DISABLE_NEW_USERS", false)?,
+            disable_external_id_sync: env.bool("TIMECAMP_DISABLE_EXTERNAL_ID_SYNC", false)?,
+            disable_additional_email_sync: env
+                .bool("TIMECAMP_DISABLE_ADDITIONAL_EMAIL_SYNC", false)?,
+            disable_manual_user_updates: env.bool("TIMECAMP_DISABLE_MANUAL_USER_UPDATES", false)?,
+            disable_group_updates: env.bool("TIMECAMP_DISABLE_GROUP_UPDATES", false)?,
+            disable_role_updates: env.bool("TIMECAMP_DISABLE_ROLE_UPDATES", false)?,
+            disable_groups_creation: env.bool("TIMECAMP_DISABLE_GROUPS_CREATION", false)?,
+        })
+    }
+
+    /// The group mode: supervisor groups on selects supervisor-only or hybrid;
+    /// off means departments (even with `TIMECAMP_USE_DEPARTMENT_GROUPS=false`,
+    /// as in the original).
+    pub fn group_mode(&self) -> GroupMode {
+        match (self.use_supervisor_groups, self.use_department_groups) {
+            (true, true) => GroupMode::Hybrid,
+            (true, false) => GroupMode::Supervisor,
+            (false, _) => GroupMode::Department,
+        }
+    }
+
+    /// The key and root group, or an error naming the missing one.
+    pub fn require_api(&self) -> Result<ApiCredentials, ConfigError> {
+        let api_key = self.api_key.clone().ok_or(ConfigError::Missing {
+            var: "TIMECAMP_API_KEY",
+            why: "this stage calls the TimeCamp API (find the key in TimeCamp under Settings > Your Profile > API)",
+        })?;
+        let root_group_id = self.root_group_id.ok_or(ConfigError::Missing {
+            var: "TIMECAMP_ROOT_GROUP_ID",
+            why: "this stage needs the id of the TimeCamp group under which users are synced",
+        })?;
+        Ok(ApiCredentials {
+            api_key,
+            root_group_id,
+        })
+    }
+}
+
+/// Where the stage files live. Only local files are supported by this build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageSettings {
+    /// Files relative to the working directory (`var/users.json`, ...).
+    Local,
+}
+
+impl StorageSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        if env.bool("USE_S3_STORAGE", false)? {
+            return Err(ConfigError::Conflict(
+                "USE_S3_STORAGE=true, but this build of timecamp-scim keeps stage files on local disk only; \
+                 unset USE_S3_STORAGE (or set it to false) to use the var/ directory"
+                    .into(),
+            ));
+        }
+        Ok(Self::Local)
+    }
+}
+
+/// Logging switches that come from the environment (`--debug` comes from the command line).
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// `DISABLE_FILE_LOGGING=true` keeps logs on stderr only.
+    pub disable_file_logging: bool,
+}
+
+impl LogSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            disable_file_logging: env.bool("DISABLE_FILE_LOGGING", false)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<TimecampSettings, ConfigError> {
+        TimecampSettings::from_env(&Env::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_match_the_original() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.domain, "app.timecamp.com");
+        assert_eq!(s.disabled_users_group_id, 0);
+        assert!(s.use_department_groups);
+        assert!(!s.use_supervisor_groups);
+        assert_eq!(s.group_mode(), GroupMode::Department);
+        assert!(s.ignored_user_ids.is_empty());
+        assert!(s.api_key.is_none());
+    }
+
+    #[test]
+    fn non_numeric_root_group_id_is_rejected_by_name() {
+        let err = settings(&[("TIMECAMP_ROOT_GROUP_ID", "abc")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TIMECAMP_ROOT_GROUP_ID"), "{err}");
+        assert!(err.contains("abc"), "{err}");
+    }
+
+    #[test]
+    fn zero_root_group_id_is_rejected() {
+        assert!(settings(&[("TIMECAMP_ROOT_GROUP_ID", "0")]).is_err());
+    }
+
+    #[test]
+    fn group_modes_follow_the_two_switches() {
+        let mode = |s: &str, d: &str| {
+            settings(&[
+                ("TIMECAMP_USE_SUPERVISOR_GROUPS", s),
+                ("TIMECAMP_USE_DEPARTMENT_GROUPS", d),
+            ])
+            .unwrap()
+            .group_mode()
+        };
+        assert_eq!(mode("true", "true"), GroupMode::Hybrid);
+        assert_eq!(mode("true", "false"), GroupMode::Supervisor);
+        assert_eq!(mode("false", "false"), GroupMode::Department);
+    }
+
+    #[test]
+    fn api_credentials_are_required_only_on_request() {
+        let s = settings(&[("TIMECAMP_ROOT_GROUP_ID", "5")]).unwrap();
+        let err = s.require_api().unwrap_err().to_string();
+        assert!(err.contains("TIMECAMP_API_KEY"), "{err}");
+        let s = settings(&[("TIMECAMP_API_KEY", "k"), ("TIMECAMP_ROOT_GROUP_ID", "5")]).unwrap();
+        assert_eq!(s.require_api().unwrap().root_group_id, 5);
+    }
+
+    #[test]
+    fn s3_storage_request_is_refused_with_the_variable_name() {
+        let err = StorageSettings::from_env(&Env::from_pairs([("USE_S3_STORAGE", "true")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("USE_S3_STORAGE"), "{err}");
+        assert_eq!(
+            StorageSettings::from_env(&Env::from_pairs([("USE_S3_STORAGE", "false")])).unwrap(),
+            StorageSettings::Local
+        );
+    }
+
+    #[test]
+    fn settings_debug_output_hides_the_api_key() {
+        let s = settings(&[("TIMECAMP_API_KEY", "super-secret-key")]).unwrap();
+        assert!(!format!("{s:?}").contains("super-secret-key"));
+    }
+}

@@ -1,0 +1,322 @@
+//! Where the stage files live, behind one interface.
+//!
+//! Callers name files the way the original does (`var/users.json`,
+//! `var/timecamp_users.json`, `vacation.json`) and never learn which backend
+//! holds them, so another backend can be added without touching a stage.
+//! [`LocalStorage`] writes atomically: a crash or a concurrent reader never sees
+//! half a file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::model::SourceUsersFile;
+use crate::settings::StorageSettings;
+
+/// The source users, written by a fetcher and read by prepare.
+pub const USERS_FILE: &str = "var/users.json";
+/// The prepared desired state, written by prepare and read by sync and display-tree.
+pub const TIMECAMP_USERS_FILE: &str = "var/timecamp_users.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{name} does not exist")]
+    NotFound { name: String },
+    #[error("{name}: {source}")]
+    Io {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A stage file that could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StageFileError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("{name} is not valid JSON: {message} (line {line}, column {column})")]
+    Syntax {
+        name: String,
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    #[error("{name} does not have the expected shape: {message} (line {line}, column {column}); expected {expected}")]
+    Shape {
+        name: String,
+        message: String,
+        line: usize,
+        column: usize,
+        expected: &'static str,
+    },
+    #[error("{name} is not UTF-8 text")]
+    Encoding { name: String },
+    #[error("cannot serialise {name}: {source}")]
+    Serialise {
+        name: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("refusing to write {name}: {reason}; the previous file is left as it was")]
+    Refused { name: String, reason: String },
+}
+
+/// A backend holding the stage files.
+#[async_trait]
+pub trait Storage: Send + Sync {
+    /// One line for the log: which backend, and where.
+    fn describe(&self) -> String;
+    async fn read(&self, name: &str) -> Result<Vec<u8>, StorageError>;
+    /// Replaces the whole file; readers see the old or the new content, never a mix.
+    async fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError>;
+    async fn exists(&self, name: &str) -> Result<bool, StorageError>;
+}
+
+/// The backend the settings select.
+pub fn open(settings: &StorageSettings) -> Box<dyn Storage> {
+    match settings {
+        StorageSettings::Local => Box::new(LocalStorage::new(".")),
+    }
+}
+
+/// Files under a base directory (the working directory, in the binaries).
+#[derive(Debug, Clone)]
+pub struct LocalStorage {
+    base: PathBuf,
+}
+
+impl LocalStorage {
+    pub fn new(base: impl Into<PathBuf>) -> Self {
+        Self { base: base.into() }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.base.join(name)
+    }
+}
+
+#[async_trait]
+impl Storage for LocalStorage {
+    fn describe(&self) -> String {
+        format!("local files under {}", self.base.display())
+    }
+
+    async fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        match tokio::fs::read(self.path(name)).await {
+            Ok(data) => Ok(data),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StorageError::NotFound {
+                name: name.to_owned(),
+            }),
+            Err(source) => Err(StorageError::Io {
+                name: name.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    async fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
+        let path = self.path(name);
+        let data = data.to_vec();
+        let io_err = |source| StorageError::Io {
+            name: name.to_owned(),
+            source,
+        };
+        tokio::task::spawn_blocking(move || write_atomically(&path, &data))
+            .await
+            .map_err(|join| io_err(std::io::Error::other(join)))?
+            .map_err(io_err)
+    }
+
+    async fn exists(&self, name: &str) -> Result<bool, StorageError> {
+        tokio::fs::try_exists(self.path(name))
+            .await
+            .map_err(|source| StorageError::Io {
+                name: name.to_owned(),
+                source,
+            })
+    }
+}
+
+/// Temporary file in the target's directory, fsync, rename over the target,
+/// fsync the directory. The rename is atomic on POSIX file systems; the
+/// temporary file is removed if anything before it fails.
+fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{file_name}."))
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    // The directory entry must reach the disk too, or a power cut may bring back the old name.
+    std::fs::File::open(&dir)?.sync_all()?;
+    Ok(())
+}
+
+/// The JSON text the original writes: two-space indent, non-ASCII literal, no
+/// trailing newline, keys in the order the value gives them.
+pub fn to_json_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec_pretty(value)
+}
+
+/// Reads and parses a stage file; errors name the file and the position.
+pub async fn read_json<T: DeserializeOwned>(
+    storage: &dyn Storage,
+    name: &str,
+    expected: &'static str,
+) -> Result<T, StageFileError> {
+    let bytes = storage.read(name).await?;
+    parse_json(name, &bytes, expected)
+}
+
+/// Parses stage-file bytes; `expected` describes the shape for the error message.
+pub fn parse_json<T: DeserializeOwned>(
+    name: &str,
+    bytes: &[u8],
+    expected: &'static str,
+) -> Result<T, StageFileError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| StageFileError::Encoding {
+        name: name.to_owned(),
+    })?;
+    serde_json::from_str(text).map_err(|e| {
+        let message = e.to_string();
+        // serde_json appends " at line L column C"; the position is reported separately.
+        let message = message
+            .rsplit_once(" at line ")
+            .map_or(message.as_str(), |(m, _)| m)
+            .to_owned();
+        if e.is_data() {
+            StageFileError::Shape {
+                name: name.to_owned(),
+                message,
+                line: e.line(),
+                column: e.column(),
+                expected,
+            }
+        } else {
+            StageFileError::Syntax {
+                name: name.to_owned(),
+                message,
+                line: e.line(),
+                column: e.column(),
+            }
+        }
+    })
+}
+
+/// Serialises and writes a stage file in one piece.
+pub async fn write_json<T: Serialize + ?Sized>(
+    storage: &dyn Storage,
+    name: &str,
+    value: &T,
+) -> Result<(), StageFileError> {
+    let bytes = to_json_bytes(value).map_err(|source| StageFileError::Serialise {
+        name: name.to_owned(),
+        source,
+    })?;
+    storage.write(name, &bytes).await?;
+    Ok(())
+}
+
+/// The one way fetchers save `var/users.json`: an empty list is refused, so a
+/// fetch that found nobody (a wrong filter, a permission problem) cannot make
+/// the next sync disable everyone. The previous file stays.
+pub async fn write_source_users(
+    storage: &dyn Storage,
+    file: &SourceUsersFile,
+) -> Result<(), StageFileError> {
+    if file.users.is_empty() {
+        return Err(StageFileError::Refused {
+            name: USERS_FILE.to_owned(),
+            reason: "the source returned no users".to_owned(),
+        });
+    }
+    write_json(storage, USERS_FILE, file).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SourceUser;
+
+    #[tokio::test]
+    async fn write_creates_directories_and_replaces_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = LocalStorage::new(dir.path());
+        storage.write("var/a.json", b"first version, long").await.unwrap();
+        storage.write("var/a.json", b"second").await.unwrap();
+        assert_eq!(storage.read("var/a.json").await.unwrap(), b"second");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("var"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, vec!["a.json"], "no temporary file is left behind");
+    }
+
+    #[tokio::test]
+    async fn missing_file_is_reported_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = LocalStorage::new(dir.path());
+        assert!(!storage.exists("var/users.json").await.unwrap());
+        let err = storage.read("var/users.json").await.unwrap_err();
+        assert!(matches!(err, StorageError::NotFound { .. }));
+        assert!(err.to_string().contains("var/users.json"));
+    }
+
+    #[test]
+    fn json_is_written_like_the_original() {
+        let value = serde_json::json!([{"name": "Zoë", "a": []}]);
+        let text = String::from_utf8(to_json_bytes(&value).unwrap()).unwrap();
+        assert_eq!(text, "[\n  {\n    \"name\": \"Zoë\",\n    \"a\": []\n  }\n]");
+    }
+
+    #[test]
+    fn syntax_errors_name_the_file_and_position() {
+        let err = parse_json::<serde_json::Value>("var/users.json", b"{\n  \"users\": [,]\n}", "x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("var/users.json"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn shape_errors_say_what_was_expected() {
+        let err = parse_json::<SourceUsersFile>("var/users.json", b"[]", "an object {\"users\": [...]}")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected an object"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn empty_source_user_list_is_refused_and_old_file_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = LocalStorage::new(dir.path());
+        let one = SourceUsersFile {
+            users: vec![SourceUser {
+                email: Some("a@x.com".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        write_source_users(&storage, &one).await.unwrap();
+        let before = storage.read(USERS_FILE).await.unwrap();
+        let err = write_source_users(&storage, &SourceUsersFile::default())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("no users"), "{err}");
+        assert_eq!(storage.read(USERS_FILE).await.unwrap(), before);
+    }
+}
