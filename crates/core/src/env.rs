@@ -21,7 +21,10 @@ pub enum ConfigError {
         expected: &'static str,
     },
     #[error("{var} is not set: {why}")]
-    Missing { var: &'static str, why: &'static str },
+    Missing {
+        var: &'static str,
+        why: &'static str,
+    },
     #[error("{0}")]
     Conflict(String),
     #[error("cannot read {path}: {message}")]

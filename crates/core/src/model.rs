@@ -249,7 +249,12 @@ mod tests {
 
     #[test]
     fn role_ids_round_trip() {
-        for role in [Role::Administrator, Role::Supervisor, Role::User, Role::Guest] {
+        for role in [
+            Role::Administrator,
+            Role::Supervisor,
+            Role::User,
+            Role::Guest,
+        ] {
             assert_eq!(Role::from_id(&role.id().to_string()), Some(role));
         }
         assert_eq!(Role::from_id("4"), None);

@@ -45,7 +45,9 @@ pub enum StageFileError {
         line: usize,
         column: usize,
     },
-    #[error("{name} does not have the expected shape: {message} (line {line}, column {column}); expected {expected}")]
+    #[error(
+        "{name} does not have the expected shape: {message} (line {line}, column {column}); expected {expected}"
+    )]
     Shape {
         name: String,
         message: String,
@@ -256,14 +258,21 @@ mod tests {
     async fn write_creates_directories_and_replaces_the_whole_file() {
         let dir = tempfile::tempdir().unwrap();
         let storage = LocalStorage::new(dir.path());
-        storage.write("var/a.json", b"first version, long").await.unwrap();
+        storage
+            .write("var/a.json", b"first version, long")
+            .await
+            .unwrap();
         storage.write("var/a.json", b"second").await.unwrap();
         assert_eq!(storage.read("var/a.json").await.unwrap(), b"second");
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("var"))
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(leftovers, vec!["a.json"], "no temporary file is left behind");
+        assert_eq!(
+            leftovers,
+            vec!["a.json"],
+            "no temporary file is left behind"
+        );
     }
 
     #[tokio::test]
@@ -280,7 +289,10 @@ mod tests {
     fn json_is_written_like_the_original() {
         let value = serde_json::json!([{"name": "Zoë", "a": []}]);
         let text = String::from_utf8(to_json_bytes(&value).unwrap()).unwrap();
-        assert_eq!(text, "[\n  {\n    \"name\": \"Zoë\",\n    \"a\": []\n  }\n]");
+        assert_eq!(
+            text,
+            "[\n  {\n    \"name\": \"Zoë\",\n    \"a\": []\n  }\n]"
+        );
     }
 
     #[test]
@@ -294,9 +306,10 @@ mod tests {
 
     #[test]
     fn shape_errors_say_what_was_expected() {
-        let err = parse_json::<SourceUsersFile>("var/users.json", b"[]", "an object {\"users\": [...]}")
-            .unwrap_err()
-            .to_string();
+        let err =
+            parse_json::<SourceUsersFile>("var/users.json", b"[]", "an object {\"users\": [...]}")
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("expected an object"), "{err}");
     }
 

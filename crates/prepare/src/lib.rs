@@ -1,0 +1,660 @@
+//! prepare-timecamp as a pure function: source users in, desired TimeCamp
+//! state out, plus a note for every record that was dropped or changed.
+//!
+//! The rules are those of the original (`prepare.md`): group paths by
+//! department, by supervisor chain, or both; display names; roles; e-mail
+//! domain rules. Where the original loses or corrupts data silently, this
+//! version keeps the record or says why it did not (see the README's
+//! "Differences from the original"). Every step is linear in the number of
+//! users: records are indexed once by id and supervisor paths are memoised.
+
+mod text;
+
+use std::collections::{HashMap, HashSet};
+
+use scim_core::model::{Role, SourceUser, Status, TimecampUser};
+use scim_core::settings::{GroupMode, TimecampSettings};
+use serde_json::{Map, Value};
+
+pub use text::{SkipPrefixes, clean_name, replace_domain};
+
+/// The switches of prepare, independent of where they came from.
+#[derive(Debug, Clone)]
+pub struct PrepareOptions {
+    pub mode: GroupMode,
+    /// `TIMECAMP_USE_JOB_TITLE_NAME_USERS`: `"<title> [<name>]"` user names.
+    pub job_title_user_names: bool,
+    /// `TIMECAMP_USE_JOB_TITLE_NAME_GROUPS`: `"<title> [<name>]"` supervisor groups.
+    pub job_title_group_names: bool,
+    /// `TIMECAMP_SHOW_EXTERNAL_ID`: `" - <id>"` after user and supervisor group names.
+    pub show_external_id: bool,
+    pub skip_departments: SkipPrefixes,
+    pub replace_email_domain: Option<String>,
+    /// `TIMECAMP_USE_IS_SUPERVISOR_ROLE`: role from the source's `is_supervisor`.
+    pub use_is_supervisor_role: bool,
+}
+
+impl PrepareOptions {
+    pub fn from_settings(s: &TimecampSettings) -> Self {
+        Self {
+            mode: s.group_mode(),
+            job_title_user_names: s.use_job_title_name_users,
+            job_title_group_names: s.use_job_title_name_groups,
+            show_external_id: s.show_external_id,
+            skip_departments: SkipPrefixes::new(&s.skip_departments),
+            replace_email_domain: s.replace_email_domain.clone(),
+            use_is_supervisor_role: s.use_is_supervisor_role,
+        }
+    }
+}
+
+impl Default for PrepareOptions {
+    fn default() -> Self {
+        Self {
+            mode: GroupMode::Department,
+            job_title_user_names: false,
+            job_title_group_names: false,
+            show_external_id: false,
+            skip_departments: SkipPrefixes::default(),
+            replace_email_domain: None,
+            use_is_supervisor_role: false,
+        }
+    }
+}
+
+/// What happened to a record that did not go through unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteKind {
+    /// Not in the output.
+    Dropped,
+    /// In the output, with a value the source did not give.
+    Changed,
+    /// In the output as given, but something about it needs a person's attention.
+    Warning,
+}
+
+/// One record's note, for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub kind: NoteKind,
+    /// Which record: position in `users.json` (1-based), e-mail and external id.
+    pub record: String,
+    pub reason: String,
+    /// Whether a person should look at it (an active user affected), or it is routine.
+    pub serious: bool,
+}
+
+/// Counts for the closing log lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub source_records: usize,
+    pub prepared: usize,
+    pub active: usize,
+    pub inactive: usize,
+    pub administrators: usize,
+    pub supervisors: usize,
+    pub users: usize,
+    pub guests: usize,
+    pub forced_supervisors: usize,
+    pub forced_admins: usize,
+    pub groups: usize,
+    pub dropped: usize,
+    pub changed: usize,
+    pub warnings: usize,
+}
+
+/// The result of [`prepare`].
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Sorted by `timecamp_email`.
+    pub users: Vec<TimecampUser>,
+    pub notes: Vec<Note>,
+    pub stats: Stats,
+}
+
+/// A source record after the checks of the collect step.
+struct Rec<'a> {
+    src: &'a SourceUser,
+    position: usize,
+    id: Option<&'a str>,
+    supervisor: Option<&'a str>,
+    /// The name as given (or its fallback), before formatting.
+    base_name: String,
+    display_name: String,
+    email: Option<String>,
+    status: Status,
+}
+
+impl Rec<'_> {
+    fn label(&self) -> String {
+        label(self.position, self.email.as_deref(), self.id)
+    }
+}
+
+fn label(position: usize, email: Option<&str>, id: Option<&str>) -> String {
+    let mut s = format!("record #{position}");
+    match (email, id) {
+        (Some(e), Some(i)) => s.push_str(&format!(" ({e}, external_id {i})")),
+        (Some(e), None) => s.push_str(&format!(" ({e})")),
+        (None, Some(i)) => s.push_str(&format!(" (external_id {i})")),
+        (None, None) => {}
+    }
+    s
+}
+
+fn non_blank(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn is_true(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::Bool(true)))
+}
+
+struct Notes(Vec<Note>);
+
+impl Notes {
+    fn add(&mut self, kind: NoteKind, record: String, serious: bool, reason: impl Into<String>) {
+        self.0.push(Note {
+            kind,
+            record,
+            reason: reason.into(),
+            serious,
+        });
+    }
+}
+
+/// Turns source users into the desired TimeCamp state.
+pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Prepared {
+    let mut notes = Notes(Vec::new());
+    let recs: Vec<Rec> = source
+        .iter()
+        .enumerate()
+        .map(|(i, src)| collect(src, i + 1, opts, &mut notes))
+        .collect();
+
+    // Later records win an id, as in the original, but both stay in the output.
+    let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(recs.len());
+    for (i, rec) in recs.iter().enumerate() {
+        if let Some(id) = rec.id
+            && let Some(previous) = by_id.insert(id, i)
+        {
+            notes.add(
+                NoteKind::Warning,
+                rec.label(),
+                true,
+                format!(
+                    "external_id {id} is also used by {}; both are kept, and reports of {id} \
+                     are placed under this later record",
+                    recs[previous].label()
+                ),
+            );
+        }
+    }
+    let with_reports: HashSet<&str> = recs.iter().filter_map(|r| r.supervisor).collect();
+    let force_supervisor_exists = source
+        .iter()
+        .any(|u| is_true(u.force_supervisor_role.as_ref()));
+
+    let hierarchy = Hierarchy {
+        recs: &recs,
+        by_id: &by_id,
+        opts,
+    };
+    let paths = match opts.mode {
+        GroupMode::Department => Vec::new(),
+        GroupMode::Supervisor | GroupMode::Hybrid => {
+            hierarchy.supervisor_paths(&with_reports, &mut notes)
+        }
+    };
+
+    let mut chosen: HashMap<String, (usize, TimecampUser)> = HashMap::with_capacity(recs.len());
+    for (i, rec) in recs.iter().enumerate() {
+        let is_supervisor = rec.id.is_some_and(|id| with_reports.contains(id));
+        let breadcrumb = hierarchy.breadcrumb(rec, is_supervisor, &paths, &mut notes);
+        let Some(email) = rec.email.as_deref() else {
+            continue;
+        };
+        let role = decide_role(
+            rec,
+            is_supervisor,
+            force_supervisor_exists,
+            opts,
+            &mut notes,
+        );
+        let forced_admin = is_true(rec.src.force_global_admin_role.as_ref());
+        let timecamp_email = replace_domain(email, opts.replace_email_domain.as_deref());
+        let real_email = non_blank(rec.src.real_email.as_deref())
+            .map(|r| replace_domain(r, opts.replace_email_domain.as_deref()))
+            // Compared after the domain rule, so it never equals the primary (Q-18).
+            .filter(|r| r.to_lowercase() != timecamp_email);
+        let user = TimecampUser {
+            timecamp_external_id: Some(rec.id.unwrap_or_default().to_owned()),
+            timecamp_user_name: Some(rec.display_name.clone()),
+            timecamp_email: timecamp_email.clone(),
+            timecamp_groups_breadcrumb: Some(if forced_admin {
+                String::new()
+            } else {
+                breadcrumb
+            }),
+            timecamp_status: rec.status,
+            timecamp_role: Some(role),
+            timecamp_real_email: real_email,
+            extra: Map::new(),
+        };
+        keep_one_per_email(&recs, i, user, &mut chosen, &mut notes);
+    }
+
+    let mut users: Vec<TimecampUser> = chosen.into_values().map(|(_, u)| u).collect();
+    users.sort_by(|a, b| a.timecamp_email.cmp(&b.timecamp_email));
+    let stats = stats(source, &users, &notes.0);
+    Prepared {
+        users,
+        notes: notes.0,
+        stats,
+    }
+}
+
+/// The collect step: checks one record and formats its name.
+fn collect<'a>(
+    src: &'a SourceUser,
+    position: usize,
+    opts: &PrepareOptions,
+    notes: &mut Notes,
+) -> Rec<'a> {
+    let id = non_blank(src.external_id.as_deref());
+    let email = non_blank(src.email.as_deref()).map(str::to_lowercase);
+    let status = src
+        .status
+        .as_deref()
+        .map_or(Status::Inactive, Status::parse);
+    let record = label(position, email.as_deref(), id);
+    let active = status == Status::Active;
+
+    if src.status.is_none() {
+        notes.add(
+            NoteKind::Changed,
+            record.clone(),
+            true,
+            "no status; treated as inactive",
+        );
+    }
+    if email.is_none() {
+        notes.add(
+            NoteKind::Dropped,
+            record.clone(),
+            active,
+            "no e-mail address, so it cannot be a TimeCamp user (still used for the supervisor hierarchy)",
+        );
+    }
+    if id.is_none() && email.is_some() {
+        // The original dropped these (Q-09), and the sync then disabled them.
+        notes.add(
+            NoteKind::Warning,
+            record.clone(),
+            active,
+            "no external_id: kept, but nobody can name this person as their supervisor",
+        );
+    }
+    let base_name = match non_blank(src.name.as_deref()) {
+        Some(name) => name.to_owned(),
+        None => {
+            let fallback = email.clone().or(id.map(str::to_owned)).unwrap_or_default();
+            if email.is_some() {
+                notes.add(
+                    NoteKind::Changed,
+                    record,
+                    active,
+                    format!("no name; using {fallback:?} as the display name"),
+                );
+            }
+            fallback
+        }
+    };
+
+    let mut display = base_name.clone();
+    if opts.job_title_user_names
+        && let Some(title) = non_blank(src.job_title.as_deref())
+    {
+        display = format!("{title} [{display}]");
+    }
+    if opts.show_external_id
+        && let Some(id) = id
+    {
+        display = format!("{display} - {id}");
+    }
+
+    Rec {
+        src,
+        position,
+        id,
+        supervisor: non_blank(src.supervisor_id.as_deref()),
+        base_name,
+        display_name: clean_name(&display),
+        email,
+        status,
+    }
+}
+
+/// Supervisor paths and breadcrumbs, over the whole record set.
+struct Hierarchy<'r, 'a> {
+    recs: &'r [Rec<'a>],
+    by_id: &'r HashMap<&'a str, usize>,
+    opts: &'r PrepareOptions,
+}
+
+impl Hierarchy<'_, '_> {
+    /// The name of the group a supervisor heads. Built from the source name, so
+    /// the external id and job title appear once (Q-30, Q-31); a `/` would
+    /// create an extra level and becomes `-` (Q-32).
+    fn group_name(&self, i: usize) -> String {
+        let rec = &self.recs[i];
+        let mut base = rec.base_name.clone();
+        if self.opts.job_title_group_names
+            && let Some(title) = non_blank(rec.src.job_title.as_deref())
+        {
+            base = format!("{title} [{base}]");
+        }
+        if self.opts.show_external_id
+            && let Some(id) = rec.id
+        {
+            base = format!("{base} - {id}");
+        }
+        clean_name(&base.replace('/', "-"))
+    }
+
+    /// The supervisor index a record reports to, when that supervisor is in the data.
+    fn supervisor_of(&self, i: usize) -> Option<usize> {
+        self.recs[i]
+            .supervisor
+            .and_then(|s| self.by_id.get(s).copied())
+    }
+
+    /// The full group path of every supervisor (by record index), following
+    /// the chain to the top. Each record is visited once. A cycle (including
+    /// someone reporting to themselves) is broken at the member with the
+    /// smallest external id, which becomes a top-level group, with a warning:
+    /// the original flattened these silently (Q-35).
+    fn supervisor_paths(
+        &self,
+        with_reports: &HashSet<&str>,
+        notes: &mut Notes,
+    ) -> Vec<Option<String>> {
+        let n = self.recs.len();
+        let mut paths: Vec<Option<String>> = vec![None; n];
+        let mut on_stack = vec![false; n];
+        let mut starts: Vec<usize> = with_reports
+            .iter()
+            .filter_map(|id| self.by_id.get(id).copied())
+            .collect();
+        starts.sort_unstable(); // deterministic cycle reports
+
+        for start in starts {
+            let mut stack: Vec<usize> = Vec::new();
+            let mut cur = start;
+            let mut cycle_at = None;
+            while paths[cur].is_none() {
+                if on_stack[cur] {
+                    cycle_at = stack.iter().position(|&s| s == cur);
+                    break;
+                }
+                on_stack[cur] = true;
+                stack.push(cur);
+                match self.supervisor_of(cur) {
+                    Some(up) => cur = up,
+                    None => {
+                        paths[cur] = Some(self.group_name(cur));
+                        stack.pop();
+                        break;
+                    }
+                }
+            }
+            let mut order: Vec<usize> = Vec::with_capacity(stack.len());
+            if let Some(k) = cycle_at {
+                let cycle = &stack[k..];
+                let (j, &root) = cycle
+                    .iter()
+                    .enumerate()
+                    .min_by(|a, b| self.recs[*a.1].id.cmp(&self.recs[*b.1].id))
+                    .unwrap_or((0, &cycle[0])); // a cycle has at least one member
+                self.report_cycle(cycle, root, notes);
+                paths[root] = Some(self.group_name(root));
+                // Members below the root in the cycle, nearest first, then the
+                // ones after it in the stack, which reach the root around the loop.
+                order.extend(cycle[..j].iter().rev());
+                order.extend(cycle[j + 1..].iter().rev());
+                order.extend(stack[..k].iter().rev());
+            } else {
+                order.extend(stack.iter().rev());
+            }
+            for &i in &order {
+                let up = self.supervisor_of(i).and_then(|u| paths[u].clone());
+                paths[i] = Some(match up {
+                    Some(p) => format!("{p}/{}", self.group_name(i)),
+                    None => self.group_name(i),
+                });
+            }
+            for &i in &stack {
+                on_stack[i] = false;
+            }
+        }
+        paths
+    }
+
+    fn report_cycle(&self, cycle: &[usize], root: usize, notes: &mut Notes) {
+        let who = |i: usize| {
+            format!(
+                "{} ({})",
+                self.recs[i].base_name,
+                self.recs[i].id.unwrap_or_default()
+            )
+        };
+        let reason = if cycle.len() == 1 {
+            "reports to themselves; treated as a top-level supervisor".to_owned()
+        } else {
+            let chain: Vec<String> = cycle.iter().map(|&i| who(i)).collect();
+            format!(
+                "supervisor cycle {} -> {}; {} is treated as top-level",
+                chain.join(" -> "),
+                who(cycle[0]),
+                who(root)
+            )
+        };
+        notes.add(NoteKind::Warning, self.recs[root].label(), true, reason);
+    }
+
+    fn breadcrumb(
+        &self,
+        rec: &Rec,
+        is_supervisor: bool,
+        paths: &[Option<String>],
+        notes: &mut Notes,
+    ) -> String {
+        let skip = &self.opts.skip_departments;
+        let department = rec.src.department.as_deref().unwrap_or_default();
+        let winner = rec.id.and_then(|id| self.by_id.get(id).copied());
+        let own_path = || {
+            winner
+                .filter(|_| is_supervisor)
+                .and_then(|w| paths[w].as_deref())
+        };
+        let supervisor = rec.supervisor.and_then(|s| self.by_id.get(s).copied());
+        if let (Some(s), None) = (rec.supervisor, supervisor)
+            && self.opts.mode != GroupMode::Department
+        {
+            notes.add(
+                NoteKind::Warning,
+                rec.label(),
+                rec.status == Status::Active,
+                format!(
+                    "supervisor_id {s} is not in users.json; placed as if they had no supervisor"
+                ),
+            );
+        }
+        let supervisor_path = || supervisor.and_then(|s| paths[s].as_deref());
+
+        match self.opts.mode {
+            GroupMode::Department => skip.clean_path(department),
+            GroupMode::Supervisor => {
+                if let Some(path) = own_path() {
+                    skip.clean_path(path)
+                } else if let Some(path) = supervisor_path() {
+                    skip.clean_path(path)
+                } else if rec.supervisor.is_some() {
+                    // Supervisor outside the data: the department, normalised (Q-33).
+                    skip.clean_path(department)
+                } else {
+                    String::new()
+                }
+            }
+            GroupMode::Hybrid => {
+                let dept = skip.clean_path(department);
+                if !dept.is_empty() {
+                    let own = is_supervisor.then_some(winner).flatten();
+                    match own.or(supervisor) {
+                        Some(head) => format!("{dept}/{}", self.group_name(head)),
+                        None => dept,
+                    }
+                } else if let Some(path) = own_path().or_else(supervisor_path) {
+                    // Skip prefixes apply here too, as in supervisor-only mode (Q-34).
+                    skip.clean_path(path)
+                } else {
+                    String::new()
+                }
+            }
+        }
+    }
+}
+
+/// First match wins (prepare.md §6).
+fn decide_role(
+    rec: &Rec,
+    is_supervisor: bool,
+    force_supervisor_exists: bool,
+    opts: &PrepareOptions,
+    notes: &mut Notes,
+) -> Role {
+    let src = rec.src;
+    if is_true(src.force_global_admin_role.as_ref()) {
+        return Role::Administrator;
+    }
+    if is_true(src.force_supervisor_role.as_ref()) {
+        return Role::Supervisor;
+    }
+    if force_supervisor_exists {
+        return Role::User;
+    }
+    if opts.use_is_supervisor_role {
+        let yes = match &src.is_supervisor {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => {
+                matches!(s.trim().to_lowercase().as_str(), "true" | "1" | "yes")
+            }
+            _ => false,
+        };
+        return if yes { Role::Supervisor } else { Role::User };
+    }
+    match opts.mode {
+        GroupMode::Supervisor | GroupMode::Hybrid => {
+            if is_supervisor {
+                Role::Supervisor
+            } else {
+                Role::User
+            }
+        }
+        GroupMode::Department => match non_blank(src.role_id.as_deref()) {
+            None => Role::User,
+            Some(id) => Role::from_id(id).unwrap_or_else(|| {
+                notes.add(
+                    NoteKind::Changed,
+                    rec.label(),
+                    false,
+                    format!("unknown role_id {id:?}; using the user role"),
+                );
+                Role::User
+            }),
+        },
+    }
+}
+
+/// One TimeCamp user per final e-mail address: an active record wins over an
+/// inactive one, otherwise the later record wins (as in the original), and the
+/// other is reported instead of vanishing (Q-10).
+fn keep_one_per_email(
+    recs: &[Rec],
+    i: usize,
+    user: TimecampUser,
+    chosen: &mut HashMap<String, (usize, TimecampUser)>,
+    notes: &mut Notes,
+) {
+    let key = user.timecamp_email.clone();
+    let Some((prev, prev_user)) = chosen.get(&key) else {
+        chosen.insert(key, (i, user));
+        return;
+    };
+    let prev = *prev;
+    let new_wins =
+        !(prev_user.timecamp_status == Status::Active && user.timecamp_status != Status::Active);
+    let (winner, loser) = if new_wins { (i, prev) } else { (prev, i) };
+    let why = if recs[winner].status != recs[loser].status {
+        "the active one is kept"
+    } else {
+        "the later one is kept"
+    };
+    notes.add(
+        NoteKind::Dropped,
+        recs[loser].label(),
+        true,
+        format!(
+            "same TimeCamp e-mail {key} as {}; {why}",
+            recs[winner].label()
+        ),
+    );
+    if new_wins {
+        chosen.insert(key, (i, user));
+    }
+}
+
+fn stats(source: &[SourceUser], users: &[TimecampUser], notes: &[Note]) -> Stats {
+    let mut s = Stats {
+        source_records: source.len(),
+        prepared: users.len(),
+        ..Stats::default()
+    };
+    let mut groups = HashSet::new();
+    for u in users {
+        match u.timecamp_status {
+            Status::Active => s.active += 1,
+            Status::Inactive => s.inactive += 1,
+        }
+        match u.timecamp_role.unwrap_or(Role::User) {
+            Role::Administrator => s.administrators += 1,
+            Role::Supervisor => s.supervisors += 1,
+            Role::User => s.users += 1,
+            Role::Guest => s.guests += 1,
+        }
+        if let Some(b) = u
+            .timecamp_groups_breadcrumb
+            .as_deref()
+            .filter(|b| !b.is_empty())
+        {
+            groups.insert(b);
+        }
+    }
+    s.groups = groups.len();
+    s.forced_supervisors = source
+        .iter()
+        .filter(|u| is_true(u.force_supervisor_role.as_ref()))
+        .count();
+    s.forced_admins = source
+        .iter()
+        .filter(|u| is_true(u.force_global_admin_role.as_ref()))
+        .count();
+    for n in notes {
+        match n.kind {
+            NoteKind::Dropped => s.dropped += 1,
+            NoteKind::Changed => s.changed += 1,
+            NoteKind::Warning => s.warnings += 1,
+        }
+    }
+    s
+}

@@ -1,0 +1,521 @@
+//! The rules of prepare.md, one behaviour per test, on in-memory records.
+
+use scim_core::model::{Role, SourceUser, Status, TimecampUser};
+use scim_core::settings::GroupMode;
+use scim_prepare::{NoteKind, PrepareOptions, Prepared, SkipPrefixes, prepare};
+use serde_json::json;
+
+fn users(value: serde_json::Value) -> Vec<SourceUser> {
+    serde_json::from_value(value).unwrap()
+}
+
+fn find<'a>(p: &'a Prepared, email: &str) -> &'a TimecampUser {
+    p.users
+        .iter()
+        .find(|u| u.timecamp_email == email)
+        .unwrap_or_else(|| panic!("{email} not in output: {:#?}", p.users))
+}
+
+fn crumb<'a>(p: &'a Prepared, email: &str) -> &'a str {
+    find(p, email)
+        .timecamp_groups_breadcrumb
+        .as_deref()
+        .unwrap()
+}
+
+fn role(p: &Prepared, email: &str) -> Role {
+    find(p, email).timecamp_role.unwrap()
+}
+
+fn mode(mode: GroupMode) -> PrepareOptions {
+    PrepareOptions {
+        mode,
+        ..PrepareOptions::default()
+    }
+}
+
+fn person(id: &str, name: &str, sup: &str) -> serde_json::Value {
+    json!({"external_id": id, "name": name, "email": format!("{}@x.com", name.to_lowercase()),
+           "department": "", "job_title": null, "status": "active", "supervisor_id": sup})
+}
+
+/// The README's example: A, B reports to A, C to B, D to A, E alone.
+fn readme_example() -> Vec<SourceUser> {
+    users(json!([
+        person("1", "A", ""),
+        person("2", "B", "1"),
+        person("3", "C", "2"),
+        person("4", "D", "1"),
+        person("5", "E", ""),
+    ]))
+}
+
+#[test]
+fn readme_supervisor_example_places_everyone() {
+    let p = prepare(&readme_example(), &mode(GroupMode::Supervisor));
+    assert_eq!(crumb(&p, "a@x.com"), "A");
+    assert_eq!(crumb(&p, "b@x.com"), "A/B");
+    assert_eq!(crumb(&p, "c@x.com"), "A/B");
+    assert_eq!(crumb(&p, "d@x.com"), "A");
+    assert_eq!(crumb(&p, "e@x.com"), "");
+    assert_eq!(role(&p, "a@x.com"), Role::Supervisor);
+    assert_eq!(role(&p, "b@x.com"), Role::Supervisor);
+    assert_eq!(role(&p, "c@x.com"), Role::User);
+    assert_eq!(role(&p, "e@x.com"), Role::User);
+    assert!(p.notes.is_empty(), "{:?}", p.notes);
+}
+
+#[test]
+fn external_id_appears_once_in_supervisor_group_names() {
+    let opts = PrepareOptions {
+        show_external_id: true,
+        ..mode(GroupMode::Supervisor)
+    };
+    let p = prepare(&readme_example(), &opts);
+    assert_eq!(
+        find(&p, "a@x.com").timecamp_user_name.as_deref(),
+        Some("A - 1")
+    );
+    assert_eq!(crumb(&p, "a@x.com"), "A - 1");
+    assert_eq!(crumb(&p, "c@x.com"), "A - 1/B - 2");
+}
+
+#[test]
+fn job_titles_name_users_and_groups_without_nesting() {
+    let mut data = readme_example();
+    for (u, t) in data.iter_mut().zip(["CEO", "CTO", "Dev", "Dev", "Dev"]) {
+        u.job_title = Some(t.into());
+    }
+    let users_only = PrepareOptions {
+        job_title_user_names: true,
+        ..mode(GroupMode::Supervisor)
+    };
+    let p = prepare(&data, &users_only);
+    assert_eq!(
+        find(&p, "a@x.com").timecamp_user_name.as_deref(),
+        Some("CEO [A]")
+    );
+    assert_eq!(crumb(&p, "b@x.com"), "A/B");
+
+    let all = PrepareOptions {
+        job_title_user_names: true,
+        job_title_group_names: true,
+        show_external_id: true,
+        ..mode(GroupMode::Supervisor)
+    };
+    let p = prepare(&data, &all);
+    assert_eq!(
+        find(&p, "a@x.com").timecamp_user_name.as_deref(),
+        Some("CEO [A] - 1")
+    );
+    assert_eq!(crumb(&p, "a@x.com"), "CEO [A] - 1");
+    assert_eq!(crumb(&p, "c@x.com"), "CEO [A] - 1/CTO [B] - 2");
+}
+
+#[test]
+fn name_with_brackets_keeps_its_full_text_as_group_name() {
+    let data = users(json!([
+        person("1", "John [Johnny]", ""),
+        person("2", "Kid", "1")
+    ]));
+    let p = prepare(&data, &mode(GroupMode::Supervisor));
+    assert_eq!(crumb(&p, "kid@x.com"), "John [Johnny]");
+}
+
+#[test]
+fn slash_in_a_job_title_does_not_create_a_group_level() {
+    let mut data = users(json!([person("1", "Boss", ""), person("2", "Kid", "1")]));
+    data[0].job_title = Some("R&D/QA Lead".into());
+    let opts = PrepareOptions {
+        job_title_group_names: true,
+        ..mode(GroupMode::Supervisor)
+    };
+    let p = prepare(&data, &opts);
+    assert_eq!(crumb(&p, "kid@x.com"), "R&D-QA Lead [Boss]");
+}
+
+#[test]
+fn two_person_cycle_is_broken_at_the_smallest_id_with_a_warning() {
+    let data = users(json!([
+        person("1", "A", "2"),
+        person("2", "B", "1"),
+        person("3", "C", "1")
+    ]));
+    let p = prepare(&data, &mode(GroupMode::Supervisor));
+    assert_eq!(crumb(&p, "a@x.com"), "A");
+    assert_eq!(crumb(&p, "b@x.com"), "A/B");
+    assert_eq!(crumb(&p, "c@x.com"), "A");
+    let warning = p
+        .notes
+        .iter()
+        .find(|n| n.reason.contains("cycle"))
+        .expect("cycle reported");
+    assert!(warning.reason.contains("A (1)") && warning.reason.contains("B (2)"));
+}
+
+#[test]
+fn long_cycle_with_a_tail_resolves_every_member() {
+    // Tail(4) -> C3 -> C2 -> C5 -> C3: cycle {3, 2, 5} with Tail hanging off it.
+    // C2 (smallest id) becomes top-level; C3 reports to C2, C5 to C3.
+    let data = users(json!([
+        person("4", "Tail", "3"),
+        person("3", "C3", "2"),
+        person("2", "C2", "5"),
+        person("5", "C5", "3"),
+        person("9", "Leaf", "4"),
+    ]));
+    let p = prepare(&data, &mode(GroupMode::Supervisor));
+    assert_eq!(crumb(&p, "c2@x.com"), "C2");
+    assert_eq!(crumb(&p, "c3@x.com"), "C2/C3");
+    assert_eq!(crumb(&p, "c5@x.com"), "C2/C3/C5");
+    assert_eq!(crumb(&p, "tail@x.com"), "C2/C3/Tail");
+    assert_eq!(crumb(&p, "leaf@x.com"), "C2/C3/Tail");
+    assert_eq!(
+        p.notes
+            .iter()
+            .filter(|n| n.reason.contains("cycle"))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn self_managed_supervisor_becomes_top_level_with_a_warning() {
+    let data = users(json!([person("1", "A", "1"), person("3", "C", "1")]));
+    let p = prepare(&data, &mode(GroupMode::Supervisor));
+    assert_eq!(crumb(&p, "a@x.com"), "A");
+    assert_eq!(crumb(&p, "c@x.com"), "A");
+    assert!(p.notes.iter().any(|n| n.reason.contains("themselves")));
+}
+
+#[test]
+fn skip_prefix_applies_to_supervisor_paths() {
+    let data = users(json!([
+        person("1", "Boss", ""),
+        person("2", "Mid", "1"),
+        person("3", "Low", "2")
+    ]));
+    let opts = PrepareOptions {
+        skip_departments: SkipPrefixes::new(&["Boss"]),
+        ..mode(GroupMode::Supervisor)
+    };
+    let p = prepare(&data, &opts);
+    assert_eq!(crumb(&p, "boss@x.com"), "");
+    assert_eq!(crumb(&p, "mid@x.com"), "Mid");
+    assert_eq!(crumb(&p, "low@x.com"), "Mid");
+}
+
+#[test]
+fn supervisor_outside_the_data_leaves_the_normalised_department() {
+    let mut data = users(json!([person("1", "Orphan", "99")]));
+    data[0].department = Some(" Eng / Front ".into());
+    let opts = PrepareOptions {
+        skip_departments: SkipPrefixes::new(&["Eng"]),
+        ..mode(GroupMode::Supervisor)
+    };
+    let p = prepare(&data, &opts);
+    assert_eq!(crumb(&p, "orphan@x.com"), "Front");
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.reason.contains("supervisor_id 99"))
+    );
+}
+
+#[test]
+fn inactive_top_supervisor_still_names_the_group() {
+    let mut data = users(json!([person("1", "Boss", ""), person("2", "Mid", "1")]));
+    data[0].status = Some("inactive".into());
+    let p = prepare(&data, &mode(GroupMode::Supervisor));
+    assert_eq!(crumb(&p, "boss@x.com"), "Boss");
+    assert_eq!(find(&p, "boss@x.com").timecamp_status, Status::Inactive);
+    assert_eq!(role(&p, "boss@x.com"), Role::Supervisor);
+    assert_eq!(crumb(&p, "mid@x.com"), "Boss");
+}
+
+fn hybrid_example() -> Vec<SourceUser> {
+    users(json!([
+        {"external_id": "123", "name": "John Doe", "email": "john@x.com", "department": "Engineering",
+         "job_title": "Engineering Manager", "status": "active", "supervisor_id": ""},
+        {"external_id": "124", "name": "Jane Smith", "email": "jane@x.com", "department": "Engineering/Frontend",
+         "job_title": "Frontend Developer", "status": "active", "supervisor_id": "123"},
+        {"external_id": "125", "name": "Bob Wilson", "email": "bob@x.com", "department": "Sales/EMEA",
+         "job_title": "Sales Manager", "status": "active", "supervisor_id": ""},
+        {"external_id": "126", "name": "Alice Johnson", "email": "alice@x.com", "department": "Sales/EMEA",
+         "job_title": "Sales Rep", "status": "active", "supervisor_id": "125"}
+    ]))
+}
+
+#[test]
+fn hybrid_puts_supervisor_groups_under_departments() {
+    let opts = PrepareOptions {
+        job_title_group_names: true,
+        ..mode(GroupMode::Hybrid)
+    };
+    let p = prepare(&hybrid_example(), &opts);
+    assert_eq!(
+        crumb(&p, "john@x.com"),
+        "Engineering/Engineering Manager [John Doe]"
+    );
+    assert_eq!(
+        crumb(&p, "jane@x.com"),
+        "Engineering/Frontend/Engineering Manager [John Doe]"
+    );
+    assert_eq!(
+        crumb(&p, "bob@x.com"),
+        "Sales/EMEA/Sales Manager [Bob Wilson]"
+    );
+    assert_eq!(
+        crumb(&p, "alice@x.com"),
+        "Sales/EMEA/Sales Manager [Bob Wilson]"
+    );
+    assert_eq!(role(&p, "john@x.com"), Role::Supervisor);
+    assert_eq!(role(&p, "alice@x.com"), Role::User);
+}
+
+#[test]
+fn department_mode_ignores_supervisors() {
+    let p = prepare(&hybrid_example(), &mode(GroupMode::Department));
+    assert_eq!(crumb(&p, "john@x.com"), "Engineering");
+    assert_eq!(crumb(&p, "jane@x.com"), "Engineering/Frontend");
+    assert_eq!(crumb(&p, "alice@x.com"), "Sales/EMEA");
+    assert!(p.users.iter().all(|u| u.timecamp_role == Some(Role::User)));
+}
+
+#[test]
+fn hybrid_without_departments_uses_skipped_supervisor_paths() {
+    let mut data = users(json!([
+        person("1", "Boss", ""),
+        person("2", "Mid", "1"),
+        person("3", "Low", "2"),
+        person("4", "Orphan", "77"),
+        person("5", "Dept", "2"),
+    ]));
+    data[4].department = Some("Boss/Sub".into());
+    let opts = PrepareOptions {
+        skip_departments: SkipPrefixes::new(&["Boss"]),
+        ..mode(GroupMode::Hybrid)
+    };
+    let p = prepare(&data, &opts);
+    assert_eq!(crumb(&p, "boss@x.com"), "");
+    assert_eq!(crumb(&p, "mid@x.com"), "Mid");
+    assert_eq!(crumb(&p, "low@x.com"), "Mid");
+    assert_eq!(crumb(&p, "orphan@x.com"), "");
+    assert_eq!(crumb(&p, "dept@x.com"), "Sub/Mid");
+}
+
+#[test]
+fn roles_follow_the_first_matching_rule() {
+    let data = users(json!([
+        {"external_id": "1", "name": "A", "email": "a@x.com", "department": "IT", "status": "active",
+         "supervisor_id": "", "force_global_admin_role": true},
+        {"external_id": "2", "name": "B", "email": "b@x.com", "department": "IT", "status": "active",
+         "supervisor_id": "1", "force_supervisor_role": true},
+        {"external_id": "3", "name": "C", "email": "c@x.com", "department": "IT", "status": "active",
+         "supervisor_id": "2"},
+        {"external_id": "4", "name": "D", "email": "d@x.com", "department": "IT", "status": "active",
+         "supervisor_id": "", "is_supervisor": true}
+    ]));
+    let p = prepare(&data, &mode(GroupMode::Department));
+    assert_eq!(role(&p, "a@x.com"), Role::Administrator);
+    assert_eq!(
+        crumb(&p, "a@x.com"),
+        "",
+        "global admins sit in the root group"
+    );
+    assert_eq!(role(&p, "b@x.com"), Role::Supervisor);
+    assert_eq!(role(&p, "c@x.com"), Role::User);
+    assert_eq!(role(&p, "d@x.com"), Role::User);
+}
+
+#[test]
+fn is_supervisor_role_reads_booleans_and_yes_strings() {
+    let mut data = users(json!([
+        person("1", "T", ""),
+        person("2", "Y", ""),
+        person("3", "N", ""),
+        person("4", "Absent", "")
+    ]));
+    data[0].is_supervisor = Some(json!(true));
+    data[1].is_supervisor = Some(json!("Yes"));
+    data[2].is_supervisor = Some(json!(1));
+    let opts = PrepareOptions {
+        use_is_supervisor_role: true,
+        ..mode(GroupMode::Supervisor)
+    };
+    let p = prepare(&data, &opts);
+    assert_eq!(role(&p, "t@x.com"), Role::Supervisor);
+    assert_eq!(role(&p, "y@x.com"), Role::Supervisor);
+    assert_eq!(role(&p, "n@x.com"), Role::User);
+    assert_eq!(role(&p, "absent@x.com"), Role::User);
+}
+
+#[test]
+fn department_mode_maps_source_role_ids() {
+    let mut data = users(json!([
+        person("1", "A", ""),
+        person("2", "G", ""),
+        person("3", "Q", "")
+    ]));
+    data[0].role_id = Some("1".into());
+    data[1].role_id = Some("5".into());
+    data[2].role_id = Some("9".into());
+    let p = prepare(&data, &mode(GroupMode::Department));
+    assert_eq!(role(&p, "a@x.com"), Role::Administrator);
+    assert_eq!(role(&p, "g@x.com"), Role::Guest);
+    assert_eq!(role(&p, "q@x.com"), Role::User);
+    assert!(p.notes.iter().any(|n| n.reason.contains("unknown role_id")));
+}
+
+#[test]
+fn domain_replacement_never_makes_the_additional_email_equal_the_primary() {
+    let data = users(json!([
+        {"external_id": "1", "name": "A", "email": "a@corp.local", "real_email": "a@corp.com", "status": "active"},
+        {"external_id": "2", "name": "B", "email": "b@corp.local", "real_email": "B@CORP.LOCAL", "status": "active"},
+        {"external_id": "3", "name": "C", "email": "c@x@y", "real_email": "c2@q.com", "status": "active"},
+        {"external_id": "4", "name": "D", "email": "D@Corp.Local", "real_email": "dee@gmail.com", "status": "active"}
+    ]));
+    let opts = PrepareOptions {
+        replace_email_domain: Some("corp.com".into()),
+        ..PrepareOptions::default()
+    };
+    let p = prepare(&data, &opts);
+    assert_eq!(find(&p, "a@corp.com").timecamp_real_email, None);
+    assert_eq!(find(&p, "b@corp.com").timecamp_real_email, None);
+    assert_eq!(
+        find(&p, "c@x@y").timecamp_real_email.as_deref(),
+        Some("c2@corp.com")
+    );
+    assert_eq!(
+        find(&p, "d@corp.com").timecamp_real_email.as_deref(),
+        Some("dee@corp.com")
+    );
+}
+
+#[test]
+fn user_names_are_cleaned_and_decorated() {
+    let mut data = users(json!([person("3", "Bob", "")]));
+    data[0].name = Some("  Bob (the) _builder_ “B” ".into());
+    data[0].job_title = Some("Dev".into());
+    let opts = PrepareOptions {
+        job_title_user_names: true,
+        show_external_id: true,
+        ..PrepareOptions::default()
+    };
+    let p = prepare(&data, &opts);
+    assert_eq!(
+        find(&p, "bob@x.com").timecamp_user_name.as_deref(),
+        Some("Dev [Bob the builder B] - 3")
+    );
+}
+
+#[test]
+fn record_without_external_id_is_kept_with_a_warning() {
+    let data = users(
+        json!([{"name": "NoId", "email": "noid@x.com", "department": "Ops", "status": "active"}]),
+    );
+    let p = prepare(&data, &PrepareOptions::default());
+    assert_eq!(crumb(&p, "noid@x.com"), "Ops");
+    assert_eq!(
+        find(&p, "noid@x.com").timecamp_external_id.as_deref(),
+        Some("")
+    );
+    assert_eq!(p.notes[0].kind, NoteKind::Warning);
+}
+
+#[test]
+fn duplicate_emails_keep_the_active_record_and_report_the_other() {
+    let data = users(json!([
+        {"external_id": "7", "name": "Old", "email": "SAME@x.com", "status": "active"},
+        {"external_id": "8", "name": "Gone", "email": "same@x.com", "status": "inactive"}
+    ]));
+    let p = prepare(&data, &PrepareOptions::default());
+    assert_eq!(p.users.len(), 1);
+    assert_eq!(p.users[0].timecamp_external_id.as_deref(), Some("7"));
+    let note = &p.notes[0];
+    assert_eq!(note.kind, NoteKind::Dropped);
+    assert!(note.record.contains("#2"), "{note:?}");
+    assert!(note.reason.contains("active one"), "{note:?}");
+}
+
+#[test]
+fn duplicate_emails_with_the_same_status_keep_the_later_record() {
+    let data = users(json!([
+        {"external_id": "7", "name": "Dup", "email": "SAME@x.com", "status": "active"},
+        {"external_id": "8", "name": "Dup2", "email": "same@x.com", "status": "active"}
+    ]));
+    let p = prepare(&data, &PrepareOptions::default());
+    assert_eq!(p.users.len(), 1);
+    assert_eq!(p.users[0].timecamp_external_id.as_deref(), Some("8"));
+    assert_eq!(p.stats.dropped, 1);
+}
+
+#[test]
+fn addresses_that_collide_only_after_domain_replacement_are_merged_with_a_note() {
+    let data = users(json!([
+        {"external_id": "1", "name": "A", "email": "a@one.local", "status": "active"},
+        {"external_id": "2", "name": "A2", "email": "a@two.local", "status": "active"}
+    ]));
+    let opts = PrepareOptions {
+        replace_email_domain: Some("corp.com".into()),
+        ..PrepareOptions::default()
+    };
+    let p = prepare(&data, &opts);
+    assert_eq!(p.users.len(), 1);
+    assert!(p.notes.iter().any(|n| n.kind == NoteKind::Dropped));
+}
+
+#[test]
+fn duplicate_external_ids_keep_both_people_and_warn() {
+    let data = users(json!([
+        {"external_id": "7", "name": "One", "email": "one@x.com", "status": "active"},
+        {"external_id": "7", "name": "Two", "email": "two@x.com", "status": "active"}
+    ]));
+    let p = prepare(&data, &PrepareOptions::default());
+    assert_eq!(p.users.len(), 2);
+    assert!(p.notes.iter().any(|n| n.reason.contains("also used by")));
+}
+
+#[test]
+fn records_without_email_shape_the_hierarchy_but_are_not_output() {
+    let data = users(json!([
+        {"external_id": "123", "name": "John Doe", "email": "", "department": "R&D",
+         "status": "inactive", "supervisor_id": ""},
+        person("124", "Jane", "123")
+    ]));
+    let p = prepare(&data, &mode(GroupMode::Supervisor));
+    assert_eq!(p.users.len(), 1);
+    assert_eq!(crumb(&p, "jane@x.com"), "John Doe");
+    let note = &p.notes[0];
+    assert_eq!(note.kind, NoteKind::Dropped);
+    assert!(
+        !note.serious,
+        "an inactive hierarchy-only record is routine"
+    );
+}
+
+#[test]
+fn missing_name_and_status_are_reported_not_fatal() {
+    let data = users(json!([{"external_id": "1", "email": "who@x.com"}]));
+    let p = prepare(&data, &PrepareOptions::default());
+    let u = find(&p, "who@x.com");
+    assert_eq!(u.timecamp_user_name.as_deref(), Some("who@x.com"));
+    assert_eq!(u.timecamp_status, Status::Inactive);
+    assert_eq!(u.timecamp_groups_breadcrumb.as_deref(), Some(""));
+    assert_eq!(p.stats.changed, 2);
+}
+
+#[test]
+fn output_is_sorted_by_email_and_counts_add_up() {
+    let data = users(json!([
+        person("2", "Zed", ""),
+        person("1", "Amy", ""),
+        person("3", "Max", "")
+    ]));
+    let p = prepare(&data, &PrepareOptions::default());
+    let emails: Vec<_> = p.users.iter().map(|u| u.timecamp_email.as_str()).collect();
+    assert_eq!(emails, ["amy@x.com", "max@x.com", "zed@x.com"]);
+    assert_eq!(p.stats.prepared, 3);
+    assert_eq!(p.stats.active, 3);
+    assert_eq!(p.stats.users, 3);
+}
