@@ -67,22 +67,47 @@ pub struct SourceUser {
     pub extra: Map<String, Value>,
 }
 
-/// Reads a string, a number (as its text) or `null`. Anything else is a shape
-/// error for the whole file, reported with its position.
+/// Reads a string, a number (as its text), a boolean (as its text) or `null`.
+/// Anything else is a shape error for the whole file, reported with its position.
 fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Loose {
-        Text(String),
-        Number(serde_json::Number),
-        Bool(bool),
+    struct Loose;
+
+    impl<'de> serde::de::Visitor<'de> for Loose {
+        type Value = Option<String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string, a number or null")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
     }
-    Ok(match Option::<Loose>::deserialize(d)? {
-        None => None,
-        Some(Loose::Text(s)) => Some(s),
-        Some(Loose::Number(n)) => Some(n.to_string()),
-        Some(Loose::Bool(b)) => Some(b.to_string()),
-    })
+
+    d.deserialize_any(Loose)
 }
 
 /// Whether a TimeCamp user should be enabled.

@@ -104,7 +104,8 @@ impl LocalStorage {
 #[async_trait]
 impl Storage for LocalStorage {
     fn describe(&self) -> String {
-        format!("local files under {}", self.base.display())
+        let base = std::path::absolute(&self.base).unwrap_or_else(|_| self.base.clone());
+        format!("local files under {}", base.display())
     }
 
     async fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {

@@ -485,9 +485,7 @@ impl Hierarchy<'_, '_> {
                 NoteKind::Warning,
                 rec.label(),
                 rec.status == Status::Active,
-                format!(
-                    "supervisor_id {s} is not in users.json; placed as if they had no supervisor"
-                ),
+                format!("supervisor_id {s} is not in users.json, so no supervisor group applies"),
             );
         }
         let supervisor_path = || supervisor.and_then(|s| paths[s].as_deref());

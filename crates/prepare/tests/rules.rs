@@ -1,4 +1,5 @@
 //! The rules of prepare.md, one behaviour per test, on in-memory records.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use scim_core::model::{Role, SourceUser, Status, TimecampUser};
 use scim_core::settings::GroupMode;

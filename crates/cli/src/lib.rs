@@ -1,0 +1,62 @@
+//! The stages of timecamp-scim as commands. Each binary in `src/bin` is a thin
+//! `main` that parses its flags and hands over to a module here.
+//!
+//! Start-up is the same for every stage ([`run_stage`]): read the environment
+//! and `.env`, set up logging, run, and turn the outcome into an exit code:
+//! 0 success, 1 the run failed, 2 the configuration or command line is wrong.
+
+pub mod prepare;
+
+use std::future::Future;
+use std::process::ExitCode;
+
+use scim_core::logging::{self, LOG_FILE, LogOptions};
+use scim_core::settings::LogSettings;
+use scim_core::{ConfigError, Env};
+
+/// Exit status for a configuration error, the same as clap's for a usage error.
+pub const EXIT_CONFIG: u8 = 2;
+/// Exit status for a run that failed.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// Loads the environment, sets up logging and runs `body` on a Tokio runtime.
+pub fn run_stage<F, Fut>(debug: bool, body: F) -> ExitCode
+where
+    F: FnOnce(Env) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let env = Env::load();
+    // The file log is opened only when the environment says so and parses.
+    let file = match env.as_ref().map(LogSettings::from_env) {
+        Ok(Ok(s)) if !s.disable_file_logging => Some(LOG_FILE.into()),
+        _ => None,
+    };
+    logging::init(&LogOptions { debug, file });
+
+    let result = env.map_err(anyhow::Error::from).and_then(|env| {
+        LogSettings::from_env(&env)?;
+        if let Some(path) = env.dotenv_path() {
+            tracing::debug!("Read settings from {}", path.display());
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+        runtime.block_on(body(env))
+    });
+    exit_code(result)
+}
+
+fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            if err.chain().any(|c| c.is::<ConfigError>()) {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::from(EXIT_FAILURE)
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! `prepare-timecamp`: reads `var/users.json`, writes `var/timecamp_users.json`.
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use scim_core::Env;
+use scim_core::model::SourceUsersFile;
+use scim_core::settings::{StorageSettings, TimecampSettings};
+use scim_core::storage::{self, Storage, TIMECAMP_USERS_FILE, USERS_FILE};
+use scim_prepare::{NoteKind, PrepareOptions, Prepared};
+use tracing::{debug, info, warn};
+
+/// Turn the users fetched from the HR system (var/users.json) into the desired
+/// TimeCamp state (var/timecamp_users.json): group paths, display names, roles
+/// and e-mail rules. Calls no API; settings come from the environment and .env.
+#[derive(Debug, Parser)]
+#[command(name = "prepare-timecamp", version, about, long_about)]
+pub struct Args {
+    /// Log at DEBUG level (console and var/logs/sync.log)
+    #[arg(long)]
+    pub debug: bool,
+    /// Where to write the prepared users
+    #[arg(long, value_name = "PATH", default_value = TIMECAMP_USERS_FILE)]
+    pub output: String,
+    /// The source users written by a fetcher
+    #[arg(long, value_name = "PATH", default_value = USERS_FILE)]
+    pub input: String,
+}
+
+const USERS_SHAPE: &str =
+    "an object {\"users\": [ {\"external_id\", \"name\", \"email\", ...}, ... ]}";
+
+pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
+    let settings = TimecampSettings::from_env(&env)?;
+    let storage_settings = StorageSettings::from_env(&env)?;
+    let opts = PrepareOptions::from_settings(&settings);
+    log_settings(&settings, &opts);
+
+    let storage = storage::open(&storage_settings);
+    info!("Stage files: {}", storage.describe());
+    let source = read_source(storage.as_ref(), &args.input, &args.output).await?;
+
+    let prepared = scim_prepare::prepare(&source.users, &opts);
+    log_notes(&prepared);
+    if prepared.users.is_empty() {
+        bail!(
+            "none of the {} records in {} could be prepared (see the warnings above); {} was left as it was",
+            source.users.len(),
+            args.input,
+            args.output
+        );
+    }
+    storage::write_json(storage.as_ref(), &args.output, &prepared.users)
+        .await
+        .with_context(|| format!("cannot write {}", args.output))?;
+    log_summary(&prepared, &args.output);
+    if let Some(first) = prepared.users.first() {
+        debug!(
+            "First prepared record:\n{}",
+            serde_json::to_string_pretty(first).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+async fn read_source(
+    storage: &dyn Storage,
+    input: &str,
+    output: &str,
+) -> anyhow::Result<SourceUsersFile> {
+    if !storage.exists(input).await? {
+        bail!(
+            "{input} does not exist: run a fetcher first (fetch-bamboohr, fetch-azuread, fetch-ldap or fetch-factorial)"
+        );
+    }
+    let source: SourceUsersFile = storage::read_json(storage, input, USERS_SHAPE)
+        .await
+        .with_context(|| format!("prepare stopped, {output} is unchanged"))?;
+    if source.users.is_empty() {
+        bail!(
+            "{input} contains no users: refusing to prepare an empty TimeCamp state \
+             (the sync would disable everyone); {output} was left as it was"
+        );
+    }
+    info!("Read {} source records from {input}", source.users.len());
+    Ok(source)
+}
+
+fn log_settings(s: &TimecampSettings, opts: &PrepareOptions) {
+    info!("Group mode: {}", opts.mode);
+    info!(
+        "Settings: job-title user names={}, job-title group names={}, show external id={}, \
+         use is_supervisor role={}, skip departments={:?}, replace e-mail domain={}",
+        s.use_job_title_name_users,
+        s.use_job_title_name_groups,
+        s.show_external_id,
+        s.use_is_supervisor_role,
+        s.skip_departments,
+        s.replace_email_domain.as_deref().unwrap_or("(off)")
+    );
+}
+
+fn log_notes(prepared: &Prepared) {
+    for note in &prepared.notes {
+        let what = match note.kind {
+            NoteKind::Dropped => "dropped",
+            NoteKind::Changed => "changed",
+            NoteKind::Warning => "warning",
+        };
+        if note.serious {
+            warn!("{}: {what}: {}", note.record, note.reason);
+        } else {
+            info!("{}: {what}: {}", note.record, note.reason);
+        }
+    }
+}
+
+fn log_summary(prepared: &Prepared, output: &str) {
+    let s = &prepared.stats;
+    info!(
+        "Wrote {} users to {output} ({} active, {} inactive) from {} source records",
+        s.prepared, s.active, s.inactive, s.source_records
+    );
+    info!(
+        "Roles: {} administrators, {} supervisors, {} users, {} guests; forced by the source: \
+         {} supervisors, {} administrators; {} distinct groups",
+        s.administrators,
+        s.supervisors,
+        s.users,
+        s.guests,
+        s.forced_supervisors,
+        s.forced_admins,
+        s.groups
+    );
+    info!(
+        "Records dropped: {}, changed: {}, with warnings: {}",
+        s.dropped, s.changed, s.warnings
+    );
+}

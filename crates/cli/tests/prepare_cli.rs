@@ -1,0 +1,268 @@
+//! prepare-timecamp as an admin runs it: configuration, bad input, files and logs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
+
+use scim_test_support::Project;
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_prepare-timecamp");
+const OLD_OUTPUT: &str = "[\n  {\"previous\": true}\n]";
+
+fn one_user() -> serde_json::Value {
+    json!({"users": [{"external_id": "1", "name": "Ada", "email": "ada@example.com",
+        "department": "Eng", "job_title": null, "status": "active", "supervisor_id": ""}]})
+}
+
+/// A project with a previous prepared file, to check it survives failures.
+fn with_previous_output() -> Project {
+    Project::new().file("var/timecamp_users.json", OLD_OUTPUT)
+}
+
+#[test]
+fn runs_without_an_api_key_or_root_group() {
+    let p = Project::new().users(one_user());
+    p.run(BIN, &[]).expect_success();
+    assert_eq!(
+        p.read_json("var/timecamp_users.json")[0]["timecamp_email"],
+        "ada@example.com"
+    );
+}
+
+#[test]
+fn non_numeric_root_group_id_exits_2_naming_the_variable_and_writes_nothing() {
+    let p = with_previous_output()
+        .users(one_user())
+        .env("TIMECAMP_ROOT_GROUP_ID", "abc");
+    p.run(BIN, &[])
+        .expect_code(2)
+        .expect_stderr("TIMECAMP_ROOT_GROUP_ID");
+    assert_eq!(p.read("var/timecamp_users.json"), OLD_OUTPUT);
+}
+
+#[test]
+fn boolean_typo_exits_2_instead_of_meaning_false() {
+    let p = Project::new()
+        .users(one_user())
+        .env("TIMECAMP_USE_SUPERVISOR_GROUPS", "ture");
+    p.run(BIN, &[])
+        .expect_code(2)
+        .expect_stderr("TIMECAMP_USE_SUPERVISOR_GROUPS=\"ture\"");
+    assert!(!p.exists("var/timecamp_users.json"));
+}
+
+#[test]
+fn one_means_true_for_booleans() {
+    let p = Project::new()
+        .users(one_user())
+        .env("TIMECAMP_SHOW_EXTERNAL_ID", "1");
+    p.run(BIN, &[]).expect_success();
+    assert_eq!(
+        p.read_json("var/timecamp_users.json")[0]["timecamp_user_name"],
+        "Ada - 1"
+    );
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    Project::new()
+        .users(one_user())
+        .run(BIN, &["--dry-run"])
+        .expect_code(2)
+        .expect_stderr("--dry-run");
+}
+
+#[test]
+fn s3_storage_is_refused_until_supported() {
+    Project::new()
+        .users(one_user())
+        .env("USE_S3_STORAGE", "true")
+        .run(BIN, &[])
+        .expect_code(2)
+        .expect_stderr("USE_S3_STORAGE");
+}
+
+#[test]
+fn missing_users_file_asks_for_a_fetch() {
+    let p = with_previous_output();
+    p.run(BIN, &[])
+        .expect_code(1)
+        .expect_stderr("var/users.json does not exist: run a fetcher first");
+    assert_eq!(p.read("var/timecamp_users.json"), OLD_OUTPUT);
+}
+
+#[test]
+fn invalid_json_names_the_file_and_position_and_keeps_the_old_output() {
+    let p = with_previous_output().file(
+        "var/users.json",
+        "{\n  \"users\": [\n    {\"name\": \"x\",}\n  ]\n}",
+    );
+    let run = p.run(BIN, &[]);
+    run.expect_code(1)
+        .expect_stderr("var/users.json is not valid JSON")
+        .expect_stderr("line 3");
+    assert_eq!(p.read("var/timecamp_users.json"), OLD_OUTPUT);
+}
+
+#[test]
+fn wrong_shape_says_what_was_expected() {
+    let p = with_previous_output().file("var/users.json", "[{\"email\": \"a@x.com\"}]");
+    p.run(BIN, &[])
+        .expect_code(1)
+        .expect_stderr("var/users.json does not have the expected shape")
+        .expect_stderr("{\"users\": [");
+    assert_eq!(p.read("var/timecamp_users.json"), OLD_OUTPUT);
+}
+
+#[test]
+fn wrong_field_type_is_a_shape_error() {
+    let p = with_previous_output().users(
+        json!({"users": [{"external_id": "1", "email": "a@x.com", "name": {"first": "A"}}]}),
+    );
+    p.run(BIN, &[])
+        .expect_code(1)
+        .expect_stderr("does not have the expected shape");
+    assert_eq!(p.read("var/timecamp_users.json"), OLD_OUTPUT);
+}
+
+#[test]
+fn zero_users_is_refused() {
+    let p = with_previous_output().users(json!({"users": []}));
+    p.run(BIN, &[])
+        .expect_code(1)
+        .expect_stderr("var/users.json contains no users");
+    assert_eq!(p.read("var/timecamp_users.json"), OLD_OUTPUT);
+}
+
+#[test]
+fn records_that_all_lack_an_email_produce_no_output() {
+    let p = with_previous_output().users(
+        json!({"users": [{"external_id": "1", "name": "A", "email": "", "status": "active"}]}),
+    );
+    p.run(BIN, &[])
+        .expect_code(1)
+        .expect_stderr("none of the 1 records");
+    assert_eq!(p.read("var/timecamp_users.json"), OLD_OUTPUT);
+}
+
+#[test]
+fn dropped_records_are_logged_with_their_reason_and_counted() {
+    let p = Project::new().users(json!({"users": [
+        {"external_id": "1", "name": "A", "email": "same@x.com", "status": "active"},
+        {"external_id": "2", "name": "B", "email": "SAME@x.com", "status": "active"}
+    ]}));
+    p.run(BIN, &[])
+        .expect_success()
+        .expect_stderr(
+            "WARNING - record #1 (same@x.com, external_id 1): dropped: same TimeCamp e-mail",
+        )
+        .expect_stderr("Records dropped: 1, changed: 0, with warnings: 0");
+}
+
+#[test]
+fn output_flag_chooses_the_file() {
+    let p = Project::new().users(one_user());
+    p.run(BIN, &["--output", "var/out/custom.json"])
+        .expect_success();
+    assert_eq!(
+        p.read_json("var/out/custom.json")[0]["timecamp_user_name"],
+        "Ada"
+    );
+    assert!(!p.exists("var/timecamp_users.json"));
+}
+
+#[test]
+fn api_key_never_appears_in_logs_even_with_debug() {
+    let key = "tc-secret-key-5f3a9b";
+    let p = Project::new()
+        .users(one_user())
+        .env("TIMECAMP_API_KEY", key)
+        .env("TIMECAMP_ROOT_GROUP_ID", "42");
+    let run = p.run(BIN, &["--debug"]);
+    run.expect_success()
+        .expect_stderr("DEBUG - First prepared record");
+    assert!(!run.stderr.contains(key));
+    assert!(!run.stdout.contains(key));
+    assert!(!p.read("var/logs/sync.log").contains(key));
+}
+
+#[test]
+fn log_file_gets_the_original_line_format() {
+    let p = Project::new().users(one_user());
+    p.run(BIN, &[]).expect_success();
+    let log = p.read("var/logs/sync.log");
+    let line = log
+        .lines()
+        .find(|l| l.contains("Wrote 1 users"))
+        .expect("summary line");
+    // 2025-01-31 10:00:00,123 - INFO - ...
+    let (stamp, rest) = line.split_at(23);
+    assert!(rest.starts_with(" - INFO - "), "{line}");
+    assert_eq!(stamp.as_bytes()[4], b'-');
+    assert_eq!(stamp.as_bytes()[19], b',');
+    assert!(!log.contains("DEBUG"), "DEBUG lines only with --debug");
+}
+
+#[test]
+fn disable_file_logging_keeps_logs_on_stderr_only() {
+    let p = Project::new()
+        .users(one_user())
+        .env("DISABLE_FILE_LOGGING", "TRUE");
+    p.run(BIN, &[])
+        .expect_success()
+        .expect_stderr("Wrote 1 users");
+    assert!(!p.exists("var/logs"));
+}
+
+#[test]
+fn dotenv_file_is_read_and_the_process_environment_wins() {
+    let p = Project::new()
+        .users(one_user())
+        .file(
+            ".env",
+            "TIMECAMP_SHOW_EXTERNAL_ID=true  # inline comment\nTIMECAMP_USE_JOB_TITLE_NAME_USERS=true\n",
+        )
+        .env("TIMECAMP_SHOW_EXTERNAL_ID", "false");
+    p.run(BIN, &[]).expect_success();
+    let out = p.read_json("var/timecamp_users.json");
+    assert_eq!(
+        out[0]["timecamp_user_name"], "Ada",
+        "process env false beats .env true"
+    );
+
+    let p = Project::new()
+        .users(one_user())
+        .file(".env", "TIMECAMP_SHOW_EXTERNAL_ID='true'\n");
+    p.run(BIN, &[]).expect_success();
+    assert_eq!(
+        p.read_json("var/timecamp_users.json")[0]["timecamp_user_name"],
+        "Ada - 1"
+    );
+}
+
+#[test]
+fn malformed_dotenv_exits_2_naming_the_file() {
+    Project::new()
+        .users(one_user())
+        .file(".env", "TIMECAMP_SHOW_EXTERNAL_ID=\"unterminated\n")
+        .run(BIN, &[])
+        .expect_code(2)
+        .expect_stderr(".env");
+}
+
+#[test]
+fn help_explains_every_flag() {
+    let run = Project::new().run(BIN, &["--help"]);
+    run.expect_success();
+    for flag in [
+        "--debug",
+        "--output",
+        "--input",
+        "var/timecamp_users.json",
+        "var/users.json",
+    ] {
+        assert!(
+            run.stdout.contains(flag),
+            "--help lacks {flag}:\n{}",
+            run.stdout
+        );
+    }
+}
