@@ -74,7 +74,7 @@ pub trait Storage: Send + Sync {
     fn describe(&self) -> String;
     async fn read(&self, name: &str) -> Result<Vec<u8>, StorageError>;
     /// Replaces the whole file; readers see the old or the new content, never a mix.
-    async fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError>;
+    async fn write(&self, name: &str, data: Vec<u8>) -> Result<(), StorageError>;
     async fn exists(&self, name: &str) -> Result<bool, StorageError>;
 }
 
@@ -121,9 +121,8 @@ impl Storage for LocalStorage {
         }
     }
 
-    async fn write(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
+    async fn write(&self, name: &str, data: Vec<u8>) -> Result<(), StorageError> {
         let path = self.path(name);
-        let data = data.to_vec();
         let io_err = |source| StorageError::Io {
             name: name.to_owned(),
             source,
@@ -230,7 +229,7 @@ pub async fn write_json<T: Serialize + ?Sized>(
         name: name.to_owned(),
         source,
     })?;
-    storage.write(name, &bytes).await?;
+    storage.write(name, bytes).await?;
     Ok(())
 }
 
@@ -260,10 +259,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let storage = LocalStorage::new(dir.path());
         storage
-            .write("var/a.json", b"first version, long")
+            .write("var/a.json", b"first version, long".to_vec())
             .await
             .unwrap();
-        storage.write("var/a.json", b"second").await.unwrap();
+        storage
+            .write("var/a.json", b"second".to_vec())
+            .await
+            .unwrap();
         assert_eq!(storage.read("var/a.json").await.unwrap(), b"second");
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("var"))
             .unwrap()
