@@ -266,3 +266,43 @@ fn help_explains_every_flag() {
         );
     }
 }
+
+#[test]
+fn env_sample_works_as_a_dotenv_file() {
+    let sample =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.sample")).unwrap();
+    let p = Project::new().users(one_user()).file(".env", sample);
+    p.run(BIN, &[]).expect_success();
+}
+
+/// Every variable the settings read is documented in the README table and in `.env.sample`.
+#[test]
+fn every_setting_is_documented() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let read = |rel: &str| std::fs::read_to_string(format!("{root}/{rel}")).unwrap();
+    let readme = read("README.md");
+    let sample = read(".env.sample");
+    let code = read("crates/core/src/settings.rs");
+    let mut names: Vec<&str> = code
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| {
+            s.len() > 3
+                && s.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .collect();
+    names.dedup();
+    assert!(names.len() > 20, "found only {names:?}");
+    for name in names {
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "{name} is missing from the README table"
+        );
+        assert!(
+            sample.contains(&format!("{name}=")),
+            "{name} is missing from .env.sample"
+        );
+    }
+}

@@ -59,3 +59,17 @@ golden!(
     supervisor_job_titles,
     supervisor_readme_example,
 );
+
+/// The README's first command runs prepare on the shipped sample; its output is
+/// shipped too, and must stay what prepare really writes.
+#[test]
+fn shipped_samples_agree_with_prepare() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples");
+    let users = std::fs::read_to_string(root.join("users.json.sample")).unwrap();
+    let expected = std::fs::read_to_string(root.join("timecamp_users.json.sample")).unwrap();
+    let project = Project::new()
+        .file("var/users.json", users)
+        .env("DISABLE_FILE_LOGGING", "true");
+    project.run(BIN, &[]).expect_success();
+    assert_eq!(project.read("var/timecamp_users.json"), expected);
+}
