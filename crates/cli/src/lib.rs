@@ -6,6 +6,7 @@
 //! 0 success, 1 the run failed, 2 the configuration or command line is wrong.
 
 pub mod prepare;
+pub mod sync;
 
 use std::future::Future;
 use std::process::ExitCode;

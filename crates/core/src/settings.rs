@@ -60,6 +60,16 @@ pub struct TimecampSettings {
     pub disable_group_updates: bool,
     pub disable_role_updates: bool,
     pub disable_groups_creation: bool,
+    /// `TIMECAMP_API_URL`: full base URL; overrides the one built from the domain.
+    pub api_url: Option<String>,
+    /// `TIMECAMP_SSL_VERIFY`, default true (the original had verification off, Q-01).
+    pub ssl_verify: bool,
+    /// `TIMECAMP_HTTP_TIMEOUT_SECONDS`, default 30.
+    pub http_timeout_seconds: u64,
+    /// `TIMECAMP_HTTP_MAX_ATTEMPTS`: tries per request, default 5.
+    pub http_max_attempts: u32,
+    /// `TIMECAMP_NEW_USER_WAIT_SECONDS`: how long to wait for invited users to appear, default 60.
+    pub new_user_wait_seconds: u64,
 }
 
 /// What a stage that talks to TimeCamp cannot run without.
@@ -111,7 +121,51 @@ impl TimecampSettings {
             disable_group_updates: env.bool("TIMECAMP_DISABLE_GROUP_UPDATES", false)?,
             disable_role_updates: env.bool("TIMECAMP_DISABLE_ROLE_UPDATES", false)?,
             disable_groups_creation: env.bool("TIMECAMP_DISABLE_GROUPS_CREATION", false)?,
+            api_url: match env.get("TIMECAMP_API_URL") {
+                Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                    Some(url.trim_end_matches('/').to_owned())
+                }
+                Some(url) => {
+                    return Err(ConfigError::Invalid {
+                        var: "TIMECAMP_API_URL",
+                        value: url.to_owned(),
+                        expected: "a URL starting with http:// or https://, e.g. https://app.timecamp.com/third_party/api",
+                    });
+                }
+                None => None,
+            },
+            ssl_verify: env.bool("TIMECAMP_SSL_VERIFY", true)?,
+            http_timeout_seconds: positive(env, "TIMECAMP_HTTP_TIMEOUT_SECONDS", 30)?,
+            http_max_attempts: u32::try_from(positive(env, "TIMECAMP_HTTP_MAX_ATTEMPTS", 5)?)
+                .map_err(|_| ConfigError::Invalid {
+                    var: "TIMECAMP_HTTP_MAX_ATTEMPTS",
+                    value: env
+                        .get("TIMECAMP_HTTP_MAX_ATTEMPTS")
+                        .unwrap_or_default()
+                        .to_owned(),
+                    expected: "a whole number from 1 to 4294967295",
+                })?,
+            new_user_wait_seconds: env
+                .int(
+                    "TIMECAMP_NEW_USER_WAIT_SECONDS",
+                    "a whole number of seconds",
+                )?
+                .unwrap_or(60),
         })
+    }
+
+    /// The API base URL: `TIMECAMP_API_URL`, else `https://<TIMECAMP_DOMAIN>/third_party/api`
+    /// (a domain given with `http://` or `https://` keeps its scheme).
+    pub fn api_base_url(&self) -> String {
+        if let Some(url) = &self.api_url {
+            return url.clone();
+        }
+        let domain = self.domain.trim_end_matches('/');
+        if domain.starts_with("http://") || domain.starts_with("https://") {
+            format!("{domain}/third_party/api")
+        } else {
+            format!("https://{domain}/third_party/api")
+        }
     }
 
     /// The group mode: supervisor groups on selects supervisor-only or hybrid;
@@ -139,6 +193,18 @@ impl TimecampSettings {
             api_key,
             root_group_id,
         })
+    }
+}
+
+fn positive(env: &Env, var: &'static str, default: u64) -> Result<u64, ConfigError> {
+    match env.int::<u64>(var, "a whole number of at least 1")? {
+        None => Ok(default),
+        Some(0) => Err(ConfigError::Invalid {
+            var,
+            value: "0".into(),
+            expected: "a whole number of at least 1",
+        }),
+        Some(n) => Ok(n),
     }
 }
 
@@ -245,6 +311,38 @@ mod tests {
             StorageSettings::from_env(&Env::from_pairs([("USE_S3_STORAGE", "false")])).unwrap(),
             StorageSettings::Local
         );
+    }
+
+    #[test]
+    fn api_url_comes_from_the_override_or_the_domain() {
+        assert_eq!(
+            settings(&[]).unwrap().api_base_url(),
+            "https://app.timecamp.com/third_party/api"
+        );
+        assert_eq!(
+            settings(&[("TIMECAMP_DOMAIN", "http://127.0.0.1:9000/")])
+                .unwrap()
+                .api_base_url(),
+            "http://127.0.0.1:9000/third_party/api"
+        );
+        assert_eq!(
+            settings(&[("TIMECAMP_API_URL", "http://127.0.0.1:8080/third_party/api/")])
+                .unwrap()
+                .api_base_url(),
+            "http://127.0.0.1:8080/third_party/api"
+        );
+        let err = settings(&[("TIMECAMP_API_URL", "app.timecamp.com")]).unwrap_err();
+        assert!(err.to_string().contains("TIMECAMP_API_URL"));
+    }
+
+    #[test]
+    fn http_settings_default_and_validate() {
+        let s = settings(&[]).unwrap();
+        assert!(s.ssl_verify);
+        assert_eq!(s.http_timeout_seconds, 30);
+        assert_eq!(s.http_max_attempts, 5);
+        let err = settings(&[("TIMECAMP_HTTP_TIMEOUT_SECONDS", "0")]).unwrap_err();
+        assert!(err.to_string().contains("TIMECAMP_HTTP_TIMEOUT_SECONDS"));
     }
 
     #[test]

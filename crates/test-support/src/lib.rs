@@ -1,138 +1,14 @@
 //! Test helpers shared by the integration suites.
 //!
-//! A [`Project`] is a throw-away working directory with its own `var/`, in which
-//! a stage binary runs with exactly the environment the test gives it (nothing
-//! leaks in from the developer's shell or `.env`). Tests then read like the
-//! admin's session: write `var/users.json`, run `prepare-timecamp`, look at the
-//! exit code, the log and the files.
+//! - [`Project`]: a throw-away working directory in which a stage binary runs with
+//!   exactly the environment the test gives it.
+//! - [`FakeTimecamp`]: a stateful TimeCamp API on loopback that behaves like the
+//!   real one as `apis.md` describes it (string ids, an invite that does not return
+//!   the user, throttling, the group depth limit), with switches for faults.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod fake_timecamp;
+mod project;
 
-/// A temporary working directory for one test.
-pub struct Project {
-    dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
-}
-
-impl Default for Project {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Project {
-    pub fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().expect("create a temporary directory"),
-            env: vec![("DISABLE_FILE_LOGGING".into(), "false".into())],
-        }
-    }
-
-    pub fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    /// Writes a file (creating directories) relative to the project root.
-    pub fn file(self, rel: &str, contents: impl AsRef<[u8]>) -> Self {
-        let path = self.path(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, contents).unwrap();
-        self
-    }
-
-    /// Writes `var/users.json` from a JSON value.
-    pub fn users(self, value: serde_json::Value) -> Self {
-        let text = serde_json::to_string_pretty(&value).unwrap();
-        self.file("var/users.json", text)
-    }
-
-    /// Sets an environment variable for every command run in this project.
-    pub fn env(mut self, key: &str, value: &str) -> Self {
-        self.env.push((key.into(), value.into()));
-        self
-    }
-
-    /// Sets variables from `KEY=VALUE` lines (blank lines and `#` comments skipped).
-    pub fn env_lines(mut self, text: &str) -> Self {
-        for line in text.lines().map(str::trim) {
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (k, v) = line.split_once('=').expect("KEY=VALUE line");
-            self.env.push((k.trim().into(), v.trim().into()));
-        }
-        self
-    }
-
-    /// Runs a binary (give `env!("CARGO_BIN_EXE_<name>")`) in the project root.
-    pub fn run(&self, bin: &str, args: &[&str]) -> Run {
-        let mut cmd = Command::new(bin);
-        cmd.args(args).current_dir(self.root()).env_clear();
-        if let Ok(path) = std::env::var("PATH") {
-            cmd.env("PATH", path);
-        }
-        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-        let out = cmd
-            .output()
-            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    pub fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("cannot read {rel}: {e}"))
-    }
-
-    pub fn read_json(&self, rel: &str) -> serde_json::Value {
-        serde_json::from_str(&self.read(rel)).unwrap()
-    }
-
-    pub fn exists(&self, rel: &str) -> bool {
-        self.path(rel).exists()
-    }
-}
-
-/// What a finished command left behind.
-#[derive(Debug)]
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    /// Asserts the exit code, showing the output when it differs.
-    pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    pub fn expect_success(&self) -> &Self {
-        self.expect_code(0)
-    }
-
-    /// Asserts that stderr contains `needle`.
-    pub fn expect_stderr(&self, needle: &str) -> &Self {
-        assert!(
-            self.stderr.contains(needle),
-            "stderr does not contain {needle:?}:\n{}",
-            self.stderr
-        );
-        self
-    }
-}
+pub use fake_timecamp::{FakeTimecamp, Recorded, TOKEN};
+pub use project::{Project, Run};

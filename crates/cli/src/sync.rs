@@ -1,0 +1,155 @@
+//! `sync-users`: makes TimeCamp match `var/timecamp_users.json`.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use scim_core::Env;
+use scim_core::model::TimecampUser;
+use scim_core::settings::{StorageSettings, TimecampSettings};
+use scim_core::storage::{self, TIMECAMP_USERS_FILE};
+use scim_sync::{ApplyOptions, Summary, SyncOptions};
+use scim_timecamp::{Client, ClientConfig, RetryPolicy};
+use serde_json::json;
+use tracing::{info, warn};
+
+/// Make TimeCamp match var/timecamp_users.json: create groups and users, rename,
+/// move, set roles, external ids and additional e-mails, disable users who left
+/// and re-enable those who came back. Settings come from the environment and .env.
+#[derive(Debug, Parser)]
+#[command(name = "sync-users", version, about, long_about)]
+pub struct Args {
+    /// Read TimeCamp and print the plan; send no write request at all
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Log at DEBUG level (console and var/logs/sync.log), including every API request
+    #[arg(long)]
+    pub debug: bool,
+    /// The prepared users to apply
+    #[arg(long, value_name = "PATH", default_value = TIMECAMP_USERS_FILE)]
+    pub input: String,
+    /// What to print on stdout: the plan for people, or the plan / applied result as JSON
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+const SHAPE: &str = "a list of records with timecamp_email, timecamp_status, timecamp_user_name, \
+                     timecamp_groups_breadcrumb and timecamp_role";
+
+pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
+    let settings = TimecampSettings::from_env(&env)?;
+    let api = settings.require_api()?;
+    let storage_settings = StorageSettings::from_env(&env)?;
+    let options = SyncOptions::from_settings(&settings, &api);
+
+    let storage = storage::open(&storage_settings);
+    if !storage.exists(&args.input).await? {
+        bail!("{} does not exist: run prepare-timecamp first", args.input);
+    }
+    let desired: Vec<TimecampUser> = storage::read_json(storage.as_ref(), &args.input, SHAPE)
+        .await
+        .context("sync stopped before any change")?;
+    info!("Read {} prepared users from {}", desired.len(), args.input);
+
+    let client = Client::new(ClientConfig {
+        base_url: settings.api_base_url(),
+        api_key: api.api_key,
+        verify_tls: settings.ssl_verify,
+        timeout: Duration::from_secs(settings.http_timeout_seconds),
+        retry: RetryPolicy {
+            max_attempts: settings.http_max_attempts,
+            ..RetryPolicy::default()
+        },
+    })?;
+    info!(
+        "TimeCamp: {} (root group {}){}",
+        client.base_url(),
+        options.root_group_id,
+        if args.dry_run {
+            ", dry run: nothing will be changed"
+        } else {
+            ""
+        }
+    );
+
+    let current = scim_sync::read_state(&client)
+        .await
+        .context("cannot read the current state of TimeCamp; nothing was changed")?;
+    info!(
+        "TimeCamp has {} users and {} groups",
+        current.users.len(),
+        current.groups.len()
+    );
+    let plan = scim_sync::plan(&current, &desired, &options);
+    for w in &plan.warnings {
+        warn!("{w}");
+    }
+    for s in &plan.skipped {
+        info!("{}: skipped: {}", s.email, s.reason);
+    }
+
+    if args.dry_run {
+        let summary = Summary::of_plan(&plan);
+        if plan.creates_users() {
+            warn!(
+                "BILLING WARNING: creating or re-enabling users can add paid seats to your TimeCamp subscription"
+            );
+        }
+        match args.output {
+            Output::Text => print!("{}", scim_sync::plan_text(&plan)),
+            Output::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &json!({"dry_run": true, "plan": plan, "summary": summary})
+                )?
+            ),
+        }
+        info!("{}", summary.line(true));
+        log_requests(&client);
+        return Ok(());
+    }
+
+    info!("Plan: {} changes", plan.changes.len());
+    let report = scim_sync::apply(
+        &client,
+        &plan,
+        &ApplyOptions {
+            new_user_wait: Duration::from_secs(settings.new_user_wait_seconds),
+            poll_interval: Duration::from_secs(2)
+                .min(Duration::from_secs(settings.new_user_wait_seconds.max(1))),
+        },
+    )
+    .await;
+    let summary = Summary::of_report(&plan, &report);
+    if args.output == Output::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"dry_run": false, "result": report, "summary": summary})
+            )?
+        );
+    }
+    info!("{}", summary.line(false));
+    log_requests(&client);
+    if summary.failed > 0 {
+        bail!(
+            "{} change(s) failed (see the warnings above); the rest was applied, and the next run retries what is missing",
+            report.failures().count()
+        );
+    }
+    Ok(())
+}
+
+fn log_requests(client: &Client) {
+    let c = client.request_counts();
+    info!(
+        "TimeCamp requests: {} reads, {} writes, {} retries",
+        c.reads, c.writes, c.retries
+    );
+}

@@ -1,0 +1,423 @@
+//! Reading TimeCamp's state and applying a plan through the client.
+//!
+//! A failing change is recorded with its reason and the rest of the plan goes
+//! on; only the later changes of the same user (or of users in a group that
+//! could not be created) are skipped, since they depend on it. The next run
+//! converges because planning starts again from what TimeCamp holds.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use scim_core::model::Role;
+use scim_timecamp::{ApiError, Client, SETTING_NAMES};
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::plan::{Change, CurrentState, CurrentUser, GroupRef, Plan, UserRef};
+
+/// Reads groups, users, their settings and roles: the bulk reads of a run.
+pub async fn read_state(client: &Client) -> Result<CurrentState, ApiError> {
+    let (groups, users, roles) = tokio::try_join!(client.groups(), client.users(), client.roles())?;
+    let ids: Vec<u64> = users.iter().map(|u| u.user_id).collect();
+    let settings = if ids.is_empty() {
+        Default::default()
+    } else {
+        client.settings(&ids, &SETTING_NAMES).await?
+    };
+    let users = users
+        .into_iter()
+        .map(|u| {
+            let s = settings.get(&u.user_id);
+            let get = |name: &str| s.and_then(|m| m.get(name)).cloned();
+            CurrentUser {
+                enabled: get("disabled_user").as_deref().map(str::trim) != Some("1"),
+                added_manually: get("added_manually"),
+                additional_email: get("additional_email"),
+                external_id: get("external_id"),
+                role_id: roles
+                    .get(&u.user_id)
+                    .and_then(|r| r.get(&u.group_id))
+                    .copied(),
+                id: u.user_id,
+                email: u.email,
+                display_name: u.display_name,
+                group_id: u.group_id,
+            }
+        })
+        .collect();
+    Ok(CurrentState { groups, users })
+}
+
+/// How long to wait for invited users to appear in `GET /users`.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub new_user_wait: Duration,
+    pub poll_interval: Duration,
+}
+
+/// What happened to one change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    Done,
+    Failed {
+        error: String,
+    },
+    /// Not attempted because something it depends on failed.
+    Skipped {
+        reason: String,
+    },
+}
+
+/// A change and its outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    #[serde(flatten)]
+    pub change: Change,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// A created user whose settings could not be finished in this run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pending {
+    pub email: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub applied: Vec<Applied>,
+    /// Follow-up writes for new users (name, role, settings), done after they appeared.
+    pub finalised: Vec<Applied>,
+    pub pending: Vec<Pending>,
+}
+
+impl Report {
+    pub fn failures(&self) -> impl Iterator<Item = &Applied> {
+        self.applied
+            .iter()
+            .chain(&self.finalised)
+            .filter(|a| matches!(a.outcome, Outcome::Failed { .. }))
+    }
+}
+
+/// A user created in this run, waiting to be finished.
+struct Created {
+    email: String,
+    name: String,
+    group_id: u64,
+    role: Role,
+    additional_email: Option<String>,
+    external_id: Option<String>,
+}
+
+/// Applies the plan in order.
+pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report {
+    let mut report = Report::default();
+    let mut new_groups: HashMap<usize, u64> = HashMap::new();
+    let mut failed_users: HashSet<u64> = HashSet::new();
+    let mut failed_groups: HashSet<usize> = HashSet::new();
+    let mut created: Vec<Created> = Vec::new();
+    let mut warned_billing = false;
+
+    for change in &plan.changes {
+        let outcome = match blocked_by(change, &failed_users, &failed_groups) {
+            Some(reason) => Outcome::Skipped { reason },
+            None => {
+                if matches!(change, Change::CreateUser { .. } | Change::ReEnable { .. })
+                    && !warned_billing
+                {
+                    warn_billing();
+                    warned_billing = true;
+                }
+                match execute(client, change, &new_groups, &mut created).await {
+                    Ok(Some((key, id))) => {
+                        new_groups.insert(key, id);
+                        Outcome::Done
+                    }
+                    Ok(None) => Outcome::Done,
+                    Err(e) => Outcome::Failed {
+                        error: e.to_string(),
+                    },
+                }
+            }
+        };
+        if let Outcome::Failed { error } = &outcome {
+            warn!("{}: {} failed: {error}", subject(change), change.kind());
+        }
+        if !matches!(outcome, Outcome::Done) {
+            match change {
+                Change::CreateGroup { key, .. } => {
+                    failed_groups.insert(*key);
+                }
+                other => {
+                    if let Some(u) = other.user() {
+                        failed_users.insert(u.id);
+                    }
+                }
+            }
+        } else {
+            info!("{}: {}", subject(change), describe_done(change));
+        }
+        report.applied.push(Applied {
+            change: change.clone(),
+            outcome,
+        });
+    }
+
+    if !created.is_empty() {
+        finalise(client, created, opts, &mut report).await;
+    }
+    report
+}
+
+/// Why a change cannot run: its user or group failed earlier in this run.
+fn blocked_by(change: &Change, users: &HashSet<u64>, groups: &HashSet<usize>) -> Option<String> {
+    let group = match change {
+        Change::CreateGroup { parent, .. } => Some(parent),
+        Change::CreateUser { group, .. } => Some(group),
+        Change::Move { to, .. } => Some(to),
+        Change::SetRole { group, .. } => Some(group),
+        _ => None,
+    };
+    if let Some(GroupRef::New(key)) = group
+        && groups.contains(key)
+    {
+        return Some("its group could not be created".into());
+    }
+    match change.user() {
+        Some(u) if users.contains(&u.id) => Some("an earlier change of this user failed".into()),
+        _ => None,
+    }
+}
+
+fn group_id(r: GroupRef, new_groups: &HashMap<usize, u64>) -> u64 {
+    match r {
+        GroupRef::Existing(id) => id,
+        // Changes are ordered so a group is created before it is used, and a use
+        // of a failed group is blocked; 0 is never a valid target.
+        GroupRef::New(key) => new_groups.get(&key).copied().unwrap_or(0),
+    }
+}
+
+/// Runs one change; a created group's key and id come back so later changes can use it.
+async fn execute(
+    client: &Client,
+    change: &Change,
+    new_groups: &HashMap<usize, u64>,
+    created: &mut Vec<Created>,
+) -> Result<Option<(usize, u64)>, ApiError> {
+    match change {
+        Change::CreateGroup {
+            key, name, parent, ..
+        } => {
+            let id = client
+                .create_group(name, group_id(*parent, new_groups))
+                .await?;
+            return Ok(Some((*key, id)));
+        }
+        Change::CreateUser {
+            email,
+            name,
+            group,
+            role,
+            additional_email,
+            external_id,
+            ..
+        } => {
+            let gid = group_id(*group, new_groups);
+            client.invite(gid, email).await?;
+            created.push(Created {
+                email: email.clone(),
+                name: name.clone(),
+                group_id: gid,
+                role: *role,
+                additional_email: additional_email.clone(),
+                external_id: external_id.clone(),
+            });
+        }
+        Change::ReEnable { user } => client.set_setting(user.id, "disabled_user", "0").await?,
+        Change::Rename { user, to, .. } => client.set_display_name(user.id, to).await?,
+        Change::Move { user, from, to, .. } => {
+            client
+                .move_user(user.id, *from, group_id(*to, new_groups))
+                .await?;
+        }
+        Change::SetRole {
+            user, group, to, ..
+        } => {
+            client
+                .set_role(user.id, group_id(*group, new_groups), to.id())
+                .await?;
+        }
+        Change::SetAdditionalEmail { user, to, .. } => {
+            client.set_setting(user.id, "additional_email", to).await?;
+        }
+        Change::SetExternalId { user, to, .. } => {
+            client.set_setting(user.id, "external_id", to).await?
+        }
+        Change::ResetAddedManually { user } => {
+            client.set_setting(user.id, "added_manually", "0").await?
+        }
+        Change::Disable { user, .. } => client.set_setting(user.id, "disabled_user", "1").await?,
+        Change::MoveToDisabledGroup { user, from, to } => {
+            client.move_user(user.id, *from, *to).await?
+        }
+    }
+    Ok(None)
+}
+
+/// Waits (bounded) for invited users to be listed, then sets what the invite
+/// cannot: display name, role, additional e-mail, external id, added_manually.
+async fn finalise(
+    client: &Client,
+    created: Vec<Created>,
+    opts: &ApplyOptions,
+    report: &mut Report,
+) {
+    let deadline = tokio::time::Instant::now() + opts.new_user_wait;
+    let mut found: HashMap<String, scim_timecamp::User> = HashMap::new();
+    loop {
+        match client.users().await {
+            Ok(users) => {
+                let wanted: HashSet<String> =
+                    created.iter().map(|c| c.email.to_lowercase()).collect();
+                for u in users {
+                    let key = u.email.trim().to_lowercase();
+                    if wanted.contains(&key) {
+                        found.insert(key, u);
+                    }
+                }
+            }
+            Err(e) => warn!("cannot list users to finish the new ones: {e}"),
+        }
+        if found.len() == created.len() || tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        info!(
+            "Waiting for {} new user(s) to appear in TimeCamp",
+            created.len() - found.len()
+        );
+        tokio::time::sleep(opts.poll_interval).await;
+    }
+
+    for c in created {
+        let Some(user) = found.get(&c.email.to_lowercase()) else {
+            warn!(
+                "{}: created, but not listed by TimeCamp after {} s; its name, role and settings will be set by the next run",
+                c.email,
+                opts.new_user_wait.as_secs()
+            );
+            report.pending.push(Pending {
+                email: c.email,
+                reason: "not yet listed by TimeCamp after the invitation".into(),
+            });
+            continue;
+        };
+        let me = UserRef {
+            id: user.user_id,
+            email: c.email.clone(),
+        };
+        let mut follow_ups = Vec::new();
+        if user.display_name.as_deref() != Some(c.name.as_str()) {
+            follow_ups.push(Change::Rename {
+                user: me.clone(),
+                from: user.display_name.clone(),
+                to: c.name.clone(),
+            });
+        }
+        if c.role != Role::User {
+            follow_ups.push(Change::SetRole {
+                user: me.clone(),
+                // The group TimeCamp lists them in; the invited group if it lists none.
+                group: GroupRef::Existing(if user.group_id == 0 {
+                    c.group_id
+                } else {
+                    user.group_id
+                }),
+                from: None,
+                to: c.role,
+            });
+        }
+        if let Some(e) = &c.additional_email {
+            follow_ups.push(Change::SetAdditionalEmail {
+                user: me.clone(),
+                from: None,
+                to: e.clone(),
+            });
+        }
+        if let Some(id) = &c.external_id {
+            follow_ups.push(Change::SetExternalId {
+                user: me.clone(),
+                from: None,
+                to: id.clone(),
+            });
+        }
+        follow_ups.push(Change::ResetAddedManually { user: me });
+        let mut failed = false;
+        for change in follow_ups {
+            let outcome = if failed {
+                Outcome::Skipped {
+                    reason: "an earlier change of this user failed".into(),
+                }
+            } else {
+                let mut none = Vec::new();
+                match execute(client, &change, &HashMap::new(), &mut none).await {
+                    Ok(_) => Outcome::Done,
+                    Err(e) => {
+                        failed = true;
+                        warn!("{}: {} failed: {e}", c.email, change.kind());
+                        Outcome::Failed {
+                            error: e.to_string(),
+                        }
+                    }
+                }
+            };
+            report.finalised.push(Applied { change, outcome });
+        }
+    }
+}
+
+fn warn_billing() {
+    warn!(
+        "BILLING WARNING: IF YOUR TIMECAMP ACCOUNT DOES NOT HAVE ENOUGH PAID SEATS FOR THE USERS \
+         BEING ADDED OR RE-ENABLED, TIMECAMP ADDS SEATS AUTOMATICALLY AND CHARGES FOR THEM"
+    );
+}
+
+/// Who or what a change is about, for log lines.
+pub fn subject(change: &Change) -> String {
+    match change {
+        Change::CreateGroup { path, .. } => format!("group {path:?}"),
+        Change::CreateUser { email, .. } => email.clone(),
+        other => other.user().map(|u| u.email.clone()).unwrap_or_default(),
+    }
+}
+
+fn describe_done(change: &Change) -> String {
+    match change {
+        Change::CreateGroup { .. } => "group created".into(),
+        Change::CreateUser { group_path, .. } => {
+            format!("invited into {:?}", display_path(group_path))
+        }
+        Change::ReEnable { .. } => "re-enabled".into(),
+        Change::Rename { to, .. } => format!("renamed to {to:?}"),
+        Change::Move { to_path, .. } => format!("moved to {:?}", display_path(to_path)),
+        Change::SetRole { to, .. } => format!("role set to {to}"),
+        Change::SetAdditionalEmail { to, .. } => format!("additional e-mail set to {to}"),
+        Change::SetExternalId { to, .. } => format!("external id set to {to}"),
+        Change::ResetAddedManually { .. } => "added_manually set to 0".into(),
+        Change::Disable { reason, .. } => format!("disabled ({reason})"),
+        Change::MoveToDisabledGroup { to, .. } => format!("moved to the disabled-users group {to}"),
+    }
+}
+
+/// `""` is the root group.
+pub fn display_path(path: &str) -> &str {
+    if path.is_empty() {
+        "(root group)"
+    } else {
+        path
+    }
+}

@@ -1,0 +1,630 @@
+//! Planning: TimeCamp's current state + the prepared users → the list of
+//! changes. Pure code, no I/O, so every rule of sync.md is tested without a
+//! server.
+//!
+//! Rules (sync.md §5–7, with the original's bugs fixed): users are matched by
+//! e-mail, then by additional e-mail (case-insensitive); group paths resolve
+//! under the root group only; a value that already matches is never
+//! written; roles go to the group the user ends up in; new users get
+//! their display name and respect the additional e-mail switch;
+//! an additional e-mail equal to the primary is never written.
+
+use std::collections::{HashMap, HashSet};
+
+use scim_core::model::{Role, Status, TimecampUser};
+use scim_timecamp::Group;
+use serde::Serialize;
+
+/// TimeCamp allows groups up to this level (the account's top group is level 1).
+pub const MAX_GROUP_LEVEL: usize = 4;
+
+/// The switches of the sync.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    pub root_group_id: u64,
+    pub ignored_user_ids: HashSet<u64>,
+    /// Where disabled users go; `None` leaves them in their group.
+    pub disabled_users_group_id: Option<u64>,
+    pub disable_new_users: bool,
+    pub disable_external_id_sync: bool,
+    pub disable_additional_email_sync: bool,
+    pub disable_manual_user_updates: bool,
+    pub disable_group_updates: bool,
+    pub disable_role_updates: bool,
+    pub disable_groups_creation: bool,
+}
+
+/// A TimeCamp user with the settings and role the sync cares about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CurrentUser {
+    pub id: u64,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub group_id: u64,
+    pub enabled: bool,
+    /// The `added_manually` setting as TimeCamp has it.
+    pub added_manually: Option<String>,
+    pub additional_email: Option<String>,
+    pub external_id: Option<String>,
+    /// Role id in `group_id`, when `people_picker` lists it.
+    pub role_id: Option<u8>,
+}
+
+impl CurrentUser {
+    fn is_manual(&self) -> bool {
+        self.added_manually.as_deref().map(str::trim) == Some("1")
+    }
+}
+
+/// What TimeCamp holds now.
+#[derive(Debug, Clone, Default)]
+pub struct CurrentState {
+    pub groups: Vec<Group>,
+    /// In `GET /users` order.
+    pub users: Vec<CurrentUser>,
+}
+
+/// A group that exists, or one the plan creates (index into the plan's group list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupRef {
+    Existing(u64),
+    New(usize),
+}
+
+/// Which TimeCamp user a change is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserRef {
+    pub id: u64,
+    pub email: String,
+}
+
+/// One change to TimeCamp. Changes of one user appear in the order they must
+/// be applied; groups come before anything that uses them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    CreateGroup {
+        /// Index referred to by [`GroupRef::New`].
+        key: usize,
+        /// Full path under the root group.
+        path: String,
+        name: String,
+        parent: GroupRef,
+    },
+    CreateUser {
+        email: String,
+        name: String,
+        group: GroupRef,
+        group_path: String,
+        role: Role,
+        additional_email: Option<String>,
+        external_id: Option<String>,
+    },
+    ReEnable {
+        user: UserRef,
+    },
+    Rename {
+        user: UserRef,
+        from: Option<String>,
+        to: String,
+    },
+    Move {
+        user: UserRef,
+        from: u64,
+        to: GroupRef,
+        to_path: String,
+    },
+    SetRole {
+        user: UserRef,
+        group: GroupRef,
+        from: Option<u8>,
+        to: Role,
+    },
+    SetAdditionalEmail {
+        user: UserRef,
+        from: Option<String>,
+        to: String,
+    },
+    SetExternalId {
+        user: UserRef,
+        from: Option<String>,
+        to: String,
+    },
+    ResetAddedManually {
+        user: UserRef,
+    },
+    Disable {
+        user: UserRef,
+        reason: String,
+    },
+    MoveToDisabledGroup {
+        user: UserRef,
+        from: u64,
+        to: u64,
+    },
+}
+
+impl Change {
+    /// A short name of the kind, for grouping and counting.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Change::CreateGroup { .. } => "create group",
+            Change::CreateUser { .. } => "create user",
+            Change::ReEnable { .. } => "re-enable",
+            Change::Rename { .. } => "rename",
+            Change::Move { .. } => "move",
+            Change::SetRole { .. } => "set role",
+            Change::SetAdditionalEmail { .. } => "set additional e-mail",
+            Change::SetExternalId { .. } => "set external id",
+            Change::ResetAddedManually { .. } => "reset added_manually",
+            Change::Disable { .. } => "disable",
+            Change::MoveToDisabledGroup { .. } => "move to disabled-users group",
+        }
+    }
+
+    /// The existing user the change is about, if any.
+    pub fn user(&self) -> Option<&UserRef> {
+        match self {
+            Change::CreateGroup { .. } | Change::CreateUser { .. } => None,
+            Change::ReEnable { user }
+            | Change::Rename { user, .. }
+            | Change::Move { user, .. }
+            | Change::SetRole { user, .. }
+            | Change::SetAdditionalEmail { user, .. }
+            | Change::SetExternalId { user, .. }
+            | Change::ResetAddedManually { user }
+            | Change::Disable { user, .. }
+            | Change::MoveToDisabledGroup { user, .. } => Some(user),
+        }
+    }
+}
+
+/// A prepared record the sync deliberately leaves alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub email: String,
+    pub reason: String,
+}
+
+/// The result of planning.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    /// Matched active users that already match.
+    pub unchanged: Vec<String>,
+    pub skipped: Vec<Skipped>,
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    pub fn creates_users(&self) -> bool {
+        self.changes
+            .iter()
+            .any(|c| matches!(c, Change::CreateUser { .. } | Change::ReEnable { .. }))
+    }
+}
+
+fn lower(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+fn non_empty(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// The group tree of the account, for resolving paths under the root.
+struct Groups<'a> {
+    root: u64,
+    by_id: HashMap<u64, &'a Group>,
+    /// parent → trimmed name → id.
+    children: HashMap<u64, HashMap<&'a str, u64>>,
+    /// Planned groups: path → key.
+    planned: HashMap<String, usize>,
+    planned_levels: Vec<usize>,
+    creation_allowed: bool,
+}
+
+enum Target {
+    Found(GroupRef, String),
+    /// The path does not exist and may not be created.
+    Missing(String),
+}
+
+impl<'a> Groups<'a> {
+    fn new(
+        groups: &'a [Group],
+        root: u64,
+        creation_allowed: bool,
+        warnings: &mut Vec<String>,
+    ) -> Self {
+        let mut children: HashMap<u64, HashMap<&str, u64>> = HashMap::new();
+        for g in groups {
+            let siblings = children.entry(g.parent_id).or_default();
+            if let Some(other) = siblings.insert(g.name.trim(), g.group_id) {
+                warnings.push(format!(
+                    "groups {other} and {} under group {} are both named {:?}; users go to {}",
+                    g.group_id,
+                    g.parent_id,
+                    g.name.trim(),
+                    g.group_id
+                ));
+            }
+        }
+        Self {
+            root,
+            by_id: groups.iter().map(|g| (g.group_id, g)).collect(),
+            children,
+            planned: HashMap::new(),
+            planned_levels: Vec::new(),
+            creation_allowed,
+        }
+    }
+
+    /// Level of an existing group, the account's top group being 1.
+    fn level(&self, mut id: u64) -> usize {
+        let mut level = 0;
+        let mut seen = HashSet::new();
+        while let Some(g) = self.by_id.get(&id) {
+            if !seen.insert(id) {
+                break; // a parent cycle in TimeCamp's data must not hang the run
+            }
+            level += 1;
+            id = g.parent_id;
+        }
+        level
+    }
+
+    /// Resolves a breadcrumb under the root group, planning the groups that
+    /// are missing (when allowed). Parts are trimmed and empty parts ignored.
+    fn resolve(
+        &mut self,
+        breadcrumb: &str,
+        changes: &mut Vec<Change>,
+        warnings: &mut Vec<String>,
+    ) -> Target {
+        let parts: Vec<&str> = breadcrumb
+            .split('/')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        let path = parts.join("/");
+        let mut current = GroupRef::Existing(self.root);
+        let mut level = self.level(self.root);
+        for (i, part) in parts.iter().enumerate() {
+            level += 1;
+            let prefix = parts[..=i].join("/");
+            let next = match current {
+                GroupRef::Existing(id) => self
+                    .children
+                    .get(&id)
+                    .and_then(|c| c.get(part))
+                    .map(|id| GroupRef::Existing(*id)),
+                GroupRef::New(_) => None,
+            }
+            .or_else(|| self.planned.get(&prefix).map(|k| GroupRef::New(*k)));
+            current = match next {
+                Some(g) => g,
+                None if !self.creation_allowed => return Target::Missing(path),
+                None => {
+                    let key = self.planned_levels.len();
+                    if level > MAX_GROUP_LEVEL {
+                        warnings.push(format!(
+                            "group {prefix:?} would be at level {level}, deeper than TimeCamp's limit of {MAX_GROUP_LEVEL}; its creation will fail"
+                        ));
+                    }
+                    self.planned.insert(prefix.clone(), key);
+                    self.planned_levels.push(level);
+                    changes.push(Change::CreateGroup {
+                        key,
+                        path: prefix,
+                        name: (*part).to_owned(),
+                        parent: current,
+                    });
+                    GroupRef::New(key)
+                }
+            };
+        }
+        Target::Found(current, path)
+    }
+}
+
+/// Computes the changes that make TimeCamp match `desired`.
+pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions) -> Plan {
+    let mut out = Plan::default();
+    let mut group_changes = Vec::new();
+    let mut user_changes = Vec::new();
+    let mut groups = Groups::new(
+        &current.groups,
+        opts.root_group_id,
+        !opts.disable_groups_creation,
+        &mut out.warnings,
+    );
+    if !groups.by_id.contains_key(&opts.root_group_id) {
+        out.warnings.push(format!(
+            "TIMECAMP_ROOT_GROUP_ID {} is not among the account's groups",
+            opts.root_group_id
+        ));
+    }
+
+    let mut by_email: HashMap<String, usize> = HashMap::new();
+    let mut by_additional: HashMap<String, usize> = HashMap::new();
+    for (i, u) in current.users.iter().enumerate() {
+        if let Some(previous) = by_email.insert(lower(&u.email), i) {
+            out.warnings.push(format!(
+                "TimeCamp users {} and {} share the e-mail {}; only {} is synced",
+                current.users[previous].id,
+                u.id,
+                lower(&u.email),
+                u.id
+            ));
+        }
+        if let Some(extra) = non_empty(u.additional_email.as_deref()) {
+            by_additional.entry(lower(extra)).or_insert(i);
+        }
+    }
+
+    let active_emails: HashSet<String> = desired
+        .iter()
+        .filter(|d| d.timecamp_status == Status::Active)
+        .map(|d| lower(&d.timecamp_email))
+        .collect();
+    let inactive_emails: HashSet<String> = desired
+        .iter()
+        .filter(|d| d.timecamp_status != Status::Active)
+        .map(|d| lower(&d.timecamp_email))
+        .collect();
+
+    let mut processed: HashMap<u64, String> = HashMap::new();
+    for record in desired
+        .iter()
+        .filter(|d| d.timecamp_status == Status::Active)
+    {
+        let email = lower(&record.timecamp_email);
+        if email.is_empty() {
+            out.warnings
+                .push("an active record has an empty e-mail; skipped".into());
+            continue;
+        }
+        let matched = by_email
+            .get(&email)
+            .or_else(|| by_additional.get(&email))
+            .map(|&i| &current.users[i]);
+        match matched {
+            Some(user) => {
+                if let Some(first) = processed.get(&user.id) {
+                    out.skipped.push(Skipped {
+                        email,
+                        reason: format!("matches the same TimeCamp user ({}) as {first}", user.id),
+                    });
+                    continue;
+                }
+                processed.insert(user.id, email.clone());
+                update_existing(
+                    user,
+                    record,
+                    opts,
+                    &mut groups,
+                    &mut group_changes,
+                    &mut user_changes,
+                    &mut out,
+                );
+            }
+            None if opts.disable_new_users => out.skipped.push(Skipped {
+                email,
+                reason: "not in TimeCamp, and TIMECAMP_DISABLE_NEW_USERS is set".into(),
+            }),
+            None => {
+                let breadcrumb = record
+                    .timecamp_groups_breadcrumb
+                    .as_deref()
+                    .unwrap_or_default();
+                let (group, group_path) = match groups.resolve(
+                    breadcrumb,
+                    &mut group_changes,
+                    &mut out.warnings,
+                ) {
+                    Target::Found(g, p) => (g, p),
+                    Target::Missing(p) => {
+                        out.warnings.push(format!(
+                            "{email}: group {p:?} does not exist and TIMECAMP_DISABLE_GROUPS_CREATION is set; creating the user in the root group"
+                        ));
+                        (GroupRef::Existing(opts.root_group_id), String::new())
+                    }
+                };
+                let name = non_empty(record.timecamp_user_name.as_deref())
+                    .unwrap_or(&email)
+                    .to_owned();
+                user_changes.push(Change::CreateUser {
+                    additional_email: wanted_additional_email(record, &email, opts),
+                    external_id: wanted_external_id(record, opts),
+                    email,
+                    name,
+                    group,
+                    group_path,
+                    role: record.timecamp_role.unwrap_or(Role::User),
+                });
+            }
+        }
+    }
+
+    for user in &current.users {
+        if processed.contains_key(&user.id) || !user.enabled {
+            continue;
+        }
+        let email = lower(&user.email);
+        let extra = non_empty(user.additional_email.as_deref()).map(lower);
+        let known = |set: &HashSet<String>| {
+            set.contains(&email) || extra.as_ref().is_some_and(|e| set.contains(e))
+        };
+        if known(&active_emails) {
+            // Same person as an active record matched to another TimeCamp account.
+            out.warnings.push(format!(
+                "{email} (TimeCamp user {}) duplicates an account that is already synced; left enabled",
+                user.id
+            ));
+            continue;
+        }
+        let reason = if known(&inactive_emails) {
+            "inactive in the source"
+        } else {
+            "not in the source"
+        };
+        if opts.ignored_user_ids.contains(&user.id) {
+            continue;
+        }
+        if opts.disable_manual_user_updates && user.is_manual() {
+            out.skipped.push(Skipped {
+                email,
+                reason: format!(
+                    "{reason}, but added manually and TIMECAMP_DISABLE_MANUAL_USER_UPDATES is set"
+                ),
+            });
+            continue;
+        }
+        let user_ref = UserRef { id: user.id, email };
+        user_changes.push(Change::Disable {
+            user: user_ref.clone(),
+            reason: reason.into(),
+        });
+        if let Some(target) = opts.disabled_users_group_id.filter(|g| *g != user.group_id) {
+            user_changes.push(Change::MoveToDisabledGroup {
+                user: user_ref,
+                from: user.group_id,
+                to: target,
+            });
+        }
+    }
+
+    out.changes = group_changes;
+    out.changes.extend(user_changes);
+    out
+}
+
+fn wanted_additional_email(
+    record: &TimecampUser,
+    primary: &str,
+    opts: &SyncOptions,
+) -> Option<String> {
+    if opts.disable_additional_email_sync {
+        return None;
+    }
+    non_empty(record.timecamp_real_email.as_deref())
+        .filter(|e| lower(e) != primary)
+        .map(str::to_owned)
+}
+
+fn wanted_external_id(record: &TimecampUser, opts: &SyncOptions) -> Option<String> {
+    if opts.disable_external_id_sync {
+        return None;
+    }
+    non_empty(record.timecamp_external_id.as_deref()).map(str::to_owned)
+}
+
+fn update_existing(
+    user: &CurrentUser,
+    record: &TimecampUser,
+    opts: &SyncOptions,
+    groups: &mut Groups,
+    group_changes: &mut Vec<Change>,
+    changes: &mut Vec<Change>,
+    out: &mut Plan,
+) {
+    let email = lower(&record.timecamp_email);
+    if opts.ignored_user_ids.contains(&user.id) {
+        out.skipped.push(Skipped {
+            email,
+            reason: format!("TimeCamp user {} is in TIMECAMP_IGNORED_USER_IDS", user.id),
+        });
+        return;
+    }
+    if opts.disable_manual_user_updates && user.is_manual() {
+        out.skipped.push(Skipped {
+            email,
+            reason: "added manually, and TIMECAMP_DISABLE_MANUAL_USER_UPDATES is set".into(),
+        });
+        return;
+    }
+    let me = UserRef {
+        id: user.id,
+        email: email.clone(),
+    };
+    let before = changes.len();
+
+    if !user.enabled {
+        changes.push(Change::ReEnable { user: me.clone() });
+    }
+    if let Some(name) = non_empty(record.timecamp_user_name.as_deref())
+        && user.display_name.as_deref() != Some(name)
+    {
+        changes.push(Change::Rename {
+            user: me.clone(),
+            from: user.display_name.clone(),
+            to: name.to_owned(),
+        });
+    }
+    let mut role_group = GroupRef::Existing(user.group_id);
+    if !opts.disable_group_updates {
+        let breadcrumb = record
+            .timecamp_groups_breadcrumb
+            .as_deref()
+            .unwrap_or_default();
+        match groups.resolve(breadcrumb, group_changes, &mut out.warnings) {
+            Target::Found(target, path) if target != GroupRef::Existing(user.group_id) => {
+                changes.push(Change::Move {
+                    user: me.clone(),
+                    from: user.group_id,
+                    to: target,
+                    to_path: path,
+                });
+                role_group = target;
+            }
+            Target::Found(..) => {}
+            // Leave the user where they are rather than dump them in the root.
+            Target::Missing(path) => out.warnings.push(format!(
+                "{email}: group {path:?} does not exist and TIMECAMP_DISABLE_GROUPS_CREATION is set; not moved"
+            )),
+        }
+    }
+    if !opts.disable_role_updates {
+        let wanted = record.timecamp_role.unwrap_or(Role::User);
+        // A user people_picker does not list has TimeCamp's default role, user.
+        let current = user.role_id.unwrap_or(Role::User.id());
+        if current != wanted.id() {
+            changes.push(Change::SetRole {
+                user: me.clone(),
+                group: role_group,
+                from: user.role_id,
+                to: wanted,
+            });
+        }
+    }
+    if let Some(wanted) = wanted_additional_email(record, &lower(&user.email), opts)
+        && non_empty(user.additional_email.as_deref()).map(lower) != Some(lower(&wanted))
+    {
+        changes.push(Change::SetAdditionalEmail {
+            user: me.clone(),
+            from: user.additional_email.clone(),
+            to: wanted,
+        });
+    }
+    if let Some(wanted) = wanted_external_id(record, opts)
+        && non_empty(user.external_id.as_deref()) != Some(wanted.as_str())
+    {
+        changes.push(Change::SetExternalId {
+            user: me.clone(),
+            from: user.external_id.clone(),
+            to: wanted,
+        });
+    }
+    if changes.len() == before {
+        out.unchanged.push(email);
+    } else if user.added_manually.as_deref().map(str::trim) != Some("0") {
+        // The sync owns a user it changed (original: added_manually=0 after each change).
+        changes.push(Change::ResetAddedManually { user: me });
+    }
+}

@@ -1,0 +1,748 @@
+//! A stateful fake of TimeCamp's REST API (apis.md §1), served over real HTTP
+//! on a loopback port from its own thread, so both plain and async tests (and
+//! stage binaries run as child processes) can use it.
+//!
+//! It keeps groups, users, settings and roles, and answers like the real
+//! service: ids as strings, writes that return empty bodies, an invite that
+//! does not return the new user (who may appear in `GET /users` only later),
+//! 404 past the fourth group level, 403 for a role change addressed to a group
+//! the user is not in, 401 without the right bearer token. Faults (throttling,
+//! 500s for one user, latency, malformed JSON) are switched on per test.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// The bearer token the fake accepts.
+pub const TOKEN: &str = "fake-timecamp-token";
+
+/// One request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// Path below `/third_party/api/`, e.g. `group/10/user`.
+    pub path: String,
+    pub query: String,
+    pub body: Value,
+}
+
+impl Recorded {
+    pub fn is_write(&self) -> bool {
+        self.method != "GET"
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FakeGroup {
+    name: String,
+    parent: u64,
+}
+
+#[derive(Debug, Clone)]
+struct FakeUser {
+    email: String,
+    display_name: Option<String>,
+    group_id: u64,
+    /// Role in the group the user is in.
+    role: u8,
+    /// `GET /users` calls left before the user is listed (eventual consistency).
+    hidden_for: u32,
+}
+
+#[derive(Debug, Default)]
+struct Faults {
+    /// Every n-th request answers 429 with `Retry-After: <retry_after>`.
+    throttle_every: Option<u64>,
+    retry_after: u64,
+    /// Writes about these user ids or e-mails answer 500.
+    failing: HashSet<String>,
+    /// Invited users stay out of `GET /users` for this many calls.
+    invite_hidden_for: u32,
+    latency: Duration,
+    /// Requests whose path starts with this get a malformed JSON body.
+    malformed_prefix: Option<String>,
+    /// The next n requests stall (the client times out).
+    stall_next: u64,
+}
+
+#[derive(Debug, Default)]
+struct State_ {
+    groups: BTreeMap<u64, FakeGroup>,
+    users: BTreeMap<u64, FakeUser>,
+    settings: HashMap<u64, BTreeMap<String, String>>,
+    next_id: u64,
+    requests: Vec<Recorded>,
+    invitation_emails_sent: Vec<String>,
+    faults: Faults,
+    counter: u64,
+}
+
+/// A running fake; the server stops when this is dropped.
+pub struct FakeTimecamp {
+    state: Arc<Mutex<State_>>,
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for FakeTimecamp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl FakeTimecamp {
+    /// Starts an empty account whose top group is `root` ("Company").
+    pub fn start(root: u64) -> Self {
+        let state = Arc::new(Mutex::new(State_ {
+            next_id: 1000,
+            ..State_::default()
+        }));
+        state.lock().unwrap().groups.insert(
+            root,
+            FakeGroup {
+                name: "Company".into(),
+                parent: 0,
+            },
+        );
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let app_state = state.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                let app = Router::new().fallback(handle).with_state(app_state);
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = shutdown_rx.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let addr = addr_rx.recv().unwrap();
+        Self {
+            state,
+            addr,
+            shutdown: Some(shutdown_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// The value for `TIMECAMP_API_URL`.
+    pub fn url(&self) -> String {
+        format!("http://{}/third_party/api", self.addr)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State_> {
+        self.state.lock().unwrap()
+    }
+
+    // ---- seeding ----
+
+    pub fn group(self, id: u64, name: &str, parent: u64) -> Self {
+        self.lock().groups.insert(
+            id,
+            FakeGroup {
+                name: name.into(),
+                parent,
+            },
+        );
+        self
+    }
+
+    /// A user with role 3 (user) in `group`.
+    pub fn user(self, id: u64, email: &str, name: &str, group: u64) -> Self {
+        self.lock().users.insert(
+            id,
+            FakeUser {
+                email: email.into(),
+                display_name: Some(name.into()),
+                group_id: group,
+                role: 3,
+                hidden_for: 0,
+            },
+        );
+        self
+    }
+
+    pub fn role(self, id: u64, role: u8) -> Self {
+        self.lock()
+            .users
+            .get_mut(&id)
+            .expect("seed the user first")
+            .role = role;
+        self
+    }
+
+    pub fn setting(self, id: u64, name: &str, value: &str) -> Self {
+        self.lock()
+            .settings
+            .entry(id)
+            .or_default()
+            .insert(name.into(), value.into());
+        self
+    }
+
+    pub fn disabled(self, id: u64) -> Self {
+        self.setting(id, "disabled_user", "1")
+    }
+
+    // ---- faults ----
+
+    /// Every `n`-th request is answered 429 with `Retry-After: retry_after`.
+    pub fn throttle_every(self, n: u64, retry_after: u64) -> Self {
+        {
+            let mut s = self.lock();
+            s.faults.throttle_every = Some(n);
+            s.faults.retry_after = retry_after;
+        }
+        self
+    }
+
+    /// Writes concerning this user (id or e-mail) answer 500.
+    pub fn fail_writes_for(self, who: &str) -> Self {
+        self.lock().faults.failing.insert(who.to_lowercase());
+        self
+    }
+
+    pub fn clear_faults(&self) {
+        self.lock().faults = Faults::default();
+    }
+
+    /// Invited users appear in `GET /users` only after `calls` listings.
+    pub fn invites_visible_after(self, calls: u32) -> Self {
+        self.lock().faults.invite_hidden_for = calls;
+        self
+    }
+
+    pub fn latency(self, latency: Duration) -> Self {
+        self.lock().faults.latency = latency;
+        self
+    }
+
+    pub fn malformed_json_for(self, path_prefix: &str) -> Self {
+        self.lock().faults.malformed_prefix = Some(path_prefix.into());
+        self
+    }
+
+    /// The next `n` requests get no answer for an hour (the client times out).
+    pub fn stall_next(self, n: u64) -> Self {
+        self.lock().faults.stall_next = n;
+        self
+    }
+
+    // ---- inspection ----
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.lock().requests.clone()
+    }
+
+    pub fn writes(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(Recorded::is_write)
+            .collect()
+    }
+
+    pub fn clear_requests(&self) {
+        self.lock().requests.clear();
+    }
+
+    pub fn user_id(&self, email: &str) -> Option<u64> {
+        let s = self.lock();
+        s.users
+            .iter()
+            .find(|(_, u)| u.email.eq_ignore_ascii_case(email))
+            .map(|(id, _)| *id)
+    }
+
+    pub fn display_name(&self, email: &str) -> Option<String> {
+        let id = self.user_id(email)?;
+        self.lock().users[&id].display_name.clone()
+    }
+
+    /// The user's group as a path of names from the account's top group.
+    pub fn group_path_of(&self, email: &str) -> String {
+        let id = self.user_id(email).expect("user exists");
+        let s = self.lock();
+        path_of(&s, s.users[&id].group_id)
+    }
+
+    pub fn group_id_of(&self, email: &str) -> u64 {
+        let id = self.user_id(email).expect("user exists");
+        self.lock().users[&id].group_id
+    }
+
+    pub fn role_of(&self, email: &str) -> u8 {
+        let id = self.user_id(email).expect("user exists");
+        self.lock().users[&id].role
+    }
+
+    pub fn setting_of(&self, email: &str, name: &str) -> Option<String> {
+        let id = self.user_id(email).expect("user exists");
+        self.lock().settings.get(&id)?.get(name).cloned()
+    }
+
+    pub fn is_enabled(&self, email: &str) -> bool {
+        self.setting_of(email, "disabled_user").as_deref() != Some("1")
+    }
+
+    /// Every group as its full path of names.
+    pub fn group_paths(&self) -> Vec<String> {
+        let s = self.lock();
+        let mut paths: Vec<String> = s.groups.keys().map(|id| path_of(&s, *id)).collect();
+        paths.sort();
+        paths
+    }
+
+    pub fn user_count(&self) -> usize {
+        self.lock().users.len()
+    }
+
+    /// E-mails to which TimeCamp would have sent an invitation.
+    pub fn invitation_emails_sent(&self) -> Vec<String> {
+        self.lock().invitation_emails_sent.clone()
+    }
+}
+
+fn path_of(s: &State_, mut id: u64) -> String {
+    let mut parts = Vec::new();
+    let mut guard = 0;
+    while let Some(g) = s.groups.get(&id) {
+        parts.push(g.name.trim().to_owned());
+        id = g.parent;
+        guard += 1;
+        if guard > 64 {
+            break;
+        }
+    }
+    parts.reverse();
+    parts.join("/")
+}
+
+fn level_of(s: &State_, id: u64) -> usize {
+    let mut level = 0;
+    let mut cur = id;
+    while let Some(g) = s.groups.get(&cur) {
+        level += 1;
+        cur = g.parent;
+        if level > 64 {
+            break;
+        }
+    }
+    level
+}
+
+fn message(status: StatusCode, text: &str) -> Response {
+    (status, axum::Json(json!({"message": text}))).into_response()
+}
+
+fn ok_json(v: Value) -> Response {
+    (StatusCode::OK, axum::Json(v)).into_response()
+}
+
+fn ok_empty() -> Response {
+    StatusCode::OK.into_response()
+}
+
+fn id_text(v: Option<&Value>) -> Option<u64> {
+    match v? {
+        Value::String(s) => s.trim().parse().ok(),
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
+async fn handle(
+    State(state): State<Arc<Mutex<State_>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (latency, stall) = {
+        let mut s = state.lock().unwrap();
+        let stall = s.faults.stall_next > 0;
+        if stall {
+            s.faults.stall_next -= 1;
+        }
+        (s.faults.latency, stall)
+    };
+    if stall {
+        // A handler cannot reset the socket; a very long stall makes the client's
+        // timeout fire instead, which the client treats like a broken connection.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let mut s = state.lock().unwrap();
+    let path = uri
+        .path()
+        .trim_start_matches("/third_party/api/")
+        .to_owned();
+    let query = uri.query().unwrap_or_default().to_owned();
+    let body: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(_) => return message(StatusCode::BAD_REQUEST, "Invalid JSON body"),
+        }
+    };
+    s.requests.push(Recorded {
+        method: method.to_string(),
+        path: path.clone(),
+        query: query.clone(),
+        body: body.clone(),
+    });
+    s.counter += 1;
+
+    let authorized = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {TOKEN}"));
+    if !authorized {
+        return message(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    if let Some(n) = s.faults.throttle_every
+        && s.counter % n == 0
+    {
+        let retry_after = s.faults.retry_after.to_string();
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("Retry-After", retry_after)],
+            axum::Json(json!({"message": "Too Many Requests"})),
+        )
+            .into_response();
+    }
+    if let Some(prefix) = &s.faults.malformed_prefix
+        && path.starts_with(prefix.as_str())
+    {
+        return (StatusCode::OK, "{\"groups\": [ this is not json").into_response();
+    }
+    if method != Method::GET && touches_failing_user(&s, &path, &body) {
+        return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+    }
+
+    let segments: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    match (method.as_str(), segments.as_slice()) {
+        ("GET", ["users"]) => list_users(&mut s),
+        ("GET", ["group"]) => ok_json(Value::Array(
+            s.groups
+                .iter()
+                .map(|(id, g)| {
+                    json!({"group_id": id.to_string(), "name": g.name, "parent_id": g.parent.to_string()})
+                })
+                .collect(),
+        )),
+        ("PUT", ["group"]) => create_group(&mut s, &body),
+        ("GET", ["people_picker"]) => people_picker(&s),
+        ("GET", ["user", ids, "setting"]) => read_settings(&s, ids, &query),
+        ("PUT", ["user", id, "setting"]) => write_setting(&mut s, id, &body),
+        ("POST", ["user"]) => update_user(&mut s, &body),
+        ("POST", ["group", gid, "user"]) => invite(&mut s, gid, &body),
+        ("PUT", ["group", gid, "user"]) => change_membership(&mut s, gid, &body),
+        _ => message(StatusCode::NOT_FOUND, "Not found"),
+    }
+}
+
+fn touches_failing_user(s: &State_, path: &str, body: &Value) -> bool {
+    if s.faults.failing.is_empty() {
+        return false;
+    }
+    let mut who: Vec<String> = Vec::new();
+    if let Some(id) = id_text(body.get("user_id")) {
+        who.push(id.to_string());
+        if let Some(u) = s.users.get(&id) {
+            who.push(u.email.to_lowercase());
+        }
+    }
+    if let Some(emails) = body.get("email").and_then(Value::as_array) {
+        who.extend(
+            emails
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_lowercase),
+        );
+    }
+    let segments: Vec<&str> = path.split('/').collect();
+    if let ["user", id, "setting"] = segments.as_slice()
+        && let Ok(id) = id.parse::<u64>()
+    {
+        who.push(id.to_string());
+        if let Some(u) = s.users.get(&id) {
+            who.push(u.email.to_lowercase());
+        }
+    }
+    who.iter().any(|w| s.faults.failing.contains(w))
+}
+
+fn list_users(s: &mut State_) -> Response {
+    let mut out = Vec::new();
+    for (id, u) in s.users.iter_mut() {
+        if u.hidden_for > 0 {
+            u.hidden_for -= 1;
+            continue;
+        }
+        out.push(json!({
+            "group_id": u.group_id.to_string(),
+            "user_id": id.to_string(),
+            "email": u.email,
+            "login_count": "0",
+            "login_time": "1970-01-01 00:00:00",
+            "display_name": u.display_name,
+            "synch_time": "1970-01-01 00:00:00",
+        }));
+    }
+    ok_json(Value::Array(out))
+}
+
+fn create_group(s: &mut State_, body: &Value) -> Response {
+    let Some(name) = body.get("name").and_then(Value::as_str) else {
+        return message(StatusCode::BAD_REQUEST, "You must send group name");
+    };
+    let Some(parent) = id_text(body.get("parent_id")) else {
+        return message(StatusCode::BAD_REQUEST, "You must send parent_id");
+    };
+    if !s.groups.contains_key(&parent) {
+        return message(StatusCode::FORBIDDEN, "You can not change this group");
+    }
+    if level_of(s, parent) + 1 > 4 {
+        return message(
+            StatusCode::NOT_FOUND,
+            "You can create groups only up to level 4",
+        );
+    }
+    s.next_id += 1;
+    let id = s.next_id;
+    s.groups.insert(
+        id,
+        FakeGroup {
+            name: name.into(),
+            parent,
+        },
+    );
+    let mut root = parent;
+    while let Some(g) = s.groups.get(&root).filter(|g| g.parent != 0) {
+        root = g.parent;
+    }
+    ok_json(
+        json!({"group_id": id.to_string(), "name": name, "admin_id": "0",
+                   "parent_id": parent.to_string(), "root_group_id": root.to_string()}),
+    )
+}
+
+fn people_picker(s: &State_) -> Response {
+    let mut groups = serde_json::Map::new();
+    for gid in s.groups.keys() {
+        let members: serde_json::Map<String, Value> = s
+            .users
+            .iter()
+            .filter(|(_, u)| u.group_id == *gid && u.hidden_for == 0)
+            .map(|(id, u)| (id.to_string(), json!({"role_id": u.role.to_string()})))
+            .collect();
+        let users = if members.is_empty() {
+            json!([])
+        } else {
+            Value::Object(members)
+        };
+        groups.insert(
+            gid.to_string(),
+            json!({"group_id": gid.to_string(), "users": users}),
+        );
+    }
+    ok_json(json!({"groups": groups}))
+}
+
+fn read_settings(s: &State_, ids: &str, query: &str) -> Response {
+    let names: Vec<String> = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| *k == "name%5B%5D" || *k == "name[]" || *k == "name")
+        .map(|(_, v)| v.to_owned())
+        .collect();
+    let mut out = serde_json::Map::new();
+    for id in ids.split(',').filter_map(|i| i.trim().parse::<u64>().ok()) {
+        if !s.users.contains_key(&id) {
+            continue;
+        }
+        let list: Vec<Value> = s
+            .settings
+            .get(&id)
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| names.is_empty() || names.contains(k))
+                    .map(|(k, v)| json!({"name": k, "value": v}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.insert(id.to_string(), Value::Array(list));
+    }
+    ok_json(Value::Object(out))
+}
+
+fn write_setting(s: &mut State_, id: &str, body: &Value) -> Response {
+    let Ok(id) = id.parse::<u64>() else {
+        return message(StatusCode::NOT_FOUND, "User not found");
+    };
+    if !s.users.contains_key(&id) {
+        return message(StatusCode::NOT_FOUND, "User not found");
+    }
+    let (Some(name), Some(value)) = (
+        body.get("name").and_then(Value::as_str),
+        body.get("value").and_then(Value::as_str),
+    ) else {
+        return message(StatusCode::BAD_REQUEST, "You must send name and value");
+    };
+    if ![
+        "disabled_user",
+        "additional_email",
+        "external_id",
+        "added_manually",
+    ]
+    .contains(&name)
+    {
+        return message(
+            StatusCode::FORBIDDEN,
+            &format!("Setting {name} cannot be changed"),
+        );
+    }
+    s.settings
+        .entry(id)
+        .or_default()
+        .insert(name.into(), value.into());
+    ok_json(json!({"userId": id.to_string(), "name": name, "value": value}))
+}
+
+fn update_user(s: &mut State_, body: &Value) -> Response {
+    let Some(id) = id_text(body.get("user_id")) else {
+        return message(StatusCode::FORBIDDEN, "You can change one user at time");
+    };
+    let Some(user) = s.users.get_mut(&id) else {
+        return message(StatusCode::FORBIDDEN, "You can not change this user");
+    };
+    if let Some(name) = body.get("display_name").and_then(Value::as_str) {
+        user.display_name = Some(name.into());
+    }
+    if let Some(email) = body.get("email").and_then(Value::as_str) {
+        user.email = email.into();
+    }
+    ok_empty()
+}
+
+fn invite(s: &mut State_, gid: &str, body: &Value) -> Response {
+    let Some(gid) = gid.parse::<u64>().ok().filter(|g| s.groups.contains_key(g)) else {
+        return message(
+            StatusCode::FORBIDDEN,
+            "You cannot invite people to this group",
+        );
+    };
+    let Some(emails) = body.get("email").and_then(Value::as_array) else {
+        return message(StatusCode::BAD_REQUEST, "invalid email ");
+    };
+    let silent = [body.get("send_mail"), body.get("send_email")]
+        .iter()
+        .any(|f| {
+            matches!(f, Some(Value::String(v)) if v == "0")
+                || matches!(f, Some(Value::Number(n)) if n.as_u64() == Some(0))
+        });
+    let mut statuses = serde_json::Map::new();
+    for email in emails {
+        let Some(email) = email.as_str().filter(|e| {
+            let e = e.trim();
+            e.split('@').count() == 2 && !e.starts_with('@') && !e.ends_with('@')
+        }) else {
+            return message(StatusCode::BAD_REQUEST, "invalid email ");
+        };
+        if s.users
+            .values()
+            .any(|u| u.email.eq_ignore_ascii_case(email))
+        {
+            statuses.insert(email.into(), json!({"status": "Already exists"}));
+            continue;
+        }
+        s.next_id += 1;
+        let id = s.next_id;
+        let hidden_for = s.faults.invite_hidden_for;
+        s.users.insert(
+            id,
+            FakeUser {
+                email: email.into(),
+                // TimeCamp names a new user after the e-mail's local part.
+                display_name: Some(email.split('@').next().unwrap_or(email).into()),
+                group_id: gid,
+                role: 3,
+                hidden_for,
+            },
+        );
+        if !silent {
+            s.invitation_emails_sent.push(email.into());
+        }
+        let status = if silent { "Add to group" } else { "Invite" };
+        statuses.insert(email.into(), json!({"status": status}));
+    }
+    ok_json(json!({"statuses": statuses}))
+}
+
+fn change_membership(s: &mut State_, gid: &str, body: &Value) -> Response {
+    let Ok(gid) = gid.parse::<u64>() else {
+        return message(StatusCode::NOT_FOUND, "Group not found");
+    };
+    let Some(uid) = id_text(body.get("user_id")) else {
+        return message(StatusCode::FORBIDDEN, "User with specified ID wasn't found");
+    };
+    let Some(user) = s.users.get(&uid) else {
+        return message(StatusCode::FORBIDDEN, "User with specified ID wasn't found");
+    };
+    if user.group_id != gid {
+        return message(StatusCode::FORBIDDEN, "User does not belong to this group");
+    }
+    let target = id_text(body.get("group_id"));
+    let role = id_text(body.get("role_id"));
+    if let Some(target) = target {
+        if !s.groups.contains_key(&target) {
+            return message(
+                StatusCode::FORBIDDEN,
+                "You cannot move people to this group",
+            );
+        }
+        if let Some(u) = s.users.get_mut(&uid) {
+            u.group_id = target;
+        }
+    }
+    if let Some(role) = role {
+        if ![1, 2, 3, 5].contains(&role) {
+            return message(
+                StatusCode::FORBIDDEN,
+                "You cannot change roles in this group",
+            );
+        }
+        if let Some(u) = s.users.get_mut(&uid) {
+            u.role = role as u8;
+        }
+    }
+    ok_json(
+        json!({"user_id": [uid], "role_id": role.unwrap_or(0), "group_id": target.unwrap_or(gid)}),
+    )
+}
