@@ -71,6 +71,8 @@ struct Faults {
     malformed_prefix: Option<String>,
     /// The next n requests stall (the client times out).
     stall_next: u64,
+    /// The next n group creations answer 403 (TimeCamp's transient refusal).
+    forbid_group_creations: u64,
 }
 
 #[derive(Debug, Default)]
@@ -98,9 +100,9 @@ impl Drop for FakeTimecamp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        // Not joined: a stalled request would keep the graceful shutdown waiting.
+        // The thread ends with its last connection, or with the test process.
+        drop(self.thread.take());
     }
 }
 
@@ -237,6 +239,12 @@ impl FakeTimecamp {
 
     pub fn latency(self, latency: Duration) -> Self {
         self.lock().faults.latency = latency;
+        self
+    }
+
+    /// The next `n` group creations answer 403 "You can not change this group".
+    pub fn forbid_group_creations(self, n: u64) -> Self {
+        self.lock().faults.forbid_group_creations = n;
         self
     }
 
@@ -519,6 +527,10 @@ fn list_users(s: &mut State_) -> Response {
 }
 
 fn create_group(s: &mut State_, body: &Value) -> Response {
+    if s.faults.forbid_group_creations > 0 {
+        s.faults.forbid_group_creations -= 1;
+        return message(StatusCode::FORBIDDEN, "You can not change this group");
+    }
     let Some(name) = body.get("name").and_then(Value::as_str) else {
         return message(StatusCode::BAD_REQUEST, "You must send group name");
     };

@@ -1,0 +1,882 @@
+//! sync-users against the fake TimeCamp, one story per behaviour: the test
+//! cases of the seed README, every switch, dry run, and reruns.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
+
+use scim_test_support::{FakeTimecamp, Project, Run, TOKEN};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sync-users");
+const ROOT: u64 = 10;
+
+/// An active prepared record.
+fn active(email: &str, name: &str, crumb: &str, role: &str) -> Value {
+    json!({"timecamp_external_id": "", "timecamp_user_name": name, "timecamp_email": email,
+           "timecamp_groups_breadcrumb": crumb, "timecamp_status": "active", "timecamp_role": role})
+}
+
+fn inactive(email: &str) -> Value {
+    json!({"timecamp_external_id": "", "timecamp_user_name": "Gone", "timecamp_email": email,
+           "timecamp_groups_breadcrumb": "", "timecamp_status": "inactive", "timecamp_role": "user"})
+}
+
+fn with(mut v: Value, key: &str, value: &str) -> Value {
+    v[key] = json!(value);
+    v
+}
+
+struct Sync {
+    fake: FakeTimecamp,
+    project: Project,
+}
+
+impl Sync {
+    fn new(fake: FakeTimecamp, records: Value) -> Self {
+        let project = Project::new()
+            .env("TIMECAMP_API_URL", &fake.url())
+            .env("TIMECAMP_API_KEY", TOKEN)
+            .env("TIMECAMP_ROOT_GROUP_ID", &ROOT.to_string())
+            .env("TIMECAMP_NEW_USER_WAIT_SECONDS", "5")
+            .env("DISABLE_FILE_LOGGING", "true")
+            .file(
+                "var/timecamp_users.json",
+                serde_json::to_string_pretty(&records).unwrap(),
+            );
+        Self { fake, project }
+    }
+
+    fn env(mut self, key: &str, value: &str) -> Self {
+        self.project = self.project.env(key, value);
+        self
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.project.run(BIN, args)
+    }
+
+    /// Runs, expects success, and returns the writes it made.
+    fn sync(&self) -> Vec<String> {
+        self.fake.clear_requests();
+        self.run(&[]).expect_success();
+        self.writes()
+    }
+
+    fn writes(&self) -> Vec<String> {
+        self.fake
+            .writes()
+            .iter()
+            .map(|w| format!("{} {} {}", w.method, w.path, w.body))
+            .collect()
+    }
+
+    /// A second run right after must change nothing.
+    fn assert_converged(&self) {
+        let writes = self.sync();
+        assert!(writes.is_empty(), "rerun wrote: {writes:#?}");
+    }
+}
+
+fn company() -> FakeTimecamp {
+    FakeTimecamp::start(ROOT)
+}
+
+// ---- the test cases of the seed README ----
+
+#[test]
+fn user_changed_name_is_renamed() {
+    let s = Sync::new(
+        company().user(2, "alice@x.com", "Alice Old", ROOT),
+        json!([active("alice@x.com", "Alice New", "", "user")]),
+    );
+    let writes = s.sync();
+    assert_eq!(
+        s.fake.display_name("alice@x.com").as_deref(),
+        Some("Alice New")
+    );
+    assert!(
+        writes[0].starts_with("POST user {\"display_name\":\"Alice New\""),
+        "{writes:?}"
+    );
+    s.assert_converged();
+}
+
+#[test]
+fn user_changed_group_is_moved() {
+    let s = Sync::new(
+        company()
+            .group(11, "Eng", ROOT)
+            .group(12, "Sales", ROOT)
+            .user(2, "a@x.com", "A", 11),
+        json!([active("a@x.com", "A", "Sales", "user")]),
+    );
+    s.sync();
+    assert_eq!(s.fake.group_path_of("a@x.com"), "Company/Sales");
+    s.assert_converged();
+}
+
+#[test]
+fn user_added_is_created_with_name_role_and_settings() {
+    let record = with(
+        with(
+            active("new@x.com", "New Person", "Eng/Backend", "supervisor"),
+            "timecamp_external_id",
+            "E9",
+        ),
+        "timecamp_real_email",
+        "new.person@home.org",
+    );
+    let s = Sync::new(company(), json!([record]));
+    s.sync();
+    assert_eq!(s.fake.group_path_of("new@x.com"), "Company/Eng/Backend");
+    assert_eq!(
+        s.fake.display_name("new@x.com").as_deref(),
+        Some("New Person")
+    );
+    assert_eq!(s.fake.role_of("new@x.com"), 2);
+    assert_eq!(
+        s.fake.setting_of("new@x.com", "external_id").as_deref(),
+        Some("E9")
+    );
+    assert_eq!(
+        s.fake
+            .setting_of("new@x.com", "additional_email")
+            .as_deref(),
+        Some("new.person@home.org")
+    );
+    assert_eq!(
+        s.fake.setting_of("new@x.com", "added_manually").as_deref(),
+        Some("0")
+    );
+    s.assert_converged();
+}
+
+#[test]
+fn new_user_gets_no_invitation_email() {
+    let s = Sync::new(
+        company(),
+        json!([active("quiet@x.com", "Quiet", "", "user")]),
+    );
+    s.sync();
+    assert!(s.fake.user_id("quiet@x.com").is_some());
+    assert!(s.fake.invitation_emails_sent().is_empty());
+}
+
+#[test]
+fn user_marked_inactive_is_disabled() {
+    let s = Sync::new(
+        company().user(3, "leaver@x.com", "Leaver", ROOT),
+        json!([inactive("leaver@x.com")]),
+    );
+    s.sync();
+    assert!(!s.fake.is_enabled("leaver@x.com"));
+    s.assert_converged();
+}
+
+#[test]
+fn user_removed_from_source_is_disabled() {
+    let s = Sync::new(
+        company()
+            .user(3, "stays@x.com", "Stays", ROOT)
+            .user(4, "gone@x.com", "Gone", ROOT),
+        json!([active("stays@x.com", "Stays", "", "user")]),
+    );
+    let run = s.run(&[]);
+    run.expect_success()
+        .expect_stderr("gone@x.com: disabled (not in the source)");
+    assert!(!s.fake.is_enabled("gone@x.com"));
+    assert!(s.fake.is_enabled("stays@x.com"));
+    s.assert_converged();
+}
+
+#[test]
+fn user_added_as_inactive_is_not_created() {
+    let s = Sync::new(company(), json!([inactive("never@x.com")]));
+    let writes = s.sync();
+    assert!(writes.is_empty(), "{writes:?}");
+    assert_eq!(s.fake.user_id("never@x.com"), None);
+}
+
+#[test]
+fn user_with_empty_department_goes_to_the_root_group() {
+    let s = Sync::new(
+        company().group(11, "Eng", ROOT).user(2, "a@x.com", "A", 11),
+        json!([
+            active("a@x.com", "A", "", "user"),
+            active("b@x.com", "B", "", "user")
+        ]),
+    );
+    s.sync();
+    assert_eq!(s.fake.group_id_of("a@x.com"), ROOT);
+    assert_eq!(s.fake.group_id_of("b@x.com"), ROOT);
+}
+
+#[test]
+fn whitespace_around_slashes_matches_existing_groups() {
+    let s = Sync::new(
+        company()
+            .group(11, "Eng ", ROOT)
+            .group(12, " Backend", 11)
+            .user(2, "a@x.com", "A", ROOT),
+        json!([active("a@x.com", "A", " Eng /  Backend ", "user")]),
+    );
+    let writes = s.sync();
+    assert_eq!(s.fake.group_id_of("a@x.com"), 12);
+    assert!(
+        !writes.iter().any(|w| w.starts_with("PUT group ")),
+        "no group created: {writes:?}"
+    );
+}
+
+#[test]
+fn external_id_in_display_name_is_written_as_given() {
+    let s = Sync::new(
+        company().user(2, "a@x.com", "Ada", ROOT),
+        json!([active("a@x.com", "Ada - 12", "", "user")]),
+    );
+    s.sync();
+    assert_eq!(s.fake.display_name("a@x.com").as_deref(), Some("Ada - 12"));
+}
+
+#[test]
+fn real_email_is_set_and_updated_as_additional_email() {
+    let s = Sync::new(
+        company()
+            .user(2, "a@corp.local", "A", ROOT)
+            .user(3, "b@corp.local", "B", ROOT)
+            .setting(3, "additional_email", "old@home.org"),
+        json!([
+            with(
+                active("a@corp.local", "A", "", "user"),
+                "timecamp_real_email",
+                "a@corp.com"
+            ),
+            with(
+                active("b@corp.local", "B", "", "user"),
+                "timecamp_real_email",
+                "b@corp.com"
+            )
+        ]),
+    );
+    s.sync();
+    assert_eq!(
+        s.fake
+            .setting_of("a@corp.local", "additional_email")
+            .as_deref(),
+        Some("a@corp.com")
+    );
+    assert_eq!(
+        s.fake
+            .setting_of("b@corp.local", "additional_email")
+            .as_deref(),
+        Some("b@corp.com")
+    );
+    s.assert_converged();
+}
+
+#[test]
+fn additional_email_equal_to_the_primary_is_never_written() {
+    let s = Sync::new(
+        company(),
+        json!([with(
+            active("same@x.com", "S", "", "user"),
+            "timecamp_real_email",
+            "SAME@x.com"
+        )]),
+    );
+    s.sync();
+    assert_eq!(s.fake.setting_of("same@x.com", "additional_email"), None);
+}
+
+#[test]
+fn roles_from_supervisors_are_set() {
+    let s = Sync::new(
+        company()
+            .user(2, "boss@x.com", "Boss", ROOT)
+            .user(3, "dev@x.com", "Dev", ROOT)
+            .role(3, 2),
+        json!([
+            active("boss@x.com", "Boss", "", "supervisor"),
+            active("dev@x.com", "Dev", "", "user")
+        ]),
+    );
+    s.sync();
+    assert_eq!(s.fake.role_of("boss@x.com"), 2);
+    assert_eq!(s.fake.role_of("dev@x.com"), 3);
+    s.assert_converged();
+}
+
+#[test]
+fn external_id_is_updated() {
+    let s = Sync::new(
+        company()
+            .user(2, "a@x.com", "A", ROOT)
+            .setting(2, "external_id", "OLD"),
+        json!([with(
+            active("a@x.com", "A", "", "user"),
+            "timecamp_external_id",
+            "NEW"
+        )]),
+    );
+    s.sync();
+    assert_eq!(
+        s.fake.setting_of("a@x.com", "external_id").as_deref(),
+        Some("NEW")
+    );
+    s.assert_converged();
+}
+
+#[test]
+fn user_is_matched_by_additional_email() {
+    let s = Sync::new(
+        company().user(4, "carol.alt@x.com", "Carol", ROOT).setting(
+            4,
+            "additional_email",
+            "Carol@x.com",
+        ),
+        json!([with(
+            active("carol@x.com", "Carol", "", "user"),
+            "timecamp_external_id",
+            "E4"
+        )]),
+    );
+    s.sync();
+    assert_eq!(s.fake.user_count(), 1, "no second Carol was invited");
+    assert_eq!(
+        s.fake
+            .setting_of("carol.alt@x.com", "external_id")
+            .as_deref(),
+        Some("E4")
+    );
+    assert!(s.fake.is_enabled("carol.alt@x.com"));
+}
+
+#[test]
+fn disable_new_users_creates_only_the_groups_synced_users_need() {
+    let s = Sync::new(
+        company().user(2, "a@x.com", "A", ROOT),
+        json!([
+            active("a@x.com", "A", "Eng", "user"),
+            active("new@x.com", "N", "Sales", "user")
+        ]),
+    )
+    .env("TIMECAMP_DISABLE_NEW_USERS", "true");
+    s.sync();
+    assert_eq!(s.fake.user_id("new@x.com"), None);
+    assert_eq!(s.fake.group_paths(), ["Company", "Company/Eng"]);
+    assert_eq!(s.fake.group_path_of("a@x.com"), "Company/Eng");
+}
+
+#[test]
+fn supervisor_based_groups_are_created_nested() {
+    let s = Sync::new(
+        company(),
+        json!([
+            active("a@x.com", "A", "A", "supervisor"),
+            active("b@x.com", "B", "A/B", "supervisor"),
+            active("c@x.com", "C", "A/B", "user"),
+            active("d@x.com", "D", "A", "user"),
+            active("e@x.com", "E", "", "user")
+        ]),
+    );
+    s.sync();
+    assert_eq!(
+        s.fake.group_paths(),
+        ["Company", "Company/A", "Company/A/B"]
+    );
+    assert_eq!(s.fake.group_path_of("c@x.com"), "Company/A/B");
+    assert_eq!(s.fake.group_path_of("e@x.com"), "Company");
+    assert_eq!(s.fake.role_of("b@x.com"), 2);
+    s.assert_converged();
+}
+
+#[test]
+fn disabled_users_are_moved_to_the_disabled_users_group() {
+    let s = Sync::new(
+        company()
+            .group(99, "Former", ROOT)
+            .group(11, "Eng", ROOT)
+            .user(5, "dan@x.com", "Dan", 11),
+        json!([inactive("dan@x.com")]),
+    )
+    .env("TIMECAMP_DISABLED_USERS_GROUP_ID", "99");
+    s.sync();
+    assert!(!s.fake.is_enabled("dan@x.com"));
+    assert_eq!(s.fake.group_id_of("dan@x.com"), 99);
+    s.assert_converged();
+}
+
+#[test]
+fn disabled_user_returning_is_reenabled() {
+    let s = Sync::new(
+        company().user(3, "bob@x.com", "Bob", ROOT).disabled(3),
+        json!([active("bob@x.com", "Bob", "", "user")]),
+    );
+    let run = s.run(&[]);
+    run.expect_success()
+        .expect_stderr("bob@x.com: re-enabled")
+        .expect_stderr("BILLING WARNING");
+    assert!(s.fake.is_enabled("bob@x.com"));
+    assert_eq!(
+        s.fake.setting_of("bob@x.com", "added_manually").as_deref(),
+        Some("0")
+    );
+    s.assert_converged();
+}
+
+#[test]
+fn added_manually_is_reset_after_an_update_only() {
+    let s = Sync::new(
+        company()
+            .user(2, "changed@x.com", "Old", ROOT)
+            .setting(2, "added_manually", "1")
+            .user(3, "same@x.com", "Same", ROOT)
+            .setting(3, "added_manually", "1"),
+        json!([
+            active("changed@x.com", "New", "", "user"),
+            active("same@x.com", "Same", "", "user")
+        ]),
+    );
+    s.sync();
+    assert_eq!(
+        s.fake
+            .setting_of("changed@x.com", "added_manually")
+            .as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        s.fake.setting_of("same@x.com", "added_manually").as_deref(),
+        Some("1")
+    );
+}
+
+// ---- switches ----
+
+#[test]
+fn ignored_users_are_never_touched() {
+    let s = Sync::new(
+        company()
+            .user(1, "owner@x.com", "Owner", ROOT)
+            .user(2, "admin@x.com", "Admin", ROOT),
+        json!([active("admin@x.com", "Renamed Admin", "Elsewhere", "user")]),
+    )
+    .env("TIMECAMP_IGNORED_USER_IDS", "1, 2");
+    let writes = s.sync();
+    assert!(writes.is_empty(), "{writes:?}");
+    assert!(s.fake.is_enabled("owner@x.com"));
+}
+
+#[test]
+fn disable_external_id_sync_holds_for_new_and_existing_users() {
+    let s = Sync::new(
+        company().user(2, "a@x.com", "A", ROOT),
+        json!([
+            with(
+                active("a@x.com", "A", "", "user"),
+                "timecamp_external_id",
+                "E1"
+            ),
+            with(
+                active("b@x.com", "B", "", "user"),
+                "timecamp_external_id",
+                "E2"
+            )
+        ]),
+    )
+    .env("TIMECAMP_DISABLE_EXTERNAL_ID_SYNC", "true");
+    s.sync();
+    assert_eq!(s.fake.setting_of("a@x.com", "external_id"), None);
+    assert_eq!(s.fake.setting_of("b@x.com", "external_id"), None);
+}
+
+#[test]
+fn disable_additional_email_sync_holds_for_new_users_too() {
+    let s = Sync::new(
+        company().user(2, "a@x.com", "A", ROOT),
+        json!([
+            with(
+                active("a@x.com", "A", "", "user"),
+                "timecamp_real_email",
+                "a@home.org"
+            ),
+            with(
+                active("b@x.com", "B", "", "user"),
+                "timecamp_real_email",
+                "b@home.org"
+            )
+        ]),
+    )
+    .env("TIMECAMP_DISABLE_ADDITIONAL_EMAIL_SYNC", "yes");
+    s.sync();
+    assert_eq!(s.fake.setting_of("a@x.com", "additional_email"), None);
+    assert_eq!(s.fake.setting_of("b@x.com", "additional_email"), None);
+}
+
+#[test]
+fn disable_manual_user_updates_protects_manual_users_from_updates_and_deactivation() {
+    let s = Sync::new(
+        company()
+            .user(2, "manual@x.com", "Manual", ROOT)
+            .setting(2, "added_manually", "1")
+            .user(3, "contractor@x.com", "Contractor", ROOT)
+            .setting(3, "added_manually", "1"),
+        json!([active("manual@x.com", "Renamed", "Eng", "supervisor")]),
+    )
+    .env("TIMECAMP_DISABLE_MANUAL_USER_UPDATES", "true");
+    let writes = s.sync();
+    assert!(writes.is_empty(), "{writes:?}");
+    assert!(s.fake.is_enabled("contractor@x.com"));
+}
+
+#[test]
+fn disable_group_updates_leaves_users_in_their_group() {
+    let s = Sync::new(
+        company().group(11, "Eng", ROOT).user(2, "a@x.com", "A", 11),
+        json!([active("a@x.com", "A", "Sales", "user")]),
+    )
+    .env("TIMECAMP_DISABLE_GROUP_UPDATES", "true");
+    s.sync();
+    assert_eq!(s.fake.group_id_of("a@x.com"), 11);
+    assert_eq!(
+        s.fake.group_paths(),
+        ["Company", "Company/Eng"],
+        "no group needed, none created"
+    );
+}
+
+#[test]
+fn disable_role_updates_leaves_roles_alone() {
+    let s = Sync::new(
+        company().user(2, "a@x.com", "A", ROOT).role(2, 1),
+        json!([active("a@x.com", "A", "", "user")]),
+    )
+    .env("TIMECAMP_DISABLE_ROLE_UPDATES", "true");
+    s.sync();
+    assert_eq!(s.fake.role_of("a@x.com"), 1);
+}
+
+#[test]
+fn disable_groups_creation_keeps_existing_users_in_place() {
+    let s = Sync::new(
+        company().group(11, "Eng", ROOT).user(2, "a@x.com", "A", 11),
+        json!([
+            active("a@x.com", "A", "Missing/Group", "user"),
+            active("new@x.com", "N", "Missing", "user")
+        ]),
+    )
+    .env("TIMECAMP_DISABLE_GROUPS_CREATION", "true");
+    s.run(&[])
+        .expect_success()
+        .expect_stderr("does not exist and TIMECAMP_DISABLE_GROUPS_CREATION is set; not moved");
+    assert_eq!(s.fake.group_id_of("a@x.com"), 11);
+    assert_eq!(s.fake.group_id_of("new@x.com"), ROOT);
+    assert_eq!(s.fake.group_paths(), ["Company", "Company/Eng"]);
+}
+
+// ---- fixes over the original ----
+
+#[test]
+fn role_change_after_a_move_is_sent_to_the_new_group() {
+    let s = Sync::new(
+        company()
+            .group(11, "Eng", ROOT)
+            .group(12, "Sales", ROOT)
+            .user(2, "a@x.com", "A", 11),
+        json!([active("a@x.com", "A", "Sales", "supervisor")]),
+    );
+    let writes = s.sync();
+    assert!(
+        writes.contains(&"PUT group/12/user {\"role_id\":\"2\",\"user_id\":\"2\"}".to_owned()),
+        "{writes:#?}"
+    );
+    assert_eq!(s.fake.role_of("a@x.com"), 2);
+}
+
+#[test]
+fn group_paths_resolve_under_the_root_group_only() {
+    // The account's top group is "Company" (10); the sync root is "Team" (11).
+    // A breadcrumb "Company" must become a new group under Team, not the top group.
+    let s = Sync::new(
+        FakeTimecamp::start(10)
+            .group(11, "Team", 10)
+            .user(2, "a@x.com", "A", 11),
+        json!([active("a@x.com", "A", "Company", "user")]),
+    )
+    .env("TIMECAMP_ROOT_GROUP_ID", "11");
+    s.sync();
+    assert_eq!(s.fake.group_path_of("a@x.com"), "Company/Team/Company");
+}
+
+#[test]
+fn new_user_listed_late_is_finished_after_polling() {
+    let s = Sync::new(
+        company().invites_visible_after(2),
+        json!([with(
+            active("slow@x.com", "Slow", "", "supervisor"),
+            "timecamp_external_id",
+            "S1"
+        )]),
+    );
+    s.sync();
+    assert_eq!(s.fake.display_name("slow@x.com").as_deref(), Some("Slow"));
+    assert_eq!(
+        s.fake.setting_of("slow@x.com", "external_id").as_deref(),
+        Some("S1")
+    );
+    assert_eq!(s.fake.role_of("slow@x.com"), 2);
+}
+
+#[test]
+fn new_user_never_listed_is_reported_and_finished_by_the_next_run() {
+    let s = Sync::new(
+        company().invites_visible_after(1000),
+        json!([with(
+            active("ghost@x.com", "Ghost", "", "user"),
+            "timecamp_external_id",
+            "G1"
+        )]),
+    )
+    .env("TIMECAMP_NEW_USER_WAIT_SECONDS", "1");
+    s.run(&[])
+        .expect_success()
+        .expect_stderr("ghost@x.com: created, but not listed by TimeCamp")
+        .expect_stderr("pending for the next run 1");
+    // TimeCamp lists the user by the next run (a new fake stands for that later state).
+    let s = Sync::new(
+        company().user(1001, "ghost@x.com", "ghost", ROOT),
+        json!([with(
+            active("ghost@x.com", "Ghost", "", "user"),
+            "timecamp_external_id",
+            "G1"
+        )]),
+    );
+    s.sync();
+    assert_eq!(s.fake.display_name("ghost@x.com").as_deref(), Some("Ghost"));
+    assert_eq!(
+        s.fake.setting_of("ghost@x.com", "external_id").as_deref(),
+        Some("G1")
+    );
+}
+
+#[test]
+fn one_failing_user_does_not_stop_the_others_and_the_rerun_converges() {
+    let s = Sync::new(
+        company()
+            .user(2, "broken@x.com", "Old", ROOT)
+            .user(3, "fine@x.com", "Old", ROOT)
+            .fail_writes_for("broken@x.com"),
+        json!([
+            active("broken@x.com", "Broken", "", "user"),
+            active("fine@x.com", "Fine", "", "user"),
+            active("new@x.com", "New", "", "user")
+        ]),
+    );
+    let run = s.run(&[]);
+    run.expect_code(1)
+        .expect_stderr("broken@x.com: rename failed")
+        .expect_stderr("failed 1");
+    assert_eq!(s.fake.display_name("fine@x.com").as_deref(), Some("Fine"));
+    assert_eq!(s.fake.display_name("new@x.com").as_deref(), Some("New"));
+    s.fake.clear_faults();
+    s.sync();
+    assert_eq!(
+        s.fake.display_name("broken@x.com").as_deref(),
+        Some("Broken")
+    );
+    s.assert_converged();
+}
+
+#[test]
+fn invalid_email_rejected_by_timecamp_fails_only_that_user() {
+    let s = Sync::new(
+        company(),
+        json!([
+            active("not-an-email", "Bad", "", "user"),
+            active("ok@x.com", "Ok", "", "user")
+        ]),
+    );
+    s.run(&[])
+        .expect_code(1)
+        .expect_stderr("not-an-email: create user failed");
+    assert!(s.fake.user_id("ok@x.com").is_some());
+}
+
+#[test]
+fn throttled_requests_are_retried_after_retry_after() {
+    let s = Sync::new(
+        company()
+            .user(2, "a@x.com", "Old", ROOT)
+            .throttle_every(3, 0),
+        json!([active("a@x.com", "New", "Eng", "supervisor")]),
+    );
+    let run = s.run(&[]);
+    run.expect_success().expect_stderr("TimeCamp answered 429");
+    s.fake.clear_faults();
+    assert_eq!(s.fake.display_name("a@x.com").as_deref(), Some("New"));
+    assert_eq!(s.fake.group_path_of("a@x.com"), "Company/Eng");
+    s.assert_converged();
+}
+
+// ---- what the admin sees ----
+
+#[test]
+fn dry_run_sends_no_write_and_prints_the_plan_by_kind() {
+    let s = Sync::new(
+        company()
+            .user(2, "alice@x.com", "Alice Old", ROOT)
+            .user(5, "dan@x.com", "Dan", ROOT),
+        json!([
+            active("alice@x.com", "Alice", "Eng", "supervisor"),
+            active("eve@x.com", "Eve", "Sales", "user")
+        ]),
+    );
+    let run = s.run(&["--dry-run"]);
+    run.expect_success()
+        .expect_stderr("Dry run, would have: created 1, updated 1, disabled 1, re-enabled 0, unchanged 0, failed 0");
+    assert!(s.fake.writes().is_empty(), "{:?}", s.writes());
+    for expected in [
+        "create group (2):",
+        "create user (1):\n  eve@x.com \"Eve\" in \"Sales\" as user",
+        "rename (1):\n  alice@x.com: \"Alice Old\" -> \"Alice\"",
+        "move (1):",
+        "set role (1):",
+        "disable (1):\n  dan@x.com (not in the source)",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "missing {expected:?} in:\n{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn dry_run_json_output_is_machine_readable() {
+    let s = Sync::new(company(), json!([active("eve@x.com", "Eve", "", "user")]));
+    let run = s.run(&["--dry-run", "--output", "json"]);
+    run.expect_success();
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["plan"]["changes"][0]["kind"], "create_user");
+    assert_eq!(v["plan"]["changes"][0]["email"], "eve@x.com");
+    assert_eq!(v["summary"]["created"], 1);
+}
+
+#[test]
+fn json_output_of_a_real_run_lists_each_change_with_its_status() {
+    let s = Sync::new(
+        company().user(2, "a@x.com", "Old", ROOT),
+        json!([active("a@x.com", "New", "", "user")]),
+    );
+    let run = s.run(&["--output", "json"]);
+    run.expect_success();
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["result"]["applied"][0]["kind"], "rename");
+    assert_eq!(v["result"]["applied"][0]["status"], "done");
+    assert_eq!(v["summary"]["updated"], 1);
+}
+
+#[test]
+fn missing_api_key_exits_2_naming_it() {
+    let s = Sync::new(company(), json!([active("a@x.com", "A", "", "user")]))
+        .env("TIMECAMP_API_KEY", "");
+    s.run(&[]).expect_code(2).expect_stderr("TIMECAMP_API_KEY");
+    assert!(s.fake.requests().is_empty());
+}
+
+#[test]
+fn missing_input_asks_for_prepare() {
+    let s = Sync::new(company(), json!([])).env("TIMECAMP_API_KEY", TOKEN);
+    std::fs::remove_file(s.project.path("var/timecamp_users.json")).unwrap();
+    s.run(&[])
+        .expect_code(1)
+        .expect_stderr("run prepare-timecamp first");
+}
+
+#[test]
+fn api_key_is_never_logged() {
+    let s = Sync::new(company(), json!([active("a@x.com", "A", "", "user")]));
+    let run = s.run(&["--debug"]);
+    run.expect_success().expect_stderr("TimeCamp request: GET");
+    assert!(!run.stderr.contains(TOKEN));
+    assert!(!run.stdout.contains(TOKEN));
+}
+
+#[test]
+fn wrong_api_key_fails_without_changes() {
+    let s = Sync::new(company(), json!([active("a@x.com", "A", "", "user")]))
+        .env("TIMECAMP_API_KEY", "wrong");
+    s.run(&[]).expect_code(1).expect_stderr("HTTP 401");
+    assert!(s.fake.writes().is_empty());
+}
+
+/// sync.md §12, with the original's bugs fixed: the role goes to the new group,
+/// Eve gets her name at once, Dan is moved to the disabled-users group.
+#[test]
+fn worked_example_of_the_spec_converges_in_one_run() {
+    let fake = company()
+        .group(11, "Eng ", ROOT)
+        .user(1, "owner@x.com", "Owner", ROOT)
+        .user(2, "Alice@x.com", "Alice Old", ROOT)
+        .setting(2, "external_id", "E2")
+        .user(3, "bob@x.com", "Bob", 11)
+        .disabled(3)
+        .user(4, "carol.alt@x.com", "Carol", 11)
+        .role(4, 2)
+        .setting(4, "additional_email", "carol@x.com")
+        .user(5, "dan@x.com", "Dan", 11)
+        .group(99, "Disabled", ROOT);
+    let records = json!([
+        with(
+            active("alice@x.com", "Alice", "Eng/Backend", "supervisor"),
+            "timecamp_external_id",
+            "E2"
+        ),
+        with(
+            with(
+                active("bob@x.com", "Bob", "Eng", "user"),
+                "timecamp_external_id",
+                "E3"
+            ),
+            "timecamp_real_email",
+            "bob@home.com"
+        ),
+        with(
+            active("carol@x.com", "Carol", "Eng", "supervisor"),
+            "timecamp_external_id",
+            "E4"
+        ),
+        with(
+            with(
+                active("eve@x.com", "Eve", "Sales", "supervisor"),
+                "timecamp_external_id",
+                "E6"
+            ),
+            "timecamp_real_email",
+            "eve@home.com"
+        ),
+        inactive("gone@x.com")
+    ]);
+    let s = Sync::new(fake, records)
+        .env("TIMECAMP_IGNORED_USER_IDS", "1")
+        .env("TIMECAMP_DISABLED_USERS_GROUP_ID", "99");
+    s.sync();
+    assert_eq!(s.fake.group_path_of("alice@x.com"), "Company/Eng/Backend");
+    assert_eq!(s.fake.role_of("alice@x.com"), 2);
+    assert!(s.fake.is_enabled("bob@x.com"));
+    assert_eq!(
+        s.fake.setting_of("bob@x.com", "external_id").as_deref(),
+        Some("E3")
+    );
+    assert_eq!(
+        s.fake
+            .setting_of("carol.alt@x.com", "external_id")
+            .as_deref(),
+        Some("E4")
+    );
+    assert_eq!(s.fake.display_name("eve@x.com").as_deref(), Some("Eve"));
+    assert_eq!(s.fake.group_path_of("eve@x.com"), "Company/Sales");
+    assert!(!s.fake.is_enabled("dan@x.com"));
+    assert_eq!(s.fake.group_id_of("dan@x.com"), 99);
+    assert!(s.fake.is_enabled("owner@x.com"));
+    assert_eq!(s.fake.user_id("gone@x.com"), None);
+    s.assert_converged();
+}

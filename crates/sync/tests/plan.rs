@@ -1,0 +1,266 @@
+//! The planner on in-memory state: no server, one rule per test.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
+
+use scim_core::model::{Role, Status, TimecampUser};
+use scim_sync::{Change, CurrentState, CurrentUser, GroupRef, SyncOptions, plan};
+use scim_timecamp::Group;
+
+const ROOT: u64 = 10;
+
+fn group(id: u64, name: &str, parent: u64) -> Group {
+    Group {
+        group_id: id,
+        name: name.into(),
+        parent_id: parent,
+    }
+}
+
+fn user(id: u64, email: &str, name: &str, group_id: u64) -> CurrentUser {
+    CurrentUser {
+        id,
+        email: email.into(),
+        display_name: Some(name.into()),
+        group_id,
+        enabled: true,
+        added_manually: Some("0".into()),
+        role_id: Some(3),
+        ..CurrentUser::default()
+    }
+}
+
+fn want(email: &str, name: &str, crumb: &str, role: Role) -> TimecampUser {
+    TimecampUser {
+        timecamp_external_id: None,
+        timecamp_user_name: Some(name.into()),
+        timecamp_email: email.into(),
+        timecamp_groups_breadcrumb: Some(crumb.into()),
+        timecamp_status: Status::Active,
+        timecamp_role: Some(role),
+        timecamp_real_email: None,
+        extra: Default::default(),
+    }
+}
+
+fn gone(email: &str) -> TimecampUser {
+    TimecampUser {
+        timecamp_status: Status::Inactive,
+        ..want(email, "Gone", "", Role::User)
+    }
+}
+
+fn state(groups: Vec<Group>, users: Vec<CurrentUser>) -> CurrentState {
+    let mut all = vec![group(ROOT, "Company", 0)];
+    all.extend(groups);
+    CurrentState { groups: all, users }
+}
+
+fn opts() -> SyncOptions {
+    SyncOptions {
+        root_group_id: ROOT,
+        ..SyncOptions::default()
+    }
+}
+
+fn kinds(p: &scim_sync::Plan) -> Vec<&'static str> {
+    p.changes.iter().map(Change::kind).collect()
+}
+
+#[test]
+fn matching_state_plans_nothing() {
+    let s = state(
+        vec![group(11, "Eng", ROOT)],
+        vec![user(1, "a@x.com", "A", 11)],
+    );
+    let p = plan(&s, &[want("A@X.com", "A", "Eng", Role::User)], &opts());
+    assert!(p.is_empty(), "{:?}", p.changes);
+    assert_eq!(p.unchanged, ["a@x.com"]);
+}
+
+#[test]
+fn missing_groups_are_planned_once_parents_first() {
+    let s = state(vec![], vec![]);
+    let p = plan(
+        &s,
+        &[
+            want("a@x.com", "A", "Eng/Backend", Role::User),
+            want("b@x.com", "B", "Eng/Backend", Role::User),
+            want("c@x.com", "C", "Eng", Role::User),
+        ],
+        &opts(),
+    );
+    assert_eq!(
+        kinds(&p),
+        [
+            "create group",
+            "create group",
+            "create user",
+            "create user",
+            "create user"
+        ]
+    );
+    assert!(
+        matches!(&p.changes[0], Change::CreateGroup { path, parent: GroupRef::Existing(ROOT), .. } if path == "Eng")
+    );
+    assert!(
+        matches!(&p.changes[1], Change::CreateGroup { path, parent: GroupRef::New(0), .. } if path == "Eng/Backend")
+    );
+}
+
+#[test]
+fn inactive_users_are_never_created() {
+    let p = plan(&state(vec![], vec![]), &[gone("x@x.com")], &opts());
+    assert!(p.is_empty());
+}
+
+#[test]
+fn user_whose_additional_email_is_an_inactive_record_is_disabled() {
+    // The original kept such users enabled.
+    let mut u = user(1, "primary@x.com", "P", ROOT);
+    u.additional_email = Some("old@x.com".into());
+    let p = plan(&state(vec![], vec![u]), &[gone("old@x.com")], &opts());
+    assert!(
+        matches!(&p.changes[0], Change::Disable { reason, .. } if reason == "inactive in the source")
+    );
+}
+
+#[test]
+fn already_disabled_users_are_left_alone() {
+    let mut u = user(1, "a@x.com", "A", ROOT);
+    u.enabled = false;
+    let p = plan(&state(vec![], vec![u]), &[], &opts());
+    assert!(p.is_empty());
+}
+
+#[test]
+fn ignored_users_are_neither_updated_nor_disabled() {
+    let s = state(
+        vec![],
+        vec![user(1, "a@x.com", "A", ROOT), user(2, "b@x.com", "B", ROOT)],
+    );
+    let o = SyncOptions {
+        ignored_user_ids: [1, 2].into(),
+        ..opts()
+    };
+    let p = plan(&s, &[want("a@x.com", "New", "", Role::Supervisor)], &o);
+    assert!(p.is_empty(), "{:?}", p.changes);
+    assert_eq!(p.skipped.len(), 1);
+}
+
+#[test]
+fn two_records_matching_one_user_are_reported_not_merged() {
+    let mut u = user(1, "a@x.com", "A", ROOT);
+    u.additional_email = Some("alias@x.com".into());
+    let p = plan(
+        &state(vec![], vec![u]),
+        &[
+            want("a@x.com", "A", "", Role::User),
+            want("alias@x.com", "Alias", "", Role::User),
+        ],
+        &opts(),
+    );
+    assert!(p.is_empty());
+    assert_eq!(p.skipped[0].email, "alias@x.com");
+}
+
+#[test]
+fn second_timecamp_account_of_a_synced_person_is_left_enabled_with_a_warning() {
+    let s = state(
+        vec![],
+        vec![
+            user(1, "a@x.com", "A", ROOT),
+            user(2, "A@x.com", "A dup", ROOT),
+        ],
+    );
+    let p = plan(&s, &[want("a@x.com", "A", "", Role::User)], &opts());
+    assert!(
+        !p.changes
+            .iter()
+            .any(|c| matches!(c, Change::Disable { .. })),
+        "{:?}",
+        p.changes
+    );
+    assert!(p.warnings.iter().any(|w| w.contains("share the e-mail")));
+}
+
+#[test]
+fn user_missing_from_people_picker_counts_as_plain_user() {
+    let mut u = user(1, "a@x.com", "A", ROOT);
+    u.role_id = None;
+    let p = plan(
+        &state(vec![], vec![u]),
+        &[want("a@x.com", "A", "", Role::User)],
+        &opts(),
+    );
+    assert!(
+        p.is_empty(),
+        "no role write for a user who is already a plain user"
+    );
+}
+
+#[test]
+fn groups_deeper_than_timecamps_limit_are_warned_about() {
+    let p = plan(
+        &state(vec![], vec![]),
+        &[want("a@x.com", "A", "L2/L3/L4/L5", Role::User)],
+        &opts(),
+    );
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("L2/L3/L4/L5") && w.contains("level 5")),
+        "{:?}",
+        p.warnings
+    );
+}
+
+#[test]
+fn sibling_groups_with_the_same_name_are_warned_about() {
+    let s = state(
+        vec![group(11, "Eng", ROOT), group(12, "Eng ", ROOT)],
+        vec![],
+    );
+    let p = plan(&s, &[], &opts());
+    assert!(p.warnings.iter().any(|w| w.contains("both named \"Eng\"")));
+}
+
+#[test]
+fn new_user_changes_carry_name_role_and_settings() {
+    let mut w = want("n@x.com", "New", "", Role::Supervisor);
+    w.timecamp_external_id = Some("E1".into());
+    w.timecamp_real_email = Some("n@home.org".into());
+    let p = plan(&state(vec![], vec![]), &[w], &opts());
+    assert_eq!(
+        p.changes[0],
+        Change::CreateUser {
+            email: "n@x.com".into(),
+            name: "New".into(),
+            group: GroupRef::Existing(ROOT),
+            group_path: String::new(),
+            role: Role::Supervisor,
+            additional_email: Some("n@home.org".into()),
+            external_id: Some("E1".into()),
+        }
+    );
+}
+
+#[test]
+fn additional_email_differing_only_in_case_is_not_rewritten() {
+    let mut u = user(1, "a@x.com", "A", ROOT);
+    u.additional_email = Some("A@Home.org".into());
+    let mut w = want("a@x.com", "A", "", Role::User);
+    w.timecamp_real_email = Some("a@home.org".into());
+    let p = plan(&state(vec![], vec![u]), &[w], &opts());
+    assert!(p.is_empty(), "{:?}", p.changes);
+}
+
+#[test]
+fn manual_user_is_reset_only_when_changed() {
+    let mut u = user(1, "a@x.com", "Old", ROOT);
+    u.added_manually = Some("1".into());
+    let p = plan(
+        &state(vec![], vec![u]),
+        &[want("a@x.com", "New", "", Role::User)],
+        &opts(),
+    );
+    assert_eq!(kinds(&p), ["rename", "reset added_manually"]);
+}
