@@ -801,6 +801,18 @@ fn api_key_is_never_logged() {
 }
 
 #[test]
+fn turning_tls_verification_off_is_warned_about() {
+    let s = Sync::new(company(), json!([active("a@x.com", "A", "", "user")]))
+        .env("TIMECAMP_SSL_VERIFY", "false");
+    s.run(&["--dry-run"])
+        .expect_success()
+        .expect_stderr("TLS certificate verification is OFF");
+    let s = Sync::new(company(), json!([active("a@x.com", "A", "", "user")]));
+    let run = s.run(&["--dry-run"]);
+    assert!(!run.stderr.contains("verification is OFF"));
+}
+
+#[test]
 fn wrong_api_key_fails_without_changes() {
     let s = Sync::new(company(), json!([active("a@x.com", "A", "", "user")]))
         .env("TIMECAMP_API_KEY", "wrong");

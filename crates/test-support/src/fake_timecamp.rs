@@ -71,6 +71,8 @@ struct Faults {
     malformed_prefix: Option<String>,
     /// The next n requests stall (the client times out).
     stall_next: u64,
+    /// Every n-th request answers with this status (a gateway error, say).
+    fail_every: Option<(u64, u16)>,
     /// The next n group creations answer 403 (TimeCamp's transient refusal).
     forbid_group_creations: u64,
 }
@@ -218,6 +220,12 @@ impl FakeTimecamp {
             s.faults.throttle_every = Some(n);
             s.faults.retry_after = retry_after;
         }
+        self
+    }
+
+    /// Every `n`-th request answers `status` with TimeCamp's edge error body.
+    pub fn fail_every(self, n: u64, status: u16) -> Self {
+        self.lock().faults.fail_every = Some((n, status));
         self
     }
 
@@ -441,6 +449,18 @@ async fn handle(
             StatusCode::TOO_MANY_REQUESTS,
             [("Retry-After", retry_after)],
             axum::Json(json!({"message": "Too Many Requests"})),
+        )
+            .into_response();
+    }
+    if let Some((n, status)) = s.faults.fail_every
+        && s.counter % n == 0
+    {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+        return (
+            status,
+            axum::Json(
+                json!({"retryable": true, "retry_after": 0, "error_name": "origin_bad_gateway"}),
+            ),
         )
             .into_response();
     }

@@ -140,3 +140,25 @@ async fn wrong_token_is_not_retried_and_not_echoed() {
     assert!(!err.to_string().contains("bad-token-123"));
     assert_eq!(fake.requests().len(), 1);
 }
+
+#[tokio::test]
+async fn gateway_errors_are_retried() {
+    for status in [502, 503, 504] {
+        let fake = FakeTimecamp::start(10).fail_every(2, status);
+        let c = client(&fake, Duration::from_secs(5));
+        c.groups().await.unwrap();
+        c.users().await.unwrap();
+        assert_eq!(c.request_counts().retries, 1, "status {status}");
+    }
+}
+
+#[tokio::test]
+async fn a_500_is_not_retried() {
+    let fake = FakeTimecamp::start(10)
+        .user(1, "a@x.com", "A", 10)
+        .fail_writes_for("a@x.com");
+    let c = client(&fake, Duration::from_secs(5));
+    let err = c.set_display_name(1, "B").await.unwrap_err();
+    assert_eq!(err.status(), Some(500));
+    assert_eq!(fake.requests().len(), 1);
+}
