@@ -19,6 +19,13 @@ use scim_core::{ConfigError, Env};
 pub const EXIT_CONFIG: u8 = 2;
 /// Exit status for a run that failed.
 pub const EXIT_FAILURE: u8 = 1;
+/// Exit status for a run a safety guard refused, before any change.
+pub const EXIT_REFUSED: u8 = 3;
+
+/// A safety guard stopped the run before it changed anything.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
 
 /// Loads the environment, sets up logging and runs `body` on a Tokio runtime.
 pub fn run_stage<F, Fut>(debug: bool, body: F) -> ExitCode
@@ -55,6 +62,8 @@ fn exit_code(result: anyhow::Result<()>) -> ExitCode {
             tracing::error!("{err:#}");
             if err.chain().any(|c| c.is::<ConfigError>()) {
                 ExitCode::from(EXIT_CONFIG)
+            } else if err.chain().any(|c| c.is::<Refused>()) {
+                ExitCode::from(EXIT_REFUSED)
             } else {
                 ExitCode::from(EXIT_FAILURE)
             }

@@ -1,10 +1,12 @@
 //! `sync-users`: makes TimeCamp match `var/timecamp_users.json`.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use scim_core::Env;
+use scim_core::lock::{self, TIMECAMP_LOCK_FILE};
 use scim_core::model::TimecampUser;
 use scim_core::settings::{StorageSettings, TimecampSettings};
 use scim_core::storage::{self, TIMECAMP_USERS_FILE};
@@ -12,6 +14,8 @@ use scim_sync::{ApplyOptions, Summary, SyncOptions};
 use scim_timecamp::{Client, ClientConfig, RetryPolicy};
 use serde_json::json;
 use tracing::{info, warn};
+
+use crate::Refused;
 
 /// Make TimeCamp match var/timecamp_users.json: create groups and users, rename,
 /// move, set roles, external ids and additional e-mails, disable users who left
@@ -31,6 +35,9 @@ pub struct Args {
     /// What to print on stdout: the plan for people, or the plan / applied result as JSON
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// Let this one run disable more users than TIMECAMP_MAX_DEACTIVATIONS allows
+    #[arg(long)]
+    pub allow_mass_deactivation: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -48,6 +55,17 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     let storage_settings = StorageSettings::from_env(&env)?;
     let options = SyncOptions::from_settings(&settings, &api);
 
+    // Dry runs change nothing, so they do not wait for a running sync.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(lock::acquire(
+            Path::new(TIMECAMP_LOCK_FILE),
+            "sync-users",
+            Duration::from_secs(settings.lock_wait_seconds),
+        )?)
+    };
+
     let storage = storage::open(&storage_settings);
     if !storage.exists(&args.input).await? {
         bail!("{} does not exist: run prepare-timecamp first", args.input);
@@ -56,6 +74,29 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         .await
         .context("sync stopped before any change")?;
     info!("Read {} prepared users from {}", desired.len(), args.input);
+    let problems = scim_sync::validate_input(&desired);
+    if !problems.is_empty() {
+        for p in &problems {
+            warn!("{}: {p}", args.input);
+        }
+        bail!(
+            "{} has {} problem(s) (listed above); nothing was changed. Run prepare-timecamp again, \
+             or fix the file",
+            args.input,
+            problems.len()
+        );
+    }
+    if !desired
+        .iter()
+        .any(|d| d.timecamp_status == scim_core::model::Status::Active)
+    {
+        return Err(Refused(format!(
+            "{} has no active user: refusing to sync, since that would disable everyone. Nothing was changed. \
+             Check the fetch (var/users.json) and run prepare-timecamp again",
+            args.input
+        ))
+        .into());
+    }
 
     let client = Client::new(ClientConfig {
         base_url: settings.api_base_url(),
@@ -93,6 +134,15 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     for s in &plan.skipped {
         info!("{}: skipped: {}", s.email, s.reason);
     }
+    let check =
+        scim_sync::check_deactivations(&plan, &current, &options, settings.max_deactivations);
+    let refused = check.exceeded() && !args.allow_mass_deactivation;
+    if check.exceeded() && args.allow_mass_deactivation {
+        warn!(
+            "--allow-mass-deactivation: disabling {} of {} enabled users (TIMECAMP_MAX_DEACTIVATIONS={} would allow {})",
+            check.planned, check.managed, check.limit, check.allowed
+        );
+    }
 
     if args.dry_run {
         let summary = Summary::of_plan(&plan);
@@ -105,14 +155,35 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
             Output::Text => print!("{}", scim_sync::plan_text(&plan)),
             Output::Json => println!(
                 "{}",
-                serde_json::to_string_pretty(
-                    &json!({"dry_run": true, "plan": plan, "summary": summary})
-                )?
+                serde_json::to_string_pretty(&json!({
+                    "dry_run": true,
+                    "plan": plan,
+                    "summary": summary,
+                    "deactivation_check": check,
+                    "refused": refused,
+                }))?
             ),
         }
         info!("{}", summary.line(true));
         log_requests(&client);
+        if refused {
+            return Err(Refused(format!("a real run would stop here: {}", check.refusal())).into());
+        }
         return Ok(());
+    }
+    if refused {
+        if args.output == Output::Json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({
+                    "dry_run": false,
+                    "plan": plan,
+                    "deactivation_check": check,
+                    "refused": true,
+                }))?
+            );
+        }
+        return Err(Refused(check.refusal()).into());
     }
 
     info!("Plan: {} changes", plan.changes.len());
@@ -123,6 +194,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
             new_user_wait: Duration::from_secs(settings.new_user_wait_seconds),
             poll_interval: Duration::from_secs(2)
                 .min(Duration::from_secs(settings.new_user_wait_seconds.max(1))),
+            concurrency: settings.concurrency,
         },
     )
     .await;

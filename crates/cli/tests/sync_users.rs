@@ -163,8 +163,13 @@ fn new_user_gets_no_invitation_email() {
 #[test]
 fn user_marked_inactive_is_disabled() {
     let s = Sync::new(
-        company().user(3, "leaver@x.com", "Leaver", ROOT),
-        json!([inactive("leaver@x.com")]),
+        company()
+            .user(2, "stays@x.com", "Stays", ROOT)
+            .user(3, "leaver@x.com", "Leaver", ROOT),
+        json!([
+            active("stays@x.com", "Stays", "", "user"),
+            inactive("leaver@x.com")
+        ]),
     );
     s.sync();
     assert!(!s.fake.is_enabled("leaver@x.com"));
@@ -189,7 +194,13 @@ fn user_removed_from_source_is_disabled() {
 
 #[test]
 fn user_added_as_inactive_is_not_created() {
-    let s = Sync::new(company(), json!([inactive("never@x.com")]));
+    let s = Sync::new(
+        company().user(2, "stays@x.com", "Stays", ROOT),
+        json!([
+            active("stays@x.com", "Stays", "", "user"),
+            inactive("never@x.com")
+        ]),
+    );
     let writes = s.sync();
     assert!(writes.is_empty(), "{writes:?}");
     assert_eq!(s.fake.user_id("never@x.com"), None);
@@ -394,8 +405,12 @@ fn disabled_users_are_moved_to_the_disabled_users_group() {
         company()
             .group(99, "Former", ROOT)
             .group(11, "Eng", ROOT)
+            .user(4, "stays@x.com", "Stays", 11)
             .user(5, "dan@x.com", "Dan", 11),
-        json!([inactive("dan@x.com")]),
+        json!([
+            active("stays@x.com", "Stays", "Eng", "user"),
+            inactive("dan@x.com")
+        ]),
     )
     .env("TIMECAMP_DISABLED_USERS_GROUP_ID", "99");
     s.sync();

@@ -6,6 +6,7 @@
 //! log set-up ([`logging`]). Nothing here talks to TimeCamp or an HR system.
 
 pub mod env;
+pub mod lock;
 pub mod logging;
 pub mod model;
 pub mod secret;

@@ -70,6 +70,56 @@ pub struct TimecampSettings {
     pub http_max_attempts: u32,
     /// `TIMECAMP_NEW_USER_WAIT_SECONDS`: how long to wait for invited users to appear, default 60.
     pub new_user_wait_seconds: u64,
+    /// `TIMECAMP_DISABLE_USER_DEACTIVATION`: never disable users (the newer upstream's name).
+    pub disable_user_deactivation: bool,
+    /// `TIMECAMP_MAX_DEACTIVATIONS`, default `10%`.
+    pub max_deactivations: DeactivationLimit,
+    /// `TIMECAMP_CONCURRENCY`: write requests in flight, default 8.
+    pub concurrency: usize,
+    /// `TIMECAMP_LOCK_WAIT_SECONDS`: how long a run waits for another to finish, default 60.
+    pub lock_wait_seconds: u64,
+}
+
+/// How many users one run may disable: a count, or a share of the enabled
+/// users the sync manages (rounded up, at least 1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DeactivationLimit {
+    Count(usize),
+    Percent(f64),
+}
+
+impl DeactivationLimit {
+    /// The default protects a 5-person company (1 per run) and a 5,000-person
+    /// one (500 per run) alike: a truncated or wrong source file is stopped,
+    /// ordinary leavers go through.
+    pub const DEFAULT: DeactivationLimit = DeactivationLimit::Percent(10.0);
+
+    /// The number of users allowed out of `managed`.
+    pub fn allowed(self, managed: usize) -> usize {
+        match self {
+            DeactivationLimit::Count(n) => n,
+            DeactivationLimit::Percent(p) => ((managed as f64 * p / 100.0).ceil() as usize).max(1),
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if let Some(p) = text.strip_suffix('%') {
+            let p: f64 = p.trim().parse().ok()?;
+            (p > 0.0 && p <= 100.0).then_some(DeactivationLimit::Percent(p))
+        } else {
+            text.parse().ok().map(DeactivationLimit::Count)
+        }
+    }
+}
+
+impl fmt::Display for DeactivationLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeactivationLimit::Count(n) => write!(f, "{n}"),
+            DeactivationLimit::Percent(p) => write!(f, "{p}%"),
+        }
+    }
 }
 
 /// What a stage that talks to TimeCamp cannot run without.
@@ -150,6 +200,21 @@ impl TimecampSettings {
                     "TIMECAMP_NEW_USER_WAIT_SECONDS",
                     "a whole number of seconds",
                 )?
+                .unwrap_or(60),
+            disable_user_deactivation: env.bool("TIMECAMP_DISABLE_USER_DEACTIVATION", false)?,
+            max_deactivations: match env.get("TIMECAMP_MAX_DEACTIVATIONS") {
+                None => DeactivationLimit::DEFAULT,
+                Some(v) => DeactivationLimit::parse(v).ok_or(ConfigError::Invalid {
+                    var: "TIMECAMP_MAX_DEACTIVATIONS",
+                    value: v.to_owned(),
+                    expected: "a number of users (e.g. 25) or a percentage of the enabled users (e.g. 10%)",
+                })?,
+            },
+            concurrency: usize::try_from(positive(env, "TIMECAMP_CONCURRENCY", 8)?)
+                .unwrap_or(64)
+                .min(64),
+            lock_wait_seconds: env
+                .int("TIMECAMP_LOCK_WAIT_SECONDS", "a whole number of seconds")?
                 .unwrap_or(60),
         })
     }
@@ -343,6 +408,31 @@ mod tests {
         assert_eq!(s.http_max_attempts, 5);
         let err = settings(&[("TIMECAMP_HTTP_TIMEOUT_SECONDS", "0")]).unwrap_err();
         assert!(err.to_string().contains("TIMECAMP_HTTP_TIMEOUT_SECONDS"));
+    }
+
+    #[test]
+    fn deactivation_limit_is_a_count_or_a_share() {
+        let limit =
+            |v: &str| settings(&[("TIMECAMP_MAX_DEACTIVATIONS", v)]).map(|s| s.max_deactivations);
+        assert_eq!(limit("25").unwrap(), DeactivationLimit::Count(25));
+        assert_eq!(limit(" 20% ").unwrap(), DeactivationLimit::Percent(20.0));
+        assert_eq!(
+            settings(&[]).unwrap().max_deactivations,
+            DeactivationLimit::Percent(10.0)
+        );
+        for bad in ["ten", "0%", "150%", "-1"] {
+            let err = limit(bad).unwrap_err().to_string();
+            assert!(err.contains("TIMECAMP_MAX_DEACTIVATIONS"), "{err}");
+        }
+    }
+
+    #[test]
+    fn default_limit_allows_one_leaver_in_five_and_five_hundred_in_five_thousand() {
+        let d = DeactivationLimit::DEFAULT;
+        assert_eq!(d.allowed(5), 1);
+        assert_eq!(d.allowed(5000), 500);
+        assert_eq!(d.allowed(0), 1);
+        assert_eq!(DeactivationLimit::Count(0).allowed(100), 0);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use futures::StreamExt;
 use scim_core::model::Role;
 use scim_timecamp::{ApiError, Client, SETTING_NAMES};
 use serde::Serialize;
@@ -48,11 +49,14 @@ pub async fn read_state(client: &Client) -> Result<CurrentState, ApiError> {
     Ok(CurrentState { groups, users })
 }
 
-/// How long to wait for invited users to appear in `GET /users`.
+/// How the plan is applied.
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
+    /// How long to wait for invited users to appear in `GET /users`.
     pub new_user_wait: Duration,
     pub poll_interval: Duration,
+    /// Write requests in flight at once (users in parallel; one user's changes in order).
+    pub concurrency: usize,
 }
 
 /// What happened to one change.
@@ -87,6 +91,7 @@ pub struct Pending {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
+    /// In plan order.
     pub applied: Vec<Applied>,
     /// Follow-up writes for new users (name, role, settings), done after they appeared.
     pub finalised: Vec<Applied>,
@@ -102,6 +107,19 @@ impl Report {
     }
 }
 
+/// A group creation's outcome, by change index; `created` holds (key, new id).
+struct GroupDone {
+    index: usize,
+    outcome: Outcome,
+    created: Option<(usize, u64)>,
+}
+
+/// One user's outcomes, by change index, and the user created, if any.
+struct UserDone {
+    done: Vec<(usize, Outcome)>,
+    created: Option<Created>,
+}
+
 /// A user created in this run, waiting to be finished.
 struct Created {
     email: String,
@@ -112,68 +130,177 @@ struct Created {
     external_id: Option<String>,
 }
 
-/// Applies the plan in order.
+/// Applies the plan: groups first, parents before children (each level in
+/// parallel); then every user's changes in plan order, users in parallel up
+/// to `opts.concurrency`; then the finishing writes of new users.
 pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report {
-    let mut report = Report::default();
-    let mut new_groups: HashMap<usize, u64> = HashMap::new();
-    let mut failed_users: HashSet<u64> = HashSet::new();
-    let mut failed_groups: HashSet<usize> = HashSet::new();
-    let mut created: Vec<Created> = Vec::new();
-    let mut warned_billing = false;
+    let concurrency = opts.concurrency.max(1);
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
 
-    for change in &plan.changes {
-        let outcome = match blocked_by(change, &failed_users, &failed_groups) {
-            Some(reason) => Outcome::Skipped { reason },
-            None => {
-                if matches!(change, Change::CreateUser { .. } | Change::ReEnable { .. })
-                    && !warned_billing
-                {
-                    warn_billing();
-                    warned_billing = true;
-                }
-                match execute(client, change, &new_groups, &mut created).await {
-                    Ok(Some((key, id))) => {
-                        new_groups.insert(key, id);
-                        Outcome::Done
-                    }
-                    Ok(None) => Outcome::Done,
-                    Err(e) => Outcome::Failed {
-                        error: e.to_string(),
-                    },
-                }
+    // Groups, by depth among the new groups.
+    let mut depth: HashMap<usize, usize> = HashMap::new();
+    let mut by_depth: Vec<Vec<usize>> = Vec::new();
+    for (i, change) in plan.changes.iter().enumerate() {
+        if let Change::CreateGroup { key, parent, .. } = change {
+            let d = match parent {
+                GroupRef::New(p) => depth.get(p).map_or(0, |d| d + 1),
+                GroupRef::Existing(_) => 0,
+            };
+            depth.insert(*key, d);
+            if by_depth.len() <= d {
+                by_depth.resize(d + 1, Vec::new());
             }
-        };
-        if let Outcome::Failed { error } = &outcome {
-            warn!("{}: {} failed: {error}", subject(change), change.kind());
+            by_depth[d].push(i);
         }
-        if !matches!(outcome, Outcome::Done) {
-            match change {
-                Change::CreateGroup { key, .. } => {
-                    failed_groups.insert(*key);
-                }
-                other => {
-                    if let Some(u) = other.user() {
-                        failed_users.insert(u.id);
+    }
+    let mut new_groups: HashMap<usize, u64> = HashMap::new();
+    let mut failed_groups: HashSet<usize> = HashSet::new();
+    for level in by_depth {
+        let results: Vec<GroupDone> = futures::stream::iter(level)
+            .map(|index| {
+                let change = &plan.changes[index];
+                let new_groups = &new_groups;
+                let failed_groups = &failed_groups;
+                async move {
+                    let (outcome, created) = match blocked_by(change, failed_groups) {
+                        Some(reason) => (Outcome::Skipped { reason }, None),
+                        None => match execute(client, change, new_groups).await {
+                            Ok(Executed::Group(key, id)) => (Outcome::Done, Some((key, id))),
+                            Ok(_) => (Outcome::Done, None),
+                            Err(e) => (
+                                Outcome::Failed {
+                                    error: e.to_string(),
+                                },
+                                None,
+                            ),
+                        },
+                    };
+                    GroupDone {
+                        index,
+                        outcome,
+                        created,
                     }
                 }
-            }
-        } else {
-            info!("{}: {}", subject(change), describe_done(change));
-        }
-        report.applied.push(Applied {
-            change: change.clone(),
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        for GroupDone {
+            index: i,
             outcome,
-        });
+            created,
+        } in results
+        {
+            if let Some((key, id)) = created {
+                new_groups.insert(key, id);
+            } else if let Change::CreateGroup { key, .. } = &plan.changes[i] {
+                failed_groups.insert(*key);
+            }
+            log_outcome(&plan.changes[i], &outcome);
+            outcomes[i] = Some(outcome);
+        }
     }
 
+    // Users: one sequence of changes per user, in plan order.
+    let mut sequences: Vec<Vec<usize>> = Vec::new();
+    let mut slot: HashMap<String, usize> = HashMap::new();
+    for (i, change) in plan.changes.iter().enumerate() {
+        let key = match change {
+            Change::CreateGroup { .. } => continue,
+            Change::CreateUser { email, .. } => format!("new:{email}"),
+            other => format!("id:{}", other.user().map_or(0, |u| u.id)),
+        };
+        let n = *slot.entry(key).or_insert_with(|| {
+            sequences.push(Vec::new());
+            sequences.len() - 1
+        });
+        sequences[n].push(i);
+    }
+    if plan.creates_users() {
+        warn_billing();
+    }
+    let results: Vec<UserDone> = futures::stream::iter(sequences)
+        .map(|sequence| {
+            let new_groups = &new_groups;
+            let failed_groups = &failed_groups;
+            async move {
+                let mut done = Vec::with_capacity(sequence.len());
+                let mut created = None;
+                let mut failed = false;
+                for i in sequence {
+                    let change = &plan.changes[i];
+                    let outcome = if failed {
+                        Outcome::Skipped {
+                            reason: "an earlier change of this user failed".into(),
+                        }
+                    } else if let Some(reason) = blocked_by(change, failed_groups) {
+                        Outcome::Skipped { reason }
+                    } else {
+                        match execute(client, change, new_groups).await {
+                            Ok(Executed::Invited(c)) => {
+                                created = Some(c);
+                                Outcome::Done
+                            }
+                            Ok(_) => Outcome::Done,
+                            Err(e) => Outcome::Failed {
+                                error: e.to_string(),
+                            },
+                        }
+                    };
+                    failed |= !matches!(outcome, Outcome::Done);
+                    log_outcome(change, &outcome);
+                    done.push((i, outcome));
+                }
+                UserDone { done, created }
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let mut created = Vec::new();
+    for result in results {
+        for (i, outcome) in result.done {
+            outcomes[i] = Some(outcome);
+        }
+        created.extend(result.created);
+    }
+
+    let mut report = Report {
+        applied: plan
+            .changes
+            .iter()
+            .zip(outcomes)
+            .map(|(change, outcome)| Applied {
+                change: change.clone(),
+                // Every change is in exactly one group level or user sequence.
+                outcome: outcome.unwrap_or(Outcome::Skipped {
+                    reason: "not reached".into(),
+                }),
+            })
+            .collect(),
+        ..Report::default()
+    };
     if !created.is_empty() {
         finalise(client, created, opts, &mut report).await;
     }
     report
 }
 
-/// Why a change cannot run: its user or group failed earlier in this run.
-fn blocked_by(change: &Change, users: &HashSet<u64>, groups: &HashSet<usize>) -> Option<String> {
+fn log_outcome(change: &Change, outcome: &Outcome) {
+    match outcome {
+        Outcome::Done => info!("{}: {}", subject(change), describe_done(change)),
+        Outcome::Failed { error } => {
+            warn!("{}: {} failed: {error}", subject(change), change.kind())
+        }
+        Outcome::Skipped { reason } => {
+            warn!("{}: {} skipped: {reason}", subject(change), change.kind())
+        }
+    }
+}
+
+/// Why a change cannot run: the new group it needs could not be created.
+/// (A failed earlier change of the same user stops the user's sequence instead.)
+fn blocked_by(change: &Change, failed_groups: &HashSet<usize>) -> Option<String> {
     let group = match change {
         Change::CreateGroup { parent, .. } => Some(parent),
         Change::CreateUser { group, .. } => Some(group),
@@ -181,13 +308,10 @@ fn blocked_by(change: &Change, users: &HashSet<u64>, groups: &HashSet<usize>) ->
         Change::SetRole { group, .. } => Some(group),
         _ => None,
     };
-    if let Some(GroupRef::New(key)) = group
-        && groups.contains(key)
-    {
-        return Some("its group could not be created".into());
-    }
-    match change.user() {
-        Some(u) if users.contains(&u.id) => Some("an earlier change of this user failed".into()),
+    match group {
+        Some(GroupRef::New(key)) if failed_groups.contains(key) => {
+            Some("its group could not be created".into())
+        }
         _ => None,
     }
 }
@@ -195,19 +319,24 @@ fn blocked_by(change: &Change, users: &HashSet<u64>, groups: &HashSet<usize>) ->
 fn group_id(r: GroupRef, new_groups: &HashMap<usize, u64>) -> u64 {
     match r {
         GroupRef::Existing(id) => id,
-        // Changes are ordered so a group is created before it is used, and a use
-        // of a failed group is blocked; 0 is never a valid target.
+        // Groups are created before the users that need them, and a use of a
+        // group that failed is blocked; 0 is never a valid target.
         GroupRef::New(key) => new_groups.get(&key).copied().unwrap_or(0),
     }
 }
 
-/// Runs one change; a created group's key and id come back so later changes can use it.
+/// What a successful change produced.
+enum Executed {
+    Nothing,
+    Group(usize, u64),
+    Invited(Created),
+}
+
 async fn execute(
     client: &Client,
     change: &Change,
     new_groups: &HashMap<usize, u64>,
-    created: &mut Vec<Created>,
-) -> Result<Option<(usize, u64)>, ApiError> {
+) -> Result<Executed, ApiError> {
     match change {
         Change::CreateGroup {
             key, name, parent, ..
@@ -215,7 +344,7 @@ async fn execute(
             let id = client
                 .create_group(name, group_id(*parent, new_groups))
                 .await?;
-            return Ok(Some((*key, id)));
+            return Ok(Executed::Group(*key, id));
         }
         Change::CreateUser {
             email,
@@ -228,14 +357,14 @@ async fn execute(
         } => {
             let gid = group_id(*group, new_groups);
             client.invite(gid, email).await?;
-            created.push(Created {
+            return Ok(Executed::Invited(Created {
                 email: email.clone(),
                 name: name.clone(),
                 group_id: gid,
                 role: *role,
                 additional_email: additional_email.clone(),
                 external_id: external_id.clone(),
-            });
+            }));
         }
         Change::ReEnable { user } => client.set_setting(user.id, "disabled_user", "0").await?,
         Change::Rename { user, to, .. } => client.set_display_name(user.id, to).await?,
@@ -265,7 +394,7 @@ async fn execute(
             client.move_user(user.id, *from, *to).await?
         }
     }
-    Ok(None)
+    Ok(Executed::Nothing)
 }
 
 /// Waits (bounded) for invited users to be listed, then sets what the invite
@@ -302,81 +431,95 @@ async fn finalise(
         tokio::time::sleep(opts.poll_interval).await;
     }
 
+    let mut ready = Vec::new();
     for c in created {
-        let Some(user) = found.get(&c.email.to_lowercase()) else {
-            warn!(
-                "{}: created, but not listed by TimeCamp after {} s; its name, role and settings will be set by the next run",
-                c.email,
-                opts.new_user_wait.as_secs()
-            );
-            report.pending.push(Pending {
-                email: c.email,
-                reason: "not yet listed by TimeCamp after the invitation".into(),
-            });
-            continue;
-        };
-        let me = UserRef {
-            id: user.user_id,
-            email: c.email.clone(),
-        };
-        let mut follow_ups = Vec::new();
-        if user.display_name.as_deref() != Some(c.name.as_str()) {
-            follow_ups.push(Change::Rename {
-                user: me.clone(),
-                from: user.display_name.clone(),
-                to: c.name.clone(),
-            });
-        }
-        if c.role != Role::User {
-            follow_ups.push(Change::SetRole {
-                user: me.clone(),
-                // The group TimeCamp lists them in; the invited group if it lists none.
-                group: GroupRef::Existing(if user.group_id == 0 {
-                    c.group_id
-                } else {
-                    user.group_id
-                }),
-                from: None,
-                to: c.role,
-            });
-        }
-        if let Some(e) = &c.additional_email {
-            follow_ups.push(Change::SetAdditionalEmail {
-                user: me.clone(),
-                from: None,
-                to: e.clone(),
-            });
-        }
-        if let Some(id) = &c.external_id {
-            follow_ups.push(Change::SetExternalId {
-                user: me.clone(),
-                from: None,
-                to: id.clone(),
-            });
-        }
-        follow_ups.push(Change::ResetAddedManually { user: me });
-        let mut failed = false;
-        for change in follow_ups {
-            let outcome = if failed {
-                Outcome::Skipped {
-                    reason: "an earlier change of this user failed".into(),
-                }
-            } else {
-                let mut none = Vec::new();
-                match execute(client, &change, &HashMap::new(), &mut none).await {
-                    Ok(_) => Outcome::Done,
-                    Err(e) => {
-                        failed = true;
-                        warn!("{}: {} failed: {e}", c.email, change.kind());
-                        Outcome::Failed {
-                            error: e.to_string(),
-                        }
-                    }
-                }
-            };
-            report.finalised.push(Applied { change, outcome });
+        match found.get(&c.email.to_lowercase()) {
+            Some(user) => ready.push((c, user.clone())),
+            None => {
+                warn!(
+                    "{}: created, but not listed by TimeCamp after {} s; its name, role and settings will be set by the next run",
+                    c.email,
+                    opts.new_user_wait.as_secs()
+                );
+                report.pending.push(Pending {
+                    email: c.email,
+                    reason: "not yet listed by TimeCamp after the invitation".into(),
+                });
+            }
         }
     }
+    let finished: Vec<Vec<Applied>> = futures::stream::iter(ready)
+        .map(|(c, user)| finish_one(client, c, user))
+        .buffer_unordered(opts.concurrency.max(1))
+        .collect()
+        .await;
+    report.finalised.extend(finished.into_iter().flatten());
+}
+
+/// The follow-up writes of one new user, in order; stops at the first failure.
+async fn finish_one(client: &Client, c: Created, user: scim_timecamp::User) -> Vec<Applied> {
+    let me = UserRef {
+        id: user.user_id,
+        email: c.email.clone(),
+    };
+    let mut follow_ups = Vec::new();
+    if user.display_name.as_deref() != Some(c.name.as_str()) {
+        follow_ups.push(Change::Rename {
+            user: me.clone(),
+            from: user.display_name.clone(),
+            to: c.name.clone(),
+        });
+    }
+    if c.role != Role::User {
+        follow_ups.push(Change::SetRole {
+            user: me.clone(),
+            // The group TimeCamp lists them in; the invited group if it lists none.
+            group: GroupRef::Existing(if user.group_id == 0 {
+                c.group_id
+            } else {
+                user.group_id
+            }),
+            from: None,
+            to: c.role,
+        });
+    }
+    if let Some(e) = &c.additional_email {
+        follow_ups.push(Change::SetAdditionalEmail {
+            user: me.clone(),
+            from: None,
+            to: e.clone(),
+        });
+    }
+    if let Some(id) = &c.external_id {
+        follow_ups.push(Change::SetExternalId {
+            user: me.clone(),
+            from: None,
+            to: id.clone(),
+        });
+    }
+    follow_ups.push(Change::ResetAddedManually { user: me });
+    let mut out = Vec::with_capacity(follow_ups.len());
+    let mut failed = false;
+    for change in follow_ups {
+        let outcome = if failed {
+            Outcome::Skipped {
+                reason: "an earlier change of this user failed".into(),
+            }
+        } else {
+            match execute(client, &change, &HashMap::new()).await {
+                Ok(_) => Outcome::Done,
+                Err(e) => {
+                    failed = true;
+                    warn!("{}: {} failed: {e}", c.email, change.kind());
+                    Outcome::Failed {
+                        error: e.to_string(),
+                    }
+                }
+            }
+        };
+        out.push(Applied { change, outcome });
+    }
+    out
 }
 
 fn warn_billing() {

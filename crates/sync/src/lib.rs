@@ -6,6 +6,7 @@
 //! one bad user does not stop the rest. `--dry-run` stops after planning.
 
 pub mod apply;
+pub mod guard;
 pub mod plan;
 pub mod render;
 
@@ -14,7 +15,11 @@ use std::collections::HashSet;
 use scim_core::settings::{ApiCredentials, TimecampSettings};
 
 pub use apply::{ApplyOptions, Outcome, Report, apply, read_state};
-pub use plan::{Change, CurrentState, CurrentUser, GroupRef, Plan, SyncOptions, plan};
+pub use guard::{DeactivationCheck, check_deactivations};
+pub use plan::{
+    Change, CurrentState, CurrentUser, GroupRef, Plan, SyncOptions, managed_enabled_users, plan,
+    validate_input,
+};
 pub use render::{Summary, plan_text};
 
 impl SyncOptions {
@@ -30,6 +35,7 @@ impl SyncOptions {
             disable_group_updates: s.disable_group_updates,
             disable_role_updates: s.disable_role_updates,
             disable_groups_creation: s.disable_groups_creation,
+            disable_user_deactivation: s.disable_user_deactivation,
         }
     }
 }

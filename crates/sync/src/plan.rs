@@ -32,6 +32,9 @@ pub struct SyncOptions {
     pub disable_group_updates: bool,
     pub disable_role_updates: bool,
     pub disable_groups_creation: bool,
+    /// `TIMECAMP_DISABLE_USER_DEACTIVATION`: leavers are not disabled (only moved
+    /// to the disabled-users group, when one is set, as the newer upstream does).
+    pub disable_user_deactivation: bool,
 }
 
 /// A TimeCamp user with the settings and role the sync cares about.
@@ -487,10 +490,12 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
             continue;
         }
         let user_ref = UserRef { id: user.id, email };
-        user_changes.push(Change::Disable {
-            user: user_ref.clone(),
-            reason: reason.into(),
-        });
+        if !opts.disable_user_deactivation {
+            user_changes.push(Change::Disable {
+                user: user_ref.clone(),
+                reason: reason.into(),
+            });
+        }
         if let Some(target) = opts.disabled_users_group_id.filter(|g| *g != user.group_id) {
             user_changes.push(Change::MoveToDisabledGroup {
                 user: user_ref,
@@ -503,6 +508,38 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
     out.changes = group_changes;
     out.changes.extend(user_changes);
     out
+}
+
+/// Enabled TimeCamp users the sync may disable: not ignored, and not protected
+/// as manually added. The base of a percentage `TIMECAMP_MAX_DEACTIVATIONS`.
+pub fn managed_enabled_users(current: &CurrentState, opts: &SyncOptions) -> usize {
+    current
+        .users
+        .iter()
+        .filter(|u| u.enabled && !opts.ignored_user_ids.contains(&u.id))
+        .filter(|u| !(opts.disable_manual_user_updates && u.is_manual()))
+        .count()
+}
+
+/// Problems in the prepared file that make it unsafe to apply at all.
+pub fn validate_input(desired: &[TimecampUser]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, d) in desired.iter().enumerate() {
+        let email = lower(&d.timecamp_email);
+        if email.is_empty() {
+            problems.push(format!("record #{} has an empty timecamp_email", i + 1));
+            continue;
+        }
+        if let Some(first) = seen.insert(email.clone(), i) {
+            problems.push(format!(
+                "records #{} and #{} have the same e-mail {email}",
+                first + 1,
+                i + 1
+            ));
+        }
+    }
+    problems
 }
 
 fn wanted_additional_email(

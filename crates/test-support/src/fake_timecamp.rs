@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -89,9 +90,45 @@ struct State_ {
     counter: u64,
 }
 
+/// Accepts connections, but resets (RST, via SO_LINGER 0) the next
+/// `resets` of them before a byte is read: what a client sees when a proxy or
+/// load balancer drops it.
+struct ResettingListener {
+    inner: tokio::net::TcpListener,
+    resets: Arc<AtomicU64>,
+}
+
+impl axum::serve::Listener for ResettingListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, addr)) = self.inner.accept().await else {
+                continue;
+            };
+            let reset = self
+                .resets
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if reset {
+                let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                drop(stream);
+                continue;
+            }
+            return (stream, addr);
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
 /// A running fake; the server stops when this is dropped.
 pub struct FakeTimecamp {
     state: Arc<Mutex<State_>>,
+    resets: Arc<AtomicU64>,
     addr: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -125,6 +162,8 @@ impl FakeTimecamp {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let app_state = state.clone();
+        let resets = Arc::new(AtomicU64::new(0));
+        let listener_resets = resets.clone();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -132,8 +171,12 @@ impl FakeTimecamp {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                let inner = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(inner.local_addr().unwrap()).unwrap();
+                let listener = ResettingListener {
+                    inner,
+                    resets: listener_resets,
+                };
                 let app = Router::new().fallback(handle).with_state(app_state);
                 axum::serve(listener, app)
                     .with_graceful_shutdown(async {
@@ -146,6 +189,7 @@ impl FakeTimecamp {
         let addr = addr_rx.recv().unwrap();
         Self {
             state,
+            resets,
             addr,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
@@ -258,6 +302,12 @@ impl FakeTimecamp {
 
     pub fn malformed_json_for(self, path_prefix: &str) -> Self {
         self.lock().faults.malformed_prefix = Some(path_prefix.into());
+        self
+    }
+
+    /// The next `n` connections are reset as soon as they are accepted.
+    pub fn reset_connections(self, n: u64) -> Self {
+        self.resets.store(n, Ordering::SeqCst);
         self
     }
 

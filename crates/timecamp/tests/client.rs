@@ -162,3 +162,11 @@ async fn a_500_is_not_retried() {
     assert_eq!(err.status(), Some(500));
     assert_eq!(fake.requests().len(), 1);
 }
+
+#[tokio::test]
+async fn a_reset_connection_is_retried() {
+    let fake = FakeTimecamp::start(10).reset_connections(2);
+    let c = client(&fake, Duration::from_secs(5));
+    assert_eq!(c.groups().await.unwrap().len(), 1);
+    assert_eq!(c.request_counts().retries, 2);
+}

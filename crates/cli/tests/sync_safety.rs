@@ -1,0 +1,355 @@
+//! sync-users protecting the people in the directory: guards against mass
+//! deactivation, one run at a time, faults of the server, and bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
+
+use std::time::Duration;
+
+use scim_test_support::{FakeTimecamp, Project, Run, TOKEN};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sync-users");
+const ROOT: u64 = 10;
+
+fn active(email: &str) -> Value {
+    json!({"timecamp_external_id": "", "timecamp_user_name": email.split('@').next().unwrap(),
+           "timecamp_email": email, "timecamp_groups_breadcrumb": "", "timecamp_status": "active",
+           "timecamp_role": "user"})
+}
+
+/// TimeCamp with `n` enabled users `u1@x.com` … `un@x.com` in the root group,
+/// named as the prepared file names them.
+fn company_of(n: u64) -> FakeTimecamp {
+    (1..=n).fold(FakeTimecamp::start(ROOT), |f, i| {
+        f.user(i, &format!("u{i}@x.com"), &format!("u{i}"), ROOT)
+    })
+}
+
+/// The prepared file listing `u1` … `uk` as active.
+fn first(k: u64) -> Value {
+    Value::Array((1..=k).map(|i| active(&format!("u{i}@x.com"))).collect())
+}
+
+fn project(fake: &FakeTimecamp, records: &Value) -> Project {
+    Project::new()
+        .env("TIMECAMP_API_URL", &fake.url())
+        .env("TIMECAMP_API_KEY", TOKEN)
+        .env("TIMECAMP_ROOT_GROUP_ID", &ROOT.to_string())
+        .env("TIMECAMP_NEW_USER_WAIT_SECONDS", "5")
+        .env("DISABLE_FILE_LOGGING", "true")
+        .file(
+            "var/timecamp_users.json",
+            serde_json::to_string_pretty(records).unwrap(),
+        )
+}
+
+fn run(p: &Project, args: &[&str]) -> Run {
+    p.run(BIN, args)
+}
+
+// ---- guards ----
+
+#[test]
+fn empty_input_is_refused_before_any_request() {
+    let fake = company_of(3);
+    let p = project(&fake, &json!([]));
+    run(&p, &[])
+        .expect_code(3)
+        .expect_stderr("has no active user: refusing to sync");
+    assert!(fake.requests().is_empty());
+    assert!((1..=3).all(|i| fake.is_enabled(&format!("u{i}@x.com"))));
+}
+
+#[test]
+fn input_with_only_inactive_users_is_refused() {
+    let fake = company_of(2);
+    let mut records = first(2);
+    for r in records.as_array_mut().unwrap() {
+        r["timecamp_status"] = json!("inactive");
+    }
+    run(&project(&fake, &records), &[])
+        .expect_code(3)
+        .expect_stderr("no active user");
+    assert!(fake.writes().is_empty());
+}
+
+#[test]
+fn mass_deactivation_is_refused_with_instructions_and_nothing_changes() {
+    // A truncated file: 20 people in TimeCamp, only 12 in the source.
+    let fake = company_of(20);
+    let mut records = first(12);
+    records.as_array_mut().unwrap().push(active("new@x.com"));
+    let p = project(&fake, &records);
+    run(&p, &[])
+        .expect_code(3)
+        .expect_stderr("refusing to disable 8 of 20 enabled users")
+        .expect_stderr("TIMECAMP_MAX_DEACTIVATIONS=10% allows 2 per run")
+        .expect_stderr("--allow-mass-deactivation");
+    assert!(
+        fake.writes().is_empty(),
+        "not even the new user was created"
+    );
+    assert!((13..=20).all(|i| fake.is_enabled(&format!("u{i}@x.com"))));
+}
+
+#[test]
+fn dry_run_gives_the_same_verdict() {
+    let fake = company_of(20);
+    let p = project(&fake, &first(12));
+    let text = run(&p, &["--dry-run"]);
+    text.expect_code(3)
+        .expect_stderr("a real run would stop here: refusing to disable 8 of 20");
+    assert!(text.stdout.contains("disable (8):"), "{}", text.stdout);
+    let json = run(&p, &["--dry-run", "--output", "json"]);
+    json.expect_code(3);
+    let v: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["refused"], true);
+    assert_eq!(v["deactivation_check"]["planned"], 8);
+    assert_eq!(v["deactivation_check"]["allowed"], 2);
+    assert!(fake.writes().is_empty());
+}
+
+#[test]
+fn allow_mass_deactivation_lets_one_run_through() {
+    let fake = company_of(20);
+    let p = project(&fake, &first(12));
+    run(&p, &["--allow-mass-deactivation"])
+        .expect_success()
+        .expect_stderr("--allow-mass-deactivation: disabling 8 of 20");
+    assert!((13..=20).all(|i| !fake.is_enabled(&format!("u{i}@x.com"))));
+}
+
+#[test]
+fn limit_can_be_a_count_or_a_percentage() {
+    let fake = company_of(20);
+    run(
+        &project(&fake, &first(12)).env("TIMECAMP_MAX_DEACTIVATIONS", "8"),
+        &[],
+    )
+    .expect_success();
+    let fake = company_of(20);
+    run(
+        &project(&fake, &first(12)).env("TIMECAMP_MAX_DEACTIVATIONS", "7"),
+        &[],
+    )
+    .expect_code(3);
+    let fake = company_of(20);
+    run(
+        &project(&fake, &first(12)).env("TIMECAMP_MAX_DEACTIVATIONS", "40%"),
+        &[],
+    )
+    .expect_success();
+}
+
+#[test]
+fn one_leaver_in_a_five_person_company_goes_through_two_do_not() {
+    let fake = company_of(5);
+    run(&project(&fake, &first(4)), &[]).expect_success();
+    assert!(!fake.is_enabled("u5@x.com"));
+    let fake = company_of(5);
+    run(&project(&fake, &first(3)), &[]).expect_code(3);
+}
+
+#[test]
+fn ignored_and_protected_users_do_not_count_towards_the_limit_base() {
+    // 3 enabled users, 2 of them ignored: only u3 is managed, and u3 may leave (1 of 1).
+    let fake = company_of(3);
+    let p = project(&fake, &json!([active("u1@x.com")])).env("TIMECAMP_IGNORED_USER_IDS", "1,2");
+    run(&p, &[]).expect_success();
+    assert!(!fake.is_enabled("u3@x.com"));
+    assert!(fake.is_enabled("u2@x.com"));
+}
+
+#[test]
+fn disable_user_deactivation_keeps_leavers_enabled() {
+    let fake = company_of(10).group(99, "Former", ROOT);
+    let p = project(&fake, &first(2))
+        .env("TIMECAMP_DISABLE_USER_DEACTIVATION", "true")
+        .env("TIMECAMP_DISABLED_USERS_GROUP_ID", "99");
+    run(&p, &[]).expect_success();
+    assert!((3..=10).all(|i| fake.is_enabled(&format!("u{i}@x.com"))));
+    assert_eq!(
+        fake.group_id_of("u3@x.com"),
+        99,
+        "moved, as the newer upstream does"
+    );
+}
+
+// ---- one run at a time ----
+
+#[test]
+fn a_second_run_waits_a_bounded_time_then_explains() {
+    let fake = company_of(2);
+    let p = project(&fake, &first(2)).env("TIMECAMP_LOCK_WAIT_SECONDS", "1");
+    let held = scim_core::lock::acquire(
+        &p.path("var/timecamp.lock"),
+        "sync-users (test)",
+        Duration::ZERO,
+    )
+    .unwrap();
+    run(&p, &[])
+        .expect_code(1)
+        .expect_stderr("another run is changing TimeCamp (pid")
+        .expect_stderr("sync-users (test)");
+    assert!(fake.requests().is_empty());
+    run(&p, &["--dry-run"]).expect_success();
+    drop(held);
+    run(&p, &[]).expect_success();
+}
+
+#[test]
+fn a_lock_left_by_a_killed_run_does_not_block() {
+    let fake = company_of(2);
+    let p = project(&fake, &first(2))
+        .env("TIMECAMP_LOCK_WAIT_SECONDS", "0")
+        .file(
+            "var/timecamp.lock",
+            "pid 4242 (sync-users), started 2026-01-01 03:00:00\n",
+        );
+    run(&p, &[]).expect_success();
+}
+
+// ---- faults of the server ----
+
+#[test]
+fn throttling_on_every_third_request_with_retry_after_converges() {
+    let fake = FakeTimecamp::start(ROOT).throttle_every(3, 1);
+    let records = json!([active("a@x.com"), active("b@x.com")]);
+    let p = project(&fake, &records);
+    run(&p, &[])
+        .expect_success()
+        .expect_stderr("TimeCamp answered 429");
+    fake.clear_faults();
+    fake.clear_requests();
+    run(&p, &[]).expect_success();
+    assert!(fake.writes().is_empty());
+    assert_eq!(fake.display_name("b@x.com").as_deref(), Some("b"));
+}
+
+#[test]
+fn reset_connections_are_retried() {
+    let fake = company_of(2).reset_connections(3);
+    let p = project(&fake, &json!([active("u1@x.com"), active("new@x.com")]));
+    run(&p, &["--allow-mass-deactivation"]).expect_success();
+    assert!(fake.user_id("new@x.com").is_some());
+}
+
+#[test]
+fn a_slow_request_is_retried_after_the_timeout() {
+    let fake = company_of(1).stall_next(1);
+    let p = project(&fake, &json!([active("u1@x.com"), active("new@x.com")]))
+        .env("TIMECAMP_HTTP_TIMEOUT_SECONDS", "1");
+    run(&p, &[])
+        .expect_success()
+        .expect_stderr("no answer within 1 s");
+    assert!(fake.user_id("new@x.com").is_some());
+}
+
+#[test]
+fn a_server_that_never_answers_fails_the_run_without_changes() {
+    let fake = company_of(1).stall_next(100);
+    let p = project(&fake, &json!([active("u1@x.com"), active("new@x.com")]))
+        .env("TIMECAMP_HTTP_TIMEOUT_SECONDS", "1")
+        .env("TIMECAMP_HTTP_MAX_ATTEMPTS", "2");
+    run(&p, &[])
+        .expect_code(1)
+        .expect_stderr("cannot read the current state of TimeCamp; nothing was changed");
+    assert!(fake.writes().is_empty());
+}
+
+#[test]
+fn malformed_json_from_the_server_fails_the_run_without_changes() {
+    let fake = company_of(1).malformed_json_for("people_picker");
+    let p = project(&fake, &json!([active("u1@x.com"), active("new@x.com")]));
+    run(&p, &[])
+        .expect_code(1)
+        .expect_stderr("people_picker: unexpected answer from TimeCamp: not JSON");
+    assert!(fake.writes().is_empty());
+}
+
+// ---- bad input ----
+
+fn project_with_text(fake: &FakeTimecamp, text: &str) -> Project {
+    project(fake, &json!([])).file("var/timecamp_users.json", text)
+}
+
+#[test]
+fn truncated_input_names_the_file_and_position() {
+    let fake = company_of(2);
+    let full = serde_json::to_string_pretty(&first(2)).unwrap();
+    let p = project_with_text(&fake, &full[..full.len() / 2]);
+    run(&p, &[])
+        .expect_code(1)
+        .expect_stderr("var/timecamp_users.json is not valid JSON")
+        .expect_stderr("line ");
+    assert!(fake.requests().is_empty());
+}
+
+#[test]
+fn wrong_types_are_a_shape_error() {
+    let fake = company_of(1);
+    let p = project_with_text(
+        &fake,
+        r#"[{"timecamp_email": "u1@x.com", "timecamp_status": 5}]"#,
+    );
+    run(&p, &[])
+        .expect_code(1)
+        .expect_stderr("does not have the expected shape");
+    let p = project_with_text(&fake, r#"{"users": []}"#);
+    run(&p, &[])
+        .expect_code(1)
+        .expect_stderr("does not have the expected shape");
+    assert!(fake.requests().is_empty());
+}
+
+#[test]
+fn duplicate_emails_are_reported_not_merged() {
+    let fake = company_of(2);
+    let p = project(
+        &fake,
+        &json!([active("u1@x.com"), active("U1@x.com"), active("u2@x.com")]),
+    );
+    run(&p, &[])
+        .expect_code(1)
+        .expect_stderr("records #1 and #2 have the same e-mail u1@x.com")
+        .expect_stderr("nothing was changed");
+    assert!(fake.requests().is_empty());
+}
+
+#[test]
+fn unknown_role_names_are_rejected() {
+    let fake = company_of(1);
+    let mut record = active("u1@x.com");
+    record["timecamp_role"] = json!("owner");
+    let p = project(&fake, &json!([record]));
+    run(&p, &[])
+        .expect_code(1)
+        .expect_stderr("unknown variant `owner`");
+    assert!(fake.requests().is_empty());
+}
+
+// ---- scale ----
+
+#[test]
+fn concurrent_writes_keep_groups_before_users_and_converge() {
+    let fake = FakeTimecamp::start(ROOT).latency(Duration::from_millis(5));
+    let records: Vec<Value> = (0..40)
+        .map(|i| {
+            let mut r = active(&format!("p{i}@x.com"));
+            r["timecamp_groups_breadcrumb"] = json!(format!("D{}/T{}/S{}", i % 3, i % 5, i % 2));
+            r["timecamp_role"] = json!(if i % 4 == 0 { "supervisor" } else { "user" });
+            r["timecamp_external_id"] = json!(format!("E{i}"));
+            r
+        })
+        .collect();
+    let p = project(&fake, &Value::Array(records)).env("TIMECAMP_CONCURRENCY", "16");
+    run(&p, &[]).expect_success().expect_stderr("created 40,");
+    assert_eq!(fake.group_path_of("p7@x.com"), "Company/D1/T2/S1");
+    assert_eq!(fake.role_of("p8@x.com"), 2);
+    assert_eq!(
+        fake.setting_of("p39@x.com", "external_id").as_deref(),
+        Some("E39")
+    );
+    fake.clear_requests();
+    run(&p, &[]).expect_success();
+    assert!(fake.writes().is_empty());
+}

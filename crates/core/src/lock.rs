@@ -1,0 +1,142 @@
+//! One writer to TimeCamp at a time per `var/` directory.
+//!
+//! sync-users and remove-empty-groups take the same lock, so overlapping cron
+//! runs cannot interleave their changes. The lock is an advisory `flock` on a
+//! file under `var/`: the kernel releases it when the process ends, however it
+//! ends, so a killed run never leaves a lock that blocks the next one. The
+//! file's content (pid, program, start time) only serves the error message.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The lock shared by every stage that writes to TimeCamp.
+pub const TIMECAMP_LOCK_FILE: &str = "var/timecamp.lock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "another run is changing TimeCamp ({holder}); waited {waited} s (TIMECAMP_LOCK_WAIT_SECONDS). \
+         Try again when it has finished"
+    )]
+    Busy { holder: String, waited: u64 },
+    #[error("cannot use the lock file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Held for the life of the value; dropping it (or exiting) releases the lock.
+#[derive(Debug)]
+pub struct LockGuard {
+    _file: File,
+}
+
+/// Takes the lock, waiting up to `wait` while another process holds it.
+pub fn acquire(path: &Path, program: &str, wait: Duration) -> Result<LockGuard, LockError> {
+    let io = |source| LockError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io)?;
+    let start = Instant::now();
+    let mut announced = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) => {
+                if start.elapsed() >= wait {
+                    return Err(LockError::Busy {
+                        holder: holder(&mut file),
+                        waited: wait.as_secs(),
+                    });
+                }
+                if !announced {
+                    tracing::info!(
+                        "Waiting up to {} s for another run to finish ({})",
+                        wait.as_secs(),
+                        holder(&mut file)
+                    );
+                    announced = true;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(TryLockError::Error(e)) => return Err(io(e)),
+        }
+    }
+    let stamp = format!(
+        "pid {} ({program}), started {}\n",
+        std::process::id(),
+        chrono::Local::now().format("%Y-%m-%d %H:%M:%S")
+    );
+    file.set_len(0).map_err(io)?;
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    file.write_all(stamp.as_bytes()).map_err(io)?;
+    Ok(LockGuard { _file: file })
+}
+
+fn holder(file: &mut File) -> String {
+    let mut text = String::new();
+    let _ = file.seek(SeekFrom::Start(0));
+    let _ = file.read_to_string(&mut text);
+    let text = text.trim();
+    if text.is_empty() {
+        "held by another process".into()
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_holder_is_refused_with_the_first_ones_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("var/timecamp.lock");
+        let first = acquire(&path, "sync-users", Duration::ZERO).unwrap();
+        let err = acquire(&path, "sync-users", Duration::from_millis(300)).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("pid {}", std::process::id())),
+            "{msg}"
+        );
+        assert!(msg.contains("sync-users"), "{msg}");
+        drop(first);
+        acquire(&path, "sync-users", Duration::ZERO).unwrap();
+    }
+
+    #[test]
+    fn a_waiting_run_gets_the_lock_when_the_holder_finishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("timecamp.lock");
+        let first = acquire(&path, "a", Duration::ZERO).unwrap();
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(first);
+        });
+        acquire(&path, "b", Duration::from_secs(10)).unwrap();
+        releaser.join().unwrap();
+    }
+
+    #[test]
+    fn a_lock_file_left_behind_does_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("timecamp.lock");
+        std::fs::write(&path, "pid 999999 (sync-users), started long ago\n").unwrap();
+        acquire(&path, "sync-users", Duration::ZERO).unwrap();
+    }
+}
