@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -49,6 +49,19 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         repeat: usize,
     },
+    /// sync-users against the fake TimeCamp with a fixed latency on every request:
+    /// first run (all new), no-op rerun, and a run where 5% changed
+    Sync {
+        /// User counts to measure
+        #[arg(long, value_delimiter = ',', default_value = "2000,10000")]
+        users: Vec<usize>,
+        /// Latency the fake adds to every request, in milliseconds
+        #[arg(long, default_value_t = 50)]
+        latency_ms: u64,
+        /// Write concurrencies to measure (TIMECAMP_CONCURRENCY)
+        #[arg(long, value_delimiter = ',', default_value = "8")]
+        concurrency: Vec<usize>,
+    },
     /// (internal) run prepare in DIR and print `<seconds> <peak kB>`
     #[command(hide = true)]
     MeasurePrepare { dir: PathBuf },
@@ -83,6 +96,11 @@ fn main() -> anyhow::Result<()> {
             repeat,
         } => bench_prepare(&users, &mode, repeat.max(1)),
         Cmd::MeasurePrepare { dir } => measure_prepare(&dir),
+        Cmd::Sync {
+            users,
+            latency_ms,
+            concurrency,
+        } => bench_sync(&users, Duration::from_millis(latency_ms), &concurrency),
     }
 }
 
@@ -195,6 +213,97 @@ fn peak_rss_kb() -> anyhow::Result<u64> {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .context("no VmHWM in /proc/self/status")
+}
+
+/// Desired users for the sync benchmark: 20 departments of 2 levels, one
+/// supervisor in ten, external ids, a real e-mail for one in four.
+fn desired_users(n: usize, renamed: impl Fn(usize) -> bool) -> Vec<scim_core::model::TimecampUser> {
+    (0..n)
+        .map(|i| {
+            let mut u: scim_core::model::TimecampUser = serde_json::from_value(json!({
+                "timecamp_external_id": format!("E{i}"),
+                "timecamp_user_name": if renamed(i) { format!("Renamed Person {i}") } else { format!("Person {i}") },
+                "timecamp_email": format!("person.{i}@example.com"),
+                "timecamp_groups_breadcrumb": format!("Division {}/Team {}", i % 5, i % 20),
+                "timecamp_status": "active",
+                "timecamp_role": if i % 10 == 0 { "supervisor" } else { "user" },
+            }))
+            .unwrap_or_else(|e| unreachable!("generated record is valid: {e}"));
+            if i % 4 == 0 {
+                u.timecamp_real_email = Some(format!("person.{i}@home.example.org"));
+            }
+            u
+        })
+        .collect()
+}
+
+/// One sync run in-process, as sync-users does it: (seconds, reads, writes, changes).
+async fn sync_once(
+    url: &str,
+    desired: &[scim_core::model::TimecampUser],
+    concurrency: usize,
+) -> anyhow::Result<(f64, u64, u64, usize)> {
+    let client = scim_timecamp::Client::new(scim_timecamp::ClientConfig {
+        base_url: url.to_owned(),
+        api_key: scim_core::Secret::new(scim_test_support::TOKEN),
+        verify_tls: true,
+        timeout: Duration::from_secs(30),
+        retry: scim_timecamp::RetryPolicy::default(),
+    })?;
+    let opts = scim_sync::SyncOptions {
+        root_group_id: 10,
+        ..Default::default()
+    };
+    let start = Instant::now();
+    let current = scim_sync::read_state(&client).await?;
+    let plan = scim_sync::plan(&current, desired, &opts);
+    let report = scim_sync::apply(
+        &client,
+        &plan,
+        &scim_sync::ApplyOptions {
+            new_user_wait: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(1),
+            concurrency,
+        },
+    )
+    .await;
+    let secs = start.elapsed().as_secs_f64();
+    if report.failures().count() > 0 || !report.pending.is_empty() {
+        bail!("the benchmark sync did not complete cleanly");
+    }
+    let c = client.request_counts();
+    Ok((secs, c.reads, c.writes, plan.changes.len()))
+}
+
+fn bench_sync(counts: &[usize], latency: Duration, concurrencies: &[usize]) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    println!(
+        "| users | concurrency | run | changes | reads | writes | wall time (s) | (writes / concurrency + reads) x latency (s) |"
+    );
+    println!("|---:|---:|---|---:|---:|---:|---:|---:|");
+    for &n in counts {
+        for &c in concurrencies {
+            let fake = scim_test_support::FakeTimecamp::start(10).latency(latency);
+            let url = fake.url();
+            let runs = [
+                ("first run (all new)", desired_users(n, |_| false)),
+                ("no-op rerun", desired_users(n, |_| false)),
+                ("5% changed", desired_users(n, |i| i % 20 == 3)),
+            ];
+            for (name, desired) in &runs {
+                let (secs, reads, writes, changes) =
+                    runtime.block_on(sync_once(&url, desired, c))?;
+                // Reads are partly concurrent too, so this is an upper bound of the ideal.
+                let ideal = (writes as f64 / c as f64 + reads as f64) * latency.as_secs_f64();
+                println!(
+                    "| {n} | {c} | {name} | {changes} | {reads} | {writes} | {secs:.1} | {ideal:.1} |"
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -224,34 +224,13 @@ pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report 
             let new_groups = &new_groups;
             let failed_groups = &failed_groups;
             async move {
-                let mut done = Vec::with_capacity(sequence.len());
-                let mut created = None;
-                let mut failed = false;
-                for i in sequence {
-                    let change = &plan.changes[i];
-                    let outcome = if failed {
-                        Outcome::Skipped {
-                            reason: "an earlier change of this user failed".into(),
-                        }
-                    } else if let Some(reason) = blocked_by(change, failed_groups) {
-                        Outcome::Skipped { reason }
-                    } else {
-                        match execute(client, change, new_groups).await {
-                            Ok(Executed::Invited(c)) => {
-                                created = Some(c);
-                                Outcome::Done
-                            }
-                            Ok(_) => Outcome::Done,
-                            Err(e) => Outcome::Failed {
-                                error: e.to_string(),
-                            },
-                        }
-                    };
-                    failed |= !matches!(outcome, Outcome::Done);
-                    log_outcome(change, &outcome);
-                    done.push((i, outcome));
+                let changes: Vec<&Change> = sequence.iter().map(|&i| &plan.changes[i]).collect();
+                let (outcomes, created) =
+                    run_in_order(client, &changes, new_groups, failed_groups).await;
+                UserDone {
+                    done: sequence.into_iter().zip(outcomes).collect(),
+                    created,
                 }
-                UserDone { done, created }
             }
         })
         .buffer_unordered(concurrency)
@@ -406,12 +385,11 @@ async fn finalise(
     report: &mut Report,
 ) {
     let deadline = tokio::time::Instant::now() + opts.new_user_wait;
+    let wanted: HashSet<String> = created.iter().map(|c| c.email.to_lowercase()).collect();
     let mut found: HashMap<String, scim_timecamp::User> = HashMap::new();
     loop {
         match client.users().await {
             Ok(users) => {
-                let wanted: HashSet<String> =
-                    created.iter().map(|c| c.email.to_lowercase()).collect();
                 for u in users {
                     let key = u.email.trim().to_lowercase();
                     if wanted.contains(&key) {
@@ -498,28 +476,50 @@ async fn finish_one(client: &Client, c: Created, user: scim_timecamp::User) -> V
         });
     }
     follow_ups.push(Change::ResetAddedManually { user: me });
-    let mut out = Vec::with_capacity(follow_ups.len());
+    let refs: Vec<&Change> = follow_ups.iter().collect();
+    let (outcomes, _) = run_in_order(client, &refs, &HashMap::new(), &HashSet::new()).await;
+    follow_ups
+        .into_iter()
+        .zip(outcomes)
+        .map(|(change, outcome)| Applied { change, outcome })
+        .collect()
+}
+
+/// Runs one user's changes in order; after the first one that does not
+/// succeed, the rest are skipped, since each may depend on the one before.
+async fn run_in_order(
+    client: &Client,
+    changes: &[&Change],
+    new_groups: &HashMap<usize, u64>,
+    failed_groups: &HashSet<usize>,
+) -> (Vec<Outcome>, Option<Created>) {
+    let mut outcomes = Vec::with_capacity(changes.len());
+    let mut created = None;
     let mut failed = false;
-    for change in follow_ups {
+    for change in changes {
         let outcome = if failed {
             Outcome::Skipped {
                 reason: "an earlier change of this user failed".into(),
             }
+        } else if let Some(reason) = blocked_by(change, failed_groups) {
+            Outcome::Skipped { reason }
         } else {
-            match execute(client, &change, &HashMap::new()).await {
-                Ok(_) => Outcome::Done,
-                Err(e) => {
-                    failed = true;
-                    warn!("{}: {} failed: {e}", c.email, change.kind());
-                    Outcome::Failed {
-                        error: e.to_string(),
-                    }
+            match execute(client, change, new_groups).await {
+                Ok(Executed::Invited(c)) => {
+                    created = Some(c);
+                    Outcome::Done
                 }
+                Ok(_) => Outcome::Done,
+                Err(e) => Outcome::Failed {
+                    error: e.to_string(),
+                },
             }
         };
-        out.push(Applied { change, outcome });
+        failed |= !matches!(outcome, Outcome::Done);
+        log_outcome(change, &outcome);
+        outcomes.push(outcome);
     }
-    out
+    (outcomes, created)
 }
 
 fn warn_billing() {
