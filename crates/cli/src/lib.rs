@@ -8,6 +8,8 @@
 pub mod prepare;
 pub mod sync;
 
+use scim_core::settings::StorageSettings;
+use scim_core::storage::{LocalStorage, Storage};
 use std::future::Future;
 use std::process::ExitCode;
 
@@ -69,4 +71,15 @@ fn exit_code(result: anyhow::Result<()>) -> ExitCode {
             }
         }
     }
+}
+
+/// The stage-file storage the settings select; S3 is checked (bucket and
+/// keys) before the stage does any work.
+pub async fn open_storage(settings: &StorageSettings) -> anyhow::Result<Box<dyn Storage>> {
+    let storage: Box<dyn Storage> = match settings {
+        StorageSettings::Local => Box::new(LocalStorage::new(".")),
+        StorageSettings::S3(s3) => Box::new(scim_s3::S3Storage::connect(s3).await?),
+    };
+    tracing::info!("Stage files: {}", storage.describe());
+    Ok(storage)
 }

@@ -35,8 +35,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     let opts = PrepareOptions::from_settings(&settings);
     log_settings(&settings, &opts);
 
-    let storage = storage::open(&storage_settings);
-    info!("Stage files: {}", storage.describe());
+    let storage = crate::open_storage(&storage_settings).await?;
     let source = read_source(storage.as_ref(), &args.input, &args.output).await?;
 
     let prepared = scim_prepare::prepare(&source.users, &opts);

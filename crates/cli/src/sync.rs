@@ -66,7 +66,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         )?)
     };
 
-    let storage = storage::open(&storage_settings);
+    let storage = crate::open_storage(&storage_settings).await?;
     if !storage.exists(&args.input).await? {
         bail!("{} does not exist: run prepare-timecamp first", args.input);
     }

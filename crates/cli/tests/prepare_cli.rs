@@ -288,7 +288,8 @@ fn every_setting_is_documented() {
         .skip(1)
         .step_by(2)
         .filter(|s| {
-            s.len() > 3
+            s.contains('_')
+                && s.len() > 3
                 && s.chars()
                     .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         })

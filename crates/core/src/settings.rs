@@ -273,23 +273,64 @@ fn positive(env: &Env, var: &'static str, default: u64) -> Result<u64, ConfigErr
     }
 }
 
-/// Where the stage files live. Only local files are supported by this build.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the stage files live.
+#[derive(Debug, Clone, PartialEq)]
 pub enum StorageSettings {
     /// Files relative to the working directory (`var/users.json`, ...).
     Local,
+    /// An S3-compatible bucket (`USE_S3_STORAGE=true`).
+    S3(S3Settings),
+}
+
+/// The `S3_*` variables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct S3Settings {
+    /// `S3_ENDPOINT_URL`: MinIO, Ceph, ...; unset means AWS.
+    pub endpoint_url: Option<String>,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub bucket: String,
+    /// `S3_REGION`, default `us-east-1`.
+    pub region: String,
+    /// `S3_PATH_PREFIX` without surrounding `/`; empty means the bucket's root.
+    pub prefix: String,
+    /// `S3_FORCE_PATH_STYLE`: `http://host/bucket/key` instead of `http://bucket.host/key`.
+    pub force_path_style: bool,
 }
 
 impl StorageSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        if env.bool("USE_S3_STORAGE", false)? {
-            return Err(ConfigError::Conflict(
-                "USE_S3_STORAGE=true, but this build of timecamp-scim keeps stage files on local disk only; \
-                 unset USE_S3_STORAGE (or set it to false) to use the var/ directory"
-                    .into(),
-            ));
+        let use_s3 = env.bool("USE_S3_STORAGE", false)?;
+        let force_path_style = env.bool("S3_FORCE_PATH_STYLE", false)?;
+        if !use_s3 {
+            return Ok(Self::Local);
         }
-        Ok(Self::Local)
+        const WHY: &str = "USE_S3_STORAGE=true needs the bucket's name and credentials";
+        let endpoint_url = match env.get("S3_ENDPOINT_URL") {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                Some(url.trim_end_matches('/').to_owned())
+            }
+            Some(url) => {
+                return Err(ConfigError::Invalid {
+                    var: "S3_ENDPOINT_URL",
+                    value: url.to_owned(),
+                    expected: "a URL starting with http:// or https://, e.g. http://minio:9000",
+                });
+            }
+            None => None,
+        };
+        Ok(Self::S3(S3Settings {
+            endpoint_url,
+            access_key_id: env.required("S3_ACCESS_KEY_ID", WHY)?.to_owned(),
+            secret_access_key: Secret::new(env.required("S3_SECRET_ACCESS_KEY", WHY)?),
+            bucket: env.required("S3_BUCKET_NAME", WHY)?.to_owned(),
+            region: env.string("S3_REGION", "us-east-1"),
+            prefix: env
+                .get("S3_PATH_PREFIX")
+                .map(|p| p.trim_matches('/').to_owned())
+                .unwrap_or_default(),
+            force_path_style,
+        }))
     }
 }
 
@@ -367,11 +408,29 @@ mod tests {
     }
 
     #[test]
-    fn s3_storage_request_is_refused_with_the_variable_name() {
+    fn s3_storage_needs_bucket_and_credentials() {
         let err = StorageSettings::from_env(&Env::from_pairs([("USE_S3_STORAGE", "true")]))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("USE_S3_STORAGE"), "{err}");
+        assert!(err.contains("S3_ACCESS_KEY_ID"), "{err}");
+        let s = StorageSettings::from_env(&Env::from_pairs([
+            ("USE_S3_STORAGE", "yes"),
+            ("S3_ACCESS_KEY_ID", "AKIA"),
+            ("S3_SECRET_ACCESS_KEY", "very-secret"),
+            ("S3_BUCKET_NAME", "hr"),
+            ("S3_PATH_PREFIX", " /team-a/ "),
+            ("S3_REGION", ""),
+        ]))
+        .unwrap();
+        let StorageSettings::S3(s3) = s else {
+            panic!("expected S3 settings")
+        };
+        assert_eq!(s3.prefix, "team-a");
+        assert_eq!(
+            s3.region, "us-east-1",
+            "an empty region keeps the default (Q-49)"
+        );
+        assert!(!format!("{s3:?}").contains("very-secret"));
         assert_eq!(
             StorageSettings::from_env(&Env::from_pairs([("USE_S3_STORAGE", "false")])).unwrap(),
             StorageSettings::Local

@@ -14,7 +14,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::model::SourceUsersFile;
-use crate::settings::StorageSettings;
 
 /// The source users, written by a fetcher and read by prepare.
 pub const USERS_FILE: &str = "var/users.json";
@@ -25,6 +24,9 @@ pub const TIMECAMP_USERS_FILE: &str = "var/timecamp_users.json";
 pub enum StorageError {
     #[error("{name} does not exist")]
     NotFound { name: String },
+    /// An object store answered with an error (the message says which call and why).
+    #[error("{name}: {message}")]
+    Backend { name: String, message: String },
     #[error("{name}: {source}")]
     Io {
         name: String,
@@ -76,13 +78,6 @@ pub trait Storage: Send + Sync {
     /// Replaces the whole file; readers see the old or the new content, never a mix.
     async fn write(&self, name: &str, data: Vec<u8>) -> Result<(), StorageError>;
     async fn exists(&self, name: &str) -> Result<bool, StorageError>;
-}
-
-/// The backend the settings select.
-pub fn open(settings: &StorageSettings) -> Box<dyn Storage> {
-    match settings {
-        StorageSettings::Local => Box::new(LocalStorage::new(".")),
-    }
 }
 
 /// Files under a base directory (the working directory, in the binaries).

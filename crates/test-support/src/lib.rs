@@ -5,10 +5,13 @@
 //! - [`FakeTimecamp`]: a stateful TimeCamp API on loopback that behaves like the
 //!   real one as `apis.md` describes it (string ids, an invite that does not return
 //!   the user, throttling, the group depth limit), with switches for faults.
+//! - [`MotoServer`]: a real S3-compatible server (moto) on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fake_timecamp;
+mod moto;
 mod project;
 
 pub use fake_timecamp::{FakeTimecamp, Recorded, TOKEN};
+pub use moto::MotoServer;
 pub use project::{Project, Run};

@@ -1,0 +1,158 @@
+//! Stage files in an S3 bucket, against a real S3-compatible server (moto):
+//! the whole pipeline prepare → sync, with and without a prefix, and the
+//! errors an admin meets (missing bucket, bad keys, missing object).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
+
+use scim_test_support::{FakeTimecamp, MotoServer, Project, TOKEN};
+use serde_json::{Value, json};
+
+const PREPARE: &str = env!("CARGO_BIN_EXE_prepare-timecamp");
+const SYNC: &str = env!("CARGO_BIN_EXE_sync-users");
+const BUCKET: &str = "hr-files";
+
+fn users() -> Vec<u8> {
+    serde_json::to_vec_pretty(&json!({"users": [
+        {"external_id": "1", "name": "Ada Boss", "email": "ada@x.com", "department": "Eng",
+         "job_title": "CTO", "status": "active", "supervisor_id": ""},
+        {"external_id": "2", "name": "Bob Dev", "email": "bob@x.com", "department": "Eng / Backend",
+         "job_title": "Dev", "status": "active", "supervisor_id": "1"}
+    ]}))
+    .unwrap()
+}
+
+/// A project whose stages keep their files in the bucket.
+fn project(s3: &MotoServer, prefix: &str) -> Project {
+    Project::new()
+        .env("USE_S3_STORAGE", "true")
+        .env("S3_ENDPOINT_URL", &s3.url())
+        .env("S3_ACCESS_KEY_ID", "AKIAEXAMPLE")
+        .env("S3_SECRET_ACCESS_KEY", "s3-secret-value-123")
+        .env("S3_BUCKET_NAME", BUCKET)
+        .env("S3_FORCE_PATH_STYLE", "true")
+        .env("S3_PATH_PREFIX", prefix)
+}
+
+fn json_object(s3: &MotoServer, key: &str) -> Value {
+    serde_json::from_slice(
+        &s3.get(BUCKET, key)
+            .unwrap_or_else(|| panic!("{key} not in the bucket")),
+    )
+    .unwrap()
+}
+
+#[test]
+fn pipeline_runs_from_the_bucket_with_a_prefix() {
+    let s3 = MotoServer::start();
+    s3.create_bucket(BUCKET);
+    s3.put(BUCKET, "team-a/var/users.json", &users());
+    let fake = FakeTimecamp::start(10);
+    let p = project(&s3, "/team-a/")
+        .env("TIMECAMP_API_URL", &fake.url())
+        .env("TIMECAMP_API_KEY", TOKEN)
+        .env("TIMECAMP_ROOT_GROUP_ID", "10")
+        .env("TIMECAMP_NEW_USER_WAIT_SECONDS", "5");
+
+    let run = p.run(PREPARE, &[]);
+    run.expect_success()
+        .expect_stderr("Stage files: S3 bucket s3://hr-files/team-a at http://127.0.0.1");
+    let prepared = json_object(&s3, "team-a/var/timecamp_users.json");
+    assert_eq!(prepared[1]["timecamp_groups_breadcrumb"], "Eng/Backend");
+    assert!(
+        !p.exists("var/timecamp_users.json"),
+        "nothing written to local disk"
+    );
+    assert!(p.exists("var/logs/sync.log"), "logs stay local");
+    assert!(!p.read("var/logs/sync.log").contains("s3-secret-value-123"));
+
+    p.run(SYNC, &[]).expect_success();
+    assert_eq!(fake.group_path_of("bob@x.com"), "Company/Eng/Backend");
+    assert!(p.exists("var/timecamp.lock"), "the lock stays local");
+}
+
+#[test]
+fn pipeline_runs_from_the_bucket_root_without_a_prefix() {
+    let s3 = MotoServer::start();
+    s3.create_bucket(BUCKET);
+    s3.put(BUCKET, "var/users.json", &users());
+    let fake = FakeTimecamp::start(10);
+    let p = project(&s3, "")
+        .env("TIMECAMP_API_URL", &fake.url())
+        .env("TIMECAMP_API_KEY", TOKEN)
+        .env("TIMECAMP_ROOT_GROUP_ID", "10")
+        .env("TIMECAMP_NEW_USER_WAIT_SECONDS", "5");
+    p.run(PREPARE, &["--output", "var/custom.json"])
+        .expect_success();
+    assert!(s3.get(BUCKET, "var/custom.json").is_some());
+    p.run(SYNC, &["--input", "var/custom.json"])
+        .expect_success();
+    assert_eq!(fake.display_name("ada@x.com").as_deref(), Some("Ada Boss"));
+    fake.clear_requests();
+    p.run(SYNC, &["--input", "var/custom.json"])
+        .expect_success();
+    assert!(fake.writes().is_empty());
+}
+
+#[test]
+fn a_failed_prepare_leaves_the_object_as_it_was() {
+    let s3 = MotoServer::start();
+    s3.create_bucket(BUCKET);
+    s3.put(BUCKET, "var/users.json", b"{\"users\": [");
+    s3.put(BUCKET, "var/timecamp_users.json", b"[\"previous\"]");
+    project(&s3, "")
+        .run(PREPARE, &[])
+        .expect_code(1)
+        .expect_stderr("var/users.json is not valid JSON");
+    assert_eq!(
+        s3.get(BUCKET, "var/timecamp_users.json").unwrap(),
+        b"[\"previous\"]"
+    );
+}
+
+#[test]
+fn a_missing_bucket_is_named() {
+    let s3 = MotoServer::start();
+    project(&s3, "")
+        .run(PREPARE, &[])
+        .expect_code(1)
+        .expect_stderr("bucket \"hr-files\" does not exist at http://127.0.0.1");
+}
+
+#[test]
+fn refused_credentials_are_named_without_printing_the_secret() {
+    let s3 = MotoServer::start_checking_credentials();
+    let run = project(&s3, "").run(PREPARE, &[]);
+    run.expect_code(1).expect_stderr(
+        "access to bucket \"hr-files\" was denied: check S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY",
+    );
+    assert!(!run.stderr.contains("s3-secret-value-123"));
+}
+
+#[test]
+fn a_missing_object_is_named_with_its_key() {
+    let s3 = MotoServer::start();
+    s3.create_bucket(BUCKET);
+    project(&s3, "team-b")
+        .run(PREPARE, &[])
+        .expect_code(1)
+        .expect_stderr("var/users.json does not exist: run a fetcher first");
+    let fake = FakeTimecamp::start(10);
+    project(&s3, "team-b")
+        .env("TIMECAMP_API_URL", &fake.url())
+        .env("TIMECAMP_API_KEY", TOKEN)
+        .env("TIMECAMP_ROOT_GROUP_ID", "10")
+        .run(SYNC, &[])
+        .expect_code(1)
+        .expect_stderr("does not exist: run prepare-timecamp first");
+    assert!(fake.requests().is_empty());
+}
+
+#[test]
+fn missing_s3_settings_exit_2_naming_them() {
+    Project::new()
+        .env("USE_S3_STORAGE", "true")
+        .env("S3_ACCESS_KEY_ID", "AKIA")
+        .env("S3_SECRET_ACCESS_KEY", "x")
+        .run(PREPARE, &[])
+        .expect_code(2)
+        .expect_stderr("S3_BUCKET_NAME is not set");
+}

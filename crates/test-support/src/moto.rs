@@ -1,0 +1,150 @@
+//! A real S3-compatible server for tests: moto's server mode (PyPI `moto[server]`),
+//! started on a free loopback port and stopped on drop.
+//!
+//! `scripts/test` installs it into `target/test-tools/moto`; `MOTO_SERVER` may
+//! point at another `moto_server`. The tests seed and read buckets with the
+//! AWS SDK's own client and credentials, not through the code under test.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running moto server.
+pub struct MotoServer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+        return PathBuf::from(path);
+    }
+    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/test-tools/moto/bin/moto_server");
+    if local.exists() {
+        return local;
+    }
+    PathBuf::from("moto_server")
+}
+
+impl MotoServer {
+    /// A server that accepts any credentials.
+    pub fn start() -> Self {
+        Self::spawn(false)
+    }
+
+    /// A server that checks credentials against its (empty) IAM: every key is refused.
+    pub fn start_checking_credentials() -> Self {
+        Self::spawn(true)
+    }
+
+    fn spawn(check_credentials: bool) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("find a free port")
+            .port();
+        let binary = moto_binary();
+        let mut cmd = Command::new(&binary);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if check_credentials {
+            cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| {
+            panic!(
+                "cannot start {} ({e}); run scripts/test, which installs moto into target/test-tools, \
+                 or set MOTO_SERVER",
+                binary.display()
+            )
+        });
+        let server = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    /// The value for `S3_ENDPOINT_URL`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn create_bucket(&self, bucket: &str) {
+        self.block_on(self.client().create_bucket().bucket(bucket).send())
+            .unwrap_or_else(|e| panic!("create bucket {bucket}: {e:?}"));
+    }
+
+    pub fn put(&self, bucket: &str, key: &str, body: &[u8]) {
+        let body = aws_sdk_s3::primitives::ByteStream::from(body.to_vec());
+        self.block_on(
+            self.client()
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(body)
+                .send(),
+        )
+        .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+    }
+
+    /// The object's bytes, or `None` when it does not exist.
+    pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        self.block_on(async {
+            match self
+                .client()
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+            {
+                Ok(out) => Some(
+                    out.body
+                        .collect()
+                        .await
+                        .expect("object body")
+                        .into_bytes()
+                        .to_vec(),
+                ),
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => None,
+                Err(e) => panic!("get {key}: {e:?}"),
+            }
+        })
+    }
+
+    fn client(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "test", "test", None, None, "tests",
+            ))
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(self.url())
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(f)
+    }
+}
