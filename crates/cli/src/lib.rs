@@ -5,7 +5,9 @@
 //! and `.env`, set up logging, run, and turn the outcome into an exit code:
 //! 0 success, 1 the run failed, 2 the configuration or command line is wrong.
 
+pub mod display_tree;
 pub mod prepare;
+pub mod remove_empty_groups;
 pub mod sync;
 
 use scim_core::settings::StorageSettings;

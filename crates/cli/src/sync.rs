@@ -98,16 +98,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         .into());
     }
 
-    let client = Client::new(ClientConfig {
-        base_url: settings.api_base_url(),
-        api_key: api.api_key,
-        verify_tls: settings.ssl_verify,
-        timeout: Duration::from_secs(settings.http_timeout_seconds),
-        retry: RetryPolicy {
-            max_attempts: settings.http_max_attempts,
-            ..RetryPolicy::default()
-        },
-    })?;
+    let client = client(&settings, api.api_key)?;
     info!(
         "TimeCamp: {} (root group {}){}",
         client.base_url(),
@@ -224,4 +215,18 @@ fn log_requests(client: &Client) {
         "TimeCamp requests: {} reads, {} writes, {} retries",
         c.reads, c.writes, c.retries
     );
+}
+
+/// The TimeCamp client as the settings describe it.
+pub fn client(settings: &TimecampSettings, api_key: scim_core::Secret) -> anyhow::Result<Client> {
+    Ok(Client::new(ClientConfig {
+        base_url: settings.api_base_url(),
+        api_key,
+        verify_tls: settings.ssl_verify,
+        timeout: Duration::from_secs(settings.http_timeout_seconds),
+        retry: RetryPolicy {
+            max_attempts: settings.http_max_attempts,
+            ..RetryPolicy::default()
+        },
+    })?)
 }

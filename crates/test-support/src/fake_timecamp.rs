@@ -74,6 +74,8 @@ struct Faults {
     stall_next: u64,
     /// Every n-th request answers with this status (a gateway error, say).
     fail_every: Option<(u64, u16)>,
+    /// Deleting these groups answers 500.
+    failing_group_deletions: HashSet<u64>,
     /// The next n group creations answer 403 (TimeCamp's transient refusal).
     forbid_group_creations: u64,
 }
@@ -291,6 +293,12 @@ impl FakeTimecamp {
 
     pub fn latency(self, latency: Duration) -> Self {
         self.lock().faults.latency = latency;
+        self
+    }
+
+    /// Deleting this group answers 500.
+    pub fn fail_deleting_group(self, id: u64) -> Self {
+        self.lock().faults.failing_group_deletions.insert(id);
         self
     }
 
@@ -535,6 +543,7 @@ async fn handle(
                 .collect(),
         )),
         ("PUT", ["group"]) => create_group(&mut s, &body),
+        ("DELETE", ["group"]) => delete_group(&mut s, &body),
         ("GET", ["people_picker"]) => people_picker(&s),
         ("GET", ["user", ids, "setting"]) => read_settings(&s, ids, &query),
         ("PUT", ["user", id, "setting"]) => write_setting(&mut s, id, &body),
@@ -633,6 +642,36 @@ fn create_group(s: &mut State_, body: &Value) -> Response {
         json!({"group_id": id.to_string(), "name": name, "admin_id": "0",
                    "parent_id": parent.to_string(), "root_group_id": root.to_string()}),
     )
+}
+
+/// `DELETE /group {"group_id"}`: the top group cannot go; subgroups and users
+/// of a deleted group move to the account's top group, as TimeCamp documents.
+fn delete_group(s: &mut State_, body: &Value) -> Response {
+    let Some(id) = id_text(body.get("group_id")) else {
+        return message(StatusCode::BAD_REQUEST, "You must send group_id");
+    };
+    if s.faults.failing_group_deletions.contains(&id) {
+        return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+    }
+    let Some(group) = s.groups.get(&id) else {
+        return message(StatusCode::NOT_FOUND, "Group not found");
+    };
+    if group.parent == 0 {
+        return message(StatusCode::FORBIDDEN, "You can not remove this group");
+    }
+    let top = s
+        .groups
+        .iter()
+        .find(|(_, g)| g.parent == 0)
+        .map_or(0, |(id, _)| *id);
+    s.groups.remove(&id);
+    for g in s.groups.values_mut().filter(|g| g.parent == id) {
+        g.parent = top;
+    }
+    for u in s.users.values_mut().filter(|u| u.group_id == id) {
+        u.group_id = top;
+    }
+    ok_empty()
 }
 
 fn people_picker(s: &State_) -> Response {

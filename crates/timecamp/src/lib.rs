@@ -259,6 +259,14 @@ impl Client {
         }
     }
 
+    /// `DELETE /group` with `{"group_id": id}` in the body, as the API documents
+    /// (the original sent `DELETE group/<id>`, Q-14).
+    pub async fn delete_group(&self, group_id: u64) -> Result<(), ApiError> {
+        let body = json!({"group_id": group_id});
+        self.send(Method::DELETE, "group", &[], Some(&body)).await?;
+        Ok(())
+    }
+
     /// `POST /group/<group>/user`: adds (invites) one e-mail to a group without
     /// sending an invitation e-mail. TimeCamp does not return the new user.
     pub async fn invite(&self, group_id: u64, email: &str) -> Result<(), ApiError> {

@@ -1,0 +1,122 @@
+//! `remove-empty-groups`: deletes the groups under the root that nobody uses.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use scim_core::Env;
+use scim_core::lock::{self, TIMECAMP_LOCK_FILE};
+use scim_core::model::{Status, TimecampUser};
+use scim_core::settings::{StorageSettings, TimecampSettings};
+use scim_core::storage::{self, TIMECAMP_USERS_FILE};
+use tracing::{info, warn};
+
+/// Delete the TimeCamp groups under TIMECAMP_ROOT_GROUP_ID that have no users (enabled
+/// or disabled) and no subgroups, bottom-up, so a chain of empty groups goes in one run.
+/// Never the root group, the disabled-users group, or a group the prepared file needs.
+#[derive(Debug, Parser)]
+#[command(name = "remove-empty-groups", version, about, long_about)]
+pub struct Args {
+    /// List the groups that would be deleted; delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Log at DEBUG level, including every API request
+    #[arg(long)]
+    pub debug: bool,
+    /// The prepared users whose groups must stay
+    #[arg(long, value_name = "PATH", default_value = TIMECAMP_USERS_FILE)]
+    pub input: String,
+}
+
+pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
+    let settings = TimecampSettings::from_env(&env)?;
+    let api = settings.require_api()?;
+    let storage = crate::open_storage(&StorageSettings::from_env(&env)?).await?;
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(lock::acquire(
+            Path::new(TIMECAMP_LOCK_FILE),
+            "remove-empty-groups",
+            Duration::from_secs(settings.lock_wait_seconds),
+        )?)
+    };
+
+    let needed: Vec<String> = if storage.exists(&args.input).await? {
+        let users: Vec<TimecampUser> =
+            storage::read_json(storage.as_ref(), &args.input, "a list of prepared users")
+                .await
+                .context("nothing was deleted")?;
+        users
+            .into_iter()
+            .filter(|u| u.timecamp_status == Status::Active)
+            .filter_map(|u| u.timecamp_groups_breadcrumb)
+            .collect()
+    } else {
+        warn!(
+            "{} does not exist: groups are kept only for their users and subgroups",
+            args.input
+        );
+        Vec::new()
+    };
+
+    let client = crate::sync::client(&settings, api.api_key)?;
+    let (groups, users) = tokio::try_join!(client.groups(), client.users())
+        .context("cannot read TimeCamp's groups and users; nothing was deleted")?;
+    let occupied: HashSet<u64> = users.iter().map(|u| u.group_id).collect();
+    let disabled_group = Some(settings.disabled_users_group_id).filter(|g| *g > 0);
+    let empty = scim_tools::empty::empty_groups(
+        &groups,
+        &occupied,
+        api.root_group_id,
+        disabled_group,
+        &needed,
+    );
+    if empty.is_empty() {
+        info!("No empty groups under group {}", api.root_group_id);
+        return Ok(());
+    }
+    if args.dry_run {
+        for g in &empty {
+            println!("would delete {:?} (group {})", g.path, g.id);
+        }
+        info!("Dry run: {} empty groups would be deleted", empty.len());
+        return Ok(());
+    }
+
+    // A group whose child could not be deleted keeps that child, so it must stay:
+    // TimeCamp would move the child to the top of the account.
+    let parent: HashMap<u64, u64> = groups.iter().map(|g| (g.group_id, g.parent_id)).collect();
+    let mut kept: HashSet<u64> = HashSet::new();
+    let (mut deleted, mut failed) = (0, 0);
+    for g in &empty {
+        if kept.contains(&g.id) {
+            warn!(
+                "{:?} (group {}): kept, a subgroup could not be deleted",
+                g.path, g.id
+            );
+            kept.extend(parent.get(&g.id));
+            continue;
+        }
+        match client.delete_group(g.id).await {
+            Ok(()) => {
+                info!("Deleted empty group {:?} (group {})", g.path, g.id);
+                deleted += 1;
+            }
+            Err(e) => {
+                warn!("{:?} (group {}): delete failed: {e}", g.path, g.id);
+                failed += 1;
+                kept.extend(parent.get(&g.id));
+            }
+        }
+    }
+    info!("Summary: deleted {deleted} empty groups, failed {failed}");
+    if failed > 0 {
+        bail!(
+            "{failed} group(s) could not be deleted (see the warnings above); the next run tries again"
+        );
+    }
+    Ok(())
+}

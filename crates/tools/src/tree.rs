@@ -1,0 +1,409 @@
+//! display-tree: a preview of the group tree that `timecamp_users.json` asks for.
+//!
+//! The text report keeps the original's layout (statistics, tree, distribution,
+//! optional per-group listing, then a CSV of all users), so admins who read it
+//! before find it where they expect. The HTML page is one self-contained file
+//! (no scripts or styles from elsewhere) with collapsible groups.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use scim_core::model::{Role, Status, TimecampUser};
+
+const RULE: &str =
+    "================================================================================";
+const ROOT_KEY: &str = "<root>";
+
+/// Active users bucketed by breadcrumb (`<root>` for the root group).
+fn distribution(users: &[TimecampUser]) -> BTreeMap<String, Vec<&TimecampUser>> {
+    let mut buckets: BTreeMap<String, Vec<&TimecampUser>> = BTreeMap::new();
+    for u in users.iter().filter(|u| u.timecamp_status == Status::Active) {
+        let crumb = u
+            .timecamp_groups_breadcrumb
+            .as_deref()
+            .unwrap_or_default()
+            .trim();
+        let key = if crumb.is_empty() { ROOT_KEY } else { crumb };
+        buckets.entry(key.to_owned()).or_default().push(u);
+    }
+    buckets
+}
+
+/// The group tree: name → subtree, siblings in sorted order.
+#[derive(Default)]
+struct Node(BTreeMap<String, Node>);
+
+fn tree(users: &[TimecampUser]) -> Node {
+    let mut root = Node::default();
+    for key in distribution(users).keys().filter(|k| *k != ROOT_KEY) {
+        let mut node = &mut root;
+        for part in key.split('/').map(str::trim).filter(|p| !p.is_empty()) {
+            node = node.0.entry(part.to_owned()).or_default();
+        }
+    }
+    root
+}
+
+fn role(u: &TimecampUser) -> Role {
+    u.timecamp_role.unwrap_or(Role::User)
+}
+
+fn name(u: &TimecampUser) -> &str {
+    u.timecamp_user_name.as_deref().unwrap_or(&u.timecamp_email)
+}
+
+/// The text report (without the CSV section, see [`csv`]).
+pub fn text(users: &[TimecampUser], detailed: bool) -> String {
+    let mut out = String::new();
+    let buckets = distribution(users);
+    let active: Vec<&TimecampUser> = buckets.values().flatten().copied().collect();
+    let groups = buckets.keys().filter(|k| *k != ROOT_KEY).count();
+    let _ = writeln!(out, "{RULE}\nTIMECAMP GROUP STRUCTURE\n{RULE}\n");
+    let _ = writeln!(out, "📊 STATISTICS:");
+    let _ = writeln!(out, "   • Total Active Users: {}", active.len());
+    let _ = writeln!(
+        out,
+        "   • Supervisors: {}",
+        active
+            .iter()
+            .filter(|u| role(u) == Role::Supervisor)
+            .count()
+    );
+    let _ = writeln!(
+        out,
+        "   • Regular Users: {}",
+        active.iter().filter(|u| role(u) == Role::User).count()
+    );
+    let admins = active
+        .iter()
+        .filter(|u| role(u) == Role::Administrator)
+        .count();
+    let guests = active.iter().filter(|u| role(u) == Role::Guest).count();
+    if admins + guests > 0 {
+        let _ = writeln!(out, "   • Administrators: {admins}, Guests: {guests}");
+    }
+    let _ = writeln!(out, "   • Total Groups: {groups}");
+    let _ = writeln!(out, "\n🌳 GROUP HIERARCHY:");
+    let root = tree(users);
+    if root.0.is_empty() {
+        let _ = writeln!(out, "   (No group structure found - all users in root)");
+    } else {
+        print_tree(&root, "", &mut out);
+    }
+    let _ = writeln!(out, "\n👥 USER DISTRIBUTION:");
+    for (key, members) in &buckets {
+        let label = if key == ROOT_KEY { "(root group)" } else { key };
+        let noun = if members.len() == 1 { "user" } else { "users" };
+        let _ = writeln!(out, "   • {label:<40} {:>3} {noun}", members.len());
+    }
+    if detailed {
+        let _ = writeln!(out, "\n{RULE}\nDETAILED USER BREAKDOWN\n{RULE}");
+        for (key, members) in &buckets {
+            let label = if key == ROOT_KEY {
+                "ROOT GROUP".to_owned()
+            } else {
+                key.to_uppercase()
+            };
+            let _ = writeln!(out, "\n📁 {label} ({} users):", members.len());
+            let mut sorted = members.clone();
+            sorted.sort_by(|a, b| name(a).cmp(name(b)));
+            for u in sorted {
+                let icon = if role(u) == Role::Supervisor {
+                    "👑"
+                } else {
+                    "👤"
+                };
+                let _ = write!(out, "   {icon} {} <{}>", name(u), u.timecamp_email);
+                if let Some(real) = u
+                    .timecamp_real_email
+                    .as_deref()
+                    .filter(|r| *r != u.timecamp_email)
+                {
+                    let _ = write!(out, " [real: {real}]");
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+fn print_tree(node: &Node, indent: &str, out: &mut String) {
+    let last = node.0.len().saturating_sub(1);
+    for (i, (name, child)) in node.0.iter().enumerate() {
+        let (connector, next) = if i == last {
+            ("└── ", "    ")
+        } else {
+            ("├── ", "│   ")
+        };
+        let _ = writeln!(out, "{indent}{connector}{name}");
+        print_tree(child, &format!("{indent}{next}"), out);
+    }
+}
+
+/// Splits `"<title> [<name>]"` back into name and title, as the original's CSV does.
+fn name_and_title(user_name: &str) -> (&str, &str) {
+    if let (Some(open), Some(close)) = (user_name.find('['), user_name.find(']'))
+        && open > 0
+        && close > open
+    {
+        return (user_name[open + 1..close].trim(), user_name[..open].trim());
+    }
+    (user_name, "")
+}
+
+/// CSV of all users (inactive included) in file order; CRLF rows, minimal
+/// quoting, as Python's csv module writes it.
+pub fn csv(users: &[TimecampUser]) -> String {
+    let mut out =
+        String::from("external_id,name,job_title,department,status,supervisor_id,role\r\n");
+    for u in users {
+        let (name, title) = name_and_title(name(u));
+        let fields = [
+            u.timecamp_external_id.as_deref().unwrap_or_default(),
+            name,
+            title,
+            u.timecamp_groups_breadcrumb.as_deref().unwrap_or_default(),
+            u.timecamp_status.as_str(),
+            "",
+            role(u).as_str(),
+        ];
+        let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&row.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+fn csv_field(f: &str) -> String {
+    if f.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", f.replace('"', "\"\""))
+    } else {
+        f.to_owned()
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// One self-contained HTML page: statistics, then the group tree as nested
+/// `<details>` elements (collapsible without JavaScript), each with its user
+/// count (own and including subgroups) and its members.
+pub fn html(users: &[TimecampUser], title: &str) -> String {
+    let buckets = distribution(users);
+    let active = buckets.values().map(Vec::len).sum::<usize>();
+    let root = tree(users);
+    let mut body = String::new();
+    if let Some(members) = buckets.get(ROOT_KEY) {
+        body.push_str(&group_html(
+            "(root group)",
+            "",
+            members,
+            &Node::default(),
+            &buckets,
+        ));
+    }
+    for (name, child) in &root.0 {
+        body.push_str(&group_html(
+            name,
+            name,
+            buckets.get(name.as_str()).map_or(&[][..], Vec::as_slice),
+            child,
+            &buckets,
+        ));
+    }
+    let supervisors = buckets
+        .values()
+        .flatten()
+        .filter(|u| role(u) == Role::Supervisor)
+        .count();
+    let groups = buckets.keys().filter(|k| *k != ROOT_KEY).count();
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
+h1 {{ font-size: 1.4rem; }}
+.stats span {{ display: inline-block; margin-right: 1.5rem; }}
+details {{ margin-left: 1.2rem; border-left: 1px solid #ccc; padding-left: .6rem; }}
+summary {{ cursor: pointer; padding: .15rem 0; }}
+.count {{ color: #666; font-size: .9em; }}
+ul {{ margin: .2rem 0 .4rem 1rem; padding: 0; list-style: none; }}
+li {{ padding: .05rem 0; }}
+.email {{ color: #555; }}
+.role {{ font-size: .8em; background: #eef; border-radius: 3px; padding: 0 .3em; }}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+<p class="stats"><span>Active users: <b>{active}</b></span><span>Supervisors: <b>{supervisors}</b></span><span>Groups: <b>{groups}</b></span></p>
+<p><button onclick="document.querySelectorAll('details').forEach(d=>d.open=true)">Expand all</button>
+<button onclick="document.querySelectorAll('details').forEach(d=>d.open=false)">Collapse all</button></p>
+{body}</body>
+</html>
+"#,
+        title = esc(title)
+    )
+}
+
+fn subtree_count(path: &str, node: &Node, buckets: &BTreeMap<String, Vec<&TimecampUser>>) -> usize {
+    buckets.get(path).map_or(0, Vec::len)
+        + node
+            .0
+            .iter()
+            .map(|(name, child)| subtree_count(&format!("{path}/{name}"), child, buckets))
+            .sum::<usize>()
+}
+
+fn group_html(
+    label: &str,
+    path: &str,
+    members: &[&TimecampUser],
+    node: &Node,
+    buckets: &BTreeMap<String, Vec<&TimecampUser>>,
+) -> String {
+    let total = if path.is_empty() {
+        members.len()
+    } else {
+        subtree_count(path, node, buckets)
+    };
+    let mut s = format!(
+        "<details open><summary><b>{}</b> <span class=\"count\">{} in this group, {} with subgroups</span></summary>\n",
+        esc(label),
+        members.len(),
+        total
+    );
+    if !members.is_empty() {
+        let mut sorted = members.to_vec();
+        sorted.sort_by(|a, b| name(a).cmp(name(b)));
+        s.push_str("<ul>\n");
+        for u in sorted {
+            let _ = writeln!(
+                s,
+                "<li>{} <span class=\"email\">&lt;{}&gt;</span> <span class=\"role\">{}</span></li>",
+                esc(name(u)),
+                esc(&u.timecamp_email),
+                role(u)
+            );
+        }
+        s.push_str("</ul>\n");
+    }
+    for (name, child) in &node.0 {
+        let child_path = format!("{path}/{name}");
+        s.push_str(&group_html(
+            name,
+            &child_path,
+            buckets
+                .get(child_path.as_str())
+                .map_or(&[][..], Vec::as_slice),
+            child,
+            buckets,
+        ));
+    }
+    s.push_str("</details>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn users() -> Vec<TimecampUser> {
+        serde_json::from_value(serde_json::json!([
+            {"timecamp_external_id": "1", "timecamp_user_name": "CEO [Ann Boss]", "timecamp_email": "ann@x.com",
+             "timecamp_groups_breadcrumb": "", "timecamp_status": "active", "timecamp_role": "supervisor"},
+            {"timecamp_external_id": "2", "timecamp_user_name": "Dev [Bob]", "timecamp_email": "bob@x.com",
+             "timecamp_groups_breadcrumb": "Eng/Backend", "timecamp_status": "active", "timecamp_role": "user",
+             "timecamp_real_email": "bob@home.org"},
+            {"timecamp_external_id": "3", "timecamp_user_name": "Cy", "timecamp_email": "cy@x.com",
+             "timecamp_groups_breadcrumb": "Eng/Frontend", "timecamp_status": "active", "timecamp_role": "supervisor"},
+            {"timecamp_external_id": "4", "timecamp_user_name": "Di", "timecamp_email": "di@x.com",
+             "timecamp_groups_breadcrumb": "Eng", "timecamp_status": "active", "timecamp_role": "administrator"},
+            {"timecamp_external_id": "5", "timecamp_user_name": "Old, Timer", "timecamp_email": "old@x.com",
+             "timecamp_groups_breadcrumb": "Sales", "timecamp_status": "inactive", "timecamp_role": "user"}
+        ]))
+        .unwrap()
+    }
+
+    #[test]
+    fn text_report_has_statistics_tree_and_distribution() {
+        let t = text(&users(), false);
+        assert!(t.contains("   • Total Active Users: 4\n"), "{t}");
+        assert!(
+            t.contains("   • Supervisors: 2\n   • Regular Users: 1\n"),
+            "{t}"
+        );
+        assert!(t.contains("   • Total Groups: 3\n"), "{t}");
+        assert!(
+            t.contains("🌳 GROUP HIERARCHY:\n└── Eng\n    ├── Backend\n    └── Frontend\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("   • (root group)                               1 user\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("   • Eng/Backend                                1 user\n"),
+            "{t}"
+        );
+        assert!(!t.contains("Sales"), "inactive users are not in the tree");
+    }
+
+    #[test]
+    fn detailed_report_lists_members_with_icons() {
+        let t = text(&users(), true);
+        assert!(
+            t.contains(
+                "📁 ENG/BACKEND (1 users):\n   👤 Dev [Bob] <bob@x.com> [real: bob@home.org]\n"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("📁 ROOT GROUP (1 users):\n   👑 CEO [Ann Boss] <ann@x.com>\n"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn csv_splits_job_titles_and_quotes_like_python() {
+        let c = csv(&users());
+        let rows: Vec<&str> = c.split("\r\n").collect();
+        assert_eq!(
+            rows[0],
+            "external_id,name,job_title,department,status,supervisor_id,role"
+        );
+        assert_eq!(rows[1], "1,Ann Boss,CEO,,active,,supervisor");
+        assert_eq!(rows[5], "5,\"Old, Timer\",,Sales,inactive,,user");
+    }
+
+    #[test]
+    fn html_page_is_self_contained_and_escaped() {
+        let mut u = users();
+        u[2].timecamp_user_name = Some("<script>x</script>".into());
+        let h = html(&u, "Preview");
+        assert!(h.starts_with("<!DOCTYPE html>"));
+        assert!(h.contains("&lt;script&gt;x&lt;/script&gt;"));
+        assert!(
+            !h.contains("src=") && !h.contains("href="),
+            "nothing loaded from elsewhere"
+        );
+        assert!(
+            h.contains("<b>Eng</b> <span class=\"count\">1 in this group, 3 with subgroups</span>"),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn empty_structure_is_said_so() {
+        let u: Vec<TimecampUser> = users().into_iter().take(1).collect();
+        assert!(text(&u, false).contains("(No group structure found - all users in root)"));
+    }
+}
