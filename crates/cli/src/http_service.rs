@@ -1,0 +1,495 @@
+//! `http-service`: runs the stages over HTTP, for schedulers that can only call URLs.
+//!
+//! Routes as in the original (`GET /health`, `GET /scripts`, `POST /run`,
+//! `POST /run/<name>`), with its script names still accepted. Unlike it (Q-02,
+//! Q-54): every route but `/health` needs `Authorization: Bearer
+//! $HTTP_SERVICE_TOKEN`; only each stage's known flags pass through (no paths,
+//! so no reading or writing arbitrary files); one run of a stage at a time
+//! (409); a request without a JSON body is fine; a timeout answers 408.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use clap::Parser;
+use scim_core::{ConfigError, Env, Secret};
+use serde_json::{Value, json};
+use tracing::{info, warn};
+
+/// Run the timecamp-scim stages over HTTP (port 8181 by default). Every request but
+/// GET /health needs "Authorization: Bearer $HTTP_SERVICE_TOKEN".
+#[derive(Debug, Parser)]
+#[command(name = "http-service", version, about, long_about)]
+pub struct Args {
+    /// Log at DEBUG level
+    #[arg(long)]
+    pub debug: bool,
+}
+
+/// A flag a stage accepts over HTTP: a switch, or an option with its allowed values.
+#[derive(Debug, Clone, Copy)]
+enum Flag {
+    Switch(&'static str),
+    Choice(&'static str, &'static [&'static str]),
+}
+
+#[derive(Debug)]
+struct Stage {
+    name: &'static str,
+    /// The original tool's script name.
+    original: &'static str,
+    flags: &'static [Flag],
+}
+
+const DEBUG: Flag = Flag::Switch("--debug");
+const DRY_RUN: Flag = Flag::Switch("--dry-run");
+
+const STAGES: &[Stage] = &[
+    Stage {
+        name: "fetch-bamboohr",
+        original: "fetch_bamboohr.py",
+        flags: &[DEBUG],
+    },
+    Stage {
+        name: "fetch-azuread",
+        original: "fetch_azuread.py",
+        flags: &[DEBUG],
+    },
+    Stage {
+        name: "fetch-ldap",
+        original: "fetch_ldap.py",
+        flags: &[DEBUG],
+    },
+    Stage {
+        name: "fetch-factorial",
+        original: "fetch_factorialhr.py",
+        flags: &[DEBUG],
+    },
+    Stage {
+        name: "prepare-timecamp",
+        original: "prepare_timecamp_json_from_fetch.py",
+        flags: &[DEBUG],
+    },
+    Stage {
+        name: "sync-users",
+        original: "timecamp_sync_users.py",
+        flags: &[
+            DRY_RUN,
+            DEBUG,
+            Flag::Switch("--allow-mass-deactivation"),
+            Flag::Choice("--output", &["text", "json"]),
+        ],
+    },
+    Stage {
+        name: "sync-time-off",
+        original: "timecamp_sync_time_off.py",
+        flags: &[DRY_RUN, DEBUG],
+    },
+    Stage {
+        name: "display-tree",
+        original: "scripts/display_timecamp_tree.py",
+        flags: &[
+            Flag::Switch("--detailed"),
+            Flag::Choice("--format", &["text", "csv", "html"]),
+            DEBUG,
+        ],
+    },
+    Stage {
+        name: "remove-empty-groups",
+        original: "scripts/remove_empty_groups.py",
+        flags: &[DRY_RUN, DEBUG],
+    },
+];
+
+fn find_stage(name: &str) -> Option<&'static Stage> {
+    let name = name.trim_start_matches('/');
+    STAGES.iter().find(|s| s.name == name || s.original == name)
+}
+
+/// Checks the arguments against the stage's flags.
+fn check_args(stage: &Stage, args: &[String]) -> Result<(), String> {
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].as_str();
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (arg, None),
+        };
+        match stage
+            .flags
+            .iter()
+            .find(|f| matches!(f, Flag::Switch(n) | Flag::Choice(n, _) if *n == name))
+        {
+            Some(Flag::Switch(_)) if inline.is_none() => i += 1,
+            Some(Flag::Choice(_, values)) => {
+                let value = match inline {
+                    Some(v) => v,
+                    None => {
+                        i += 1;
+                        args.get(i).map(String::as_str).unwrap_or_default()
+                    }
+                };
+                if !values.contains(&value) {
+                    return Err(format!("{name} takes one of: {}", values.join(", ")));
+                }
+                i += 1;
+            }
+            _ => return Err(format!("{arg:?} is not allowed for {}", stage.name)),
+        }
+    }
+    Ok(())
+}
+
+fn allowed_flags(stage: &Stage) -> Vec<String> {
+    stage
+        .flags
+        .iter()
+        .map(|f| match f {
+            Flag::Switch(n) => (*n).to_owned(),
+            Flag::Choice(n, v) => format!("{n} {}", v.join("|")),
+        })
+        .collect()
+}
+
+/// The service's settings.
+#[derive(Debug)]
+struct Settings {
+    token: Option<Secret>,
+    addr: SocketAddr,
+    timeout: Duration,
+}
+
+impl Settings {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let token = env.get("HTTP_SERVICE_TOKEN").map(Secret::new);
+        let allow_no_auth = env.bool("HTTP_SERVICE_ALLOW_NO_AUTH", false)?;
+        if token.is_none() && !allow_no_auth {
+            return Err(ConfigError::Missing {
+                var: "HTTP_SERVICE_TOKEN",
+                why: "anyone who reaches the port could run syncs; set a long random token \
+                      (e.g. `openssl rand -hex 32`), or HTTP_SERVICE_ALLOW_NO_AUTH=true on a closed network",
+            });
+        }
+        let port: u16 = env
+            .int("HTTP_SERVICE_PORT", "a TCP port number (1-65535)")?
+            .unwrap_or(8181);
+        let host = env.string("HTTP_SERVICE_HOST", "0.0.0.0");
+        let addr = format!("{host}:{port}")
+            .parse()
+            .map_err(|_| ConfigError::Invalid {
+                var: "HTTP_SERVICE_HOST",
+                value: host.clone(),
+                expected: "an IP address to listen on, e.g. 0.0.0.0 or 127.0.0.1",
+            })?;
+        let timeout = env
+            .int::<u64>("HTTP_SERVICE_TIMEOUT_SECONDS", "a whole number of seconds")?
+            .unwrap_or(300);
+        Ok(Self {
+            token,
+            addr,
+            timeout: Duration::from_secs(timeout.max(1)),
+        })
+    }
+}
+
+struct App {
+    token: Option<Secret>,
+    timeout: Duration,
+    bin_dir: PathBuf,
+    running: HashMap<&'static str, tokio::sync::Mutex<()>>,
+}
+
+type Shared = Arc<App>;
+
+pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
+    let settings = Settings::from_env(&env)?;
+    if settings.token.is_none() {
+        warn!("HTTP_SERVICE_ALLOW_NO_AUTH=true: the service accepts requests without a token");
+    }
+    let exe = std::env::current_exe().context("cannot find the http-service executable")?;
+    let bin_dir = exe
+        .parent()
+        .map(PathBuf::from)
+        .context("the http-service executable has no directory")?;
+    let app = Arc::new(App {
+        token: settings.token,
+        timeout: settings.timeout,
+        bin_dir,
+        running: STAGES
+            .iter()
+            .map(|s| (s.name, tokio::sync::Mutex::new(())))
+            .collect(),
+    });
+    let router = Router::new()
+        .route("/scripts", get(scripts))
+        .route("/run", post(run_body))
+        .route("/run/{*name}", post(run_named))
+        .route_layer(middleware::from_fn_with_state(app.clone(), authorize))
+        .route("/health", get(health))
+        .with_state(app);
+    let listener = tokio::net::TcpListener::bind(settings.addr)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (HTTP_SERVICE_HOST, HTTP_SERVICE_PORT)",
+                settings.addr
+            )
+        })?;
+    info!("http-service listening on http://{}", settings.addr);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("the HTTP server stopped")?;
+    Ok(())
+}
+
+async fn authorize(State(app): State<Shared>, request: Request, next: Next) -> Response {
+    let Some(token) = &app.token else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if constant_time_eq(given.as_bytes(), token.expose().as_bytes()) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            axum::Json(json!({"error": "missing or wrong bearer token (Authorization: Bearer $HTTP_SERVICE_TOKEN)"})),
+        )
+            .into_response()
+    }
+}
+
+/// Compares without leaking through timing how much of the token matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn health() -> Response {
+    axum::Json(json!({"status": "healthy", "service": "timecamp-scim-http"})).into_response()
+}
+
+async fn scripts(State(app): State<Shared>) -> Response {
+    let names: Vec<&str> = STAGES.iter().flat_map(|s| [s.name, s.original]).collect();
+    let stages: Vec<Value> = STAGES
+        .iter()
+        .map(|s| {
+            json!({"name": s.name, "original_name": s.original, "flags": allowed_flags(s),
+                   "installed": app.bin_dir.join(s.name).is_file()})
+        })
+        .collect();
+    axum::Json(json!({"available_scripts": names, "stages": stages})).into_response()
+}
+
+fn error(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+/// The JSON body, if any: `{}`-like when empty, an error when present but not JSON.
+fn body_json(body: &Bytes) -> Result<Value, Response> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            json!({"error": format!("the body is not valid JSON: {e}")}),
+        )
+    })
+}
+
+fn args_of(body: &Value) -> Result<Vec<String>, Response> {
+    match body.get("args") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str().map(str::to_owned).ok_or_else(|| {
+                    error(
+                        StatusCode::BAD_REQUEST,
+                        json!({"error": "args must be a list of strings"}),
+                    )
+                })
+            })
+            .collect(),
+        Some(_) => Err(error(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "args must be a list of strings"}),
+        )),
+    }
+}
+
+async fn run_body(State(app): State<Shared>, body: Bytes) -> Response {
+    let body = match body_json(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if body.is_null() || body.as_object().is_some_and(|o| o.is_empty()) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "No JSON data provided"}),
+        );
+    }
+    let Some(name) = body.get("script").and_then(Value::as_str) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "Script name is required"}),
+        );
+    };
+    let args = match args_of(&body) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    run_stage(&app, name, args).await
+}
+
+async fn run_named(State(app): State<Shared>, Path(name): Path<String>, body: Bytes) -> Response {
+    let body = match body_json(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let args = match args_of(&body) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    run_stage(&app, &name, args).await
+}
+
+async fn run_stage(app: &App, name: &str, args: Vec<String>) -> Response {
+    let Some(stage) = find_stage(name) else {
+        let names: Vec<&str> = STAGES.iter().flat_map(|s| [s.name, s.original]).collect();
+        return error(
+            StatusCode::BAD_REQUEST,
+            json!({"error": format!("Script '{name}' not allowed"), "available_scripts": names}),
+        );
+    };
+    if let Err(why) = check_args(stage, &args) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            json!({"error": why, "allowed_flags": allowed_flags(stage)}),
+        );
+    }
+    let binary = app.bin_dir.join(stage.name);
+    if !binary.is_file() {
+        return error(
+            StatusCode::NOT_FOUND,
+            json!({"error": format!("{} is not installed next to http-service", stage.name)}),
+        );
+    }
+    // The map holds every stage, so the lookup cannot fail.
+    let Some(slot) = app.running.get(stage.name) else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"error": "unknown stage"}),
+        );
+    };
+    let Ok(_running) = slot.try_lock() else {
+        return error(
+            StatusCode::CONFLICT,
+            json!({"error": format!("{} is already running; try again when it has finished", stage.name)}),
+        );
+    };
+    info!("Running {} {}", stage.name, args.join(" "));
+    let child = tokio::process::Command::new(&binary)
+        .args(&args)
+        .kill_on_drop(true)
+        .output();
+    let output = match tokio::time::timeout(app.timeout, child).await {
+        Err(_) => {
+            warn!(
+                "{} timed out after {} s and was stopped",
+                stage.name,
+                app.timeout.as_secs()
+            );
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                json!({"error": format!("Script execution timed out ({} s, HTTP_SERVICE_TIMEOUT_SECONDS)", app.timeout.as_secs())}),
+            );
+        }
+        Ok(Err(e)) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": format!("cannot start {}: {e}", stage.name)}),
+            );
+        }
+        Ok(Ok(output)) => output,
+    };
+    let code = output.status.code().unwrap_or(-1);
+    info!("{} finished with exit code {code}", stage.name);
+    let status = if code == 0 {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    error(
+        status,
+        json!({
+            "script": name,
+            "stage": stage.name,
+            "args": args,
+            "return_code": code,
+            "stdout": String::from_utf8_lossy(&output.stdout),
+            "stderr": String::from_utf8_lossy(&output.stderr),
+            "success": code == 0,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn original_and_new_names_find_the_same_stage() {
+        assert_eq!(
+            find_stage("timecamp_sync_users.py").map(|s| s.name),
+            Some("sync-users")
+        );
+        assert_eq!(
+            find_stage("scripts/remove_empty_groups.py").map(|s| s.name),
+            Some("remove-empty-groups")
+        );
+        assert_eq!(find_stage("sync-users").map(|s| s.name), Some("sync-users"));
+        assert!(find_stage("rm").is_none());
+    }
+
+    #[test]
+    fn only_known_flags_pass() {
+        let sync = find_stage("sync-users").unwrap();
+        assert!(check_args(sync, &args(&["--dry-run", "--output", "json"])).is_ok());
+        assert!(check_args(sync, &args(&["--output=json"])).is_ok());
+        assert!(check_args(sync, &args(&["--output", "yaml"])).is_err());
+        assert!(check_args(sync, &args(&["--input", "/etc/passwd"])).is_err());
+        assert!(check_args(sync, &args(&["--dry-run=1"])).is_err());
+        let prepare = find_stage("prepare-timecamp").unwrap();
+        assert!(check_args(prepare, &args(&["--output", "/tmp/x"])).is_err());
+    }
+
+    #[test]
+    fn token_comparison_needs_an_exact_match() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}
