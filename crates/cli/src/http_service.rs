@@ -302,74 +302,48 @@ fn error(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-/// The JSON body, if any: `{}`-like when empty, an error when present but not JSON.
-fn body_json(body: &Bytes) -> Result<Value, Response> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Null);
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
-            json!({"error": format!("the body is not valid JSON: {e}")}),
-        )
-    })
+fn bad_request(message: impl Into<String>) -> Response {
+    error(StatusCode::BAD_REQUEST, json!({"error": message.into()}))
 }
 
-fn args_of(body: &Value) -> Result<Vec<String>, Response> {
-    match body.get("args") {
-        None | Some(Value::Null) => Ok(Vec::new()),
+/// The JSON body, if any (`Null` when empty), and its `args`.
+fn parse_body(body: &Bytes) -> Result<(Value, Vec<String>), String> {
+    let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(body).map_err(|e| format!("the body is not valid JSON: {e}"))?
+    };
+    let args = match value.get("args") {
+        None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|v| {
-                v.as_str().map(str::to_owned).ok_or_else(|| {
-                    error(
-                        StatusCode::BAD_REQUEST,
-                        json!({"error": "args must be a list of strings"}),
-                    )
-                })
-            })
-            .collect(),
-        Some(_) => Err(error(
-            StatusCode::BAD_REQUEST,
-            json!({"error": "args must be a list of strings"}),
-        )),
-    }
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or("args must be a list of strings")?,
+        Some(_) => return Err("args must be a list of strings".into()),
+    };
+    Ok((value, args))
 }
 
 async fn run_body(State(app): State<Shared>, body: Bytes) -> Response {
-    let body = match body_json(&body) {
-        Ok(v) => v,
-        Err(r) => return r,
+    let (body, args) = match parse_body(&body) {
+        Ok(parsed) => parsed,
+        Err(message) => return bad_request(message),
     };
     if body.is_null() || body.as_object().is_some_and(|o| o.is_empty()) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            json!({"error": "No JSON data provided"}),
-        );
+        return bad_request("No JSON data provided");
     }
     let Some(name) = body.get("script").and_then(Value::as_str) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            json!({"error": "Script name is required"}),
-        );
-    };
-    let args = match args_of(&body) {
-        Ok(a) => a,
-        Err(r) => return r,
+        return bad_request("Script name is required");
     };
     run_stage(&app, name, args).await
 }
 
 async fn run_named(State(app): State<Shared>, Path(name): Path<String>, body: Bytes) -> Response {
-    let body = match body_json(&body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let args = match args_of(&body) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    run_stage(&app, &name, args).await
+    match parse_body(&body) {
+        Ok((_, args)) => run_stage(&app, &name, args).await,
+        Err(message) => bad_request(message),
+    }
 }
 
 async fn run_stage(app: &App, name: &str, args: Vec<String>) -> Response {
