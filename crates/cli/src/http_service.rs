@@ -111,6 +111,11 @@ const STAGES: &[Stage] = &[
     },
 ];
 
+/// Every stage binary of the project, as named on PATH.
+pub fn stage_names() -> impl Iterator<Item = &'static str> {
+    STAGES.iter().map(|s| s.name)
+}
+
 fn find_stage(name: &str) -> Option<&'static Stage> {
     let name = name.trim_start_matches('/');
     STAGES.iter().find(|s| s.name == name || s.original == name)
