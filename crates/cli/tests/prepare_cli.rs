@@ -282,7 +282,9 @@ fn every_setting_is_documented() {
     let read = |rel: &str| std::fs::read_to_string(format!("{root}/{rel}")).unwrap();
     let readme = read("README.md");
     let sample = read(".env.sample");
-    let code = read("crates/core/src/settings.rs") + &read("crates/cli/src/http_service.rs");
+    let code = read("crates/core/src/settings.rs")
+        + &read("crates/cli/src/http_service.rs")
+        + &read("crates/sources/src/ldap.rs");
     let mut names: Vec<&str> = code
         .split('"')
         .skip(1)

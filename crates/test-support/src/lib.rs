@@ -6,12 +6,17 @@
 //!   real one as `apis.md` describes it (string ids, an invite that does not return
 //!   the user, throttling, the group depth limit), with switches for faults.
 //! - [`MotoServer`]: a real S3-compatible server (moto) on loopback.
+//! - [`Slapd`]: a real OpenLDAP server on loopback, with TLS and `memberOf`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fake_timecamp;
 mod moto;
 mod project;
+mod slapd;
 
 pub use fake_timecamp::{FakeTimecamp, Recorded, TOKEN};
 pub use moto::MotoServer;
 pub use project::{Project, Run};
+pub use slapd::{
+    LDAP_ADMIN_DN, LDAP_ADMIN_PASSWORD, LDAP_BASE, LDAP_READER_DN, LDAP_READER_PASSWORD, Slapd,
+};

@@ -1,0 +1,6 @@
+//! The user sources of timecamp-scim. Each fetcher reads its system into
+//! `SourceUser` values; the binaries save them with the shared write path,
+//! which refuses an empty list and never leaves half a file.
+
+pub mod ldap;
+pub mod ldap_map;
