@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use scim_test_support::{FakeTimecamp, Project, Run, TOKEN};
+use scim_test_support::{FakeTimecamp, Project, Run};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sync-users");
@@ -31,15 +31,9 @@ fn first(k: u64) -> Value {
 
 fn project(fake: &FakeTimecamp, records: &Value) -> Project {
     Project::new()
-        .env("TIMECAMP_API_URL", &fake.url())
-        .env("TIMECAMP_API_KEY", TOKEN)
-        .env("TIMECAMP_ROOT_GROUP_ID", &ROOT.to_string())
-        .env("TIMECAMP_NEW_USER_WAIT_SECONDS", "5")
         .env("DISABLE_FILE_LOGGING", "true")
-        .file(
-            "var/timecamp_users.json",
-            serde_json::to_string_pretty(records).unwrap(),
-        )
+        .timecamp(fake, ROOT)
+        .prepared(records)
 }
 
 fn run(p: &Project, args: &[&str]) -> Run {

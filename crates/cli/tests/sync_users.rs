@@ -32,15 +32,9 @@ struct Sync {
 impl Sync {
     fn new(fake: FakeTimecamp, records: Value) -> Self {
         let project = Project::new()
-            .env("TIMECAMP_API_URL", &fake.url())
-            .env("TIMECAMP_API_KEY", TOKEN)
-            .env("TIMECAMP_ROOT_GROUP_ID", &ROOT.to_string())
-            .env("TIMECAMP_NEW_USER_WAIT_SECONDS", "5")
             .env("DISABLE_FILE_LOGGING", "true")
-            .file(
-                "var/timecamp_users.json",
-                serde_json::to_string_pretty(&records).unwrap(),
-            );
+            .timecamp(&fake, ROOT)
+            .prepared(&records);
         Self { fake, project }
     }
 

@@ -45,6 +45,21 @@ impl Project {
         self.file("var/users.json", text)
     }
 
+    /// Points the TimeCamp stages at a fake TimeCamp, syncing under group `root`
+    /// (new users are waited for 5 s at most).
+    pub fn timecamp(self, fake: &crate::FakeTimecamp, root: u64) -> Self {
+        self.env("TIMECAMP_API_URL", &fake.url())
+            .env("TIMECAMP_API_KEY", crate::TOKEN)
+            .env("TIMECAMP_ROOT_GROUP_ID", &root.to_string())
+            .env("TIMECAMP_NEW_USER_WAIT_SECONDS", "5")
+    }
+
+    /// Writes `var/timecamp_users.json` from a JSON value.
+    pub fn prepared(self, records: &serde_json::Value) -> Self {
+        let text = serde_json::to_string_pretty(records).unwrap();
+        self.file("var/timecamp_users.json", text)
+    }
+
     /// Sets an environment variable for every command run in this project.
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.into(), value.into()));
