@@ -16,6 +16,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use scim_core::Secret;
+use scim_core::retry::{self, MAX_RETRY_AFTER};
 use serde_json::{Value, json};
 use tracing::{debug, warn};
 
@@ -33,8 +34,6 @@ pub const SETTING_NAMES: [&str; 4] = [
 const SETTINGS_BATCH: usize = 100;
 /// Settings requests in flight at once.
 const SETTINGS_CONCURRENCY: usize = 4;
-/// Longest `Retry-After` honoured as given; longer values are capped.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -436,35 +435,15 @@ fn decode_err(method: Method, path: &str, message: String) -> ApiError {
 }
 
 fn retryable(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 429 | 502 | 503 | 504)
+    retry::retryable_status(status.as_u16())
 }
 
-/// Exponential backoff with jitter: a random wait between half and all of
-/// `base × 2^(attempt-1)`, capped, so parallel clients do not retry in step.
 fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
-    let exp = policy
-        .base_delay
-        .saturating_mul(1u32 << (attempt - 1).min(16))
-        .min(policy.max_delay);
-    exp.mul_f64(0.5 + fastrand::f64() / 2.0)
+    retry::backoff(policy.base_delay, policy.max_delay, attempt)
 }
 
-/// `Retry-After` as seconds or as an HTTP date.
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    let wait = if let Ok(secs) = value.parse::<f64>() {
-        Duration::from_secs_f64(secs.max(0.0))
-    } else {
-        let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-        (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
-            .to_std()
-            .unwrap_or_default()
-    };
-    Some(wait.min(MAX_RETRY_AFTER))
+    retry::parse_retry_after(headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?)
 }
 
 /// TimeCamp's edge answers a 502 with `{"retry_after": 60, ...}` instead of a header.
@@ -519,30 +498,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_within_jitter_and_is_capped() {
-        let p = RetryPolicy {
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(350),
-            ..RetryPolicy::default()
-        };
-        for _ in 0..50 {
-            let one = backoff(&p, 1);
-            assert!(one >= Duration::from_millis(50) && one <= Duration::from_millis(100));
-            let three = backoff(&p, 3);
-            assert!(three >= Duration::from_millis(175) && three <= Duration::from_millis(350));
-        }
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_caps_them() {
-        let mut h = reqwest::header::HeaderMap::new();
-        h.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(reqwest::header::RETRY_AFTER, "99999".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
-    }
-
-    #[test]
     fn error_message_prefers_the_json_message() {
         assert_eq!(
             error_message(br#"{"message":"invalid email "}"#),
@@ -550,15 +505,5 @@ mod tests {
         );
         assert_eq!(error_message(b""), "(empty body)");
         assert_eq!(error_message(b"<html>oops</html>"), "<html>oops</html>");
-    }
-
-    #[test]
-    fn only_throttling_and_gateway_errors_are_retried() {
-        for s in [429, 502, 503, 504] {
-            assert!(retryable(StatusCode::from_u16(s).unwrap()));
-        }
-        for s in [400, 401, 403, 404, 500] {
-            assert!(!retryable(StatusCode::from_u16(s).unwrap()));
-        }
     }
 }
