@@ -3,11 +3,9 @@
 use anyhow::Context;
 use clap::Parser;
 use scim_core::Env;
-use scim_core::model::SourceUsersFile;
 use scim_core::settings::StorageSettings;
-use scim_core::storage::{self, USERS_FILE};
+use scim_core::storage::USERS_FILE;
 use scim_sources::ldap::{LdapSettings, fetch};
-use tracing::info;
 
 /// Read the users of an LDAP directory or Active Directory (LDAP_* settings) and
 /// write var/users.json. Nothing is written if the directory cannot be read to the
@@ -26,18 +24,5 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
     let users = fetch(&settings)
         .await
         .with_context(|| format!("fetch-ldap stopped; {USERS_FILE} was left as it was"))?;
-    let inactive = users
-        .iter()
-        .filter(|u| u.status.as_deref() != Some("active"))
-        .count();
-    storage::write_source_users(
-        storage.as_ref(),
-        &SourceUsersFile {
-            users,
-            ..SourceUsersFile::default()
-        },
-    )
-    .await
-    .with_context(|| format!("fetch-ldap found nothing to write; {USERS_FILE} was left as it was"))
-    .map(|()| info!("Wrote {USERS_FILE} ({inactive} inactive)"))
+    crate::save_users(storage.as_ref(), "fetch-ldap", users).await
 }

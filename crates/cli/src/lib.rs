@@ -6,6 +6,7 @@
 //! 0 success, 1 the run failed, 2 the configuration or command line is wrong.
 
 pub mod display_tree;
+pub mod fetch_bamboohr;
 pub mod fetch_ldap;
 pub mod http_service;
 pub mod prepare;
@@ -86,4 +87,31 @@ pub async fn open_storage(settings: &StorageSettings) -> anyhow::Result<Box<dyn 
     };
     tracing::info!("Stage files: {}", storage.describe());
     Ok(storage)
+}
+
+/// Saves what a fetcher read, through the shared write path: an empty list is
+/// refused and the previous `var/users.json` stays.
+pub async fn save_users(
+    storage: &dyn Storage,
+    stage: &str,
+    users: Vec<scim_core::model::SourceUser>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use scim_core::storage::USERS_FILE;
+    let total = users.len();
+    let inactive = users
+        .iter()
+        .filter(|u| u.status.as_deref() != Some("active"))
+        .count();
+    scim_core::storage::write_source_users(
+        storage,
+        &scim_core::model::SourceUsersFile {
+            users,
+            ..Default::default()
+        },
+    )
+    .await
+    .with_context(|| format!("{stage} found nothing to write; {USERS_FILE} was left as it was"))?;
+    tracing::info!("Wrote {total} users to {USERS_FILE} ({inactive} inactive)");
+    Ok(())
 }

@@ -284,7 +284,8 @@ fn every_setting_is_documented() {
     let sample = read(".env.sample");
     let code = read("crates/core/src/settings.rs")
         + &read("crates/cli/src/http_service.rs")
-        + &read("crates/sources/src/ldap.rs");
+        + &read("crates/sources/src/ldap.rs")
+        + &read("crates/sources/src/bamboohr.rs");
     let mut names: Vec<&str> = code
         .split('"')
         .skip(1)

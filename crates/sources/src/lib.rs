@@ -2,5 +2,6 @@
 //! `SourceUser` values; the binaries save them with the shared write path,
 //! which refuses an empty list and never leaves half a file.
 
+pub mod bamboohr;
 pub mod ldap;
 pub mod ldap_map;

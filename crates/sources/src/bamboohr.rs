@@ -1,0 +1,537 @@
+//! fetch-bamboohr: employees from BambooHR's dataset API (sources.md §1).
+//!
+//! Every page is read (the page number goes in the query string, where the
+//! API reads it; the original sent it in the body, Q-43a), then supervisors
+//! missing from the listing are looked up, up the chain, and added as
+//! inactive. Throttling (429, 503) is retried with `Retry-After`. Any failed
+//! request fails the whole fetch: nothing is written from a partial read.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use scim_core::model::SourceUser;
+use scim_core::retry;
+use scim_core::{ConfigError, Env, Secret};
+use serde_json::{Value, json};
+use tracing::{debug, info, warn};
+
+pub const DEFAULT_API_URL: &str = "https://api.bamboohr.com/api/gateway.php";
+/// The API's largest page.
+const PAGE_SIZE: usize = 1000;
+const MAX_ATTEMPTS: u32 = 5;
+
+const FIELDS: &[&str] = &[
+    "employeeNumber",
+    "name",
+    "email",
+    "jobInformationDepartment",
+    "jobInformationDivision",
+    "jobInformationJobTitle",
+    "isSupervisor",
+    "supervisorId",
+    "employmentStatus",
+    "hireDate",
+    "status",
+    "supervisorEId",
+];
+
+/// The `BAMBOOHR_*` settings.
+#[derive(Debug, Clone)]
+pub struct BambooSettings {
+    pub subdomain: String,
+    pub api_key: Secret,
+    /// `BAMBOOHR_API_URL`, up to `/api/gateway.php`.
+    pub api_url: String,
+    /// One more dataset filter every employee must satisfy.
+    pub exclude_filter: Option<Value>,
+    pub excluded_departments: Vec<String>,
+    /// `field:value` of `BAMBOOHR_SUPERVISOR_RULE`.
+    pub supervisor_rule: Option<(String, String)>,
+    pub timeout: Duration,
+}
+
+impl BambooSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let missing: Vec<&str> = ["BAMBOOHR_SUBDOMAIN", "BAMBOOHR_API_KEY"]
+            .into_iter()
+            .filter(|v| env.get(v).is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ConfigError::Conflict(format!(
+                "fetch-bamboohr needs {}: set {} (see .env.sample)",
+                missing.join(" and "),
+                if missing.len() == 1 { "it" } else { "them" }
+            )));
+        }
+        // The original ignored a malformed filter or rule with a warning, and then
+        // fetched people it was told to leave out; here they stop the run.
+        let exclude_filter = match env.get("BAMBOOHR_EXCLUDE_FILTER") {
+            None => None,
+            Some(text) => match serde_json::from_str::<Value>(text) {
+                Ok(v @ Value::Object(_)) => Some(v),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        var: "BAMBOOHR_EXCLUDE_FILTER",
+                        value: text.to_owned(),
+                        expected: "one dataset filter as a JSON object, e.g. {\"field\":\"customField4548\",\"operator\":\"not_checked\"}",
+                    });
+                }
+            },
+        };
+        let supervisor_rule = match env.get("BAMBOOHR_SUPERVISOR_RULE") {
+            None => None,
+            Some(text) => match text.split_once(':') {
+                Some((f, v)) if !f.trim().is_empty() && !v.trim().is_empty() => {
+                    Some((f.trim().to_owned(), v.trim().to_owned()))
+                }
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        var: "BAMBOOHR_SUPERVISOR_RULE",
+                        value: text.to_owned(),
+                        expected: "field:value, e.g. isSupervisor:Yes",
+                    });
+                }
+            },
+        };
+        Ok(Self {
+            subdomain: env.string("BAMBOOHR_SUBDOMAIN", ""),
+            api_key: Secret::new(env.string("BAMBOOHR_API_KEY", "")),
+            api_url: env
+                .string("BAMBOOHR_API_URL", DEFAULT_API_URL)
+                .trim_end_matches('/')
+                .to_owned(),
+            exclude_filter,
+            excluded_departments: env.list("BAMBOOHR_EXCLUDED_DEPARTMENTS"),
+            supervisor_rule,
+            timeout: Duration::from_secs(60),
+        })
+    }
+
+    fn endpoint(&self) -> String {
+        format!("{}/{}/v1/datasets/employee", self.api_url, self.subdomain)
+    }
+
+    fn fields(&self) -> Vec<String> {
+        let mut f: Vec<String> = FIELDS.iter().map(|s| (*s).to_owned()).collect();
+        if let Some((field, _)) = &self.supervisor_rule
+            && !f.contains(field)
+        {
+            f.push(field.clone());
+        }
+        f
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BambooError {
+    #[error("BambooHR answered {status} to page {page}: {message}")]
+    Status {
+        status: u16,
+        page: usize,
+        message: String,
+    },
+    #[error("BambooHR could not be reached (page {page}): {message}")]
+    Transport { page: usize, message: String },
+    #[error("unexpected answer from BambooHR (page {page}): {message}")]
+    Decode { page: usize, message: String },
+    #[error("cannot set up the HTTP client: {0}")]
+    Setup(String),
+}
+
+/// The text of a dataset value: strings as they are, numbers as digits, null as nothing.
+fn text(row: &Value, field: &str) -> Option<String> {
+    match row.get(field)? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn non_empty(row: &Value, field: &str) -> Option<String> {
+    text(row, field)
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// `Division/Department`, or whichever exists.
+fn department(row: &Value) -> String {
+    match (
+        non_empty(row, "jobInformationDivision"),
+        non_empty(row, "jobInformationDepartment"),
+    ) {
+        (Some(d), Some(p)) => format!("{d}/{p}"),
+        (None, Some(p)) => p,
+        (Some(d), None) => d,
+        (None, None) => String::new(),
+    }
+}
+
+/// Maps a dataset row. Listed employees may be skipped (returned as `Err` with
+/// the reason); supervisors fetched to complete the chain are always kept, inactive.
+pub fn map_row(
+    row: &Value,
+    s: &BambooSettings,
+    today: &str,
+    supervisor: bool,
+) -> Result<SourceUser, String> {
+    let email = text(row, "email")
+        .map(|e| e.trim().to_owned())
+        .unwrap_or_default();
+    if !supervisor {
+        if text(row, "employmentStatus")
+            .is_some_and(|st| st.trim().eq_ignore_ascii_case("terminated"))
+        {
+            return Err("terminated".into());
+        }
+        if let Some(hire) = non_empty(row, "hireDate")
+            && hire.as_str() > today
+        {
+            return Err(format!("hired on {hire}, in the future"));
+        }
+        if email.is_empty() {
+            return Err("no e-mail".into());
+        }
+        // Department or division: the original checked the department only (Q-43d).
+        for unit in [
+            non_empty(row, "jobInformationDepartment"),
+            non_empty(row, "jobInformationDivision"),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if s.excluded_departments.contains(&unit) {
+                return Err(format!("in the excluded department {unit:?}"));
+            }
+        }
+    }
+    let is_supervisor = s
+        .supervisor_rule
+        .as_ref()
+        .is_some_and(|(field, value)| text(row, field).unwrap_or_default().trim() == value);
+    Ok(SourceUser {
+        external_id: non_empty(row, "employeeNumber"),
+        name: Some(text(row, "name").unwrap_or_default().trim().to_owned()),
+        email: Some(email),
+        department: Some(department(row)),
+        job_title: text(row, "jobInformationJobTitle"),
+        status: Some(if supervisor { "inactive" } else { "active" }.into()),
+        supervisor_id: Some(non_empty(row, "supervisorId").unwrap_or_default()),
+        is_supervisor: Some(Value::Bool(is_supervisor)),
+        ..SourceUser::default()
+    })
+}
+
+struct Api<'a> {
+    s: &'a BambooSettings,
+    http: reqwest::Client,
+}
+
+impl Api<'_> {
+    /// All rows matching `filters`, every page, each request retried when throttled.
+    async fn rows(&self, filters: Value) -> Result<Vec<Value>, BambooError> {
+        let fields = self.s.fields();
+        let mut rows = Vec::new();
+        let mut page = 1;
+        loop {
+            let answer = self
+                .post(page, &json!({"filters": filters, "fields": fields}))
+                .await?;
+            let decode = |message: String| BambooError::Decode { page, message };
+            match answer.get("data") {
+                Some(Value::Array(data)) => rows.extend(data.iter().cloned()),
+                None | Some(Value::Null) => {}
+                Some(_) => return Err(decode("`data` is not a list".into())),
+            }
+            let pagination = answer.get("pagination").cloned().unwrap_or(Value::Null);
+            let next = pagination
+                .get("next_page")
+                .is_some_and(|n| !n.is_null() && n != "" && n != false);
+            if let Some(current) = pagination.get("current_page").and_then(Value::as_u64)
+                && current != page as u64
+            {
+                // Following `next_page` would repeat one page forever (Q-43a).
+                return Err(decode(format!("asked for page {page}, got page {current}")));
+            }
+            if !next {
+                return Ok(rows);
+            }
+            page += 1;
+        }
+    }
+
+    async fn post(&self, page: usize, body: &Value) -> Result<Value, BambooError> {
+        let mut attempt = 1;
+        loop {
+            let sent = self
+                .http
+                .post(self.s.endpoint())
+                .query(&[
+                    ("page", page.to_string()),
+                    ("page_size", PAGE_SIZE.to_string()),
+                ])
+                .basic_auth(self.s.api_key.expose(), Some("x"))
+                .header("Accept", "application/json")
+                .json(body)
+                .send()
+                .await;
+            let wait = match sent {
+                Ok(resp) if resp.status().is_success() => {
+                    let bytes = resp.bytes().await.map_err(|e| BambooError::Transport {
+                        page,
+                        message: e.to_string(),
+                    })?;
+                    return serde_json::from_slice(&bytes).map_err(|e| BambooError::Decode {
+                        page,
+                        message: format!("not JSON: {e}"),
+                    });
+                }
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(retry::parse_retry_after);
+                    let message = resp
+                        .headers()
+                        .get("x-bamboohr-error-message")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| match status {
+                            401 | 403 => "check BAMBOOHR_API_KEY and BAMBOOHR_SUBDOMAIN".into(),
+                            _ => "request refused".into(),
+                        });
+                    if !retry::retryable_status(status) || attempt >= MAX_ATTEMPTS {
+                        return Err(BambooError::Status {
+                            status,
+                            page,
+                            message,
+                        });
+                    }
+                    warn!(
+                        "BambooHR answered {status} (throttled); retrying (attempt {attempt} of {MAX_ATTEMPTS})"
+                    );
+                    retry_after.unwrap_or_else(|| {
+                        retry::backoff(Duration::from_secs(1), Duration::from_secs(60), attempt)
+                    })
+                }
+                Err(e) => {
+                    if attempt >= MAX_ATTEMPTS {
+                        return Err(BambooError::Transport {
+                            page,
+                            message: e.to_string(),
+                        });
+                    }
+                    warn!(
+                        "BambooHR request failed: {e}; retrying (attempt {attempt} of {MAX_ATTEMPTS})"
+                    );
+                    retry::backoff(Duration::from_secs(1), Duration::from_secs(60), attempt)
+                }
+            };
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+}
+
+/// Reads every employee and the supervisors needed to complete the chain.
+pub async fn fetch(s: &BambooSettings) -> Result<Vec<SourceUser>, BambooError> {
+    let api = Api {
+        s,
+        http: reqwest::Client::builder()
+            .timeout(s.timeout)
+            .user_agent(concat!("timecamp-scim/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| BambooError::Setup(e.to_string()))?,
+    };
+    let mut filters = Vec::new();
+    filters.extend(s.exclude_filter.clone());
+    filters.push(json!({"field": "employmentStatus", "operator": "does_not_include", "value": ["Terminated"]}));
+    let rows = api
+        .rows(json!({"match": "all", "filters": filters}))
+        .await?;
+    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+    let mut users = Vec::with_capacity(rows.len());
+    for row in &rows {
+        match map_row(row, s, &today, false) {
+            Ok(u) => users.push(u),
+            Err(why) => debug!(
+                "skipped employee {}: {why}",
+                text(row, "employeeNumber").unwrap_or_default()
+            ),
+        }
+    }
+    let active = users.len();
+    info!("BambooHR listed {} employees; {active} kept", rows.len());
+
+    let mut known: HashSet<String> = users.iter().filter_map(|u| u.external_id.clone()).collect();
+    let mut not_found: HashSet<String> = HashSet::new();
+    loop {
+        let mut missing: Vec<String> = users
+            .iter()
+            .filter_map(|u| u.supervisor_id.clone())
+            .filter(|id| !id.is_empty() && !known.contains(id) && !not_found.contains(id))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        missing.sort();
+        let lookups: Vec<Value> = missing
+            .iter()
+            .map(|id| json!({"field": "employeeNumber", "operator": "equal", "value": id}))
+            .collect();
+        let found = api
+            .rows(json!({"match": "any", "filters": lookups}))
+            .await?;
+        for row in &found {
+            if let Ok(u) = map_row(row, s, &today, true)
+                && let Some(id) = u.external_id.clone()
+                && known.insert(id)
+            {
+                users.push(u);
+            }
+        }
+        for id in missing.into_iter().filter(|id| !known.contains(id)) {
+            warn!("supervisor {id} is not in BambooHR; their reports keep the id");
+            not_found.insert(id);
+        }
+    }
+    info!(
+        "Added {} supervisors outside the listing as inactive",
+        users.len() - active
+    );
+    Ok(users)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> BambooSettings {
+        BambooSettings::from_env(&Env::from_pairs([
+            ("BAMBOOHR_SUBDOMAIN", "acme"),
+            ("BAMBOOHR_API_KEY", "k"),
+            ("BAMBOOHR_EXCLUDED_DEPARTMENTS", "Board, Contractors"),
+            ("BAMBOOHR_SUPERVISOR_RULE", " isSupervisor : Yes "),
+        ]))
+        .unwrap()
+    }
+
+    #[test]
+    fn department_joins_division_and_department() {
+        assert_eq!(
+            department(
+                &json!({"jobInformationDivision": "R&D", "jobInformationDepartment": "Eng"})
+            ),
+            "R&D/Eng"
+        );
+        assert_eq!(
+            department(&json!({"jobInformationDivision": "", "jobInformationDepartment": "Eng"})),
+            "Eng"
+        );
+        assert_eq!(
+            department(&json!({"jobInformationDivision": "R&D", "jobInformationDepartment": null})),
+            "R&D"
+        );
+        assert_eq!(department(&json!({})), "");
+    }
+
+    #[test]
+    fn skip_rules() {
+        let s = settings();
+        let row = |extra: Value| {
+            let mut r = json!({"employeeNumber": "1", "name": " Ann ", "email": "ann@x.com", "employmentStatus": "Full-Time"});
+            r.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            r
+        };
+        assert!(map_row(&row(json!({})), &s, "2026-01-01", false).is_ok());
+        assert!(
+            map_row(
+                &row(json!({"employmentStatus": "terminated"})),
+                &s,
+                "2026-01-01",
+                false
+            )
+            .is_err()
+        );
+        assert!(
+            map_row(
+                &row(json!({"hireDate": "2026-02-01"})),
+                &s,
+                "2026-01-01",
+                false
+            )
+            .is_err()
+        );
+        assert!(map_row(&row(json!({"email": null})), &s, "2026-01-01", false).is_err());
+        assert!(
+            map_row(
+                &row(json!({"jobInformationDivision": "Board"})),
+                &s,
+                "2026-01-01",
+                false
+            )
+            .is_err()
+        );
+        let sup = map_row(
+            &row(json!({"email": null, "employmentStatus": "Terminated"})),
+            &s,
+            "2026-01-01",
+            true,
+        )
+        .unwrap();
+        assert_eq!(sup.status.as_deref(), Some("inactive"));
+        assert_eq!(sup.email.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn supervisor_rule_compares_the_trimmed_field() {
+        let s = settings();
+        let u = map_row(
+            &json!({"employeeNumber": 7, "email": "a@x", "isSupervisor": " Yes"}),
+            &s,
+            "2026-01-01",
+            false,
+        )
+        .unwrap();
+        assert_eq!(u.is_supervisor, Some(Value::Bool(true)));
+        assert_eq!(u.external_id.as_deref(), Some("7"));
+        let u = map_row(
+            &json!({"employeeNumber": "8", "email": "b@x"}),
+            &s,
+            "2026-01-01",
+            false,
+        )
+        .unwrap();
+        assert_eq!(u.is_supervisor, Some(Value::Bool(false)));
+    }
+
+    #[test]
+    fn malformed_filter_and_rule_are_configuration_errors() {
+        let base = [("BAMBOOHR_SUBDOMAIN", "acme"), ("BAMBOOHR_API_KEY", "k")];
+        let with = |k: &'static str, v: &'static str| {
+            let mut p = base.to_vec();
+            p.push((k, v));
+            BambooSettings::from_env(&Env::from_pairs(p))
+        };
+        assert!(
+            with("BAMBOOHR_EXCLUDE_FILTER", "{not json")
+                .unwrap_err()
+                .to_string()
+                .contains("BAMBOOHR_EXCLUDE_FILTER")
+        );
+        assert!(
+            with("BAMBOOHR_SUPERVISOR_RULE", "isSupervisor")
+                .unwrap_err()
+                .to_string()
+                .contains("BAMBOOHR_SUPERVISOR_RULE")
+        );
+        let err = BambooSettings::from_env(&Env::from_pairs([("BAMBOOHR_SUBDOMAIN", "acme")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("BAMBOOHR_API_KEY"));
+    }
+}
