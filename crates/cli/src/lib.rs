@@ -6,6 +6,7 @@
 //! 0 success, 1 the run failed, 2 the configuration or command line is wrong.
 
 pub mod display_tree;
+pub mod fetch_azuread;
 pub mod fetch_bamboohr;
 pub mod fetch_ldap;
 pub mod http_service;

@@ -172,7 +172,7 @@ async fn unknown_scripts_flags_and_missing_binaries_are_refused() {
     let (status, _) =
         run(json!({"script": "display-tree", "args": ["--file", "/etc/passwd"]})).await;
     assert_eq!(status, 400);
-    let (status, body) = run(json!({"script": "fetch_azuread.py"})).await;
+    let (status, body) = run(json!({"script": "fetch_factorialhr.py"})).await;
     assert_eq!(status, 404, "{body}");
     assert!(body["error"].as_str().unwrap().contains("not installed"));
     let (status, body) = call("POST", &format!("{}/run", s.url), Some(SECRET), None).await;

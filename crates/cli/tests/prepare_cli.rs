@@ -285,7 +285,8 @@ fn every_setting_is_documented() {
     let code = read("crates/core/src/settings.rs")
         + &read("crates/cli/src/http_service.rs")
         + &read("crates/sources/src/ldap.rs")
-        + &read("crates/sources/src/bamboohr.rs");
+        + &read("crates/sources/src/bamboohr.rs")
+        + &read("crates/sources/src/azuread.rs");
     let mut names: Vec<&str> = code
         .split('"')
         .skip(1)

@@ -2,6 +2,7 @@
 //! `SourceUser` values; the binaries save them with the shared write path,
 //! which refuses an empty list and never leaves half a file.
 
+pub mod azuread;
 pub mod bamboohr;
 pub mod ldap;
 pub mod ldap_map;

@@ -169,7 +169,7 @@ async fn handle(
             .into_response();
     }
     if let Some((n, status)) = s.throttle
-        && s.counter % n == 0
+        && s.counter.is_multiple_of(n)
     {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         return (status, [("Retry-After", "0")], "rate limited").into_response();

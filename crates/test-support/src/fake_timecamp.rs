@@ -500,7 +500,7 @@ async fn handle(
         return message(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
     if let Some(n) = s.faults.throttle_every
-        && s.counter % n == 0
+        && s.counter.is_multiple_of(n)
     {
         let retry_after = s.faults.retry_after.to_string();
         return (
@@ -511,7 +511,7 @@ async fn handle(
             .into_response();
     }
     if let Some((n, status)) = s.faults.fail_every
-        && s.counter % n == 0
+        && s.counter.is_multiple_of(n)
     {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
         return (

@@ -1,0 +1,449 @@
+//! fetch-azuread: users from Microsoft Entra ID through Microsoft Graph
+//! (sources.md §2).
+//!
+//! A client-credentials token is fetched once and reused for the run (kept in
+//! memory: the admin's `.env` is never rewritten, Q-03); a 401 gets one fresh
+//! token. Pages are followed through `@odata.nextLink` to the end, throttling
+//! (429, 503, 504) is retried with `Retry-After`, and disabled accounts come
+//! through as inactive (Q-41a). With `AZURE_FILTER_GROUPS`, members of nested
+//! groups count (Q-41b), and a group that does not exist fails the fetch
+//! instead of producing an empty list.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use scim_core::model::SourceUser;
+use scim_core::retry;
+use scim_core::{ConfigError, Env, Secret};
+use serde_json::Value;
+use tracing::{info, warn};
+
+pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
+const MAX_ATTEMPTS: u32 = 5;
+const USER_FIELDS: &str =
+    "id,displayName,mail,userPrincipalName,department,jobTitle,givenName,surname,accountEnabled";
+
+/// The `AZURE_*` settings.
+#[derive(Debug, Clone)]
+pub struct AzureSettings {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub login_url: String,
+    pub graph_url: String,
+    /// The users collection: `AZURE_SCIM_ENDPOINT` when it is one, else `<graph>/v1.0/users`.
+    pub users_url: String,
+    pub prefer_real_email: bool,
+    pub filter_groups: Vec<String>,
+    pub timeout: Duration,
+}
+
+impl AzureSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let missing: Vec<&str> = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"]
+            .into_iter()
+            .filter(|v| env.get(v).is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ConfigError::Conflict(format!(
+                "fetch-azuread needs {}: set {} (see .env.sample)",
+                missing.join(", "),
+                if missing.len() == 1 { "it" } else { "them" }
+            )));
+        }
+        let graph_url = env
+            .string("AZURE_GRAPH_URL", DEFAULT_GRAPH_URL)
+            .trim_end_matches('/')
+            .to_owned();
+        let default_users = format!("{graph_url}/v1.0/users");
+        let users_url = match env.get("AZURE_SCIM_ENDPOINT") {
+            Some(url) if url.trim_end_matches('/').ends_with("/v1.0/users") => {
+                url.trim_end_matches('/').to_owned()
+            }
+            Some(url) => {
+                // The sample's SCIM URL and the Helm default without /users never worked (Q-41d).
+                warn!(
+                    "AZURE_SCIM_ENDPOINT={url} is not a Graph users URL; reading {default_users}"
+                );
+                default_users
+            }
+            None => default_users,
+        };
+        Ok(Self {
+            tenant_id: env.string("AZURE_TENANT_ID", ""),
+            client_id: env.string("AZURE_CLIENT_ID", ""),
+            client_secret: Secret::new(env.string("AZURE_CLIENT_SECRET", "")),
+            login_url: env
+                .string("AZURE_LOGIN_URL", DEFAULT_LOGIN_URL)
+                .trim_end_matches('/')
+                .to_owned(),
+            graph_url,
+            users_url,
+            prefer_real_email: env.bool("AZURE_PREFER_REAL_EMAIL", false)?,
+            filter_groups: env.list("AZURE_FILTER_GROUPS"),
+            timeout: Duration::from_secs(60),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AzureError {
+    #[error(
+        "cannot get a token from {url}: {message} (check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET)"
+    )]
+    Token { url: String, message: String },
+    #[error("Graph answered {status} to {what}: {message}")]
+    Status {
+        status: u16,
+        what: String,
+        message: String,
+    },
+    #[error("Graph could not be reached ({what}): {message}")]
+    Transport { what: String, message: String },
+    #[error("unexpected answer from Graph ({what}): {message}")]
+    Decode { what: String, message: String },
+    #[error("AZURE_FILTER_GROUPS: no group named {0:?} (names are exact and case-sensitive)")]
+    UnknownGroup(String),
+    #[error("cannot set up the HTTP client: {0}")]
+    Setup(String),
+}
+
+/// Quotes a string for an OData filter (`'` doubles, Q-41c).
+pub fn odata_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Maps a Graph user; `None` (with the reason) when it cannot be a TimeCamp user.
+pub fn map_user(u: &Value, prefer_real_email: bool) -> Result<SourceUser, String> {
+    let text = |k: &str| {
+        u.get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let id = text("id");
+    let (mail, upn) = (text("mail"), text("userPrincipalName"));
+    let email = if prefer_real_email && !mail.is_empty() {
+        mail
+    } else {
+        upn
+    };
+    if email.is_empty() {
+        return Err(format!("user {id} has neither mail nor userPrincipalName"));
+    }
+    let mut name = text("displayName");
+    if name.is_empty() {
+        name = format!("{} {}", text("givenName"), text("surname"))
+            .trim()
+            .to_owned();
+    }
+    let enabled = u
+        .get("accountEnabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let manager = u
+        .get("manager")
+        .and_then(|m| m.get("id"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Ok(SourceUser {
+        external_id: Some(id),
+        name: Some(name),
+        email: Some(email.to_lowercase()),
+        department: Some(text("department")),
+        job_title: Some(text("jobTitle")),
+        status: Some(if enabled { "active" } else { "inactive" }.into()),
+        supervisor_id: Some(manager),
+        ..SourceUser::default()
+    })
+}
+
+struct Graph<'a> {
+    s: &'a AzureSettings,
+    http: reqwest::Client,
+    token: Option<(Secret, Instant)>,
+    tokens: u32,
+}
+
+impl Graph<'_> {
+    async fn token(&mut self, fresh: bool) -> Result<Secret, AzureError> {
+        if !fresh
+            && let Some((token, until)) = &self.token
+            && Instant::now() < *until
+        {
+            return Ok(token.clone());
+        }
+        let url = format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.s.login_url, self.s.tenant_id
+        );
+        let err = |message: String| AzureError::Token {
+            url: url.clone(),
+            message,
+        };
+        let resp = self
+            .http
+            .post(&url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", self.s.client_id.as_str()),
+                ("client_secret", self.s.client_secret.expose()),
+                ("scope", "https://graph.microsoft.com/.default"),
+            ])
+            .send()
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let status = resp.status();
+        let body: Value = resp
+            .json()
+            .await
+            .map_err(|e| err(format!("not JSON: {e}")))?;
+        if !status.is_success() {
+            let why = body["error_description"]
+                .as_str()
+                .or(body["error"].as_str())
+                .unwrap_or("refused");
+            return Err(err(format!("HTTP {}: {why}", status.as_u16())));
+        }
+        let token = body["access_token"]
+            .as_str()
+            .ok_or_else(|| err("no access_token".into()))?;
+        let lifetime = body["expires_in"].as_u64().unwrap_or(3600);
+        // Renewed five minutes early, as the original did.
+        let until = Instant::now() + Duration::from_secs(lifetime.saturating_sub(300));
+        self.tokens += 1;
+        let token = Secret::new(token);
+        self.token = Some((token.clone(), until));
+        Ok(token)
+    }
+
+    /// A Graph GET with throttling retries and one re-authentication on 401.
+    async fn get(&mut self, url: &str, what: &str) -> Result<Value, AzureError> {
+        let mut attempt = 1;
+        let mut renewed = false;
+        loop {
+            let token = self.token(false).await?;
+            let sent = self
+                .http
+                .get(url)
+                .bearer_auth(token.expose())
+                .header("Accept", "application/json")
+                .send()
+                .await;
+            let wait = match sent {
+                Ok(resp) if resp.status().is_success() => {
+                    return resp.json().await.map_err(|e| AzureError::Decode {
+                        what: what.into(),
+                        message: e.to_string(),
+                    });
+                }
+                Ok(resp) if resp.status().as_u16() == 401 && !renewed => {
+                    renewed = true;
+                    self.token(true).await?;
+                    continue;
+                }
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(retry::parse_retry_after);
+                    let body: Value = resp.json().await.unwrap_or(Value::Null);
+                    let message = body["error"]["message"]
+                        .as_str()
+                        .unwrap_or("request refused")
+                        .to_owned();
+                    if !retry::retryable_status(status) || attempt >= MAX_ATTEMPTS {
+                        return Err(AzureError::Status {
+                            status,
+                            what: what.into(),
+                            message,
+                        });
+                    }
+                    warn!(
+                        "Graph answered {status} to {what} (throttled); retrying (attempt {attempt} of {MAX_ATTEMPTS})"
+                    );
+                    retry_after.unwrap_or_else(|| {
+                        retry::backoff(Duration::from_secs(1), Duration::from_secs(60), attempt)
+                    })
+                }
+                Err(e) => {
+                    if attempt >= MAX_ATTEMPTS {
+                        return Err(AzureError::Transport {
+                            what: what.into(),
+                            message: e.to_string(),
+                        });
+                    }
+                    retry::backoff(Duration::from_secs(1), Duration::from_secs(60), attempt)
+                }
+            };
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// Every item of a collection, following `@odata.nextLink` to the end.
+    async fn all(&mut self, first: String, what: &str) -> Result<Vec<Value>, AzureError> {
+        let mut items = Vec::new();
+        let mut next = Some(first);
+        let mut page = 1;
+        while let Some(url) = next.take() {
+            let what = format!("{what}, page {page}");
+            let body = self.get(&url, &what).await?;
+            match body.get("value") {
+                Some(Value::Array(v)) => items.extend(v.iter().cloned()),
+                _ => {
+                    return Err(AzureError::Decode {
+                        what,
+                        message: "no `value` list".into(),
+                    });
+                }
+            }
+            next = body
+                .get("@odata.nextLink")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            page += 1;
+        }
+        Ok(items)
+    }
+
+    async fn allowed_ids(&mut self) -> Result<Option<HashSet<String>>, AzureError> {
+        if self.s.filter_groups.is_empty() {
+            return Ok(None);
+        }
+        let mut ids = HashSet::new();
+        for name in self.s.filter_groups.clone() {
+            let url = reqwest::Url::parse_with_params(
+                &format!("{}/v1.0/groups", self.s.graph_url),
+                &[
+                    ("$filter", format!("displayName eq {}", odata_quote(&name))),
+                    ("$select", "id".into()),
+                ],
+            )
+            .map_err(|e| AzureError::Setup(e.to_string()))?;
+            let found = self.get(url.as_str(), &format!("group {name:?}")).await?;
+            let Some(id) = found["value"]
+                .get(0)
+                .and_then(|g| g["id"].as_str())
+                .map(str::to_owned)
+            else {
+                return Err(AzureError::UnknownGroup(name));
+            };
+            let members = self
+                .all(
+                    format!("{}/v1.0/groups/{id}/transitiveMembers/microsoft.graph.user?$select=id&$top=999", self.s.graph_url),
+                    &format!("members of {name:?}"),
+                )
+                .await?;
+            info!(
+                "Group {name:?}: {} users (nested groups included)",
+                members.len()
+            );
+            ids.extend(
+                members
+                    .iter()
+                    .filter_map(|m| m["id"].as_str().map(str::to_owned)),
+            );
+        }
+        Ok(Some(ids))
+    }
+}
+
+/// Reads the users (of the filter groups, when set).
+pub async fn fetch(s: &AzureSettings) -> Result<Vec<SourceUser>, AzureError> {
+    let mut graph = Graph {
+        s,
+        http: reqwest::Client::builder()
+            .timeout(s.timeout)
+            .user_agent(concat!("timecamp-scim/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AzureError::Setup(e.to_string()))?,
+        token: None,
+        tokens: 0,
+    };
+    let allowed = graph.allowed_ids().await?;
+    let first = format!(
+        "{}?$select={USER_FIELDS}&$expand=manager($select=id)&$top=999",
+        s.users_url
+    );
+    let raw = graph.all(first, "users").await?;
+    let mut users = Vec::with_capacity(raw.len());
+    for u in &raw {
+        let id = u["id"].as_str().unwrap_or_default();
+        if allowed.as_ref().is_some_and(|a| !a.contains(id)) {
+            continue;
+        }
+        match map_user(u, s.prefer_real_email) {
+            Ok(user) => users.push(user),
+            Err(why) => warn!("skipped: {why}"),
+        }
+    }
+    info!(
+        "Graph listed {} users; {} kept ({} tokens used)",
+        raw.len(),
+        users.len(),
+        graph.tokens
+    );
+    Ok(users)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn odata_strings_double_their_quotes() {
+        assert_eq!(odata_quote("O'Brien's team"), "'O''Brien''s team'");
+    }
+
+    #[test]
+    fn users_map_with_email_preference_and_account_state() {
+        let u = json!({"id": "g1", "displayName": " Ada ", "mail": "Ada@Contoso.com",
+                       "userPrincipalName": "ada@contoso.onmicrosoft.com", "accountEnabled": false,
+                       "manager": {"@odata.type": "#microsoft.graph.user", "id": "g0"}});
+        let a = map_user(&u, false).unwrap();
+        assert_eq!(a.email.as_deref(), Some("ada@contoso.onmicrosoft.com"));
+        assert_eq!(a.status.as_deref(), Some("inactive"));
+        assert_eq!(a.supervisor_id.as_deref(), Some("g0"));
+        assert_eq!(a.department.as_deref(), Some(""));
+        let b = map_user(&u, true).unwrap();
+        assert_eq!(b.email.as_deref(), Some("ada@contoso.com"));
+        assert!(map_user(&json!({"id": "x"}), false).is_err());
+    }
+
+    #[test]
+    fn scim_endpoint_is_used_only_when_it_is_a_users_collection() {
+        let base = [
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s"),
+        ];
+        let with = |v: &'static str| {
+            let mut p = base.to_vec();
+            p.push(("AZURE_SCIM_ENDPOINT", v));
+            AzureSettings::from_env(&Env::from_pairs(p))
+                .unwrap()
+                .users_url
+        };
+        assert_eq!(
+            with("https://graph.microsoft.com/v1.0/users"),
+            "https://graph.microsoft.com/v1.0/users"
+        );
+        assert_eq!(
+            with("https://graph.microsoft.com/v1.0"),
+            "https://graph.microsoft.com/v1.0/users"
+        );
+        let err =
+            AzureSettings::from_env(&Env::from_pairs([("AZURE_TENANT_ID", "t")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("AZURE_CLIENT_ID, AZURE_CLIENT_SECRET")
+        );
+    }
+}
