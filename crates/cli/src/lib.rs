@@ -8,11 +8,13 @@
 pub mod display_tree;
 pub mod fetch_azuread;
 pub mod fetch_bamboohr;
+pub mod fetch_factorial;
 pub mod fetch_ldap;
 pub mod http_service;
 pub mod prepare;
 pub mod remove_empty_groups;
 pub mod sync;
+pub mod sync_time_off;
 
 use scim_core::settings::StorageSettings;
 use scim_core::storage::{LocalStorage, Storage};

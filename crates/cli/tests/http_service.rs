@@ -33,8 +33,12 @@ fn free_port() -> u16 {
 }
 
 fn start(project: &Project, extra: &[(&str, &str)]) -> Service {
+    start_binary(BIN, project, extra)
+}
+
+fn start_binary(bin: &str, project: &Project, extra: &[(&str, &str)]) -> Service {
     let port = free_port();
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin);
     cmd.current_dir(project.root())
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -172,9 +176,6 @@ async fn unknown_scripts_flags_and_missing_binaries_are_refused() {
     let (status, _) =
         run(json!({"script": "display-tree", "args": ["--file", "/etc/passwd"]})).await;
     assert_eq!(status, 400);
-    let (status, body) = run(json!({"script": "fetch_factorialhr.py"})).await;
-    assert_eq!(status, 404, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("not installed"));
     let (status, body) = call("POST", &format!("{}/run", s.url), Some(SECRET), None).await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -270,4 +271,28 @@ async fn a_stage_running_past_the_timeout_is_stopped_with_408() {
     .await;
     assert_eq!(status, 408, "{body}");
     assert!(body["error"].as_str().unwrap().contains("timed out"));
+}
+
+#[tokio::test]
+async fn a_stage_missing_next_to_the_service_answers_404() {
+    // A service installed alone: no stage binary beside it.
+    let p = users_project();
+    let alone = p.path("bin/http-service");
+    std::fs::create_dir_all(alone.parent().unwrap()).unwrap();
+    std::fs::copy(BIN, &alone).unwrap();
+    let s = start_binary(alone.to_str().unwrap(), &p, &[]);
+    let (status, body) = call(
+        "POST",
+        &format!("{}/run", s.url),
+        Some(SECRET),
+        Some(json!({"script": "fetch_factorialhr.py"})),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("fetch-factorial is not installed")
+    );
 }

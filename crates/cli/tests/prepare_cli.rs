@@ -286,7 +286,8 @@ fn every_setting_is_documented() {
         + &read("crates/cli/src/http_service.rs")
         + &read("crates/sources/src/ldap.rs")
         + &read("crates/sources/src/bamboohr.rs")
-        + &read("crates/sources/src/azuread.rs");
+        + &read("crates/sources/src/azuread.rs")
+        + &read("crates/sources/src/factorial.rs");
     let mut names: Vec<&str> = code
         .split('"')
         .skip(1)

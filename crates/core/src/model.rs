@@ -223,6 +223,26 @@ pub struct TimecampUser {
     pub extra: Map<String, Value>,
 }
 
+/// `var/vacation.json`: leaves to write into TimeCamp attendance (formats.md §3).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct VacationFile {
+    pub vacation: Vec<Leave>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One leave: a person, a first and last day, and the TimeCamp day type's name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Leave {
+    pub email: Option<String>,
+    pub start_on: String,
+    /// Inclusive; `null` means a one-day leave.
+    pub finish_on: Option<String>,
+    pub tc_leave_type: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

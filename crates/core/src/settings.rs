@@ -78,6 +78,8 @@ pub struct TimecampSettings {
     pub concurrency: usize,
     /// `TIMECAMP_LOCK_WAIT_SECONDS`: how long a run waits for another to finish, default 60.
     pub lock_wait_seconds: u64,
+    /// `TIMECAMP_TIME_OFF_INCLUDE_WEEKENDS`: write Saturdays and Sundays of a leave too.
+    pub time_off_include_weekends: bool,
 }
 
 /// How many users one run may disable: a count, or a share of the enabled
@@ -216,6 +218,7 @@ impl TimecampSettings {
             lock_wait_seconds: env
                 .int("TIMECAMP_LOCK_WAIT_SECONDS", "a whole number of seconds")?
                 .unwrap_or(60),
+            time_off_include_weekends: env.bool("TIMECAMP_TIME_OFF_INCLUDE_WEEKENDS", false)?,
         })
     }
 
@@ -242,6 +245,14 @@ impl TimecampSettings {
             (true, false) => GroupMode::Supervisor,
             (false, _) => GroupMode::Department,
         }
+    }
+
+    /// The API key alone, for stages that do not work under the root group.
+    pub fn require_api_key(&self) -> Result<Secret, ConfigError> {
+        self.api_key.clone().ok_or(ConfigError::Missing {
+            var: "TIMECAMP_API_KEY",
+            why: "this stage calls the TimeCamp API",
+        })
     }
 
     /// The key and root group, or an error naming the missing one.

@@ -4,5 +4,6 @@
 
 pub mod azuread;
 pub mod bamboohr;
+pub mod factorial;
 pub mod ldap;
 pub mod ldap_map;

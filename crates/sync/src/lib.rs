@@ -9,6 +9,7 @@ pub mod apply;
 pub mod guard;
 pub mod plan;
 pub mod render;
+pub mod time_off;
 
 use std::collections::HashSet;
 

@@ -88,6 +88,8 @@ struct State_ {
     next_id: u64,
     requests: Vec<Recorded>,
     invitation_emails_sent: Vec<String>,
+    /// user id → day → day type id
+    attendance: HashMap<u64, BTreeMap<String, u64>>,
     faults: Faults,
     counter: u64,
 }
@@ -393,6 +395,22 @@ impl FakeTimecamp {
         self.lock().users.len()
     }
 
+    /// The day type recorded for a user on a day (`YYYY-MM-DD`).
+    pub fn attendance_of(&self, email: &str, day: &str) -> Option<u64> {
+        let id = self.user_id(email)?;
+        self.lock().attendance.get(&id)?.get(day).copied()
+    }
+
+    /// Records a day for a user, as if entered in TimeCamp.
+    pub fn attendance_day(self, user_id: u64, day: &str, day_type: u64) -> Self {
+        self.lock()
+            .attendance
+            .entry(user_id)
+            .or_default()
+            .insert(day.into(), day_type);
+        self
+    }
+
     /// E-mails to which TimeCamp would have sent an invitation.
     pub fn invitation_emails_sent(&self) -> Vec<String> {
         self.lock().invitation_emails_sent.clone()
@@ -544,6 +562,9 @@ async fn handle(
         )),
         ("PUT", ["group"]) => create_group(&mut s, &body),
         ("DELETE", ["group"]) => delete_group(&mut s, &body),
+        ("GET", ["attendance", "day_types"]) => day_types(&s),
+        ("GET", ["attendance", uid, "user"]) => read_attendance(&s, uid, &query),
+        ("POST", ["attendance", uid, "user"]) => write_attendance(&mut s, uid, &body),
         ("GET", ["people_picker"]) => people_picker(&s),
         ("GET", ["user", ids, "setting"]) => read_settings(&s, ids, &query),
         ("PUT", ["user", id, "setting"]) => write_setting(&mut s, id, &body),
@@ -642,6 +663,89 @@ fn create_group(s: &mut State_, body: &Value) -> Response {
         json!({"group_id": id.to_string(), "name": name, "admin_id": "0",
                    "parent_id": parent.to_string(), "root_group_id": root.to_string()}),
     )
+}
+
+/// The account's day types: 12 Working Day, 13 Vacation, 14 Sick Leave (a day off), 15 Holiday.
+fn day_types(_s: &State_) -> Response {
+    ok_json(json!({"data": {
+        "12": {"id": 12, "slug": "normal", "name": "Working Day", "isDayOff": false, "isDefault": true, "isActive": true},
+        "13": {"id": 13, "slug": "vacation", "name": "Vacation", "isDayOff": true, "isDefault": false, "isActive": true},
+        "14": {"id": 14, "slug": "sick", "name": "Sick Leave", "isDayOff": true, "isDefault": false, "isActive": true},
+        "15": {"id": 15, "slug": "holiday", "name": "Holiday", "isDayOff": true, "isDefault": false, "isActive": true}
+    }}))
+}
+
+fn read_attendance(s: &State_, uid: &str, query: &str) -> Response {
+    let Some(uid) = uid.parse::<u64>().ok().filter(|u| s.users.contains_key(u)) else {
+        return message(StatusCode::NOT_FOUND, "User not found");
+    };
+    let param = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+            .unwrap_or_default()
+    };
+    let (start, end) = (param("start"), param("end"));
+    let data: serde_json::Map<String, Value> = s
+        .attendance
+        .get(&uid)
+        .map(|days| {
+            days.iter()
+                .filter(|(d, _)| d.as_str() >= start.as_str() && d.as_str() <= end.as_str())
+                .map(|(d, t)| {
+                    (
+                        d.clone(),
+                        json!({"userId": uid.to_string(), "day": d, "dayTypeId": t}),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ok_json(json!({"data": data}))
+}
+
+fn write_attendance(s: &mut State_, uid: &str, body: &Value) -> Response {
+    let Some(uid) = uid.parse::<u64>().ok().filter(|u| s.users.contains_key(u)) else {
+        return message(StatusCode::NOT_FOUND, "User not found");
+    };
+    let Some(days) = body.as_array() else {
+        return message(StatusCode::BAD_REQUEST, "Invalid payload.");
+    };
+    let dates: Vec<&str> = days.iter().filter_map(|d| d["day"].as_str()).collect();
+    if let (Some(first), Some(last)) = (dates.iter().min(), dates.iter().max()) {
+        let span = days_between(first, last);
+        if span > 100 {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"message": "Invalid payload.", "error": format!("The provided date range exceeds the allowed limit of 100 days. Given range: {span} days.")})),
+            )
+                .into_response();
+        }
+    }
+    for d in days {
+        if let (Some(day), Some(t)) = (d["day"].as_str(), d["dayTypeId"].as_u64()) {
+            s.attendance
+                .entry(uid)
+                .or_default()
+                .insert(day.to_owned(), t);
+        }
+    }
+    ok_json(json!({"message": "Attendance was updated successfully."}))
+}
+
+/// Days from `a` to `b` (YYYY-MM-DD), by a civil-date day count.
+fn days_between(a: &str, b: &str) -> i64 {
+    fn day_number(d: &str) -> i64 {
+        let p: Vec<i64> = d.split('-').filter_map(|x| x.parse().ok()).collect();
+        let (y, m, d) = (p[0] - i64::from(p[1] <= 2), p[1], p[2]);
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+        era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy
+    }
+    day_number(b) - day_number(a)
 }
 
 /// `DELETE /group {"group_id"}`: the top group cannot go; subgroups and users

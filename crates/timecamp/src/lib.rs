@@ -22,6 +22,25 @@ use tracing::{debug, warn};
 
 pub use types::{Group, Roles, Settings, User, decode_roles, decode_settings, parse_id};
 
+/// An attendance day type (`Vacation`, `Sick Leave`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayType {
+    pub id: u64,
+    pub name: String,
+    pub day_off: bool,
+}
+
+/// One day of attendance to write.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AttendanceDay {
+    pub day: String,
+    pub day_type_id: u64,
+    /// Expected work minutes.
+    pub should_be: u32,
+    /// Vacation minutes.
+    pub vacation_time: u32,
+}
+
 /// The settings the sync reads and writes.
 pub const SETTING_NAMES: [&str; 4] = [
     "disabled_user",
@@ -225,7 +244,82 @@ impl Client {
         decode_roles(v).map_err(|m| decode_err(Method::GET, "people_picker", m))
     }
 
+    /// `GET /attendance/day_types`: day-type name → (id, is a day off).
+    /// `data` is documented as an object keyed by id; a list is accepted too.
+    pub async fn day_types(&self) -> Result<Vec<DayType>, ApiError> {
+        let v = self
+            .json(Method::GET, "attendance/day_types", &[], None)
+            .await?;
+        let items: Vec<Value> = match v.get("data") {
+            Some(Value::Object(map)) => map.values().cloned().collect(),
+            Some(Value::Array(list)) => list.clone(),
+            _ => {
+                return Err(decode_err(
+                    Method::GET,
+                    "attendance/day_types",
+                    format!("no `data` in {v}"),
+                ));
+            }
+        };
+        Ok(items
+            .iter()
+            .filter_map(|t| {
+                Some(DayType {
+                    id: t.get("id").and_then(parse_id)?,
+                    name: t.get("name")?.as_str()?.to_owned(),
+                    day_off: t.get("isDayOff").and_then(Value::as_bool).unwrap_or(false),
+                })
+            })
+            .collect())
+    }
+
+    /// `GET /attendance/<user>/user?start=&end=`: the days recorded, with their day type.
+    pub async fn attendance(
+        &self,
+        user_id: u64,
+        start: &str,
+        end: &str,
+    ) -> Result<Vec<(String, u64)>, ApiError> {
+        let path = format!("attendance/{user_id}/user");
+        let q = [("start", start.to_owned()), ("end", end.to_owned())];
+        let v = match self.json(Method::GET, &path, &q, None).await {
+            Ok(v) => v,
+            Err(ApiError::Status { status: 404, .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let items: Vec<Value> = match v.get("data") {
+            Some(Value::Object(map)) => map.values().cloned().collect(),
+            Some(Value::Array(list)) => list.clone(),
+            _ => Vec::new(),
+        };
+        Ok(items
+            .iter()
+            .filter_map(|d| {
+                Some((
+                    d.get("day")?.as_str()?.to_owned(),
+                    d.get("dayTypeId").and_then(parse_id)?,
+                ))
+            })
+            .collect())
+    }
+
     // ---- writes ----
+
+    /// `POST /attendance/<user>/user` with up to 100 days' span in one request.
+    pub async fn add_attendance(
+        &self,
+        user_id: u64,
+        days: &[AttendanceDay],
+    ) -> Result<(), ApiError> {
+        let body = Value::Array(
+            days.iter()
+                .map(|d| json!({"day": d.day, "dayTypeId": d.day_type_id, "shouldBe": d.should_be, "vacationTime": d.vacation_time}))
+                .collect(),
+        );
+        let path = format!("attendance/{user_id}/user");
+        self.send(Method::POST, &path, &[], Some(&body)).await?;
+        Ok(())
+    }
 
     /// `PUT /group`: creates `name` under `parent`, returns the new id. A 403
     /// right after other changes is transient in TimeCamp, so it is retried

@@ -1,0 +1,236 @@
+//! fetch-factorial and sync-time-off: Factorial's employees and leaves, through
+//! `var/vacation.json`, into TimeCamp attendance.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
+
+use scim_test_support::{FACTORIAL_KEY, FakeFactorial, FakeTimecamp, Project};
+use serde_json::{Value, json};
+
+const FETCH: &str = env!("CARGO_BIN_EXE_fetch-factorial");
+const PREPARE: &str = env!("CARGO_BIN_EXE_prepare-timecamp");
+const SYNC: &str = env!("CARGO_BIN_EXE_sync-users");
+const TIME_OFF: &str = env!("CARGO_BIN_EXE_sync-time-off");
+const LEAVE_TYPES: &str =
+    r#"{"Vacaciones": "Vacation", "Baja médica": "Sick Leave", "Default": "Vacation"}"#;
+
+/// Five employees on pages of 2: Ana manages the others; Teo left; Ola has only a personal e-mail.
+fn factorial() -> FakeFactorial {
+    let emp = |id: u64,
+               name: &str,
+               login: Value,
+               email: &str,
+               manager: Value,
+               terminated: Value| {
+        json!({"id": id, "full_name": name, "login_email": login, "email": email, "manager_id": manager, "terminated_on": terminated})
+    };
+    FakeFactorial::start()
+        .page_size(2)
+        .team(json!({"id": 1, "name": "Engineering", "employee_ids": [11, 12, 13]}))
+        .team(json!({"id": 2, "name": "Sales", "employee_ids": [14, 15]}))
+        .employee(emp(11, "Ana Boss", json!("ana@acme.com"), "ana@home.org", Value::Null, Value::Null))
+        .employee(emp(12, "Bo Dev", json!("Bo@Acme.com"), "bo@home.org", json!(11), Value::Null))
+        .employee(emp(13, "Cy Dev", json!("cy@acme.com"), "cy@home.org", json!(11), Value::Null))
+        .employee(emp(14, "Ola Sales", Value::Null, "ola@acme.com", json!(11), Value::Null))
+        .employee(emp(15, "Teo Gone", json!("teo@acme.com"), "teo@home.org", json!(11), json!("2020-01-31")))
+        .leave(json!({"id": 101, "employee_id": 12, "start_on": "2025-08-07", "finish_on": "2025-08-11", "leave_type_name": "Vacaciones", "approved": true}))
+        .leave(json!({"id": 102, "employee_id": 13, "start_on": "2025-08-04", "finish_on": null, "leave_type_name": "Baja médica", "approved": true}))
+        .leave(json!({"id": 103, "employee_id": 14, "start_on": "2025-09-01", "finish_on": "2025-09-02", "leave_type_name": "Otro", "approved": true}))
+        .leave(json!({"id": 104, "employee_id": 12, "start_on": "2025-10-01", "finish_on": "2025-10-03", "leave_type_name": "Vacaciones", "approved": false}))
+}
+
+fn project(f: &FakeFactorial) -> Project {
+    Project::new()
+        .env("DISABLE_FILE_LOGGING", "true")
+        .env("FACTORIAL_API_URL", &f.url())
+        .env("FACTORIAL_API_KEY", FACTORIAL_KEY)
+        .env("LeaveTypeMap", LEAVE_TYPES)
+}
+
+#[test]
+fn employees_and_every_page_of_leaves_are_fetched() {
+    let f = factorial();
+    let p = project(&f);
+    p.run(FETCH, &[]).expect_success();
+    let users = p.read_json("var/users.json")["users"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(users.len(), 5, "every page of employees");
+    let bo = users.iter().find(|u| u["external_id"] == "12").unwrap();
+    assert_eq!(bo["email"], "bo@acme.com", "the login e-mail");
+    assert_eq!(bo["department"], "Engineering");
+    assert_eq!(bo["supervisor_id"], "11");
+    let ola = users.iter().find(|u| u["external_id"] == "14").unwrap();
+    assert_eq!(
+        (ola["email"].as_str(), ola["department"].as_str()),
+        (Some("ola@acme.com"), Some("Sales"))
+    );
+    assert_eq!(
+        users.iter().find(|u| u["external_id"] == "15").unwrap()["status"],
+        "inactive"
+    );
+
+    let v = p.read_json("var/vacation.json")["vacation"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(v.len(), 3, "the unapproved leave is left out");
+    assert_eq!(
+        v[0],
+        json!({"email": "bo@acme.com", "start_on": "2025-08-07", "finish_on": "2025-08-11", "tc_leave_type": "Vacation"})
+    );
+    assert_eq!(v[1]["tc_leave_type"], "Sick Leave");
+    assert_eq!(v[1]["finish_on"], Value::Null);
+    assert_eq!(
+        v[2]["tc_leave_type"], "Vacation",
+        "unknown types fall back to Default"
+    );
+}
+
+#[test]
+fn throttling_is_retried() {
+    let f = factorial().throttle_every(3);
+    let p = project(&f);
+    p.run(FETCH, &[])
+        .expect_success()
+        .expect_stderr("Factorial answered 429");
+    assert_eq!(
+        p.read_json("var/vacation.json")["vacation"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn leave_type_map_is_required_and_must_be_json() {
+    let f = factorial();
+    project(&f)
+        .env("LeaveTypeMap", "")
+        .run(FETCH, &[])
+        .expect_code(2)
+        .expect_stderr("fetch-factorial needs LeaveTypeMap");
+    project(&f)
+        .env("LeaveTypeMap", "{Vacaciones: Vacation}")
+        .run(FETCH, &[])
+        .expect_code(2)
+        .expect_stderr("LeaveTypeMap=");
+}
+
+#[test]
+fn a_wrong_key_writes_nothing() {
+    let f = factorial();
+    let p = project(&f)
+        .env("FACTORIAL_API_KEY", "nope")
+        .file("var/users.json", "{\"users\": [1]}");
+    p.run(FETCH, &[])
+        .expect_code(1)
+        .expect_stderr("check FACTORIAL_API_KEY");
+    assert_eq!(p.read("var/users.json"), "{\"users\": [1]}");
+    assert!(!p.exists("var/vacation.json"));
+}
+
+fn timecamp() -> FakeTimecamp {
+    FakeTimecamp::start(10)
+        .user(2, "bo@acme.com", "Bo Dev", 10)
+        .user(3, "cy@acme.com", "Cy Dev", 10)
+        .user(4, "ola@acme.com", "Ola", 10)
+}
+
+fn vacation(entries: Value) -> String {
+    serde_json::to_string(&json!({"vacation": entries})).unwrap()
+}
+
+#[test]
+fn leaves_become_attendance_days_without_weekends_and_the_rerun_writes_nothing() {
+    let tc = timecamp();
+    let p = Project::new().env("DISABLE_FILE_LOGGING", "true").timecamp(&tc, 10).file(
+        "var/vacation.json",
+        vacation(json!([
+            {"email": "BO@acme.com", "start_on": "2025-08-07", "finish_on": "2025-08-11", "tc_leave_type": "Vacation"},
+            {"email": "cy@acme.com", "start_on": "2025-08-04", "finish_on": null, "tc_leave_type": "Sick Leave"},
+            {"email": "nobody@acme.com", "start_on": "2025-08-04", "finish_on": null, "tc_leave_type": "Vacation"},
+            {"email": "ola@acme.com", "start_on": "2025-08-04", "finish_on": null, "tc_leave_type": null}
+        ])),
+    );
+    p.run(TIME_OFF, &[])
+        .expect_success()
+        .expect_stderr("Summary: added 4 days; 0 already recorded; 2 leaves skipped")
+        .expect_stderr("no TimeCamp user with this e-mail");
+    assert_eq!(tc.attendance_of("bo@acme.com", "2025-08-08"), Some(13));
+    assert_eq!(
+        tc.attendance_of("bo@acme.com", "2025-08-09"),
+        None,
+        "Saturday"
+    );
+    assert_eq!(tc.attendance_of("bo@acme.com", "2025-08-11"), Some(13));
+    assert_eq!(tc.attendance_of("cy@acme.com", "2025-08-04"), Some(14));
+    let posts: Vec<_> = tc
+        .writes()
+        .into_iter()
+        .filter(|w| w.path.starts_with("attendance/"))
+        .collect();
+    assert_eq!(posts.len(), 2, "one request per user");
+    assert_eq!(
+        posts[0].body[0],
+        json!({"day": "2025-08-07", "dayTypeId": 13, "shouldBe": 0, "vacationTime": 480})
+    );
+
+    tc.clear_requests();
+    p.run(TIME_OFF, &[])
+        .expect_success()
+        .expect_stderr("added 0 days; 4 already recorded");
+    assert!(tc.writes().is_empty());
+}
+
+#[test]
+fn weekends_on_request_long_leaves_in_batches_and_dry_run() {
+    let tc = timecamp().attendance_day(2, "2025-01-02", 12);
+    let p = Project::new()
+        .env("DISABLE_FILE_LOGGING", "true")
+        .env("TIMECAMP_TIME_OFF_INCLUDE_WEEKENDS", "true")
+        .timecamp(&tc, 10)
+        .file(
+            "var/vacation.json",
+            vacation(json!([{"email": "bo@acme.com", "start_on": "2025-01-01", "finish_on": "2025-05-31", "tc_leave_type": "Vacation"}])),
+        );
+    let dry = p.run(TIME_OFF, &["--dry-run"]);
+    dry.expect_success();
+    assert_eq!(
+        dry.stdout,
+        "would add 151 day(s) for bo@acme.com: 2025-01-01 .. 2025-05-31\n"
+    );
+    assert!(tc.writes().is_empty());
+    p.run(TIME_OFF, &[]).expect_success();
+    let posts = tc.writes();
+    assert_eq!(
+        posts.len(),
+        2,
+        "151 days go in two requests of at most 100 days' span"
+    );
+    assert_eq!(
+        tc.attendance_of("bo@acme.com", "2025-01-04"),
+        Some(13),
+        "a Saturday, included"
+    );
+    assert_eq!(
+        tc.attendance_of("bo@acme.com", "2025-01-02"),
+        Some(13),
+        "a different day type is overwritten"
+    );
+}
+
+#[test]
+fn factorial_to_timecamp_end_to_end() {
+    let f = factorial();
+    let tc = FakeTimecamp::start(10);
+    let p = project(&f).timecamp(&tc, 10);
+    p.run(FETCH, &[]).expect_success();
+    p.run(PREPARE, &[]).expect_success();
+    p.run(SYNC, &[]).expect_success();
+    assert_eq!(tc.group_path_of("bo@acme.com"), "Company/Engineering");
+    assert_eq!(tc.user_count(), 4, "the terminated employee is not created");
+    p.run(TIME_OFF, &[]).expect_success();
+    assert_eq!(tc.attendance_of("bo@acme.com", "2025-08-07"), Some(13));
+    assert_eq!(tc.attendance_of("ola@acme.com", "2025-09-02"), Some(13));
+}
