@@ -127,7 +127,7 @@ fn throttling_is_retried_with_retry_after() {
         let p = project(&fake);
         p.run(FETCH, &[])
             .expect_success()
-            .expect_stderr(&format!("BambooHR answered {status} (throttled)"));
+            .expect_stderr(&format!("BambooHR answered {status} to page"));
         assert!(users(&p).len() > 12);
     }
 }

@@ -8,7 +8,7 @@ use std::net::{TcpListener, TcpStream};
 
 use scim_test_support::{
     FakeTimecamp, LDAP_ADMIN_DN, LDAP_ADMIN_PASSWORD, LDAP_READER_DN, LDAP_READER_PASSWORD,
-    Project, Slapd, TOKEN,
+    Project, Slapd, TOKEN, base64,
 };
 use serde_json::{Value, json};
 
@@ -18,32 +18,13 @@ const SYNC: &str = env!("CARGO_BIN_EXE_sync-users");
 const OLD_USERS: &str = "{\"users\": [{\"previous\": true}]}";
 const SALES: usize = 14;
 
-fn b64(bytes: &[u8]) -> String {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// The GUID bytes whose AD text form is `xxxxxxxx-0000-4000-8000-0000000000nn`.
 fn guid(n: u8) -> (String, String) {
     let bytes = [
         n, 0xaa, 0xbb, 0xcc, 0, 0, 0, 0x40, 0x80, 0, 0, 0, 0, 0, 0, n,
     ];
     (
-        b64(&bytes),
+        base64(&bytes),
         format!("ccbbaa{n:02x}-0000-4000-8000-0000000000{n:02x}"),
     )
 }

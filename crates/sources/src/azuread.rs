@@ -13,14 +13,14 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use scim_core::model::SourceUser;
-use scim_core::retry;
 use scim_core::{ConfigError, Env, Secret};
 use serde_json::Value;
 use tracing::{info, warn};
 
+use crate::http::{self, Failure};
+
 pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
-const MAX_ATTEMPTS: u32 = 5;
 const USER_FIELDS: &str =
     "id,displayName,mail,userPrincipalName,department,jobTitle,givenName,surname,accountEnabled";
 
@@ -222,67 +222,45 @@ impl Graph<'_> {
 
     /// A Graph GET with throttling retries and one re-authentication on 401.
     async fn get(&mut self, url: &str, what: &str) -> Result<Value, AzureError> {
-        let mut attempt = 1;
         let mut renewed = false;
         loop {
             let token = self.token(false).await?;
-            let sent = self
-                .http
-                .get(url)
-                .bearer_auth(token.expose())
-                .header("Accept", "application/json")
-                .send()
-                .await;
-            let wait = match sent {
-                Ok(resp) if resp.status().is_success() => {
+            let client = self.http.clone();
+            let request = || {
+                client
+                    .get(url)
+                    .bearer_auth(token.expose())
+                    .header("Accept", "application/json")
+            };
+            match http::send(request, "Graph", what).await {
+                Ok(resp) => {
                     return resp.json().await.map_err(|e| AzureError::Decode {
                         what: what.into(),
                         message: e.to_string(),
                     });
                 }
-                Ok(resp) if resp.status().as_u16() == 401 && !renewed => {
+                Err(Failure::Status { status: 401, .. }) if !renewed => {
                     renewed = true;
                     self.token(true).await?;
-                    continue;
                 }
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let retry_after = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(retry::parse_retry_after);
-                    let body: Value = resp.json().await.unwrap_or(Value::Null);
-                    let message = body["error"]["message"]
-                        .as_str()
-                        .unwrap_or("request refused")
-                        .to_owned();
-                    if !retry::retryable_status(status) || attempt >= MAX_ATTEMPTS {
-                        return Err(AzureError::Status {
-                            status,
-                            what: what.into(),
-                            message,
-                        });
-                    }
-                    warn!(
-                        "Graph answered {status} to {what} (throttled); retrying (attempt {attempt} of {MAX_ATTEMPTS})"
-                    );
-                    retry_after.unwrap_or_else(|| {
-                        retry::backoff(Duration::from_secs(1), Duration::from_secs(60), attempt)
-                    })
+                Err(Failure::Status { status, body, .. }) => {
+                    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    return Err(AzureError::Status {
+                        status,
+                        what: what.into(),
+                        message: body["error"]["message"]
+                            .as_str()
+                            .unwrap_or("request refused")
+                            .to_owned(),
+                    });
                 }
-                Err(e) => {
-                    if attempt >= MAX_ATTEMPTS {
-                        return Err(AzureError::Transport {
-                            what: what.into(),
-                            message: e.to_string(),
-                        });
-                    }
-                    retry::backoff(Duration::from_secs(1), Duration::from_secs(60), attempt)
+                Err(Failure::Transport(message)) => {
+                    return Err(AzureError::Transport {
+                        what: what.into(),
+                        message,
+                    });
                 }
-            };
-            tokio::time::sleep(wait).await;
-            attempt += 1;
+            }
         }
     }
 

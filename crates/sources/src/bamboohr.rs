@@ -10,15 +10,15 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use scim_core::model::SourceUser;
-use scim_core::retry;
 use scim_core::{ConfigError, Env, Secret};
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
+use crate::http::{self, Failure};
+
 pub const DEFAULT_API_URL: &str = "https://api.bamboohr.com/api/gateway.php";
 /// The API's largest page.
 const PAGE_SIZE: usize = 1000;
-const MAX_ATTEMPTS: u32 = 5;
 
 const FIELDS: &[&str] = &[
     "employeeNumber",
@@ -260,10 +260,9 @@ impl Api<'_> {
     }
 
     async fn post(&self, page: usize, body: &Value) -> Result<Value, BambooError> {
-        let mut attempt = 1;
-        loop {
-            let sent = self
-                .http
+        let what = format!("page {page}");
+        let request = || {
+            self.http
                 .post(self.s.endpoint())
                 .query(&[
                     ("page", page.to_string()),
@@ -272,65 +271,34 @@ impl Api<'_> {
                 .basic_auth(self.s.api_key.expose(), Some("x"))
                 .header("Accept", "application/json")
                 .json(body)
-                .send()
-                .await;
-            let wait = match sent {
-                Ok(resp) if resp.status().is_success() => {
-                    let bytes = resp.bytes().await.map_err(|e| BambooError::Transport {
-                        page,
-                        message: e.to_string(),
-                    })?;
-                    return serde_json::from_slice(&bytes).map_err(|e| BambooError::Decode {
-                        page,
-                        message: format!("not JSON: {e}"),
-                    });
-                }
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let retry_after = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(retry::parse_retry_after);
-                    let message = resp
-                        .headers()
+        };
+        let resp = http::send(request, "BambooHR", &what)
+            .await
+            .map_err(|f| match f {
+                Failure::Status {
+                    status, headers, ..
+                } => BambooError::Status {
+                    status,
+                    page,
+                    message: headers
                         .get("x-bamboohr-error-message")
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_owned)
                         .unwrap_or_else(|| match status {
                             401 | 403 => "check BAMBOOHR_API_KEY and BAMBOOHR_SUBDOMAIN".into(),
                             _ => "request refused".into(),
-                        });
-                    if !retry::retryable_status(status) || attempt >= MAX_ATTEMPTS {
-                        return Err(BambooError::Status {
-                            status,
-                            page,
-                            message,
-                        });
-                    }
-                    warn!(
-                        "BambooHR answered {status} (throttled); retrying (attempt {attempt} of {MAX_ATTEMPTS})"
-                    );
-                    retry_after.unwrap_or_else(|| {
-                        retry::backoff(Duration::from_secs(1), Duration::from_secs(60), attempt)
-                    })
-                }
-                Err(e) => {
-                    if attempt >= MAX_ATTEMPTS {
-                        return Err(BambooError::Transport {
-                            page,
-                            message: e.to_string(),
-                        });
-                    }
-                    warn!(
-                        "BambooHR request failed: {e}; retrying (attempt {attempt} of {MAX_ATTEMPTS})"
-                    );
-                    retry::backoff(Duration::from_secs(1), Duration::from_secs(60), attempt)
-                }
-            };
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
+                        }),
+                },
+                Failure::Transport(message) => BambooError::Transport { page, message },
+            })?;
+        let bytes = resp.bytes().await.map_err(|e| BambooError::Transport {
+            page,
+            message: e.to_string(),
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| BambooError::Decode {
+            page,
+            message: format!("not JSON: {e}"),
+        })
     }
 }
 

@@ -10,12 +10,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use scim_core::model::{Leave, SourceUser};
-use scim_core::retry;
 use scim_core::{ConfigError, Env, Secret};
 use serde_json::Value;
 use tracing::{info, warn};
 
-const MAX_ATTEMPTS: u32 = 5;
+use crate::http::{self, Failure};
 
 #[derive(Debug, Clone)]
 pub struct FactorialSettings {
@@ -93,61 +92,34 @@ struct Api<'a> {
 
 impl Api<'_> {
     async fn get(&self, url: &str, what: &str) -> Result<Value, FactorialError> {
-        let mut attempt = 1;
-        loop {
-            let sent = self
-                .http
+        let request = || {
+            self.http
                 .get(url)
                 .header("accept", "application/json")
                 .header("x-api-key", self.s.api_key.expose())
-                .send()
-                .await;
-            let wait = match sent {
-                Ok(resp) if resp.status().is_success() => {
-                    return resp.json().await.map_err(|e| FactorialError::Decode {
-                        what: what.into(),
-                        message: e.to_string(),
-                    });
-                }
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let retry_after = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(retry::parse_retry_after);
-                    if !retry::retryable_status(status) || attempt >= MAX_ATTEMPTS {
-                        let message = if status == 401 {
-                            "check FACTORIAL_API_KEY"
-                        } else {
-                            "request refused"
-                        };
-                        return Err(FactorialError::Status {
-                            status,
-                            what: what.into(),
-                            message: message.into(),
-                        });
+        };
+        let resp = http::send(request, "Factorial", what)
+            .await
+            .map_err(|f| match f {
+                Failure::Status { status, .. } => FactorialError::Status {
+                    status,
+                    what: what.into(),
+                    message: if status == 401 {
+                        "check FACTORIAL_API_KEY"
+                    } else {
+                        "request refused"
                     }
-                    warn!(
-                        "Factorial answered {status} to {what} (throttled); retrying (attempt {attempt} of {MAX_ATTEMPTS})"
-                    );
-                    retry_after.unwrap_or_else(|| {
-                        retry::backoff(Duration::from_secs(1), Duration::from_secs(60), attempt)
-                    })
-                }
-                Err(e) => {
-                    if attempt >= MAX_ATTEMPTS {
-                        return Err(FactorialError::Transport {
-                            what: what.into(),
-                            message: e.to_string(),
-                        });
-                    }
-                    retry::backoff(Duration::from_secs(1), Duration::from_secs(60), attempt)
-                }
-            };
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
+                    .into(),
+                },
+                Failure::Transport(message) => FactorialError::Transport {
+                    what: what.into(),
+                    message,
+                },
+            })?;
+        resp.json().await.map_err(|e| FactorialError::Decode {
+            what: what.into(),
+            message: e.to_string(),
+        })
     }
 
     /// Every item of a list, page after page (cursor pagination).

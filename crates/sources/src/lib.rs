@@ -5,5 +5,6 @@
 pub mod azuread;
 pub mod bamboohr;
 pub mod factorial;
+pub mod http;
 pub mod ldap;
 pub mod ldap_map;

@@ -43,26 +43,12 @@ impl FakeBambooHr {
             max_page_size: 1000,
             ..State_::default()
         }));
-        let app_state = state.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                let app = Router::new()
-                    .route("/{subdomain}/v1/datasets/employee", post(handle))
-                    .with_state(app_state);
-                axum::serve(listener, app).await.unwrap();
-            });
-        });
-        Self {
-            state,
-            addr: rx.recv().unwrap(),
-        }
+        let addr = crate::serve(
+            Router::new()
+                .route("/{subdomain}/v1/datasets/employee", post(handle))
+                .with_state(state.clone()),
+        );
+        Self { state, addr }
     }
 
     /// The value for `BAMBOOHR_API_URL`.
@@ -158,7 +144,10 @@ async fn handle(
     s.requests.push(recorded);
 
     // Basic base64("<key>:x"), built the way a client would.
-    let expected = format!("Basic {}", base64(format!("{BAMBOOHR_KEY}:x").as_bytes()));
+    let expected = format!(
+        "Basic {}",
+        crate::base64(format!("{BAMBOOHR_KEY}:x").as_bytes())
+    );
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str())
         || subdomain != BAMBOOHR_SUBDOMAIN
     {
@@ -254,23 +243,4 @@ async fn handle(
         }
     }))
     .into_response()
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            out.push(if i <= chunk.len() {
-                T[(n >> (18 - 6 * i) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    out
 }

@@ -38,37 +38,23 @@ impl FakeFactorial {
             page_size: 100,
             ..State_::default()
         }));
-        let app_state = state.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                let app = Router::new()
-                    .route(
-                        "/api/2025-07-01/resources/teams/teams",
-                        get(|s, q, h| list(s, q, h, "teams")),
-                    )
-                    .route(
-                        "/api/2025-07-01/resources/employees/employees",
-                        get(|s, q, h| list(s, q, h, "employees")),
-                    )
-                    .route(
-                        "/api/2025-07-01/resources/timeoff/leaves",
-                        get(|s, q, h| list(s, q, h, "leaves")),
-                    )
-                    .with_state(app_state);
-                axum::serve(listener, app).await.unwrap();
-            });
-        });
-        Self {
-            state,
-            addr: rx.recv().unwrap(),
-        }
+        let addr = crate::serve(
+            Router::new()
+                .route(
+                    "/api/2025-07-01/resources/teams/teams",
+                    get(|s, q, h| list(s, q, h, "teams")),
+                )
+                .route(
+                    "/api/2025-07-01/resources/employees/employees",
+                    get(|s, q, h| list(s, q, h, "employees")),
+                )
+                .route(
+                    "/api/2025-07-01/resources/timeoff/leaves",
+                    get(|s, q, h| list(s, q, h, "leaves")),
+                )
+                .with_state(state.clone()),
+        );
+        Self { state, addr }
     }
 
     /// The value for `FACTORIAL_API_URL` (the versioned base).

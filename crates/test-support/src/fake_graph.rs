@@ -55,34 +55,19 @@ impl FakeGraph {
             token_uses: u32::MAX,
             ..State_::default()
         }));
-        let app_state = state.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let addr = listener.local_addr().unwrap();
-                app_state.lock().unwrap().addr = Some(addr);
-                tx.send(addr).unwrap();
-                let app = Router::new()
-                    .route("/{tenant}/oauth2/v2.0/token", post(token))
-                    .route("/v1.0/users", get(users))
-                    .route("/v1.0/groups", get(groups))
-                    .route(
-                        "/v1.0/groups/{id}/transitiveMembers/microsoft.graph.user",
-                        get(members),
-                    )
-                    .with_state(app_state);
-                axum::serve(listener, app).await.unwrap();
-            });
-        });
-        Self {
-            state,
-            addr: rx.recv().unwrap(),
-        }
+        let addr = crate::serve(
+            Router::new()
+                .route("/{tenant}/oauth2/v2.0/token", post(token))
+                .route("/v1.0/users", get(users))
+                .route("/v1.0/groups", get(groups))
+                .route(
+                    "/v1.0/groups/{id}/transitiveMembers/microsoft.graph.user",
+                    get(members),
+                )
+                .with_state(state.clone()),
+        );
+        state.lock().unwrap().addr = Some(addr);
+        Self { state, addr }
     }
 
     /// The value for both `AZURE_LOGIN_URL` and `AZURE_GRAPH_URL`.
