@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use scim_test_support::{
-    AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_TENANT, FakeGraph, FakeTimecamp, Project,
+    AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_TENANT, FakeGraph, FakeTimecamp, Project, find,
 };
 use serde_json::{Value, json};
 
@@ -52,36 +52,23 @@ fn project(g: &FakeGraph) -> Project {
         .file("var/users.json", OLD_USERS)
 }
 
-fn users(p: &Project) -> Vec<Value> {
-    p.read_json("var/users.json")["users"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn by_id<'a>(u: &'a [Value], id: &str) -> &'a Value {
-    u.iter()
-        .find(|x| x["external_id"] == id)
-        .unwrap_or_else(|| panic!("{id} not in {u:#?}"))
-}
-
 #[test]
 fn every_page_is_read_with_managers_and_one_token() {
     let g = tenant();
     let p = project(&g);
     p.run(FETCH, &[]).expect_success();
-    let u = users(&p);
+    let u = p.source_users();
     assert_eq!(u.len(), 8);
-    let e1 = by_id(&u, "e1");
+    let e1 = find(&u, "external_id", "e1");
     assert_eq!(e1["email"], "e1@contoso.onmicrosoft.com");
     assert_eq!(e1["supervisor_id"], "boss");
     assert_eq!(e1["department"], "Engineering");
     assert_eq!(
-        by_id(&u, "gone")["status"],
+        find(&u, "external_id", "gone")["status"],
         "inactive",
         "accountEnabled=false"
     );
-    assert_eq!(by_id(&u, "boss")["supervisor_id"], "");
+    assert_eq!(find(&u, "external_id", "boss")["supervisor_id"], "");
     assert_eq!(g.tokens_issued(), 1, "the token is reused across pages");
     assert!(!p.exists(".env"), "no token cache is written");
 }
@@ -91,7 +78,10 @@ fn real_email_can_be_preferred() {
     let g = tenant();
     let p = project(&g).env("AZURE_PREFER_REAL_EMAIL", "true");
     p.run(FETCH, &[]).expect_success();
-    assert_eq!(by_id(&users(&p), "e1")["email"], "e1@contoso.com");
+    assert_eq!(
+        find(&p.source_users(), "external_id", "e1")["email"],
+        "e1@contoso.com"
+    );
 }
 
 #[test]
@@ -99,7 +89,8 @@ fn group_filter_includes_nested_groups_and_quotes_names() {
     let g = tenant();
     let p = project(&g).env("AZURE_FILTER_GROUPS", "Eng");
     p.run(FETCH, &[]).expect_success();
-    let mut ids: Vec<String> = users(&p)
+    let mut ids: Vec<String> = p
+        .source_users()
         .iter()
         .map(|u| u["external_id"].as_str().unwrap().to_owned())
         .collect();
@@ -107,7 +98,7 @@ fn group_filter_includes_nested_groups_and_quotes_names() {
     assert_eq!(ids, ["e1", "e2", "e3"]);
     let p = project(&g).env("AZURE_FILTER_GROUPS", "Eng's Backend");
     p.run(FETCH, &[]).expect_success();
-    assert_eq!(users(&p).len(), 1);
+    assert_eq!(p.source_users().len(), 1);
 }
 
 #[test]
@@ -125,7 +116,7 @@ fn an_expired_token_is_renewed_once() {
     let g = tenant().tokens_expire_after(2);
     let p = project(&g);
     p.run(FETCH, &[]).expect_success();
-    assert_eq!(users(&p).len(), 8);
+    assert_eq!(p.source_users().len(), 8);
     assert_eq!(g.tokens_issued(), 2);
 }
 
@@ -136,7 +127,7 @@ fn throttling_is_retried() {
     p.run(FETCH, &[])
         .expect_success()
         .expect_stderr("Graph answered 429");
-    assert_eq!(users(&p).len(), 8);
+    assert_eq!(p.source_users().len(), 8);
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! filters, the supervisor chain, throttling, and failures that keep the old file.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
-use scim_test_support::{BAMBOOHR_KEY, BAMBOOHR_SUBDOMAIN, FakeBambooHr, FakeTimecamp, Project};
+use scim_test_support::{
+    BAMBOOHR_KEY, BAMBOOHR_SUBDOMAIN, FakeBambooHr, FakeTimecamp, Project, find,
+};
 use serde_json::{Value, json};
 
 const FETCH: &str = env!("CARGO_BIN_EXE_fetch-bamboohr");
@@ -47,20 +49,6 @@ fn project(fake: &FakeBambooHr) -> Project {
         .file("var/users.json", OLD_USERS)
 }
 
-fn users(p: &Project) -> Vec<Value> {
-    p.read_json("var/users.json")["users"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn by_id<'a>(users: &'a [Value], id: &str) -> &'a Value {
-    users
-        .iter()
-        .find(|u| u["external_id"] == id)
-        .unwrap_or_else(|| panic!("{id} not in {users:#?}"))
-}
-
 #[test]
 fn every_page_is_read_and_the_supervisor_chain_completed() {
     let fake = company();
@@ -72,14 +60,14 @@ fn every_page_is_read_and_the_supervisor_chain_completed() {
         )
         .env("BAMBOOHR_SUPERVISOR_RULE", "isSupervisor:Yes");
     p.run(FETCH, &[]).expect_success();
-    let u = users(&p);
+    let u = p.source_users();
     let active: Vec<&Value> = u.iter().filter(|x| x["status"] == "active").collect();
     assert_eq!(
         active.len(),
         12,
         "all pages read; future hire, no e-mail, Board and contractor skipped"
     );
-    let one = by_id(&u, "1");
+    let one = find(&u, "external_id", "1");
     assert_eq!(one["name"], "Person 1");
     assert_eq!(
         one["email"], "Person.1@acme.com",
@@ -88,12 +76,12 @@ fn every_page_is_read_and_the_supervisor_chain_completed() {
     assert_eq!(one["department"], "R&D/Engineering");
     assert_eq!(one["supervisor_id"], "100");
     assert_eq!(one["is_supervisor"], false);
-    let cto = by_id(&u, "100");
+    let cto = find(&u, "external_id", "100");
     assert_eq!(
         (cto["status"].as_str(), cto["is_supervisor"].as_bool()),
         (Some("inactive"), Some(true))
     );
-    let ceo = by_id(&u, "200");
+    let ceo = find(&u, "external_id", "200");
     assert_eq!(
         (ceo["status"].as_str(), ceo["email"].as_str()),
         (Some("inactive"), Some(""))
@@ -128,7 +116,7 @@ fn throttling_is_retried_with_retry_after() {
         p.run(FETCH, &[])
             .expect_success()
             .expect_stderr(&format!("BambooHR answered {status} to page"));
-        assert!(users(&p).len() > 12);
+        assert!(p.source_users().len() > 12);
     }
 }
 

@@ -8,9 +8,8 @@ use std::net::{TcpListener, TcpStream};
 
 use scim_test_support::{
     FakeTimecamp, LDAP_ADMIN_DN, LDAP_ADMIN_PASSWORD, LDAP_READER_DN, LDAP_READER_PASSWORD,
-    Project, Slapd, TOKEN, base64,
+    Project, Slapd, TOKEN, base64, find,
 };
-use serde_json::{Value, json};
 
 const FETCH: &str = env!("CARGO_BIN_EXE_fetch-ldap");
 const PREPARE: &str = env!("CARGO_BIN_EXE_prepare-timecamp");
@@ -119,38 +118,24 @@ fn project(s: &Slapd) -> Project {
         .file("var/users.json", OLD_USERS)
 }
 
-fn users(p: &Project) -> Vec<Value> {
-    p.read_json("var/users.json")["users"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn by_email<'a>(users: &'a [Value], email: &str) -> &'a Value {
-    users
-        .iter()
-        .find(|u| u["email"] == email)
-        .unwrap_or_else(|| panic!("{email} not in {users:#?}"))
-}
-
 #[test]
 fn paged_search_reads_more_users_than_the_size_limit_with_a_dn_bind() {
     let s = seeded();
     let p = project(&s);
     p.run(FETCH, &[]).expect_success();
-    let u = users(&p);
+    let u = p.source_users();
     assert_eq!(
         u.len(),
         SALES + 3,
         "the default filter leaves the disabled account out"
     );
-    let ewa = by_email(&u, "ewa.nowak@corp.com");
+    let ewa = find(&u, "email", "ewa.nowak@corp.com");
     assert_eq!(ewa["external_id"], guid(1).1);
     assert_eq!(ewa["name"], "Ewa Nowak");
     assert_eq!(ewa["department"], "IT");
     assert_eq!(ewa["job_title"], "CIO");
     assert_eq!(ewa["status"], "active");
-    let jan = by_email(&u, "jan.kowalski@corp.com");
+    let jan = find(&u, "email", "jan.kowalski@corp.com");
     assert_eq!(
         jan["supervisor_id"],
         guid(1).1,
@@ -160,7 +145,7 @@ fn paged_search_reads_more_users_than_the_size_limit_with_a_dn_bind() {
         jan["name"], "Jan Kowalski",
         "givenName + sn when there is no displayName"
     );
-    let smith = by_email(&u, "jsmith@corp.local");
+    let smith = find(&u, "email", "jsmith@corp.local");
     assert_eq!(smith["supervisor_id"], guid(2).1);
     // Key order as the original writes it.
     let keys: Vec<&String> = jan.as_object().unwrap().keys().collect();
@@ -215,9 +200,9 @@ fn disabled_accounts_come_through_as_inactive() {
     let s = seeded();
     let p = project(&s).env("LDAP_FILTER", "(objectClass=person)");
     p.run(FETCH, &[]).expect_success();
-    let u = users(&p);
-    assert_eq!(by_email(&u, "gone@corp.com")["status"], "inactive");
-    assert_eq!(by_email(&u, "seller0@corp.com")["status"], "active");
+    let u = p.source_users();
+    assert_eq!(find(&u, "email", "gone@corp.com")["status"], "inactive");
+    assert_eq!(find(&u, "email", "seller0@corp.com")["status"], "active");
 }
 
 #[test]
@@ -225,8 +210,8 @@ fn email_modes_and_real_email() {
     let s = seeded();
     let p = project(&s).env("LDAP_USE_SAMACCOUNTNAME", "true");
     p.run(FETCH, &[]).expect_success();
-    let u = users(&p);
-    let jan = by_email(&u, "jkowalski@corp.local");
+    let u = p.source_users();
+    let jan = find(&u, "email", "jkowalski@corp.local");
     assert_eq!(
         jan["real_email"], "jan.kowalski@corp.com",
         "the selected address, not the raw list"
@@ -236,19 +221,23 @@ fn email_modes_and_real_email() {
         .env("LDAP_USE_WINDOWS_LOGIN_EMAIL", "true")
         .env("LDAP_EMAIL_DOMAIN", "corp.com");
     p.run(FETCH, &[]).expect_success();
-    assert!(users(&p).iter().any(|u| u["email"] == "enowak@corp.com"));
+    assert!(
+        p.source_users()
+            .iter()
+            .any(|u| u["email"] == "enowak@corp.com")
+    );
 
     let p = project(&s).env("LDAP_USE_SAMACCOUNTNAME_ONLY", "true");
     p.run(FETCH, &[]).expect_success();
-    assert!(users(&p).iter().any(|u| u["email"] == "jkowalski"));
+    assert!(p.source_users().iter().any(|u| u["email"] == "jkowalski"));
 
     let p = project(&s)
         .env("LDAP_USE_SAMACCOUNTNAME", "true")
         .env("LDAP_USE_REAL_EMAIL_AS_EMAIL", "true");
     p.run(FETCH, &[]).expect_success();
-    let u = users(&p);
+    let u = p.source_users();
     assert!(
-        by_email(&u, "jan.kowalski@corp.com")
+        find(&u, "email", "jan.kowalski@corp.com")
             .get("real_email")
             .is_none()
     );
@@ -256,7 +245,9 @@ fn email_modes_and_real_email() {
     let p = project(&s).env("TIMECAMP_REPLACE_EMAIL_DOMAIN", "@private.org");
     p.run(FETCH, &[]).expect_success();
     assert!(
-        users(&p).iter().any(|u| u["email"] == "jan@private.org"),
+        p.source_users()
+            .iter()
+            .any(|u| u["email"] == "jan@private.org"),
         "preferred domain among several"
     );
 }
@@ -266,18 +257,18 @@ fn departments_from_the_ou_path_and_descriptions() {
     let s = seeded();
     let p = project(&s).env("LDAP_USE_OU_STRUCTURE", "true");
     p.run(FETCH, &[]).expect_success();
-    let u = users(&p);
+    let u = p.source_users();
     assert_eq!(
-        by_email(&u, "jsmith@corp.local")["department"],
+        find(&u, "email", "jsmith@corp.local")["department"],
         "People/IT/Helpdesk"
     );
     let p = project(&s)
         .env("LDAP_USE_OU_STRUCTURE", "true")
         .env("LDAP_USE_OU_DESCRIPTION", "true");
     p.run(FETCH, &[]).expect_success();
-    let u = users(&p);
+    let u = p.source_users();
     assert_eq!(
-        by_email(&u, "jsmith@corp.local")["department"],
+        find(&u, "email", "jsmith@corp.local")["department"],
         "People/Information Technology/Helpdesk"
     );
 }
@@ -289,17 +280,17 @@ fn role_groups_set_the_force_flags() {
         .env("LDAP_SUPERVISOR_GROUP_NAME", "timecamp_mgr")
         .env("LDAP_GLOBAL_ADMIN_GROUP_NAME", "TimeCamp_Admin");
     p.run(FETCH, &[]).expect_success();
-    let u = users(&p);
+    let u = p.source_users();
     assert_eq!(
-        by_email(&u, "jan.kowalski@corp.com")["force_supervisor_role"],
+        find(&u, "email", "jan.kowalski@corp.com")["force_supervisor_role"],
         true
     );
     assert_eq!(
-        by_email(&u, "ewa.nowak@corp.com")["force_global_admin_role"],
+        find(&u, "email", "ewa.nowak@corp.com")["force_global_admin_role"],
         true
     );
     assert!(
-        by_email(&u, "seller1@corp.com")
+        find(&u, "email", "seller1@corp.com")
             .get("force_supervisor_role")
             .is_none()
     );
@@ -310,11 +301,14 @@ fn supervisors_outside_the_filter_are_added_as_inactive() {
     let s = seeded();
     let p = project(&s).env("TIMECAMP_USE_SUPERVISOR_GROUPS", "true");
     p.run(FETCH, &[]).expect_success();
-    let u = users(&p);
-    let boss = by_email(&u, "old.boss@corp.com");
+    let u = p.source_users();
+    let boss = find(&u, "email", "old.boss@corp.com");
     assert_eq!(boss["status"], "inactive");
     assert_eq!(boss["external_id"], guid(5).1);
-    assert_eq!(by_email(&u, "seller3@corp.com")["supervisor_id"], guid(5).1);
+    assert_eq!(
+        find(&u, "email", "seller3@corp.com")["supervisor_id"],
+        guid(5).1
+    );
 }
 
 #[test]
@@ -328,13 +322,13 @@ fn ldaps_and_starttls_verify_the_certificate() {
 
     let p = ldaps(project(&s)).env("SSL_CERT_FILE", &ca);
     p.run(FETCH, &[]).expect_success();
-    assert_eq!(users(&p).len(), SALES + 3);
+    assert_eq!(p.source_users().len(), SALES + 3);
 
     let p = project(&s)
         .env("LDAP_USE_START_TLS", "true")
         .env("SSL_CERT_FILE", &ca);
     p.run(FETCH, &[]).expect_success();
-    assert_eq!(users(&p).len(), SALES + 3);
+    assert_eq!(p.source_users().len(), SALES + 3);
 
     // A certificate nobody vouches for is refused, unless verification is turned off.
     let p = ldaps(project(&s));
@@ -453,5 +447,4 @@ fn fetch_prepare_and_sync_end_to_end() {
         Some(guid(3).1)
     );
     assert_eq!(fake.user_count(), SALES + 3);
-    let _ = json!(null);
 }

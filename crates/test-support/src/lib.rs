@@ -70,3 +70,15 @@ pub fn base64(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// The record whose `field` is `value`; panics listing them all otherwise.
+pub fn find<'a>(
+    records: &'a [serde_json::Value],
+    field: &str,
+    value: &str,
+) -> &'a serde_json::Value {
+    records
+        .iter()
+        .find(|r| r[field] == value)
+        .unwrap_or_else(|| panic!("no record with {field} = {value:?} in {records:#?}"))
+}

@@ -104,6 +104,14 @@ impl Project {
         serde_json::from_str(&self.read(rel)).unwrap()
     }
 
+    /// The `users` list of `var/users.json`, as a fetcher wrote it.
+    pub fn source_users(&self) -> Vec<serde_json::Value> {
+        self.read_json("var/users.json")["users"]
+            .as_array()
+            .expect("var/users.json has a users list")
+            .clone()
+    }
+
     pub fn exists(&self, rel: &str) -> bool {
         self.path(rel).exists()
     }
