@@ -137,10 +137,8 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
 
     if args.dry_run {
         let summary = Summary::of_plan(&plan);
-        if plan.creates_users() {
-            warn!(
-                "BILLING WARNING: creating or re-enabling users can add paid seats to your TimeCamp subscription"
-            );
+        if plan.adds_seats() {
+            scim_sync::apply::warn_billing();
         }
         match args.output {
             Output::Text => print!("{}", scim_sync::plan_text(&plan)),

@@ -216,7 +216,7 @@ pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report 
         });
         sequences[n].push(i);
     }
-    if plan.creates_users() {
+    if plan.adds_seats() {
         warn_billing();
     }
     let results: Vec<UserDone> = futures::stream::iter(sequences)
@@ -522,7 +522,8 @@ async fn run_in_order(
     (outcomes, created)
 }
 
-fn warn_billing() {
+/// The original's seat-billing warning, logged before users are created or re-enabled.
+pub fn warn_billing() {
     warn!(
         "BILLING WARNING: IF YOUR TIMECAMP ACCOUNT DOES NOT HAVE ENOUGH PAID SEATS FOR THE USERS \
          BEING ADDED OR RE-ENABLED, TIMECAMP ADDS SEATS AUTOMATICALLY AND CHARGES FOR THEM"

@@ -205,7 +205,8 @@ impl Plan {
         self.changes.is_empty()
     }
 
-    pub fn creates_users(&self) -> bool {
+    /// Whether applying it may add paid seats: it creates or re-enables users.
+    pub fn adds_seats(&self) -> bool {
         self.changes
             .iter()
             .any(|c| matches!(c, Change::CreateUser { .. } | Change::ReEnable { .. }))
