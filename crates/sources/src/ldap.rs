@@ -442,7 +442,6 @@ impl<'a> Reader<'a> {
             mail: first(e, "mail"),
             sam_account_name: first(e, "sAMAccountName"),
             title: first(e, "title"),
-            department: String::new(),
             member_of: values(e, "memberOf")
                 .into_iter()
                 .map(str::to_owned)

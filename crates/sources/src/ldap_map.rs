@@ -145,7 +145,6 @@ pub struct Entry {
     pub mail: String,
     pub sam_account_name: String,
     pub title: String,
-    pub department: String,
     pub member_of: Vec<String>,
     pub disabled: bool,
 }
@@ -282,7 +281,6 @@ mod tests {
             mail: "Jan.Kowalski@corp.com".into(),
             sam_account_name: "JKowalski".into(),
             title: "Technician".into(),
-            department: "".into(),
             member_of: vec!["CN=timecamp_mgr,OU=Groups,DC=corp".into()],
             disabled: false,
         }
