@@ -303,12 +303,12 @@ async fn scripts(State(app): State<Shared>) -> Response {
     axum::Json(json!({"available_scripts": names, "stages": stages})).into_response()
 }
 
-fn error(status: StatusCode, body: Value) -> Response {
+fn json_response(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
 fn bad_request(message: impl Into<String>) -> Response {
-    error(StatusCode::BAD_REQUEST, json!({"error": message.into()}))
+    json_response(StatusCode::BAD_REQUEST, json!({"error": message.into()}))
 }
 
 /// The JSON body, if any (`Null` when empty), and its `args`.
@@ -354,33 +354,33 @@ async fn run_named(State(app): State<Shared>, Path(name): Path<String>, body: By
 async fn run_stage(app: &App, name: &str, args: Vec<String>) -> Response {
     let Some(stage) = find_stage(name) else {
         let names: Vec<&str> = STAGES.iter().flat_map(|s| [s.name, s.original]).collect();
-        return error(
+        return json_response(
             StatusCode::BAD_REQUEST,
             json!({"error": format!("Script '{name}' not allowed"), "available_scripts": names}),
         );
     };
     if let Err(why) = check_args(stage, &args) {
-        return error(
+        return json_response(
             StatusCode::BAD_REQUEST,
             json!({"error": why, "allowed_flags": allowed_flags(stage)}),
         );
     }
     let binary = app.bin_dir.join(stage.name);
     if !binary.is_file() {
-        return error(
+        return json_response(
             StatusCode::NOT_FOUND,
             json!({"error": format!("{} is not installed next to http-service", stage.name)}),
         );
     }
     // The map holds every stage, so the lookup cannot fail.
     let Some(slot) = app.running.get(stage.name) else {
-        return error(
+        return json_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             json!({"error": "unknown stage"}),
         );
     };
     let Ok(_running) = slot.try_lock() else {
-        return error(
+        return json_response(
             StatusCode::CONFLICT,
             json!({"error": format!("{} is already running; try again when it has finished", stage.name)}),
         );
@@ -397,13 +397,13 @@ async fn run_stage(app: &App, name: &str, args: Vec<String>) -> Response {
                 stage.name,
                 app.timeout.as_secs()
             );
-            return error(
+            return json_response(
                 StatusCode::REQUEST_TIMEOUT,
                 json!({"error": format!("Script execution timed out ({} s, HTTP_SERVICE_TIMEOUT_SECONDS)", app.timeout.as_secs())}),
             );
         }
         Ok(Err(e)) => {
-            return error(
+            return json_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 json!({"error": format!("cannot start {}: {e}", stage.name)}),
             );
@@ -417,7 +417,7 @@ async fn run_stage(app: &App, name: &str, args: Vec<String>) -> Response {
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
     };
-    error(
+    json_response(
         status,
         json!({
             "script": name,
