@@ -29,6 +29,17 @@ pub enum ConfigError {
     Conflict(String),
     #[error("cannot read {path}: {message}")]
     DotEnv { path: PathBuf, message: String },
+    /// A `.env` line dotenv cannot parse. The value is never echoed: it is
+    /// often a key or a password.
+    #[error(
+        "{path}, line {line}: cannot parse the value of {var}; put a value with spaces, quotes, \
+         braces or `#` in single quotes (e.g. {var}='{{\"a\": \"b\"}}')"
+    )]
+    DotEnvLine {
+        path: PathBuf,
+        line: usize,
+        var: String,
+    },
 }
 
 /// The environment as the program sees it: process variables, plus those of the
@@ -46,11 +57,9 @@ impl Env {
         let dotenv_path = match dotenvy::dotenv() {
             Ok(path) => Some(path),
             Err(err) if err.not_found() => None,
-            Err(dotenvy::Error::LineParse(line, index)) => {
-                return Err(ConfigError::DotEnv {
-                    path: dotenvy_path().unwrap_or_else(|| PathBuf::from(".env")),
-                    message: format!("cannot parse the line {line:?} (at character {index})"),
-                });
+            Err(dotenvy::Error::LineParse(..)) => {
+                let path = dotenvy_path().unwrap_or_else(|| PathBuf::from(".env"));
+                return Err(dotenv_line_error(path));
             }
             Err(err) => {
                 return Err(ConfigError::DotEnv {
@@ -170,6 +179,38 @@ impl Env {
     }
 }
 
+/// Finds the first line of `path` that dotenv cannot parse on its own, and
+/// names it by number and variable. Multi-line quoted values are rare in
+/// these files; a line that only fails as part of one is still the one to look at.
+fn dotenv_line_error(path: PathBuf) -> ConfigError {
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let (line, var) = first_bad_line(&text).unwrap_or((0, String::from("a variable")));
+    ConfigError::DotEnvLine { path, line, var }
+}
+
+/// The 1-based number and variable name of the first line dotenv rejects.
+fn first_bad_line(text: &str) -> Option<(usize, String)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let bad = dotenvy::from_read_iter(line.as_bytes()).any(|item| item.is_err());
+        bad.then(|| (i + 1, variable_of(line)))
+    })
+}
+
+/// `KEY` of a `KEY=value` or `export KEY=value` line; the value stays out.
+fn variable_of(line: &str) -> String {
+    let line = line.trim_start();
+    let line = line.strip_prefix("export ").unwrap_or(line);
+    let name: String = line
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.'))
+        .collect();
+    if name.is_empty() {
+        "a line without a variable name".to_owned()
+    } else {
+        name
+    }
+}
+
 /// Where dotenvy would have looked: the nearest `.env` upwards from the working directory.
 fn dotenvy_path() -> Option<PathBuf> {
     let mut dir = std::env::current_dir().ok()?;
@@ -232,6 +273,35 @@ mod tests {
         assert_eq!(e.int_list::<u64>("IDS", "ids").unwrap(), vec![1, 2, 3]);
         let err = e.int_list::<u64>("BAD", "ids").unwrap_err().to_string();
         assert!(err.contains("BAD"), "{err}");
+    }
+
+    #[test]
+    fn unparsable_dotenv_line_is_named_by_number_and_variable_only() {
+        let text = "# comment\nTIMECAMP_API_KEY=tc-secret\n\nLeaveTypeMap={\"Vacaciones\": \"Vacation\"}\n";
+        let (line, var) = first_bad_line(text).unwrap();
+        assert_eq!((line, var.as_str()), (4, "LeaveTypeMap"));
+        let err = ConfigError::DotEnvLine {
+            path: ".env".into(),
+            line,
+            var,
+        }
+        .to_string();
+        assert!(
+            err.contains(".env, line 4") && err.contains("LeaveTypeMap"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("Vacaciones"),
+            "the value is not echoed: {err}"
+        );
+    }
+
+    #[test]
+    fn quoted_json_value_in_dotenv_parses() {
+        assert_eq!(
+            first_bad_line("LeaveTypeMap='{\"Vacaciones\": \"Vacation\"}'\n"),
+            None
+        );
     }
 
     #[test]

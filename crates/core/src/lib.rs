@@ -15,4 +15,4 @@ pub mod settings;
 pub mod storage;
 
 pub use env::{ConfigError, Env};
-pub use secret::Secret;
+pub use secret::{Secret, mask_url_credentials};

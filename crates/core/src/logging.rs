@@ -102,9 +102,15 @@ where
             Level::INFO => "INFO",
             Level::DEBUG | Level::TRACE => "DEBUG",
         };
-        write!(writer, "{now} - {level} - ")?;
-        ctx.field_format().format_fields(writer.by_ref(), event)?;
-        writeln!(writer)
+        let mut message = String::new();
+        let mut buffer = Writer::new(&mut message);
+        ctx.field_format().format_fields(buffer.by_ref(), event)?;
+        // Credentials inside a URL (a proxy, an S3 endpoint) never reach a log line.
+        writeln!(
+            writer,
+            "{now} - {level} - {}",
+            crate::secret::mask_url_credentials(&message)
+        )
     }
 }
 

@@ -110,6 +110,58 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     d.deserialize_any(Loose)
 }
 
+/// Why a text cannot be a TimeCamp login e-mail. TimeCamp invites whatever it
+/// is given, so a bad address costs a seat and an invitation to nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EmailProblem {
+    #[error("contains white space")]
+    WhiteSpace,
+    #[error("contains a control character")]
+    Control,
+    #[error("contains an invisible (zero-width) character")]
+    Invisible,
+    #[error("has no @")]
+    NoAt,
+    #[error("has more than one @")]
+    SeveralAts,
+    #[error("has nothing before or after the @")]
+    EmptyPart,
+    #[error("is a bare number, not an e-mail address")]
+    Number,
+}
+
+/// The first problem that makes `email` unusable as a TimeCamp e-mail, if any.
+/// Surrounding white space is the caller's to trim; inner white space is a problem.
+pub fn email_problem(email: &str) -> Option<EmailProblem> {
+    let invisible = |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{00ad}');
+    if email.chars().any(char::is_control) {
+        return Some(EmailProblem::Control);
+    }
+    if email.chars().any(invisible) {
+        return Some(EmailProblem::Invisible);
+    }
+    if email.chars().any(char::is_whitespace) {
+        return Some(EmailProblem::WhiteSpace);
+    }
+    if !email.is_empty()
+        && email
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+'))
+    {
+        return Some(EmailProblem::Number);
+    }
+    let mut parts = email.split('@');
+    let (local, domain) = match (parts.next(), parts.next(), parts.next()) {
+        (_, None, _) => return Some(EmailProblem::NoAt),
+        (Some(l), Some(d), None) => (l, d),
+        _ => return Some(EmailProblem::SeveralAts),
+    };
+    if local.is_empty() || domain.is_empty() {
+        return Some(EmailProblem::EmptyPart);
+    }
+    None
+}
+
 /// Whether a TimeCamp user should be enabled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
@@ -246,6 +298,22 @@ pub struct Leave {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unusable_emails_are_named_by_their_problem() {
+        for (email, problem) in [
+            ("bob smith@x.com", EmailProblem::WhiteSpace),
+            ("bob\u{200b}@x.com", EmailProblem::Invisible),
+            ("bob\u{7}@x.com", EmailProblem::Control),
+            ("bob.x.com", EmailProblem::NoAt),
+            ("a@b@x.com", EmailProblem::SeveralAts),
+            ("@x.com", EmailProblem::EmptyPart),
+            ("12345", EmailProblem::Number),
+        ] {
+            assert_eq!(email_problem(email), Some(problem), "{email}");
+        }
+        assert_eq!(email_problem("Zoë.O'Neil+tc@exämple.com"), None);
+    }
 
     #[test]
     fn source_user_reads_every_fetcher_field_and_keeps_unknown_ones() {

@@ -62,6 +62,8 @@ pub enum StageFileError {
     },
     #[error("{name} is not UTF-8 text")]
     Encoding { name: String },
+    #[error("{name} is empty: the stage that writes it did not finish, or the file was truncated")]
+    Empty { name: String },
     #[error("cannot serialise {name}: {source}")]
     Serialise {
         name: String,
@@ -143,7 +145,9 @@ impl Storage for LocalStorage {
 
 /// Temporary file in the target's directory, fsync, rename over the target,
 /// fsync the directory. The rename is atomic on POSIX file systems; the
-/// temporary file is removed if anything before it fails.
+/// temporary file is removed if anything before it fails. The file gets the
+/// mode any new file would (0666 less the umask), as the original's did: a
+/// cron job and a service running as different users may share `var/`.
 fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -154,10 +158,16 @@ fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{file_name}."))
-        .suffix(".tmp")
-        .tempfile_in(&dir)?;
+    let prefix = format!(".{file_name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Given to open(2), so the process umask still applies.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(&dir)?;
     tmp.write_all(data)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -191,12 +201,23 @@ pub fn parse_json<T: DeserializeOwned>(
     let text = std::str::from_utf8(bytes).map_err(|_| StageFileError::Encoding {
         name: name.to_owned(),
     })?;
+    // Windows editors start UTF-8 files with a byte-order mark; it is not JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return Err(StageFileError::Empty {
+            name: name.to_owned(),
+        });
+    }
     serde_json::from_str(text).map_err(|e| {
         let message = e.to_string();
         // serde_json appends " at line L column C"; the position is reported separately.
         let message = message
             .rsplit_once(" at line ")
-            .map_or(message.as_str(), |(m, _)| m)
+            .map_or(message.as_str(), |(m, _)| m);
+        // "expected struct SourceUsersFile" names a Rust type; `expected` says it for people.
+        let message = message
+            .split_once(", expected struct ")
+            .map_or(message, |(m, _)| m)
             .to_owned();
         if e.is_data() {
             StageFileError::Shape {
@@ -286,6 +307,39 @@ mod tests {
         assert!(err.to_string().contains("var/users.json"));
     }
 
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn written_files_get_the_mode_the_umask_gives_new_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // A file made the ordinary way shows what the umask allows.
+        std::fs::File::create(dir.path().join("plain")).unwrap();
+        let mode = |p: &str| {
+            std::fs::metadata(dir.path().join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        let storage = LocalStorage::new(dir.path());
+        storage.write("var/a.json", b"{}".to_vec()).await.unwrap();
+        assert_eq!(mode("var/a.json"), mode("plain"));
+    }
+
+    #[test]
+    fn byte_order_mark_is_accepted() {
+        let v: serde_json::Value =
+            parse_json("var/users.json", "\u{feff}{\"users\": []}".as_bytes(), "x").unwrap();
+        assert_eq!(v["users"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn empty_file_is_named_as_empty() {
+        let err = parse_json::<serde_json::Value>("var/users.json", b"  \n", "x").unwrap_err();
+        assert!(matches!(err, StageFileError::Empty { .. }), "{err}");
+        assert!(err.to_string().contains("var/users.json is empty"), "{err}");
+    }
+
     #[test]
     fn json_is_written_like_the_original() {
         let value = serde_json::json!([{"name": "Zoë", "a": []}]);
@@ -312,6 +366,7 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(err.contains("expected an object"), "{err}");
+        assert!(!err.contains("struct"), "no Rust type names: {err}");
     }
 
     #[tokio::test]
