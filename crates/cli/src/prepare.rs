@@ -38,7 +38,8 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     let storage = crate::open_storage(&storage_settings).await?;
     let source = read_source(storage.as_ref(), &args.input, &args.output).await?;
 
-    let prepared = scim_prepare::prepare(&source.users, &opts);
+    let prepared = scim_prepare::prepare(&source.users, &opts)
+        .with_context(|| format!("prepare stopped, {} is unchanged", args.output))?;
     log_notes(&prepared);
     if prepared.users.is_empty() {
         bail!(

@@ -12,7 +12,7 @@ mod text;
 
 use std::collections::{HashMap, HashSet};
 
-use scim_core::model::{Role, SourceUser, Status, TimecampUser};
+use scim_core::model::{Role, SourceUser, Status, TimecampUser, email_problem};
 use scim_core::settings::{GroupMode, TimecampSettings};
 use serde_json::{Map, Value};
 
@@ -60,6 +60,22 @@ impl Default for PrepareOptions {
             use_is_supervisor_role: false,
         }
     }
+}
+
+/// The deepest supervisor chain prepare follows. TimeCamp itself nests groups
+/// only a few levels deep, so a longer chain is bad data (a loop through
+/// several ids, an import error); refusing it keeps time and memory linear in
+/// the number of users instead of growing with the square of the depth.
+pub const MAX_SUPERVISOR_DEPTH: usize = 32;
+
+/// Why prepare produced nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrepareError {
+    #[error(
+        "the supervisor chain above {record} is deeper than {limit} levels; check the \
+         supervisor_id values in the source (a supervisor group path cannot be that deep)"
+    )]
+    ChainTooDeep { record: String, limit: usize },
 }
 
 /// What happened to a record that did not go through unchanged.
@@ -164,7 +180,7 @@ impl Notes {
 }
 
 /// Turns source users into the desired TimeCamp state.
-pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Prepared {
+pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared, PrepareError> {
     let mut notes = Notes(Vec::new());
     let recs: Vec<Rec> = source
         .iter()
@@ -203,7 +219,7 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Prepared {
     let paths = match opts.mode {
         GroupMode::Department => Vec::new(),
         GroupMode::Supervisor | GroupMode::Hybrid => {
-            hierarchy.supervisor_paths(&with_reports, &mut notes)
+            hierarchy.supervisor_paths(&with_reports, &mut notes)?
         }
     };
 
@@ -223,10 +239,33 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Prepared {
         );
         let forced_admin = is_true(rec.src.force_global_admin_role.as_ref());
         let timecamp_email = replace_domain(email, opts.replace_email_domain.as_deref());
+        if let Some(problem) = email_problem(&timecamp_email) {
+            notes.add(
+                NoteKind::Dropped,
+                rec.label(),
+                true,
+                format!(
+                    "the e-mail {timecamp_email:?} {problem}, so it cannot be a TimeCamp login"
+                ),
+            );
+            continue;
+        }
         let real_email = non_blank(rec.src.real_email.as_deref())
             .map(|r| replace_domain(r, opts.replace_email_domain.as_deref()))
-            // Compared after the domain rule, so it never equals the primary (Q-18).
-            .filter(|r| r.to_lowercase() != timecamp_email);
+            // Compared after the domain rule, so it never equals the primary.
+            .filter(|r| r.to_lowercase() != timecamp_email)
+            .filter(|r| match email_problem(r) {
+                None => true,
+                Some(problem) => {
+                    notes.add(
+                        NoteKind::Changed,
+                        rec.label(),
+                        false,
+                        format!("the additional e-mail {r:?} {problem}; left out"),
+                    );
+                    false
+                }
+            });
         let user = TimecampUser {
             timecamp_external_id: Some(rec.id.unwrap_or_default().to_owned()),
             timecamp_user_name: Some(rec.display_name.clone()),
@@ -247,11 +286,11 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Prepared {
     let mut users: Vec<TimecampUser> = chosen.into_values().map(|(_, u)| u).collect();
     users.sort_by(|a, b| a.timecamp_email.cmp(&b.timecamp_email));
     let stats = stats(source, &users, &notes.0);
-    Prepared {
+    Ok(Prepared {
         users,
         notes: notes.0,
         stats,
-    }
+    })
 }
 
 /// The collect step: checks one record and formats its name.
@@ -378,9 +417,11 @@ impl Hierarchy<'_, '_> {
         &self,
         with_reports: &HashSet<&str>,
         notes: &mut Notes,
-    ) -> Vec<Option<String>> {
+    ) -> Result<Vec<Option<String>>, PrepareError> {
         let n = self.recs.len();
         let mut paths: Vec<Option<String>> = vec![None; n];
+        // Levels of each path, checked before a longer path is built.
+        let mut depth: Vec<usize> = vec![0; n];
         let mut on_stack = vec![false; n];
         let mut starts: Vec<usize> = with_reports
             .iter()
@@ -403,6 +444,7 @@ impl Hierarchy<'_, '_> {
                     Some(up) => cur = up,
                     None => {
                         paths[cur] = Some(self.group_name(cur));
+                        depth[cur] = 1;
                         stack.pop();
                         break;
                     }
@@ -418,6 +460,7 @@ impl Hierarchy<'_, '_> {
                     .unwrap_or((0, &cycle[0])); // a cycle has at least one member
                 self.report_cycle(cycle, root, notes);
                 paths[root] = Some(self.group_name(root));
+                depth[root] = 1;
                 // Members below the root in the cycle, nearest first, then the
                 // ones after it in the stack, which reach the root around the loop.
                 order.extend(cycle[..j].iter().rev());
@@ -427,8 +470,15 @@ impl Hierarchy<'_, '_> {
                 order.extend(stack.iter().rev());
             }
             for &i in &order {
-                let up = self.supervisor_of(i).and_then(|u| paths[u].clone());
-                paths[i] = Some(match up {
+                let up = self.supervisor_of(i).filter(|&u| paths[u].is_some());
+                depth[i] = up.map_or(1, |u| depth[u] + 1);
+                if depth[i] > MAX_SUPERVISOR_DEPTH {
+                    return Err(PrepareError::ChainTooDeep {
+                        record: self.recs[i].label(),
+                        limit: MAX_SUPERVISOR_DEPTH,
+                    });
+                }
+                paths[i] = Some(match up.and_then(|u| paths[u].as_deref()) {
                     Some(p) => format!("{p}/{}", self.group_name(i)),
                     None => self.group_name(i),
                 });
@@ -437,7 +487,7 @@ impl Hierarchy<'_, '_> {
                 on_stack[i] = false;
             }
         }
-        paths
+        Ok(paths)
     }
 
     fn report_cycle(&self, cycle: &[usize], root: usize, notes: &mut Notes) {

@@ -3,7 +3,9 @@
 
 use scim_core::model::{Role, SourceUser, Status, TimecampUser};
 use scim_core::settings::GroupMode;
-use scim_prepare::{NoteKind, PrepareOptions, Prepared, SkipPrefixes, prepare};
+use scim_prepare::{
+    MAX_SUPERVISOR_DEPTH, NoteKind, PrepareError, PrepareOptions, Prepared, SkipPrefixes, prepare,
+};
 use serde_json::json;
 
 fn users(value: serde_json::Value) -> Vec<SourceUser> {
@@ -53,7 +55,7 @@ fn readme_example() -> Vec<SourceUser> {
 
 #[test]
 fn readme_supervisor_example_places_everyone() {
-    let p = prepare(&readme_example(), &mode(GroupMode::Supervisor));
+    let p = prepare(&readme_example(), &mode(GroupMode::Supervisor)).unwrap();
     assert_eq!(crumb(&p, "a@x.com"), "A");
     assert_eq!(crumb(&p, "b@x.com"), "A/B");
     assert_eq!(crumb(&p, "c@x.com"), "A/B");
@@ -72,7 +74,7 @@ fn external_id_appears_once_in_supervisor_group_names() {
         show_external_id: true,
         ..mode(GroupMode::Supervisor)
     };
-    let p = prepare(&readme_example(), &opts);
+    let p = prepare(&readme_example(), &opts).unwrap();
     assert_eq!(
         find(&p, "a@x.com").timecamp_user_name.as_deref(),
         Some("A - 1")
@@ -91,7 +93,7 @@ fn job_titles_name_users_and_groups_without_nesting() {
         job_title_user_names: true,
         ..mode(GroupMode::Supervisor)
     };
-    let p = prepare(&data, &users_only);
+    let p = prepare(&data, &users_only).unwrap();
     assert_eq!(
         find(&p, "a@x.com").timecamp_user_name.as_deref(),
         Some("CEO [A]")
@@ -104,7 +106,7 @@ fn job_titles_name_users_and_groups_without_nesting() {
         show_external_id: true,
         ..mode(GroupMode::Supervisor)
     };
-    let p = prepare(&data, &all);
+    let p = prepare(&data, &all).unwrap();
     assert_eq!(
         find(&p, "a@x.com").timecamp_user_name.as_deref(),
         Some("CEO [A] - 1")
@@ -119,7 +121,7 @@ fn name_with_brackets_keeps_its_full_text_as_group_name() {
         person("1", "John [Johnny]", ""),
         person("2", "Kid", "1")
     ]));
-    let p = prepare(&data, &mode(GroupMode::Supervisor));
+    let p = prepare(&data, &mode(GroupMode::Supervisor)).unwrap();
     assert_eq!(crumb(&p, "kid@x.com"), "John [Johnny]");
 }
 
@@ -131,7 +133,7 @@ fn slash_in_a_job_title_does_not_create_a_group_level() {
         job_title_group_names: true,
         ..mode(GroupMode::Supervisor)
     };
-    let p = prepare(&data, &opts);
+    let p = prepare(&data, &opts).unwrap();
     assert_eq!(crumb(&p, "kid@x.com"), "R&D-QA Lead [Boss]");
 }
 
@@ -142,7 +144,7 @@ fn two_person_cycle_is_broken_at_the_smallest_id_with_a_warning() {
         person("2", "B", "1"),
         person("3", "C", "1")
     ]));
-    let p = prepare(&data, &mode(GroupMode::Supervisor));
+    let p = prepare(&data, &mode(GroupMode::Supervisor)).unwrap();
     assert_eq!(crumb(&p, "a@x.com"), "A");
     assert_eq!(crumb(&p, "b@x.com"), "A/B");
     assert_eq!(crumb(&p, "c@x.com"), "A");
@@ -165,7 +167,7 @@ fn long_cycle_with_a_tail_resolves_every_member() {
         person("5", "C5", "3"),
         person("9", "Leaf", "4"),
     ]));
-    let p = prepare(&data, &mode(GroupMode::Supervisor));
+    let p = prepare(&data, &mode(GroupMode::Supervisor)).unwrap();
     assert_eq!(crumb(&p, "c2@x.com"), "C2");
     assert_eq!(crumb(&p, "c3@x.com"), "C2/C3");
     assert_eq!(crumb(&p, "c5@x.com"), "C2/C3/C5");
@@ -183,7 +185,7 @@ fn long_cycle_with_a_tail_resolves_every_member() {
 #[test]
 fn self_managed_supervisor_becomes_top_level_with_a_warning() {
     let data = users(json!([person("1", "A", "1"), person("3", "C", "1")]));
-    let p = prepare(&data, &mode(GroupMode::Supervisor));
+    let p = prepare(&data, &mode(GroupMode::Supervisor)).unwrap();
     assert_eq!(crumb(&p, "a@x.com"), "A");
     assert_eq!(crumb(&p, "c@x.com"), "A");
     assert!(p.notes.iter().any(|n| n.reason.contains("themselves")));
@@ -200,7 +202,7 @@ fn skip_prefix_applies_to_supervisor_paths() {
         skip_departments: SkipPrefixes::new(&["Boss"]),
         ..mode(GroupMode::Supervisor)
     };
-    let p = prepare(&data, &opts);
+    let p = prepare(&data, &opts).unwrap();
     assert_eq!(crumb(&p, "boss@x.com"), "");
     assert_eq!(crumb(&p, "mid@x.com"), "Mid");
     assert_eq!(crumb(&p, "low@x.com"), "Mid");
@@ -214,7 +216,7 @@ fn supervisor_outside_the_data_leaves_the_normalised_department() {
         skip_departments: SkipPrefixes::new(&["Eng"]),
         ..mode(GroupMode::Supervisor)
     };
-    let p = prepare(&data, &opts);
+    let p = prepare(&data, &opts).unwrap();
     assert_eq!(crumb(&p, "orphan@x.com"), "Front");
     assert!(
         p.notes
@@ -227,7 +229,7 @@ fn supervisor_outside_the_data_leaves_the_normalised_department() {
 fn inactive_top_supervisor_still_names_the_group() {
     let mut data = users(json!([person("1", "Boss", ""), person("2", "Mid", "1")]));
     data[0].status = Some("inactive".into());
-    let p = prepare(&data, &mode(GroupMode::Supervisor));
+    let p = prepare(&data, &mode(GroupMode::Supervisor)).unwrap();
     assert_eq!(crumb(&p, "boss@x.com"), "Boss");
     assert_eq!(find(&p, "boss@x.com").timecamp_status, Status::Inactive);
     assert_eq!(role(&p, "boss@x.com"), Role::Supervisor);
@@ -253,7 +255,7 @@ fn hybrid_puts_supervisor_groups_under_departments() {
         job_title_group_names: true,
         ..mode(GroupMode::Hybrid)
     };
-    let p = prepare(&hybrid_example(), &opts);
+    let p = prepare(&hybrid_example(), &opts).unwrap();
     assert_eq!(
         crumb(&p, "john@x.com"),
         "Engineering/Engineering Manager [John Doe]"
@@ -276,7 +278,7 @@ fn hybrid_puts_supervisor_groups_under_departments() {
 
 #[test]
 fn department_mode_ignores_supervisors() {
-    let p = prepare(&hybrid_example(), &mode(GroupMode::Department));
+    let p = prepare(&hybrid_example(), &mode(GroupMode::Department)).unwrap();
     assert_eq!(crumb(&p, "john@x.com"), "Engineering");
     assert_eq!(crumb(&p, "jane@x.com"), "Engineering/Frontend");
     assert_eq!(crumb(&p, "alice@x.com"), "Sales/EMEA");
@@ -297,7 +299,7 @@ fn hybrid_without_departments_uses_skipped_supervisor_paths() {
         skip_departments: SkipPrefixes::new(&["Boss"]),
         ..mode(GroupMode::Hybrid)
     };
-    let p = prepare(&data, &opts);
+    let p = prepare(&data, &opts).unwrap();
     assert_eq!(crumb(&p, "boss@x.com"), "");
     assert_eq!(crumb(&p, "mid@x.com"), "Mid");
     assert_eq!(crumb(&p, "low@x.com"), "Mid");
@@ -317,7 +319,7 @@ fn roles_follow_the_first_matching_rule() {
         {"external_id": "4", "name": "D", "email": "d@x.com", "department": "IT", "status": "active",
          "supervisor_id": "", "is_supervisor": true}
     ]));
-    let p = prepare(&data, &mode(GroupMode::Department));
+    let p = prepare(&data, &mode(GroupMode::Department)).unwrap();
     assert_eq!(role(&p, "a@x.com"), Role::Administrator);
     assert_eq!(
         crumb(&p, "a@x.com"),
@@ -344,7 +346,7 @@ fn is_supervisor_role_reads_booleans_and_yes_strings() {
         use_is_supervisor_role: true,
         ..mode(GroupMode::Supervisor)
     };
-    let p = prepare(&data, &opts);
+    let p = prepare(&data, &opts).unwrap();
     assert_eq!(role(&p, "t@x.com"), Role::Supervisor);
     assert_eq!(role(&p, "y@x.com"), Role::Supervisor);
     assert_eq!(role(&p, "n@x.com"), Role::User);
@@ -361,7 +363,7 @@ fn department_mode_maps_source_role_ids() {
     data[0].role_id = Some("1".into());
     data[1].role_id = Some("5".into());
     data[2].role_id = Some("9".into());
-    let p = prepare(&data, &mode(GroupMode::Department));
+    let p = prepare(&data, &mode(GroupMode::Department)).unwrap();
     assert_eq!(role(&p, "a@x.com"), Role::Administrator);
     assert_eq!(role(&p, "g@x.com"), Role::Guest);
     assert_eq!(role(&p, "q@x.com"), Role::User);
@@ -380,12 +382,17 @@ fn domain_replacement_never_makes_the_additional_email_equal_the_primary() {
         replace_email_domain: Some("corp.com".into()),
         ..PrepareOptions::default()
     };
-    let p = prepare(&data, &opts);
+    let p = prepare(&data, &opts).unwrap();
     assert_eq!(find(&p, "a@corp.com").timecamp_real_email, None);
     assert_eq!(find(&p, "b@corp.com").timecamp_real_email, None);
-    assert_eq!(
-        find(&p, "c@x@y").timecamp_real_email.as_deref(),
-        Some("c2@corp.com")
+    // Two @: not an address TimeCamp can invite; dropped with the reason.
+    assert!(p.users.iter().all(|u| u.timecamp_email != "c@x@y"));
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.kind == NoteKind::Dropped && n.reason.contains("more than one @")),
+        "{:#?}",
+        p.notes
     );
     assert_eq!(
         find(&p, "d@corp.com").timecamp_real_email.as_deref(),
@@ -403,7 +410,7 @@ fn user_names_are_cleaned_and_decorated() {
         show_external_id: true,
         ..PrepareOptions::default()
     };
-    let p = prepare(&data, &opts);
+    let p = prepare(&data, &opts).unwrap();
     assert_eq!(
         find(&p, "bob@x.com").timecamp_user_name.as_deref(),
         Some("Dev [Bob the builder B] - 3")
@@ -415,7 +422,7 @@ fn record_without_external_id_is_kept_with_a_warning() {
     let data = users(
         json!([{"name": "NoId", "email": "noid@x.com", "department": "Ops", "status": "active"}]),
     );
-    let p = prepare(&data, &PrepareOptions::default());
+    let p = prepare(&data, &PrepareOptions::default()).unwrap();
     assert_eq!(crumb(&p, "noid@x.com"), "Ops");
     assert_eq!(
         find(&p, "noid@x.com").timecamp_external_id.as_deref(),
@@ -430,7 +437,7 @@ fn duplicate_emails_keep_the_active_record_and_report_the_other() {
         {"external_id": "7", "name": "Old", "email": "SAME@x.com", "status": "active"},
         {"external_id": "8", "name": "Gone", "email": "same@x.com", "status": "inactive"}
     ]));
-    let p = prepare(&data, &PrepareOptions::default());
+    let p = prepare(&data, &PrepareOptions::default()).unwrap();
     assert_eq!(p.users.len(), 1);
     assert_eq!(p.users[0].timecamp_external_id.as_deref(), Some("7"));
     let note = &p.notes[0];
@@ -445,7 +452,7 @@ fn duplicate_emails_with_the_same_status_keep_the_later_record() {
         {"external_id": "7", "name": "Dup", "email": "SAME@x.com", "status": "active"},
         {"external_id": "8", "name": "Dup2", "email": "same@x.com", "status": "active"}
     ]));
-    let p = prepare(&data, &PrepareOptions::default());
+    let p = prepare(&data, &PrepareOptions::default()).unwrap();
     assert_eq!(p.users.len(), 1);
     assert_eq!(p.users[0].timecamp_external_id.as_deref(), Some("8"));
     assert_eq!(p.stats.dropped, 1);
@@ -461,7 +468,7 @@ fn addresses_that_collide_only_after_domain_replacement_are_merged_with_a_note()
         replace_email_domain: Some("corp.com".into()),
         ..PrepareOptions::default()
     };
-    let p = prepare(&data, &opts);
+    let p = prepare(&data, &opts).unwrap();
     assert_eq!(p.users.len(), 1);
     assert!(p.notes.iter().any(|n| n.kind == NoteKind::Dropped));
 }
@@ -472,7 +479,7 @@ fn duplicate_external_ids_keep_both_people_and_warn() {
         {"external_id": "7", "name": "One", "email": "one@x.com", "status": "active"},
         {"external_id": "7", "name": "Two", "email": "two@x.com", "status": "active"}
     ]));
-    let p = prepare(&data, &PrepareOptions::default());
+    let p = prepare(&data, &PrepareOptions::default()).unwrap();
     assert_eq!(p.users.len(), 2);
     assert!(p.notes.iter().any(|n| n.reason.contains("also used by")));
 }
@@ -484,7 +491,7 @@ fn records_without_email_shape_the_hierarchy_but_are_not_output() {
          "status": "inactive", "supervisor_id": ""},
         person("124", "Jane", "123")
     ]));
-    let p = prepare(&data, &mode(GroupMode::Supervisor));
+    let p = prepare(&data, &mode(GroupMode::Supervisor)).unwrap();
     assert_eq!(p.users.len(), 1);
     assert_eq!(crumb(&p, "jane@x.com"), "John Doe");
     let note = &p.notes[0];
@@ -498,7 +505,7 @@ fn records_without_email_shape_the_hierarchy_but_are_not_output() {
 #[test]
 fn missing_name_and_status_are_reported_not_fatal() {
     let data = users(json!([{"external_id": "1", "email": "who@x.com"}]));
-    let p = prepare(&data, &PrepareOptions::default());
+    let p = prepare(&data, &PrepareOptions::default()).unwrap();
     let u = find(&p, "who@x.com");
     assert_eq!(u.timecamp_user_name.as_deref(), Some("who@x.com"));
     assert_eq!(u.timecamp_status, Status::Inactive);
@@ -513,10 +520,84 @@ fn output_is_sorted_by_email_and_counts_add_up() {
         person("1", "Amy", ""),
         person("3", "Max", "")
     ]));
-    let p = prepare(&data, &PrepareOptions::default());
+    let p = prepare(&data, &PrepareOptions::default()).unwrap();
     let emails: Vec<_> = p.users.iter().map(|u| u.timecamp_email.as_str()).collect();
     assert_eq!(emails, ["amy@x.com", "max@x.com", "zed@x.com"]);
     assert_eq!(p.stats.prepared, 3);
     assert_eq!(p.stats.active, 3);
     assert_eq!(p.stats.users, 3);
+}
+
+/// A chain of `n` people, each reporting to the one before.
+fn chain(n: usize) -> Vec<SourceUser> {
+    users(serde_json::Value::Array(
+        (0..n)
+            .map(|i| {
+                let sup = if i == 0 {
+                    String::new()
+                } else {
+                    format!("{}", i - 1)
+                };
+                person(&i.to_string(), &format!("P{i}"), &sup)
+            })
+            .collect(),
+    ))
+}
+
+#[test]
+fn supervisor_chain_at_the_depth_limit_is_prepared() {
+    let p = prepare(
+        &chain(MAX_SUPERVISOR_DEPTH + 1),
+        &mode(GroupMode::Supervisor),
+    )
+    .unwrap();
+    let deepest = format!("p{}@x.com", MAX_SUPERVISOR_DEPTH);
+    // The last person is no supervisor: they sit in their supervisor's group.
+    assert_eq!(crumb(&p, &deepest).split('/').count(), MAX_SUPERVISOR_DEPTH);
+}
+
+#[test]
+fn supervisor_chain_past_the_depth_limit_is_refused_naming_the_record() {
+    for mode_ in [GroupMode::Supervisor, GroupMode::Hybrid] {
+        let err = prepare(&chain(100_000), &mode(mode_)).unwrap_err();
+        let PrepareError::ChainTooDeep { record, limit } = &err;
+        assert_eq!(*limit, MAX_SUPERVISOR_DEPTH);
+        assert!(
+            record.contains(&format!("external_id {MAX_SUPERVISOR_DEPTH}")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn department_mode_ignores_deep_supervisor_chains() {
+    let p = prepare(&chain(1_000), &mode(GroupMode::Department)).unwrap();
+    assert_eq!(p.users.len(), 1_000);
+}
+
+#[test]
+fn unusable_emails_are_dropped_with_the_reason() {
+    let data = users(json!([
+        {"external_id": "1", "name": "Space", "email": "a b@x.com", "status": "active"},
+        {"external_id": "2", "name": "Zero", "email": "zero\u{200b}@x.com", "status": "active"},
+        {"external_id": "3", "name": "NoAt", "email": "noat.x.com", "status": "active"},
+        {"external_id": "4", "name": "Number", "email": "12345", "status": "active"},
+        {"external_id": "5", "name": "Fine", "email": "fine@x.com", "status": "active",
+         "real_email": "bad real@x.com"}
+    ]));
+    let p = prepare(&data, &mode(GroupMode::Department)).unwrap();
+    let emails: Vec<&str> = p.users.iter().map(|u| u.timecamp_email.as_str()).collect();
+    assert_eq!(emails, ["fine@x.com"]);
+    assert_eq!(find(&p, "fine@x.com").timecamp_real_email, None);
+    let dropped: Vec<&str> = p
+        .notes
+        .iter()
+        .filter(|n| n.kind == NoteKind::Dropped)
+        .map(|n| n.reason.as_str())
+        .collect();
+    assert_eq!(dropped.len(), 4, "{dropped:#?}");
+    assert!(dropped[0].contains("white space"), "{dropped:#?}");
+    assert!(dropped[1].contains("invisible"), "{dropped:#?}");
+    assert!(dropped[2].contains("no @"), "{dropped:#?}");
+    assert!(dropped[3].contains("bare number"), "{dropped:#?}");
 }
