@@ -110,9 +110,24 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         }
     );
 
-    let current = scim_sync::read_state(&client)
+    let journal = match scim_sync::Journal::read(storage.as_ref()).await {
+        Ok(j) => j,
+        Err(e) => {
+            warn!("{e}; going on as if no invitation were unfinished");
+            scim_sync::Journal::default()
+        }
+    };
+    let mut current = scim_sync::read_state(&client)
         .await
         .context("cannot read the current state of TimeCamp; nothing was changed")?;
+    current.pending_invites = journal.emails();
+    if !journal.is_empty() {
+        info!(
+            "{} user(s) invited by an earlier run are still to be finished ({})",
+            current.pending_invites.len(),
+            scim_sync::pending::PENDING_FILE
+        );
+    }
     info!(
         "TimeCamp has {} users and {} groups",
         current.users.len(),
@@ -176,6 +191,15 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     }
 
     info!("Plan: {} changes", plan.changes.len());
+    // Whom this run invites is on record before the first invite, so an
+    // interrupted run's invitees are still finished by the next one.
+    let journal_now = journal.before_apply(&plan);
+    if journal_now != journal {
+        journal_now
+            .write(storage.as_ref())
+            .await
+            .context("cannot record the users about to be invited; nothing was changed")?;
+    }
     let report = scim_sync::apply(
         &client,
         &plan,
@@ -187,6 +211,13 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         },
     )
     .await;
+    let journal_after = journal_now.after_apply(&current, &plan, &report);
+    if journal_after != journal_now
+        && let Err(e) = journal_after.write(storage.as_ref()).await
+    {
+        // Harmless: the next run crosses off whoever TimeCamp shows as finished.
+        warn!("cannot update {}: {e}", scim_sync::pending::PENDING_FILE);
+    }
     let summary = Summary::of_report(&plan, &report);
     if args.output == Output::Json {
         println!(

@@ -86,6 +86,24 @@ fn mass_deactivation_is_refused_with_instructions_and_nothing_changes() {
 }
 
 #[test]
+fn mass_moves_to_the_disabled_users_group_are_refused_like_disables() {
+    // Deactivation is off, so a truncated file would only move people out of
+    // their groups; that is just as wrong, and counts against the same limit.
+    let fake = company_of(20).group(99, "Disabled", ROOT);
+    let p = project(&fake, &first(8))
+        .env("TIMECAMP_DISABLE_USER_DEACTIVATION", "true")
+        .env("TIMECAMP_DISABLED_USERS_GROUP_ID", "99");
+    run(&p, &[]).expect_code(3).expect_stderr(
+        "refusing to disable 12 of 20 enabled users (moves to the disabled-users group count too)",
+    );
+    assert!(fake.writes().is_empty());
+    assert!((9..=20).all(|i| fake.group_id_of(&format!("u{i}@x.com")) == ROOT));
+    run(&p, &["--allow-mass-deactivation"]).expect_success();
+    assert!((9..=20).all(|i| fake.group_id_of(&format!("u{i}@x.com")) == 99));
+    assert!((9..=20).all(|i| fake.is_enabled(&format!("u{i}@x.com"))));
+}
+
+#[test]
 fn dry_run_gives_the_same_verdict() {
     let fake = company_of(20);
     let p = project(&fake, &first(12));
@@ -156,9 +174,11 @@ fn ignored_and_protected_users_do_not_count_towards_the_limit_base() {
 #[test]
 fn disable_user_deactivation_keeps_leavers_enabled() {
     let fake = company_of(10).group(99, "Former", ROOT);
+    // 8 of 10 leave: more than the default limit, so it is raised here.
     let p = project(&fake, &first(2))
         .env("TIMECAMP_DISABLE_USER_DEACTIVATION", "true")
-        .env("TIMECAMP_DISABLED_USERS_GROUP_ID", "99");
+        .env("TIMECAMP_DISABLED_USERS_GROUP_ID", "99")
+        .env("TIMECAMP_MAX_DEACTIVATIONS", "8");
     run(&p, &[]).expect_success();
     assert!((3..=10).all(|i| fake.is_enabled(&format!("u{i}@x.com"))));
     assert_eq!(
@@ -346,4 +366,138 @@ fn concurrent_writes_keep_groups_before_users_and_converge() {
     fake.clear_requests();
     run(&p, &[]).expect_success();
     assert!(fake.writes().is_empty());
+}
+
+// ---- interrupted runs converge ----
+
+/// A company in mid-life: people to rename, move, promote and disable, and
+/// people to invite into groups that do not exist yet. Hand-made users are
+/// protected, so a half-finished invitee would be stranded if the sync lost
+/// track of it.
+fn busy_company() -> (FakeTimecamp, Value) {
+    let mut fake = FakeTimecamp::start(ROOT).group(11, "Eng", ROOT);
+    let mut records = Vec::new();
+    for i in 1..=24u64 {
+        let email = format!("u{i}@x.com");
+        fake = fake
+            .user(i, &email, &format!("U{i}"), 11)
+            .setting(i, "added_manually", "0");
+        if i > 20 {
+            continue; // left the company
+        }
+        let mut r = active(&email);
+        r["timecamp_user_name"] = json!(if i % 2 == 0 {
+            format!("U{i} Renamed")
+        } else {
+            format!("U{i}")
+        });
+        r["timecamp_groups_breadcrumb"] = json!(if i % 3 == 0 { "Sales" } else { "Eng" });
+        r["timecamp_role"] = json!(if i % 5 == 0 { "supervisor" } else { "user" });
+        r["timecamp_external_id"] = json!(format!("E{i}"));
+        records.push(r);
+    }
+    for i in 1..=30u64 {
+        let mut r = active(&format!("n{i}@x.com"));
+        r["timecamp_user_name"] = json!(format!("New {i}"));
+        r["timecamp_groups_breadcrumb"] = json!(format!("Ops/Team {}", i % 3));
+        r["timecamp_role"] = json!(if i % 7 == 0 { "supervisor" } else { "user" });
+        r["timecamp_external_id"] = json!(format!("N{i}"));
+        r["timecamp_real_email"] = json!(format!("new{i}@home.org"));
+        records.push(r);
+    }
+    (fake, Value::Array(records))
+}
+
+fn busy_project(fake: &FakeTimecamp, records: &Value) -> Project {
+    project(fake, records)
+        .env("TIMECAMP_DISABLE_MANUAL_USER_UPDATES", "true")
+        .env("TIMECAMP_MAX_DEACTIVATIONS", "50%")
+}
+
+/// Starts sync-users, kills it (SIGKILL) once it is stuck on a write the fake
+/// holds, or lets it finish if it never gets that far.
+fn kill_when_stuck(fake: &FakeTimecamp, p: &Project) {
+    let mut child = p.spawn(BIN, &[]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while fake.hanging() == 0 && child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sync neither finished nor got stuck"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_run_killed_at_any_point_is_finished_by_the_next_run() {
+    let (fake, records) = busy_company();
+    let p = busy_project(&fake, &records);
+    run(&p, &[]).expect_success();
+    let reference = fake.snapshot();
+    let total_writes = fake.writes().len() as u64;
+    assert!(total_writes > 100, "a large run: {total_writes} writes");
+
+    for point in 0..12u64 {
+        let after = point * total_writes / 12;
+        let applied = point % 2 == 1;
+        let (fake, records) = busy_company();
+        let p = busy_project(&fake, &records);
+        fake.hang_writes_after(after, applied);
+        kill_when_stuck(&fake, &p);
+        fake.clear_faults();
+        run(&p, &[]).expect_success();
+        assert_eq!(
+            fake.snapshot(),
+            reference,
+            "killed after {after} writes ({}): the rerun must reach the uninterrupted state",
+            if applied {
+                "the next one applied, unanswered"
+            } else {
+                "the next one unapplied"
+            }
+        );
+        fake.clear_requests();
+        run(&p, &[]).expect_success();
+        assert!(
+            fake.writes().is_empty(),
+            "a third run has nothing left to do"
+        );
+    }
+}
+
+#[test]
+fn invitee_of_a_killed_run_is_not_mistaken_for_a_hand_made_user() {
+    // TimeCamp shows the invitee as added by hand until added_manually=0 is
+    // written; the run dies right after the invite.
+    let fake = company_of(1);
+    let mut new = active("new@x.com");
+    new["timecamp_user_name"] = json!("New Person");
+    new["timecamp_external_id"] = json!("N1");
+    let p = project(&fake, &json!([active("u1@x.com"), new]))
+        .env("TIMECAMP_DISABLE_MANUAL_USER_UPDATES", "true");
+    fake.hang_writes_after(0, true);
+    kill_when_stuck(&fake, &p);
+    fake.clear_faults();
+    assert_eq!(
+        fake.setting_of("new@x.com", "added_manually").as_deref(),
+        Some("1")
+    );
+    assert!(p.exists("var/pending_new_users.json"));
+
+    run(&p, &[]).expect_success();
+    assert_eq!(
+        fake.setting_of("new@x.com", "added_manually").as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        fake.display_name("new@x.com").as_deref(),
+        Some("New Person")
+    );
+    assert_eq!(
+        fake.setting_of("new@x.com", "external_id").as_deref(),
+        Some("N1")
+    );
+    assert_eq!(p.read_json("var/pending_new_users.json"), json!([]));
 }

@@ -46,7 +46,11 @@ pub async fn read_state(client: &Client) -> Result<CurrentState, ApiError> {
             }
         })
         .collect();
-    Ok(CurrentState { groups, users })
+    Ok(CurrentState {
+        groups,
+        users,
+        pending_invites: HashSet::new(),
+    })
 }
 
 /// How the plan is applied.
@@ -377,7 +381,7 @@ async fn execute(
 }
 
 /// Waits (bounded) for invited users to be listed, then sets what the invite
-/// cannot: display name, role, additional e-mail, external id, added_manually.
+/// cannot: added_manually (first), display name, role, additional e-mail, external id.
 async fn finalise(
     client: &Client,
     created: Vec<Created>,
@@ -440,7 +444,9 @@ async fn finish_one(client: &Client, c: Created, user: scim_timecamp::User) -> V
         id: user.user_id,
         email: c.email.clone(),
     };
-    let mut follow_ups = Vec::new();
+    // Ownership first: once added_manually=0 is written, whatever else is left
+    // undone is planned again by the next run from TimeCamp's state alone.
+    let mut follow_ups = vec![Change::ResetAddedManually { user: me.clone() }];
     if user.display_name.as_deref() != Some(c.name.as_str()) {
         follow_ups.push(Change::Rename {
             user: me.clone(),
@@ -475,7 +481,6 @@ async fn finish_one(client: &Client, c: Created, user: scim_timecamp::User) -> V
             to: id.clone(),
         });
     }
-    follow_ups.push(Change::ResetAddedManually { user: me });
     let refs: Vec<&Change> = follow_ups.iter().collect();
     let (outcomes, _) = run_in_order(client, &refs, &HashMap::new(), &HashSet::new()).await;
     follow_ups

@@ -1,7 +1,9 @@
 //! The mass-deactivation guard: a run that would disable more users than
 //! `TIMECAMP_MAX_DEACTIVATIONS` allows is refused before any change, because
 //! the likeliest cause is a wrong or truncated source file, not a wave of
-//! leavers (the original disabled everyone on an empty file, Q-08).
+//! leavers (the original disabled everyone on an empty file). A user moved
+//! out of their group into the disabled-users group counts like a disable: with
+//! deactivation switched off, that move is what a truncated file does to them.
 
 use scim_core::settings::DeactivationLimit;
 use serde::Serialize;
@@ -11,7 +13,7 @@ use crate::plan::{Change, CurrentState, Plan, SyncOptions, managed_enabled_users
 /// The guard's verdict, for the log, the dry run and JSON output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeactivationCheck {
-    /// Users the plan would disable.
+    /// Users the plan would disable or move into the disabled-users group.
     pub planned: usize,
     /// Enabled users the sync manages (the base of a percentage).
     pub managed: usize,
@@ -28,7 +30,8 @@ impl DeactivationCheck {
     /// What the admin reads when the run is refused.
     pub fn refusal(&self) -> String {
         format!(
-            "refusing to disable {} of {} enabled users: TIMECAMP_MAX_DEACTIVATIONS={} allows {} per run. \
+            "refusing to disable {} of {} enabled users (moves to the disabled-users group count \
+             too): TIMECAMP_MAX_DEACTIVATIONS={} allows {} per run. \
              Nothing was changed. Check the source data (var/users.json, var/timecamp_users.json) and \
              `sync-users --dry-run`; if these users really left, run once with --allow-mass-deactivation, \
              or raise TIMECAMP_MAX_DEACTIVATIONS",
@@ -48,8 +51,16 @@ pub fn check_deactivations(
         planned: plan
             .changes
             .iter()
-            .filter(|c| matches!(c, Change::Disable { .. }))
-            .count(),
+            .filter(|c| {
+                matches!(
+                    c,
+                    Change::Disable { .. } | Change::MoveToDisabledGroup { .. }
+                )
+            })
+            .filter_map(Change::user)
+            .map(|u| u.id)
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
         managed,
         allowed: limit.allowed(managed),
         limit: limit.to_string(),

@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod guard;
+pub mod pending;
 pub mod plan;
 pub mod render;
 pub mod time_off;
@@ -17,6 +18,7 @@ use scim_core::settings::{ApiCredentials, TimecampSettings};
 
 pub use apply::{ApplyOptions, Outcome, Report, apply, read_state};
 pub use guard::{DeactivationCheck, check_deactivations};
+pub use pending::Journal;
 pub use plan::{
     Change, CurrentState, CurrentUser, GroupRef, Plan, SyncOptions, managed_enabled_users, plan,
     validate_input,

@@ -65,6 +65,19 @@ pub struct CurrentState {
     pub groups: Vec<Group>,
     /// In `GET /users` order.
     pub users: Vec<CurrentUser>,
+    /// Lower-cased e-mails an earlier run invited but did not finish (it never
+    /// wrote their `added_manually=0`; see [`crate::pending`]). TimeCamp may
+    /// show them as added by hand; they are the sync's all the same.
+    pub pending_invites: HashSet<String>,
+}
+
+impl CurrentState {
+    /// Whether the sync must leave this user alone as added by hand.
+    fn protected_as_manual(&self, user: &CurrentUser, opts: &SyncOptions) -> bool {
+        opts.disable_manual_user_updates
+            && user.is_manual()
+            && !self.pending_invites.contains(&lower(&user.email))
+    }
 }
 
 /// A group that exists, or one the plan creates (index into the plan's group list).
@@ -411,6 +424,7 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
                 update_existing(
                     user,
                     record,
+                    current,
                     opts,
                     &mut groups,
                     &mut group_changes,
@@ -481,7 +495,7 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
         if opts.ignored_user_ids.contains(&user.id) {
             continue;
         }
-        if opts.disable_manual_user_updates && user.is_manual() {
+        if current.protected_as_manual(user, opts) {
             out.skipped.push(Skipped {
                 email,
                 reason: format!(
@@ -518,7 +532,7 @@ pub fn managed_enabled_users(current: &CurrentState, opts: &SyncOptions) -> usiz
         .users
         .iter()
         .filter(|u| u.enabled && !opts.ignored_user_ids.contains(&u.id))
-        .filter(|u| !(opts.disable_manual_user_updates && u.is_manual()))
+        .filter(|u| !current.protected_as_manual(u, opts))
         .count()
 }
 
@@ -563,9 +577,11 @@ fn wanted_external_id(record: &TimecampUser, opts: &SyncOptions) -> Option<Strin
     non_empty(record.timecamp_external_id.as_deref()).map(str::to_owned)
 }
 
+#[allow(clippy::too_many_arguments)] // one call site; the pieces are the planner's state
 fn update_existing(
     user: &CurrentUser,
     record: &TimecampUser,
+    current: &CurrentState,
     opts: &SyncOptions,
     groups: &mut Groups,
     group_changes: &mut Vec<Change>,
@@ -580,13 +596,14 @@ fn update_existing(
         });
         return;
     }
-    if opts.disable_manual_user_updates && user.is_manual() {
+    if current.protected_as_manual(user, opts) {
         out.skipped.push(Skipped {
             email,
             reason: "added manually, and TIMECAMP_DISABLE_MANUAL_USER_UPDATES is set".into(),
         });
         return;
     }
+    let unfinished_invite = current.pending_invites.contains(&lower(&user.email));
     let me = UserRef {
         id: user.id,
         email: email.clone(),
@@ -659,10 +676,15 @@ fn update_existing(
             to: wanted,
         });
     }
+    let changed = changes.len() > before;
+    if (changed || unfinished_invite) && user.added_manually.as_deref().map(str::trim) != Some("0")
+    {
+        // The sync owns a user it changes. The reset goes first: a run
+        // interrupted after it leaves changes the next run plans again from
+        // TimeCamp's state; one interrupted before it changed nothing yet.
+        changes.insert(before, Change::ResetAddedManually { user: me });
+    }
     if changes.len() == before {
         out.unchanged.push(email);
-    } else if user.added_manually.as_deref().map(str::trim) != Some("0") {
-        // The sync owns a user it changed (original: added_manually=0 after each change).
-        changes.push(Change::ResetAddedManually { user: me });
     }
 }

@@ -51,7 +51,11 @@ fn gone(email: &str) -> TimecampUser {
 fn state(groups: Vec<Group>, users: Vec<CurrentUser>) -> CurrentState {
     let mut all = vec![group(ROOT, "Company", 0)];
     all.extend(groups);
-    CurrentState { groups: all, users }
+    CurrentState {
+        groups: all,
+        users,
+        ..CurrentState::default()
+    }
 }
 
 fn opts() -> SyncOptions {
@@ -262,5 +266,60 @@ fn manual_user_is_reset_only_when_changed() {
         &[want("a@x.com", "New", "", Role::User)],
         &opts(),
     );
-    assert_eq!(kinds(&p), ["rename", "reset added_manually"]);
+    // Ownership first, so an interrupted run never leaves a changed user looking hand-made.
+    assert_eq!(kinds(&p), ["reset added_manually", "rename"]);
+}
+
+#[test]
+fn unfinished_invitee_is_taken_over_although_marked_manual() {
+    let mut u = user(1, "new@x.com", "New", ROOT);
+    u.added_manually = Some("1".into());
+    let mut current = state(vec![], vec![u]);
+    current.pending_invites.insert("new@x.com".into());
+    let protect = SyncOptions {
+        disable_manual_user_updates: true,
+        ..opts()
+    };
+    let p = plan(
+        &current,
+        &[want("new@x.com", "New", "", Role::User)],
+        &protect,
+    );
+    assert_eq!(kinds(&p), ["reset added_manually"]);
+    assert!(p.skipped.is_empty(), "{:?}", p.skipped);
+}
+
+#[test]
+fn hand_made_user_stays_protected_when_not_an_unfinished_invite() {
+    let mut u = user(1, "hand@x.com", "Hand", ROOT);
+    u.added_manually = Some("1".into());
+    let protect = SyncOptions {
+        disable_manual_user_updates: true,
+        ..opts()
+    };
+    let p = plan(
+        &state(vec![], vec![u]),
+        &[want("hand@x.com", "Other", "", Role::User)],
+        &protect,
+    );
+    assert!(p.is_empty(), "{:?}", p.changes);
+    assert_eq!(p.skipped.len(), 1);
+}
+
+#[test]
+fn unfinished_invitee_who_left_is_disabled_despite_the_manual_mark() {
+    let mut u = user(1, "left@x.com", "Left", ROOT);
+    u.added_manually = Some("1".into());
+    let mut current = state(vec![], vec![u, user(2, "stay@x.com", "Stay", ROOT)]);
+    current.pending_invites.insert("left@x.com".into());
+    let protect = SyncOptions {
+        disable_manual_user_updates: true,
+        ..opts()
+    };
+    let p = plan(
+        &current,
+        &[want("stay@x.com", "Stay", "", Role::User)],
+        &protect,
+    );
+    assert_eq!(kinds(&p), ["disable"]);
 }

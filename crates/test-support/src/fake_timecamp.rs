@@ -78,6 +78,10 @@ struct Faults {
     failing_group_deletions: HashSet<u64>,
     /// The next n group creations answer 403 (TimeCamp's transient refusal).
     forbid_group_creations: u64,
+    /// Writes after the first n hang for an hour: before they are applied
+    /// (`false`) or after, with the answer never sent (`true`). A test kills
+    /// the client while it waits, at a point it chose.
+    hang_writes: Option<(u64, bool)>,
 }
 
 #[derive(Debug, Default)]
@@ -92,6 +96,10 @@ struct State_ {
     attendance: HashMap<u64, BTreeMap<String, u64>>,
     faults: Faults,
     counter: u64,
+    /// Write requests received, for `hang_writes`.
+    writes_seen: u64,
+    /// Write requests now hanging.
+    hanging: u64,
 }
 
 /// Accepts connections, but resets (RST, via SO_LINGER 0) the next
@@ -321,6 +329,49 @@ impl FakeTimecamp {
         self
     }
 
+    /// Every write after the first `n` hangs: unapplied, or (with
+    /// `applied`) applied but never answered. [`FakeTimecamp::hanging`] tells
+    /// when the client is stuck on one, so a test can kill it there.
+    pub fn hang_writes_after(&self, n: u64, applied: bool) {
+        let mut s = self.lock();
+        s.writes_seen = 0;
+        s.faults.hang_writes = Some((n, applied));
+    }
+
+    /// Write requests hanging now (see [`FakeTimecamp::hang_writes_after`]).
+    pub fn hanging(&self) -> u64 {
+        self.lock().hanging
+    }
+
+    /// The whole account as sorted lines without ids: every group path, and
+    /// every user with group path, name, role and settings. Two runs that
+    /// reach the same state print the same lines, whatever ids they assigned.
+    pub fn snapshot(&self) -> Vec<String> {
+        let s = self.lock();
+        let mut lines: Vec<String> = s
+            .groups
+            .keys()
+            .map(|id| format!("group {}", path_of(&s, *id)))
+            .collect();
+        for (id, u) in &s.users {
+            let settings: Vec<String> = s
+                .settings
+                .get(id)
+                .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect())
+                .unwrap_or_default();
+            lines.push(format!(
+                "user {} in {:?} named {:?} role {} [{}]",
+                u.email.to_lowercase(),
+                path_of(&s, u.group_id),
+                u.display_name.as_deref().unwrap_or_default(),
+                u.role,
+                settings.join(", ")
+            ));
+        }
+        lines.sort();
+        lines
+    }
+
     /// The next `n` requests get no answer for an hour (the client times out).
     pub fn stall_next(self, n: u64) -> Self {
         self.lock().faults.stall_next = n;
@@ -488,6 +539,38 @@ async fn handle(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    let hang = {
+        let mut s = state.lock().unwrap();
+        match s.faults.hang_writes {
+            Some((after, applied)) if method != Method::GET => {
+                s.writes_seen += 1;
+                (s.writes_seen > after).then_some(applied)
+            }
+            _ => None,
+        }
+    };
+    let hang_for_good = || async {
+        state.lock().unwrap().hanging += 1;
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    };
+    if hang == Some(false) {
+        hang_for_good().await;
+    }
+    let response = respond(&state, method, uri, headers, body);
+    if hang == Some(true) {
+        hang_for_good().await;
+    }
+    response
+}
+
+/// The answer to one request, after the fault switches that delay it.
+fn respond(
+    state: &Mutex<State_>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let mut s = state.lock().unwrap();
     let path = uri
         .path()
@@ -921,6 +1004,12 @@ fn invite(s: &mut State_, gid: &str, body: &Value) -> Response {
                 hidden_for,
             },
         );
+        // The worst case for a sync: the invitee looks added by hand until
+        // the sync writes added_manually=0.
+        s.settings
+            .entry(id)
+            .or_default()
+            .insert("added_manually".into(), "1".into());
         if !silent {
             s.invitation_emails_sent.push(email.into());
         }

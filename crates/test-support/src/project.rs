@@ -78,15 +78,33 @@ impl Project {
         self
     }
 
-    /// Runs a binary (give `env!("CARGO_BIN_EXE_<name>")`) in the project root.
-    pub fn run(&self, bin: &str, args: &[&str]) -> Run {
+    /// The command for a binary (give `env!("CARGO_BIN_EXE_<name>")`), run in
+    /// the project root with exactly the project's environment.
+    pub fn command(&self, bin: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin);
         cmd.args(args).current_dir(self.root()).env_clear();
         if let Ok(path) = std::env::var("PATH") {
             cmd.env("PATH", path);
         }
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-        let out = cmd
+        cmd
+    }
+
+    /// Starts a binary in the background (its output discarded), for tests
+    /// that interrupt it.
+    pub fn spawn(&self, bin: &str, args: &[&str]) -> std::process::Child {
+        self.command(bin, args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"))
+    }
+
+    /// Runs a binary (give `env!("CARGO_BIN_EXE_<name>")`) in the project root.
+    pub fn run(&self, bin: &str, args: &[&str]) -> Run {
+        let out = self
+            .command(bin, args)
             .output()
             .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
         Run {
