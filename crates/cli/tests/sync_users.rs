@@ -86,8 +86,10 @@ fn user_changed_name_is_renamed() {
         s.fake.display_name("alice@x.com").as_deref(),
         Some("Alice New")
     );
+    // The sync takes ownership first (added_manually=0), then renames.
+    assert!(writes[0].starts_with("PUT user/2/setting"), "{writes:?}");
     assert!(
-        writes[0].starts_with("POST user {\"display_name\":\"Alice New\""),
+        writes[1].starts_with("POST user {\"display_name\":\"Alice New\""),
         "{writes:?}"
     );
     s.assert_converged();
@@ -680,7 +682,8 @@ fn one_failing_user_does_not_stop_the_others_and_the_rerun_converges() {
     );
     let run = s.run(&[]);
     run.expect_code(1)
-        .expect_stderr("broken@x.com: rename failed")
+        .expect_stderr("broken@x.com: reset added_manually failed")
+        .expect_stderr("broken@x.com: rename skipped")
         .expect_stderr("failed 1");
     assert_eq!(s.fake.display_name("fine@x.com").as_deref(), Some("Fine"));
     assert_eq!(s.fake.display_name("new@x.com").as_deref(), Some("New"));
@@ -778,8 +781,9 @@ fn json_output_of_a_real_run_lists_each_change_with_its_status() {
     let run = s.run(&["--output", "json"]);
     run.expect_success();
     let v: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(v["result"]["applied"][0]["kind"], "rename");
-    assert_eq!(v["result"]["applied"][0]["status"], "done");
+    assert_eq!(v["result"]["applied"][0]["kind"], "reset_added_manually");
+    assert_eq!(v["result"]["applied"][1]["kind"], "rename");
+    assert_eq!(v["result"]["applied"][1]["status"], "done");
     assert_eq!(v["summary"]["updated"], 1);
 }
 

@@ -9,6 +9,7 @@ pub mod env;
 pub mod lock;
 pub mod logging;
 pub mod model;
+pub mod net;
 pub mod retry;
 pub mod secret;
 pub mod settings;

@@ -195,7 +195,11 @@ impl Graph<'_> {
             ])
             .send()
             .await
-            .map_err(|e| err(e.to_string()))?;
+            // No answer is not a credentials problem; say what happened instead.
+            .map_err(|e| AzureError::Transport {
+                what: format!("token request to {url}"),
+                message: crate::http::transport_failure(&e).to_string(),
+            })?;
         let status = resp.status();
         let body: Value = resp
             .json()
@@ -254,7 +258,8 @@ impl Graph<'_> {
                             .to_owned(),
                     });
                 }
-                Err(Failure::Transport(message)) => {
+                Err(failure @ (Failure::Transport(_) | Failure::Tls(_))) => {
+                    let message = failure.to_string();
                     return Err(AzureError::Transport {
                         what: what.into(),
                         message,

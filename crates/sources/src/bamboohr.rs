@@ -289,7 +289,10 @@ impl Api<'_> {
                             _ => "request refused".into(),
                         }),
                 },
-                Failure::Transport(message) => BambooError::Transport { page, message },
+                other => BambooError::Transport {
+                    page,
+                    message: other.to_string(),
+                },
             })?;
         let bytes = resp.bytes().await.map_err(|e| BambooError::Transport {
             page,

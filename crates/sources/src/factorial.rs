@@ -111,9 +111,9 @@ impl Api<'_> {
                     }
                     .into(),
                 },
-                Failure::Transport(message) => FactorialError::Transport {
+                other => FactorialError::Transport {
                     what: what.into(),
-                    message,
+                    message: other.to_string(),
                 },
             })?;
         resp.json().await.map_err(|e| FactorialError::Decode {

@@ -19,8 +19,39 @@ pub enum Failure {
         headers: reqwest::header::HeaderMap,
         body: Vec<u8>,
     },
-    /// No answer: connection refused or reset, timeout.
+    /// No answer: connection refused or reset, timeout. The message is the
+    /// whole cause ("connection refused"), not "error sending request".
     Transport(String),
+    /// The server's certificate was refused; not retried.
+    Tls(scim_core::net::TlsRefusal),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Status { status, .. } => write!(f, "HTTP {status}"),
+            Failure::Transport(message) => f.write_str(message),
+            Failure::Tls(refusal) => write!(f, "{refusal}"),
+        }
+    }
+}
+
+/// What a request that got no answer means: a refused certificate, or the
+/// network cause, said in full.
+pub fn transport_failure(e: &reqwest::Error) -> Failure {
+    let chain = scim_core::net::error_chain(e);
+    match scim_core::net::tls_problem(&chain) {
+        Some(problem) => Failure::Tls(scim_core::net::TlsRefusal {
+            host: e
+                .url()
+                .map(|u| scim_core::net::host_of(u.as_str()))
+                .unwrap_or_default(),
+            problem,
+            // The HR systems are always verified; only a CA can be added.
+            insecure_switch: None,
+        }),
+        None => Failure::Transport(scim_core::mask_url_credentials(&chain).into_owned()),
+    }
 }
 
 /// Sends the request `build` makes, again while the answer says "later".
@@ -57,11 +88,12 @@ pub async fn send(
                     })
             }
             Err(e) => {
-                if attempt >= MAX_ATTEMPTS {
-                    return Err(Failure::Transport(e.to_string()));
+                let failure = transport_failure(&e);
+                if matches!(failure, Failure::Tls(_)) || attempt >= MAX_ATTEMPTS {
+                    return Err(failure);
                 }
                 warn!(
-                    "{service}: {what} failed: {e}; retrying (attempt {attempt} of {MAX_ATTEMPTS})"
+                    "{service}: {what} failed: {failure}; retrying (attempt {attempt} of {MAX_ATTEMPTS})"
                 );
                 retry::backoff(Duration::from_secs(1), Duration::from_secs(60), attempt)
             }

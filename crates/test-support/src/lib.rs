@@ -10,6 +10,7 @@
 //! - [`FakeGraph`]: Entra ID's token endpoint and Microsoft Graph users and groups.
 //! - [`MotoServer`]: a real S3-compatible server (moto) on loopback.
 //! - [`Slapd`]: a real OpenLDAP server on loopback, with TLS and `memberOf`.
+//! - [`TlsServer`]: a real TLS endpoint (`openssl s_server`) with a private CA.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fake_bamboohr;
@@ -19,6 +20,7 @@ mod fake_timecamp;
 mod moto;
 mod project;
 mod slapd;
+mod tls_server;
 
 pub use fake_bamboohr::{BAMBOOHR_KEY, BAMBOOHR_SUBDOMAIN, FakeBambooHr};
 pub use fake_factorial::{FACTORIAL_KEY, FakeFactorial};
@@ -29,6 +31,7 @@ pub use project::{Project, Run};
 pub use slapd::{
     LDAP_ADMIN_DN, LDAP_ADMIN_PASSWORD, LDAP_BASE, LDAP_READER_DN, LDAP_READER_PASSWORD, Slapd,
 };
+pub use tls_server::TlsServer;
 
 /// Serves `app` on a free loopback port from a thread of its own, for fakes
 /// that live as long as the test process.

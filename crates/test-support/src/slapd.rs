@@ -51,14 +51,14 @@ impl Drop for Slapd {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("find a free port")
         .port()
 }
 
-fn run(cmd: &mut Command, what: &str) {
+pub(crate) fn run(cmd: &mut Command, what: &str) {
     let out = cmd.output().unwrap_or_else(|e| {
         panic!("{what}: cannot start ({e}); .ci/run installs slapd, ldap-utils and openssl")
     });
@@ -72,6 +72,12 @@ fn run(cmd: &mut Command, what: &str) {
 
 /// A CA and a server certificate for `localhost` / 127.0.0.1 signed by it.
 fn make_certificates(dir: &Path) {
+    make_certificates_for(dir, "DNS:localhost,IP:127.0.0.1");
+}
+
+/// A CA (`ca.pem`) and a server certificate (`server.pem`, `server.key`)
+/// signed by it for the given subjectAltName list.
+pub(crate) fn make_certificates_for(dir: &Path, alt_names: &str) {
     let p = |f: &str| dir.join(f).display().to_string();
     run(
         Command::new("openssl").args([
@@ -108,8 +114,10 @@ fn make_certificates(dir: &Path) {
     );
     std::fs::write(
         dir.join("server.ext"),
-        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n\
-         extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        format!(
+            "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n\
+         extendedKeyUsage=serverAuth\nsubjectAltName={alt_names}\n"
+        ),
     )
     .expect("write server.ext");
     run(

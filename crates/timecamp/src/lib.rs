@@ -104,6 +104,13 @@ pub enum ApiError {
         path: String,
         message: String,
     },
+    /// The server's certificate was refused; retrying cannot help.
+    #[error("{method} {path}: {refusal}")]
+    Tls {
+        method: Method,
+        path: String,
+        refusal: scim_core::net::TlsRefusal,
+    },
     #[error("{method} {path}: unexpected answer from TimeCamp: {message}")]
     Decode {
         method: Method,
@@ -467,7 +474,21 @@ impl Client {
                         Err(e) => Err(transport_message(&e, self.config.timeout)),
                     }
                 }
-                Err(e) => Err(transport_message(&e, self.config.timeout)),
+                Err(e) => {
+                    let chain = scim_core::net::error_chain(&e);
+                    if let Some(problem) = scim_core::net::tls_problem(&chain) {
+                        return Err(ApiError::Tls {
+                            method,
+                            path: path.to_owned(),
+                            refusal: scim_core::net::TlsRefusal {
+                                host: scim_core::net::host_of(&url),
+                                problem,
+                                insecure_switch: Some("TIMECAMP_SSL_VERIFY"),
+                            },
+                        });
+                    }
+                    Err(transport_message(&e, self.config.timeout))
+                }
             };
             let last = attempt >= policy.max_attempts;
             let wait = match outcome {
