@@ -264,6 +264,7 @@ async fn sync_once(
             new_user_wait: Duration::from_secs(60),
             poll_interval: Duration::from_secs(1),
             concurrency,
+            stop: scim_sync::StopFlag::default(),
         },
     )
     .await;

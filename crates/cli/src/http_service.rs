@@ -1,11 +1,17 @@
 //! `http-service`: runs the stages over HTTP, for schedulers that can only call URLs.
 //!
 //! Routes as in the original (`GET /health`, `GET /scripts`, `POST /run`,
-//! `POST /run/<name>`), with its script names still accepted. Unlike it (Q-02,
-//! every route but `/health` needs `Authorization: Bearer
-//! $HTTP_SERVICE_TOKEN`; only each stage's known flags pass through (no paths,
-//! so no reading or writing arbitrary files); one run of a stage at a time
-//! (409); a request without a JSON body is fine; a timeout answers 408.
+//! `POST /run/<name>`), with its script names still accepted. Unlike it: every
+//! route but `/health` needs `Authorization: Bearer $HTTP_SERVICE_TOKEN`; only
+//! each stage's known flags pass through, once each (no paths, so no reading or
+//! writing arbitrary files); one run of a stage at a time (409); a request
+//! without a JSON body is fine; every answer is JSON.
+//!
+//! A stage belongs to the service, not to the request: a caller that hangs up
+//! (a scheduler with a short HTTP timeout) does not stop it, and its result is
+//! logged either way. Only `HTTP_SERVICE_TIMEOUT_SECONDS` stops a stage: first
+//! SIGTERM, on which sync-users finishes its current request and stops, then
+//! SIGKILL after `HTTP_SERVICE_STOP_GRACE_SECONDS`. The caller gets 408.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -123,6 +129,7 @@ fn find_stage(name: &str) -> Option<&'static Stage> {
 
 /// Checks the arguments against the stage's flags.
 fn check_args(stage: &Stage, args: &[String]) -> Result<(), String> {
+    let mut seen: Vec<&str> = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let arg = args[i].as_str();
@@ -130,6 +137,10 @@ fn check_args(stage: &Stage, args: &[String]) -> Result<(), String> {
             Some((n, v)) => (n, Some(v)),
             None => (arg, None),
         };
+        if seen.contains(&name) {
+            return Err(format!("{name} is given more than once"));
+        }
+        seen.push(name);
         match stage
             .flags
             .iter()
@@ -172,6 +183,7 @@ struct Settings {
     token: Option<Secret>,
     addr: SocketAddr,
     timeout: Duration,
+    stop_grace: Duration,
 }
 
 impl Settings {
@@ -199,10 +211,17 @@ impl Settings {
         let timeout = env
             .int::<u64>("HTTP_SERVICE_TIMEOUT_SECONDS", "a whole number of seconds")?
             .unwrap_or(300);
+        let stop_grace = env
+            .int::<u64>(
+                "HTTP_SERVICE_STOP_GRACE_SECONDS",
+                "a whole number of seconds",
+            )?
+            .unwrap_or(30);
         Ok(Self {
             token,
             addr,
             timeout: Duration::from_secs(timeout.max(1)),
+            stop_grace: Duration::from_secs(stop_grace),
         })
     }
 }
@@ -210,8 +229,10 @@ impl Settings {
 struct App {
     token: Option<Secret>,
     timeout: Duration,
+    stop_grace: Duration,
     bin_dir: PathBuf,
-    running: HashMap<&'static str, tokio::sync::Mutex<()>>,
+    /// Held by a stage's run from start to exit, whether or not its caller waits.
+    running: HashMap<&'static str, Arc<tokio::sync::Mutex<()>>>,
 }
 
 type Shared = Arc<App>;
@@ -229,10 +250,11 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
     let app = Arc::new(App {
         token: settings.token,
         timeout: settings.timeout,
+        stop_grace: settings.stop_grace,
         bin_dir,
         running: STAGES
             .iter()
-            .map(|s| (s.name, tokio::sync::Mutex::new(())))
+            .map(|s| (s.name, Arc::new(tokio::sync::Mutex::new(()))))
             .collect(),
     });
     let router = Router::new()
@@ -241,6 +263,8 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
         .route("/run/{*name}", post(run_named))
         .route_layer(middleware::from_fn_with_state(app.clone(), authorize))
         .route("/health", get(health))
+        .fallback(not_found)
+        .layer(middleware::from_fn(json_errors))
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
@@ -250,7 +274,8 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
                 settings.addr
             )
         })?;
-    info!("http-service listening on http://{}", settings.addr);
+    let bound = listener.local_addr().unwrap_or(settings.addr);
+    info!("http-service listening on http://{bound}");
     axum::serve(listener, router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -268,7 +293,7 @@ async fn authorize(State(app): State<Shared>, request: Request, next: Next) -> R
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .unwrap_or_default();
     if constant_time_eq(given.as_bytes(), token.expose().as_bytes()) {
         next.run(request).await
@@ -280,6 +305,43 @@ async fn authorize(State(app): State<Shared>, request: Request, next: Next) -> R
         )
             .into_response()
     }
+}
+
+/// The credentials of a `Bearer` authorization; the scheme name is
+/// case-insensitive (RFC 9110, section 11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start())
+}
+
+/// Routes that do not exist answer JSON like the rest.
+async fn not_found() -> Response {
+    json_response(
+        StatusCode::NOT_FOUND,
+        json!({"error": "no such route; see GET /health, GET /scripts, POST /run, POST /run/<stage>"}),
+    )
+}
+
+/// Answers axum makes on its own (413 for a body too large, 405, 415) come
+/// as plain text or empty; callers parse JSON, so they get it here too.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.is_success() || is_json {
+        return response;
+    }
+    let text = match axum::body::to_bytes(response.into_body(), 64 * 1024).await {
+        Ok(bytes) if !bytes.is_empty() => String::from_utf8_lossy(&bytes).trim().to_owned(),
+        _ => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    json_response(status, json!({"error": text}))
 }
 
 /// Compares without leaking through timing how much of the token matched.
@@ -379,39 +441,70 @@ async fn run_stage(app: &App, name: &str, args: Vec<String>) -> Response {
             json!({"error": "unknown stage"}),
         );
     };
-    let Ok(_running) = slot.try_lock() else {
+    let Ok(running) = slot.clone().try_lock_owned() else {
         return json_response(
             StatusCode::CONFLICT,
             json!({"error": format!("{} is already running; try again when it has finished", stage.name)}),
         );
     };
     info!("Running {} {}", stage.name, args.join(" "));
-    let child = tokio::process::Command::new(&binary)
+    let child = match tokio::process::Command::new(&binary)
         .args(&args)
-        .kill_on_drop(true)
-        .output();
-    let output = match tokio::time::timeout(app.timeout, child).await {
-        Err(_) => {
-            warn!(
-                "{} timed out after {} s and was stopped",
-                stage.name,
-                app.timeout.as_secs()
-            );
-            return json_response(
-                StatusCode::REQUEST_TIMEOUT,
-                json!({"error": format!("Script execution timed out ({} s, HTTP_SERVICE_TIMEOUT_SECONDS)", app.timeout.as_secs())}),
-            );
-        }
-        Ok(Err(e)) => {
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => {
             return json_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 json!({"error": format!("cannot start {}: {e}", stage.name)}),
             );
         }
-        Ok(Ok(output)) => output,
+    };
+    // The run is its own task: if the caller hangs up, this handler is
+    // dropped, but the stage goes on and its result is still logged.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (timeout, grace) = (app.timeout, app.stop_grace);
+    let stage_name = stage.name;
+    tokio::spawn(async move {
+        let finished = supervise(stage_name, child, timeout, grace).await;
+        drop(running);
+        if tx.send(finished).is_err() {
+            info!("{stage_name}: the caller had hung up; the result above is its only record");
+        }
+    });
+    let Ok(finished) = rx.await else {
+        return json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"error": format!("lost track of {}", stage.name)}),
+        );
+    };
+    let output = match finished {
+        Finished::Exited(output) => output,
+        Finished::TimedOut(output) => {
+            return json_response(
+                StatusCode::REQUEST_TIMEOUT,
+                json!({
+                    "error": format!(
+                        "Script execution timed out ({} s, HTTP_SERVICE_TIMEOUT_SECONDS); it was stopped",
+                        app.timeout.as_secs()
+                    ),
+                    "return_code": output.status.code(),
+                    "stdout": String::from_utf8_lossy(&output.stdout),
+                    "stderr": String::from_utf8_lossy(&output.stderr),
+                }),
+            );
+        }
+        Finished::Lost(e) => {
+            return json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": format!("cannot wait for {}: {e}", stage.name)}),
+            );
+        }
     };
     let code = output.status.code().unwrap_or(-1);
-    info!("{} finished with exit code {code}", stage.name);
     let status = if code == 0 {
         StatusCode::OK
     } else {
@@ -429,6 +522,76 @@ async fn run_stage(app: &App, name: &str, args: Vec<String>) -> Response {
             "success": code == 0,
         }),
     )
+}
+
+/// How a stage's run ended.
+enum Finished {
+    Exited(std::process::Output),
+    /// Stopped at the time limit (what it printed until then).
+    TimedOut(std::process::Output),
+    Lost(std::io::Error),
+}
+
+/// Waits for a stage; at the time limit asks it to stop (SIGTERM), and
+/// kills it only if it is still running after the grace period. Logs the end.
+async fn supervise(
+    stage: &'static str,
+    child: tokio::process::Child,
+    timeout: Duration,
+    grace: Duration,
+) -> Finished {
+    let pid = child.id();
+    let output = child.wait_with_output();
+    tokio::pin!(output);
+    let result = match tokio::time::timeout(timeout, &mut output).await {
+        Ok(result) => result.map(Finished::Exited),
+        Err(_) => {
+            warn!(
+                "{stage} ran past {} s (HTTP_SERVICE_TIMEOUT_SECONDS); asking it to stop (SIGTERM)",
+                timeout.as_secs()
+            );
+            signal(pid, rustix::process::Signal::TERM);
+            match tokio::time::timeout(grace, &mut output).await {
+                Ok(result) => result.map(Finished::TimedOut),
+                Err(_) => {
+                    warn!(
+                        "{stage} still running {} s after SIGTERM (HTTP_SERVICE_STOP_GRACE_SECONDS); killing it",
+                        grace.as_secs()
+                    );
+                    signal(pid, rustix::process::Signal::KILL);
+                    output.await.map(Finished::TimedOut)
+                }
+            }
+        }
+    };
+    let result = result.unwrap_or_else(Finished::Lost);
+    match &result {
+        Finished::Exited(out) | Finished::TimedOut(out) => {
+            let code = out
+                .status
+                .code()
+                .map_or_else(|| "none (killed by a signal)".to_owned(), |c| c.to_string());
+            let last = String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .rfind(|l| !l.trim().is_empty())
+                .unwrap_or_default()
+                .to_owned();
+            info!("{stage} finished with exit code {code}; its last line: {last}");
+        }
+        Finished::Lost(e) => warn!("{stage}: cannot wait for it: {e}"),
+    }
+    result
+}
+
+fn signal(pid: Option<u32>, sig: rustix::process::Signal) {
+    let pid = pid
+        .and_then(|p| i32::try_from(p).ok())
+        .and_then(rustix::process::Pid::from_raw);
+    if let Some(pid) = pid
+        && let Err(e) = rustix::process::kill_process(pid, sig)
+    {
+        warn!("cannot signal process {}: {e}", pid.as_raw_nonzero());
+    }
 }
 
 #[cfg(test)]
@@ -463,6 +626,17 @@ mod tests {
         assert!(check_args(sync, &args(&["--dry-run=1"])).is_err());
         let prepare = find_stage("prepare-timecamp").unwrap();
         assert!(check_args(prepare, &args(&["--output", "/tmp/x"])).is_err());
+        assert!(check_args(sync, &args(&["--dry-run", "--dry-run"])).is_err());
+        assert!(check_args(sync, &args(&["--output", "json", "--output=text"])).is_err());
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER  abc"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
     }
 
     #[test]

@@ -66,6 +66,11 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         )?)
     };
 
+    let stop = scim_sync::StopFlag::default();
+    if !args.dry_run {
+        stop_on_signal(stop.clone());
+    }
+
     let storage = crate::open_storage(&storage_settings).await?;
     if !storage.exists(&args.input).await? {
         bail!("{} does not exist: run prepare-timecamp first", args.input);
@@ -200,10 +205,14 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
             .await
             .context("cannot record the users about to be invited; nothing was changed")?;
     }
+    if stop.is_requested() {
+        bail!("stopped on request before any change");
+    }
     let report = scim_sync::apply(
         &client,
         &plan,
         &ApplyOptions {
+            stop: stop.clone(),
             new_user_wait: Duration::from_secs(settings.new_user_wait_seconds),
             poll_interval: Duration::from_secs(2)
                 .min(Duration::from_secs(settings.new_user_wait_seconds.max(1))),
@@ -229,6 +238,12 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     }
     info!("{}", summary.line(false));
     log_requests(&client);
+    if stop.is_requested() {
+        bail!(
+            "stopped on request before the plan was finished ({} change(s) not made); the next run does the rest",
+            summary.skipped
+        );
+    }
     if summary.failed > 0 {
         bail!(
             "{} change(s) failed (see the warnings above); the rest was applied, and the next run retries what is missing",
@@ -236,6 +251,26 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// SIGTERM (a scheduler's or http-service's time limit, `docker stop`) and
+/// Ctrl-C stop the run between requests instead of in the middle of one.
+fn stop_on_signal(stop: scim_sync::StopFlag) {
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!("cannot watch for SIGTERM: {e}");
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => warn!("SIGTERM: stopping after the requests in flight"),
+            _ = tokio::signal::ctrl_c() => warn!("Interrupted: stopping after the requests in flight"),
+        }
+        stop.request();
+    });
 }
 
 fn log_requests(client: &Client) {

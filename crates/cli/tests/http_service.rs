@@ -47,7 +47,7 @@ fn start_binary(bin: &str, project: &Project, extra: &[(&str, &str)]) -> Service
         .env("HTTP_SERVICE_TOKEN", SECRET)
         .env("DISABLE_FILE_LOGGING", "true")
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(std::fs::File::create(project.path("service.log")).unwrap());
     for (k, v) in extra {
         cmd.env(k, v);
     }
@@ -295,4 +295,219 @@ async fn a_stage_missing_next_to_the_service_answers_404() {
             .unwrap()
             .contains("fetch-factorial is not installed")
     );
+}
+
+/// The service's own log so far.
+fn service_log(p: &Project) -> String {
+    std::fs::read_to_string(p.path("service.log")).unwrap_or_default()
+}
+
+/// Waits up to 60 s for `done`.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A sync with work to do: one rename and `new` people to invite.
+fn sync_with_work(fake: &FakeTimecamp, new: usize) -> Project {
+    let mut records = vec![
+        json!({"timecamp_user_name": "A New", "timecamp_email": "a@x.com",
+        "timecamp_groups_breadcrumb": "", "timecamp_status": "active", "timecamp_role": "user"}),
+    ];
+    for i in 0..new {
+        records.push(json!({"timecamp_user_name": format!("N {i}"), "timecamp_email": format!("n{i}@x.com"),
+            "timecamp_groups_breadcrumb": "Team", "timecamp_status": "active", "timecamp_role": "user"}));
+    }
+    Project::new()
+        .prepared(&Value::Array(records))
+        .env("TIMECAMP_API_URL", &fake.url())
+        .env("TIMECAMP_API_KEY", TOKEN)
+        .env("TIMECAMP_ROOT_GROUP_ID", "10")
+        .env("TIMECAMP_CONCURRENCY", "1")
+        .env("TIMECAMP_MAX_DEACTIVATIONS", "100%")
+        .env("DISABLE_FILE_LOGGING", "true")
+}
+
+fn service_env(
+    fake: &FakeTimecamp,
+    extra: &[(&'static str, &'static str)],
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
+        ("TIMECAMP_API_URL".into(), fake.url()),
+        ("TIMECAMP_API_KEY".into(), TOKEN.into()),
+        ("TIMECAMP_ROOT_GROUP_ID".into(), "10".into()),
+        ("TIMECAMP_CONCURRENCY".into(), "1".into()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| ((*k).into(), (*v).into())));
+    env
+}
+
+#[tokio::test]
+async fn a_caller_hanging_up_does_not_stop_the_stage() {
+    let fake = FakeTimecamp::start(10)
+        .user(2, "a@x.com", "A Old", 10)
+        .latency(Duration::from_millis(100));
+    let p = sync_with_work(&fake, 5);
+    let env = service_env(&fake, &[]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let s = start(&p, &env);
+    // A scheduler that gives up after 300 ms.
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let hung_up = impatient
+        .post(format!("{}/run/sync-users", s.url))
+        .bearer_auth(SECRET)
+        .send()
+        .await;
+    assert!(hung_up.is_err(), "the caller gave up before the sync ended");
+    eventually("the sync has finished and logged its result", || {
+        service_log(&p).contains("sync-users finished with exit code 0")
+    })
+    .await;
+    assert!(
+        service_log(&p).contains("the caller had hung up"),
+        "{}",
+        service_log(&p)
+    );
+    assert_eq!(fake.display_name("a@x.com").as_deref(), Some("A New"));
+    for i in 0..5 {
+        let email = format!("n{i}@x.com");
+        assert_eq!(
+            fake.setting_of(&email, "added_manually").as_deref(),
+            Some("0"),
+            "{email}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_time_limit_stops_a_sync_between_requests_and_the_next_run_finishes() {
+    let fake = FakeTimecamp::start(10)
+        .user(2, "a@x.com", "A Old", 10)
+        .latency(Duration::from_millis(250));
+    let p = sync_with_work(&fake, 12);
+    let env = service_env(&fake, &[("HTTP_SERVICE_TIMEOUT_SECONDS", "2")]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let s = start(&p, &env);
+    let (status, body) = call(
+        "POST",
+        &format!("{}/run/sync-users", s.url),
+        Some(SECRET),
+        None,
+    )
+    .await;
+    assert_eq!(status, 408, "{body}");
+    let stderr = body["stderr"].as_str().unwrap();
+    // SIGTERM, not SIGKILL: sync-users said why it stopped, and exited on its own.
+    assert!(
+        stderr.contains("SIGTERM: stopping after the requests in flight"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("stopped on request"), "{stderr}");
+    assert_eq!(body["return_code"], 1, "{body}");
+    assert!(service_log(&p).contains("asking it to stop (SIGTERM)"));
+
+    p.run(env!("CARGO_BIN_EXE_sync-users"), &[])
+        .expect_success();
+    fake.clear_requests();
+    p.run(env!("CARGO_BIN_EXE_sync-users"), &[])
+        .expect_success();
+    assert!(
+        fake.writes().is_empty(),
+        "the second run finished everything"
+    );
+    assert_eq!(
+        fake.setting_of("n11@x.com", "added_manually").as_deref(),
+        Some("0")
+    );
+}
+
+#[tokio::test]
+async fn repeated_flags_lowercase_bearer_and_every_error_as_json() {
+    let p = users_project();
+    let s = start(&p, &[]);
+    let (status, body) = call(
+        "POST",
+        &format!("{}/run/sync-users", s.url),
+        Some(SECRET),
+        Some(json!({"args": ["--dry-run", "--dry-run"]})),
+    )
+    .await;
+    assert_eq!(
+        status, 400,
+        "a repeated flag is refused by the service: {body}"
+    );
+    assert!(
+        body["error"].as_str().unwrap().contains("more than once"),
+        "{body}"
+    );
+
+    let lower = reqwest::Client::new()
+        .get(format!("{}/scripts", s.url))
+        .header("Authorization", format!("bearer {SECRET}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        lower.status().as_u16(),
+        200,
+        "the scheme is case-insensitive"
+    );
+
+    let big = reqwest::Client::new()
+        .post(format!("{}/run", s.url))
+        .bearer_auth(SECRET)
+        .header("Content-Type", "application/json")
+        .body(vec![b' '; 3 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big.status().as_u16(), 413);
+    let body: Value = serde_json::from_str(&big.text().await.unwrap()).expect("413 is JSON");
+    assert!(body["error"].is_string(), "{body}");
+
+    let (status, body) = call("GET", &format!("{}/nowhere", s.url), Some(SECRET), None).await;
+    assert_eq!(status, 404);
+    assert!(body["error"].is_string(), "{body}");
+    let (status, body) = call("GET", &format!("{}/run", s.url), Some(SECRET), None).await;
+    assert_eq!(status, 405);
+    assert!(body["error"].is_string(), "{body}");
+}
+
+#[test]
+fn start_up_line_names_the_port_actually_bound() {
+    let p = Project::new();
+    let mut child = p
+        .command(BIN, &[])
+        .env("HTTP_SERVICE_HOST", "127.0.0.1")
+        .env("HTTP_SERVICE_PORT", "0")
+        .env("HTTP_SERVICE_TOKEN", SECRET)
+        .env("DISABLE_FILE_LOGGING", "true")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(p.path("service.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let port = loop {
+        let log = service_log(&p);
+        if let Some(rest) = log.split("listening on http://127.0.0.1:").nth(1) {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse::<u16>()
+                .unwrap();
+        }
+        assert!(Instant::now() < deadline, "no start-up line: {log}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_ne!(port, 0);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -53,6 +53,28 @@ pub async fn read_state(client: &Client) -> Result<CurrentState, ApiError> {
     })
 }
 
+/// Set from outside (a signal handler) to stop a run between requests: the
+/// request in flight finishes, no new one starts, and what is left is
+/// reported as skipped for the next run to do.
+#[derive(Debug, Clone, Default)]
+pub struct StopFlag(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl StopFlag {
+    pub fn request(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_requested(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn skipped(&self) -> Option<Outcome> {
+        self.is_requested().then(|| Outcome::Skipped {
+            reason: "the run was asked to stop; the next run does this".into(),
+        })
+    }
+}
+
 /// How the plan is applied.
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
@@ -61,6 +83,7 @@ pub struct ApplyOptions {
     pub poll_interval: Duration,
     /// Write requests in flight at once (users in parallel; one user's changes in order).
     pub concurrency: usize,
+    pub stop: StopFlag,
 }
 
 /// What happened to one change.
@@ -165,9 +188,13 @@ pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report 
                 let change = &plan.changes[index];
                 let new_groups = &new_groups;
                 let failed_groups = &failed_groups;
+                let stop = &opts.stop;
                 async move {
-                    let (outcome, created) = match blocked_by(change, failed_groups) {
-                        Some(reason) => (Outcome::Skipped { reason }, None),
+                    let blocked = stop.skipped().or_else(|| {
+                        blocked_by(change, failed_groups).map(|reason| Outcome::Skipped { reason })
+                    });
+                    let (outcome, created) = match blocked {
+                        Some(outcome) => (outcome, None),
                         None => match execute(client, change, new_groups).await {
                             Ok(Executed::Group(key, id)) => (Outcome::Done, Some((key, id))),
                             Ok(_) => (Outcome::Done, None),
@@ -230,7 +257,7 @@ pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report 
             async move {
                 let changes: Vec<&Change> = sequence.iter().map(|&i| &plan.changes[i]).collect();
                 let (outcomes, created) =
-                    run_in_order(client, &changes, new_groups, failed_groups).await;
+                    run_in_order(client, &changes, new_groups, failed_groups, &opts.stop).await;
                 UserDone {
                     done: sequence.into_iter().zip(outcomes).collect(),
                     created,
@@ -392,6 +419,9 @@ async fn finalise(
     let wanted: HashSet<String> = created.iter().map(|c| c.email.to_lowercase()).collect();
     let mut found: HashMap<String, scim_timecamp::User> = HashMap::new();
     loop {
+        if opts.stop.is_requested() {
+            break;
+        }
         match client.users().await {
             Ok(users) => {
                 for u in users {
@@ -431,7 +461,7 @@ async fn finalise(
         }
     }
     let finished: Vec<Vec<Applied>> = futures::stream::iter(ready)
-        .map(|(c, user)| finish_one(client, c, user))
+        .map(|(c, user)| finish_one(client, c, user, &opts.stop))
         .buffer_unordered(opts.concurrency.max(1))
         .collect()
         .await;
@@ -439,7 +469,12 @@ async fn finalise(
 }
 
 /// The follow-up writes of one new user, in order; stops at the first failure.
-async fn finish_one(client: &Client, c: Created, user: scim_timecamp::User) -> Vec<Applied> {
+async fn finish_one(
+    client: &Client,
+    c: Created,
+    user: scim_timecamp::User,
+    stop: &StopFlag,
+) -> Vec<Applied> {
     let me = UserRef {
         id: user.user_id,
         email: c.email.clone(),
@@ -482,7 +517,7 @@ async fn finish_one(client: &Client, c: Created, user: scim_timecamp::User) -> V
         });
     }
     let refs: Vec<&Change> = follow_ups.iter().collect();
-    let (outcomes, _) = run_in_order(client, &refs, &HashMap::new(), &HashSet::new()).await;
+    let (outcomes, _) = run_in_order(client, &refs, &HashMap::new(), &HashSet::new(), stop).await;
     follow_ups
         .into_iter()
         .zip(outcomes)
@@ -497,6 +532,7 @@ async fn run_in_order(
     changes: &[&Change],
     new_groups: &HashMap<usize, u64>,
     failed_groups: &HashSet<usize>,
+    stop: &StopFlag,
 ) -> (Vec<Outcome>, Option<Created>) {
     let mut outcomes = Vec::with_capacity(changes.len());
     let mut created = None;
@@ -506,6 +542,8 @@ async fn run_in_order(
             Outcome::Skipped {
                 reason: "an earlier change of this user failed".into(),
             }
+        } else if let Some(stopped) = stop.skipped() {
+            stopped
         } else if let Some(reason) = blocked_by(change, failed_groups) {
             Outcome::Skipped { reason }
         } else {

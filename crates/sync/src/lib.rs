@@ -16,7 +16,7 @@ use std::collections::HashSet;
 
 use scim_core::settings::{ApiCredentials, TimecampSettings};
 
-pub use apply::{ApplyOptions, Outcome, Report, apply, read_state};
+pub use apply::{ApplyOptions, Outcome, Report, StopFlag, apply, read_state};
 pub use guard::{DeactivationCheck, check_deactivations};
 pub use pending::Journal;
 pub use plan::{
