@@ -69,7 +69,8 @@ async fn read_source(
 ) -> anyhow::Result<SourceUsersFile> {
     if !storage.exists(input).await? {
         bail!(
-            "{input} does not exist: run a fetcher first (fetch-bamboohr, fetch-azuread, fetch-ldap or fetch-factorial)"
+            "{} does not exist: run a fetcher first (fetch-bamboohr, fetch-azuread, fetch-ldap or fetch-factorial)",
+            storage.location(input)
         );
     }
     let source: SourceUsersFile = storage::read_json(storage, input, USERS_SHAPE)

@@ -57,7 +57,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     } else {
         warn!(
             "{} does not exist: groups are kept only for their users and subgroups",
-            args.input
+            storage.location(&args.input)
         );
         Vec::new()
     };

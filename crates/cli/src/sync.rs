@@ -73,7 +73,10 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
 
     let storage = crate::open_storage(&storage_settings).await?;
     if !storage.exists(&args.input).await? {
-        bail!("{} does not exist: run prepare-timecamp first", args.input);
+        bail!(
+            "{} does not exist: run prepare-timecamp first",
+            storage.location(&args.input)
+        );
     }
     let desired: Vec<TimecampUser> = storage::read_json(storage.as_ref(), &args.input, SHAPE)
         .await

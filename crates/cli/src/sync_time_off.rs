@@ -34,7 +34,10 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     let api_key = settings.require_api_key()?;
     let storage = crate::open_storage(&StorageSettings::from_env(&env)?).await?;
     if !storage.exists(&args.input).await? {
-        bail!("{} does not exist: run fetch-factorial first", args.input);
+        bail!(
+            "{} does not exist: run fetch-factorial first",
+            storage.location(&args.input)
+        );
     }
     let file: VacationFile = storage::read_json(
         storage.as_ref(),

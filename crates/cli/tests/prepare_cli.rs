@@ -249,6 +249,38 @@ fn malformed_dotenv_exits_2_naming_the_file() {
 }
 
 #[test]
+fn malformed_dotenv_line_is_named_by_line_and_variable_without_its_value() {
+    let run = Project::new()
+        .users(one_user())
+        .file(
+            ".env",
+            "# settings\nTIMECAMP_API_KEY=tc-key-5f2e\nLeaveTypeMap={\"Vacaciones\": \"Vacation\"}\n",
+        )
+        .run(BIN, &[]);
+    run.expect_code(2)
+        .expect_stderr(".env, line 3: cannot parse the value of LeaveTypeMap");
+    assert!(!run.stderr.contains("Vacaciones"), "{}", run.stderr);
+    assert!(!run.stderr.contains("tc-key-5f2e"), "{}", run.stderr);
+}
+
+#[test]
+fn credentials_in_a_url_are_masked_in_the_log() {
+    let run = Project::new()
+        .env("DISABLE_FILE_LOGGING", "true")
+        .env(
+            "TIMECAMP_API_URL",
+            "http://admin:pa55w0rd@127.0.0.1:9/third_party/api",
+        )
+        .env("TIMECAMP_API_KEY", "k")
+        .env("TIMECAMP_ROOT_GROUP_ID", "10")
+        .env("TIMECAMP_HTTP_MAX_ATTEMPTS", "1")
+        .prepared(&serde_json::json!([{"timecamp_email": "a@x.com", "timecamp_status": "active"}]))
+        .run(env!("CARGO_BIN_EXE_sync-users"), &["--dry-run"]);
+    run.expect_code(1).expect_stderr("http://***@127.0.0.1:9");
+    assert!(!run.stderr.contains("pa55w0rd"), "{}", run.stderr);
+}
+
+#[test]
 fn help_explains_every_flag() {
     let run = Project::new().run(BIN, &["--help"]);
     run.expect_success();

@@ -134,7 +134,7 @@ fn a_missing_object_is_named_with_its_key() {
     project(&s3, "team-b")
         .run(PREPARE, &[])
         .expect_code(1)
-        .expect_stderr("var/users.json does not exist: run a fetcher first");
+        .expect_stderr("s3://hr-files/team-b/var/users.json does not exist: run a fetcher first");
     let fake = FakeTimecamp::start(10);
     project(&s3, "team-b")
         .env("TIMECAMP_API_URL", &fake.url())
@@ -142,8 +142,25 @@ fn a_missing_object_is_named_with_its_key() {
         .env("TIMECAMP_ROOT_GROUP_ID", "10")
         .run(SYNC, &[])
         .expect_code(1)
-        .expect_stderr("does not exist: run prepare-timecamp first");
+        .expect_stderr(
+            "s3://hr-files/team-b/var/timecamp_users.json does not exist: run prepare-timecamp first",
+        );
     assert!(fake.requests().is_empty());
+}
+
+#[test]
+fn an_unresolvable_bucket_host_suggests_path_style() {
+    // Virtual-hosted addressing puts the bucket in the host name
+    // (hr-files.minio.invalid), which no resolver knows.
+    let run = Project::new()
+        .env("USE_S3_STORAGE", "true")
+        .env("S3_ENDPOINT_URL", "http://minio.invalid:9000")
+        .env("S3_ACCESS_KEY_ID", "AKIAEXAMPLE")
+        .env("S3_SECRET_ACCESS_KEY", "s3-secret-value-123")
+        .env("S3_BUCKET_NAME", BUCKET)
+        .run(PREPARE, &[]);
+    run.expect_code(1).expect_stderr("S3_FORCE_PATH_STYLE=true");
+    assert!(!run.stderr.contains("s3-secret-value-123"));
 }
 
 #[test]

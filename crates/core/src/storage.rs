@@ -79,6 +79,10 @@ pub enum StageFileError {
 pub trait Storage: Send + Sync {
     /// One line for the log: which backend, and where.
     fn describe(&self) -> String;
+    /// Where `name` is, for messages: the path, or `s3://bucket/key`.
+    fn location(&self, name: &str) -> String {
+        name.to_owned()
+    }
     async fn read(&self, name: &str) -> Result<Vec<u8>, StorageError>;
     /// Replaces the whole file; readers see the old or the new content, never a mix.
     async fn write(&self, name: &str, data: Vec<u8>) -> Result<(), StorageError>;

@@ -19,6 +19,7 @@ pub struct S3Storage {
     bucket: String,
     prefix: String,
     endpoint: String,
+    force_path_style: bool,
 }
 
 impl S3Storage {
@@ -47,6 +48,7 @@ impl S3Storage {
                 .endpoint_url
                 .clone()
                 .unwrap_or_else(|| format!("AWS S3 ({})", settings.region)),
+            force_path_style: settings.force_path_style,
         };
         storage.check_bucket().await?;
         Ok(storage)
@@ -60,10 +62,6 @@ impl S3Storage {
         } else {
             format!("{}/{name}", self.prefix)
         }
-    }
-
-    fn location(&self, name: &str) -> String {
-        format!("s3://{}/{}", self.bucket, self.key(name))
     }
 
     async fn check_bucket(&self) -> Result<(), StorageError> {
@@ -86,7 +84,27 @@ impl S3Storage {
                         self.bucket,
                         describe(&e)
                     ),
-                    _ => format!("cannot reach {}: {}", self.endpoint, describe(&e)),
+                    _ => {
+                        let why = describe(&e);
+                        let unresolved = [
+                            "dns error",
+                            "failed to lookup",
+                            "Name or service not known",
+                            "No address associated",
+                        ]
+                        .iter()
+                        .any(|needle| why.contains(needle));
+                        let hint = if unresolved && !self.force_path_style {
+                            format!(
+                                ". The bucket name goes into the host name ({}.<endpoint host>) unless \
+                                 S3_FORCE_PATH_STYLE=true, which MinIO and most self-hosted endpoints need",
+                                self.bucket
+                            )
+                        } else {
+                            String::new()
+                        };
+                        format!("cannot reach {}: {why}{hint}", self.endpoint)
+                    }
                 };
                 Err(StorageError::Backend { name, message })
             }
@@ -137,6 +155,10 @@ impl Storage for S3Storage {
             "S3 bucket s3://{}{prefix} at {}",
             self.bucket, self.endpoint
         )
+    }
+
+    fn location(&self, name: &str) -> String {
+        format!("s3://{}/{}", self.bucket, self.key(name))
     }
 
     async fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {
