@@ -307,6 +307,32 @@ fn env_sample_works_as_a_dotenv_file() {
     p.run(BIN, &[]).expect_success();
 }
 
+/// An admin uncomments the examples they need; each must load as written.
+#[test]
+fn every_example_of_env_sample_loads_when_uncommented() {
+    let sample =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.sample")).unwrap();
+    let is_example = |l: &str| {
+        l.strip_prefix('#').is_some_and(|rest| {
+            rest.split_once('=').is_some_and(|(k, _)| {
+                !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+        })
+    };
+    let uncommented: String = sample
+        .lines()
+        .map(|l| if is_example(l) { &l[1..] } else { l })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let examples = sample.lines().filter(|l| is_example(l)).count();
+    assert!(examples >= 80, "the sample has {examples} examples");
+    let p = Project::new().users(one_user()).file(".env", uncommented);
+    p.run(BIN, &[]).expect_success();
+    // The JSON examples arrive whole: fetch-factorial reads LeaveTypeMap as JSON.
+    let run = p.run(env!("CARGO_BIN_EXE_fetch-factorial"), &[]);
+    assert!(!run.stderr.contains("LeaveTypeMap"), "{}", run.stderr);
+}
+
 /// Every variable the settings read is documented in the README table and in `.env.sample`.
 #[test]
 fn every_setting_is_documented() {

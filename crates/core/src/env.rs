@@ -33,7 +33,7 @@ pub enum ConfigError {
     /// often a key or a password.
     #[error(
         "{path}, line {line}: cannot parse the value of {var}; put a value with spaces, quotes, \
-         braces or `#` in single quotes (e.g. {var}='{{\"a\": \"b\"}}')"
+         braces or `#` in single quotes: {var}='...'"
     )]
     DotEnvLine {
         path: PathBuf,
