@@ -8,11 +8,19 @@ use scim_core::settings::StorageSettings;
 use scim_core::storage::{self, TIMECAMP_USERS_FILE};
 use scim_tools::tree;
 
-/// Preview the TimeCamp group tree that var/timecamp_users.json asks for: statistics,
-/// the tree, users per group and a CSV of all users, or one HTML page. Reads the file
-/// only; calls no API.
+/// Preview the group tree that var/timecamp_users.json asks for.
+///
+/// Prints statistics, the tree, users per group and a CSV of all users, or writes
+/// one HTML page. Reads the file only and calls no API.
 #[derive(Debug, Parser)]
-#[command(name = "display-tree", version, about, long_about)]
+#[command(
+    name = "display-tree",
+    version,
+    override_usage = "display-tree [--file PATH] [--detailed] [--format text|csv|html] [--debug]",
+    after_help = crate::stage_help!(
+        "Needs no setting (with USE_S3_STORAGE=true, the S3_* settings)."
+    )
+)]
 pub struct Args {
     /// The prepared users to show
     #[arg(long, value_name = "PATH", default_value = TIMECAMP_USERS_FILE)]

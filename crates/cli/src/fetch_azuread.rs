@@ -7,11 +7,19 @@ use scim_core::settings::StorageSettings;
 use scim_core::storage::USERS_FILE;
 use scim_sources::azuread::{AzureSettings, fetch};
 
-/// Read the users of Microsoft Entra ID (Azure AD) through Microsoft Graph (AZURE_*
-/// settings) and write var/users.json. Nothing is written if any page cannot be read
-/// or no user is found; the previous file stays.
+/// Read the users of Microsoft Entra ID (Azure AD) into var/users.json.
+///
+/// Reads Microsoft Graph with an app registration's client credentials. Nothing is
+/// written if any page cannot be read or no user is found; the previous file stays.
 #[derive(Debug, Parser)]
-#[command(name = "fetch-azuread", version, about, long_about)]
+#[command(
+    name = "fetch-azuread",
+    version,
+    override_usage = "fetch-azuread [--debug]",
+    after_help = crate::stage_help!(
+        "Needs AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET; optional: AZURE_FILTER_GROUPS, AZURE_PREFER_REAL_EMAIL, AZURE_SCIM_ENDPOINT."
+    )
+)]
 pub struct Args {
     /// Log at DEBUG level
     #[arg(long)]

@@ -7,11 +7,19 @@ use scim_core::settings::StorageSettings;
 use scim_core::storage::USERS_FILE;
 use scim_sources::bamboohr::{BambooSettings, fetch};
 
-/// Read the employees of BambooHR (BAMBOOHR_* settings) and write var/users.json.
+/// Read the employees of BambooHR into var/users.json.
+///
 /// Nothing is written if any page cannot be read or no employee is found; the
 /// previous file stays.
 #[derive(Debug, Parser)]
-#[command(name = "fetch-bamboohr", version, about, long_about)]
+#[command(
+    name = "fetch-bamboohr",
+    version,
+    override_usage = "fetch-bamboohr [--debug]",
+    after_help = crate::stage_help!(
+        "Needs BAMBOOHR_SUBDOMAIN and BAMBOOHR_API_KEY; optional: BAMBOOHR_EXCLUDE_FILTER, BAMBOOHR_EXCLUDED_DEPARTMENTS, BAMBOOHR_SUPERVISOR_RULE."
+    )
+)]
 pub struct Args {
     /// Log at DEBUG level (also lists the employees skipped and why)
     #[arg(long)]

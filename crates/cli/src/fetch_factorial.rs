@@ -9,11 +9,19 @@ use scim_core::storage::{self, USERS_FILE, VACATION_FILE};
 use scim_sources::factorial::{FactorialSettings, fetch};
 use tracing::info;
 
-/// Read Factorial's employees (into var/users.json, like the other sources) and
-/// approved leaves (into var/vacation.json, for sync-time-off). Nothing is written
-/// if any page cannot be read; with no employees the old files stay.
+/// Read Factorial's employees into var/users.json and approved leaves into var/vacation.json.
+///
+/// The leaves are for sync-time-off. Nothing is written if any page cannot be
+/// read; with no employees the old files stay.
 #[derive(Debug, Parser)]
-#[command(name = "fetch-factorial", version, about, long_about)]
+#[command(
+    name = "fetch-factorial",
+    version,
+    override_usage = "fetch-factorial [--debug]",
+    after_help = crate::stage_help!(
+        "Needs FACTORIAL_API_URL, FACTORIAL_API_KEY and LeaveTypeMap (a JSON object: Factorial leave type -> TimeCamp day type, with a \"Default\" key)."
+    )
+)]
 pub struct Args {
     /// Log at DEBUG level
     #[arg(long)]

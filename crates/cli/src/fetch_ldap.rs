@@ -7,11 +7,19 @@ use scim_core::settings::StorageSettings;
 use scim_core::storage::USERS_FILE;
 use scim_sources::ldap::{LdapSettings, fetch};
 
-/// Read the users of an LDAP directory or Active Directory (LDAP_* settings) and
-/// write var/users.json. Nothing is written if the directory cannot be read to the
-/// end or returns no users; the previous file stays.
+/// Read the users of an LDAP directory or Active Directory into var/users.json.
+///
+/// Nothing is written if the directory cannot be read to the end or returns no
+/// users; the previous file stays.
 #[derive(Debug, Parser)]
-#[command(name = "fetch-ldap", version, about, long_about)]
+#[command(
+    name = "fetch-ldap",
+    version,
+    override_usage = "fetch-ldap [--debug]",
+    after_help = crate::stage_help!(
+        "Needs LDAP_HOST, LDAP_DOMAIN, LDAP_DN, LDAP_USERNAME and LDAP_PASSWORD; TLS with LDAP_USE_SSL or LDAP_USE_START_TLS (SSL_CERT_FILE for a private CA)."
+    )
+)]
 pub struct Args {
     /// Log at DEBUG level
     #[arg(long)]

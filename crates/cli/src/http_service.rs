@@ -32,10 +32,21 @@ use scim_core::{ConfigError, Env, Secret};
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-/// Run the timecamp-scim stages over HTTP (port 8181 by default). Every request but
-/// GET /health needs "Authorization: Bearer $HTTP_SERVICE_TOKEN".
+/// Run the timecamp-scim stages over HTTP, for schedulers that can only call URLs.
+///
+/// Routes: GET /health, GET /scripts, POST /run {"script": ..., "args": [...]},
+/// POST /run/<stage>. Every request but GET /health needs
+/// "Authorization: Bearer $HTTP_SERVICE_TOKEN". The stages run with this process's
+/// environment and .env, so they need their own settings too.
 #[derive(Debug, Parser)]
-#[command(name = "http-service", version, about, long_about)]
+#[command(
+    name = "http-service",
+    version,
+    override_usage = "http-service [--debug]",
+    after_help = crate::stage_help!(
+        "Needs HTTP_SERVICE_TOKEN (or HTTP_SERVICE_ALLOW_NO_AUTH=true); optional: HTTP_SERVICE_HOST (0.0.0.0), HTTP_SERVICE_PORT (8181), HTTP_SERVICE_TIMEOUT_SECONDS (300), HTTP_SERVICE_STOP_GRACE_SECONDS (30)."
+    )
+)]
 pub struct Args {
     /// Log at DEBUG level
     #[arg(long)]

@@ -5,6 +5,21 @@
 //! and `.env`, set up logging, run, and turn the outcome into an exit code:
 //! 0 success, 1 the run failed, 2 the configuration or command line is wrong.
 
+/// The end of every stage's `-h` and `--help`: what it needs (given), where
+/// settings come from and where they are all listed.
+macro_rules! stage_help {
+    ($needs:literal) => {
+        concat!(
+            $needs,
+            "\n\nSettings come from the environment and the first .env found from the working \
+             directory upwards (the environment wins). Every setting, its default and meaning: \
+             .env.sample and docs/configuration.md. Exit codes: 0 done, 1 failed, 2 bad settings \
+             or flags, 3 refused by a safety guard (sync-users)."
+        )
+    };
+}
+pub(crate) use stage_help;
+
 pub mod display_tree;
 pub mod fetch_azuread;
 pub mod fetch_bamboohr;

@@ -9,11 +9,19 @@ use scim_core::storage::{self, Storage, TIMECAMP_USERS_FILE, USERS_FILE};
 use scim_prepare::{NoteKind, PrepareOptions, Prepared};
 use tracing::{debug, info, warn};
 
-/// Turn the users fetched from the HR system (var/users.json) into the desired
-/// TimeCamp state (var/timecamp_users.json): group paths, display names, roles
-/// and e-mail rules. Calls no API; settings come from the environment and .env.
+/// Turn var/users.json (from a fetcher) into var/timecamp_users.json.
+///
+/// Decides each user's group path, display name, role and e-mail. Calls no API.
 #[derive(Debug, Parser)]
-#[command(name = "prepare-timecamp", version, about, long_about)]
+#[command(
+    name = "prepare-timecamp",
+    version,
+    override_usage = "prepare-timecamp [--debug] [--input PATH] [--output PATH]",
+    after_help = crate::stage_help!(
+        "Needs no credentials; the TIMECAMP_USE_*, TIMECAMP_SKIP_DEPARTMENTS and \
+         TIMECAMP_REPLACE_EMAIL_DOMAIN settings shape the result."
+    )
+)]
 pub struct Args {
     /// Log at DEBUG level (console and var/logs/sync.log)
     #[arg(long)]

@@ -13,11 +13,20 @@ use scim_core::settings::{StorageSettings, TimecampSettings};
 use scim_core::storage::{self, TIMECAMP_USERS_FILE};
 use tracing::{info, warn};
 
-/// Delete the TimeCamp groups under TIMECAMP_ROOT_GROUP_ID that have no users (enabled
-/// or disabled) and no subgroups, bottom-up, so a chain of empty groups goes in one run.
-/// Never the root group, the disabled-users group, or a group the prepared file needs.
+/// Delete the empty TimeCamp groups under TIMECAMP_ROOT_GROUP_ID.
+///
+/// A group is empty with no users (enabled or disabled) and no subgroups; they go
+/// bottom-up, so a chain of empty groups goes in one run. Never the root group, the
+/// disabled-users group, or a group the prepared file needs.
 #[derive(Debug, Parser)]
-#[command(name = "remove-empty-groups", version, about, long_about)]
+#[command(
+    name = "remove-empty-groups",
+    version,
+    override_usage = "remove-empty-groups [--dry-run] [--debug] [--input PATH]",
+    after_help = crate::stage_help!(
+        "Needs TIMECAMP_API_KEY and TIMECAMP_ROOT_GROUP_ID."
+    )
+)]
 pub struct Args {
     /// List the groups that would be deleted; delete nothing
     #[arg(long)]

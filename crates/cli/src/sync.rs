@@ -17,11 +17,20 @@ use tracing::{info, warn};
 
 use crate::Refused;
 
-/// Make TimeCamp match var/timecamp_users.json: create groups and users, rename,
-/// move, set roles, external ids and additional e-mails, disable users who left
-/// and re-enable those who came back. Settings come from the environment and .env.
+/// Make TimeCamp match var/timecamp_users.json (from prepare-timecamp).
+///
+/// Creates groups and users, renames, moves, sets roles, external ids and
+/// additional e-mails, disables users who left and re-enables those who came back.
+/// Refuses (exit 3) to disable more users than TIMECAMP_MAX_DEACTIVATIONS allows.
 #[derive(Debug, Parser)]
-#[command(name = "sync-users", version, about, long_about)]
+#[command(
+    name = "sync-users",
+    version,
+    override_usage = "sync-users [--dry-run] [--debug] [--input PATH] [--output text|json] [--allow-mass-deactivation]",
+    after_help = crate::stage_help!(
+        "Needs TIMECAMP_API_KEY and TIMECAMP_ROOT_GROUP_ID; the TIMECAMP_DISABLE_* switches limit what it may change."
+    )
+)]
 pub struct Args {
     /// Read TimeCamp and print the plan; send no write request at all
     #[arg(long)]

@@ -11,12 +11,20 @@ use scim_core::storage::{self, VACATION_FILE};
 use scim_sync::time_off;
 use tracing::{info, warn};
 
-/// Write the leaves of var/vacation.json (from fetch-factorial) into TimeCamp's
-/// attendance as day types, weekends left out unless
-/// TIMECAMP_TIME_OFF_INCLUDE_WEEKENDS=true. Days already recorded with the same
-/// day type are not written again.
+/// Write the leaves of var/vacation.json (from fetch-factorial) into TimeCamp's attendance.
+///
+/// Each leave day gets its day type; weekends are left out unless
+/// TIMECAMP_TIME_OFF_INCLUDE_WEEKENDS=true. Days already recorded with the same day
+/// type are not written again.
 #[derive(Debug, Parser)]
-#[command(name = "sync-time-off", version, about, long_about)]
+#[command(
+    name = "sync-time-off",
+    version,
+    override_usage = "sync-time-off [--dry-run] [--debug] [--input PATH]",
+    after_help = crate::stage_help!(
+        "Needs TIMECAMP_API_KEY (and TimeCamp's attendance module)."
+    )
+)]
 pub struct Args {
     /// Read everything and print what would be written; write nothing
     #[arg(long)]

@@ -307,6 +307,117 @@ fn env_sample_works_as_a_dotenv_file() {
     p.run(BIN, &[]).expect_success();
 }
 
+/// Each binary, by its name on PATH, with what its help must name.
+const BINARIES: &[(&str, &str, &[&str])] = &[
+    (
+        "prepare-timecamp",
+        env!("CARGO_BIN_EXE_prepare-timecamp"),
+        &["TIMECAMP_USE_"],
+    ),
+    (
+        "sync-users",
+        env!("CARGO_BIN_EXE_sync-users"),
+        &["TIMECAMP_API_KEY", "TIMECAMP_ROOT_GROUP_ID"],
+    ),
+    (
+        "fetch-bamboohr",
+        env!("CARGO_BIN_EXE_fetch-bamboohr"),
+        &["BAMBOOHR_SUBDOMAIN", "BAMBOOHR_API_KEY"],
+    ),
+    (
+        "fetch-azuread",
+        env!("CARGO_BIN_EXE_fetch-azuread"),
+        &["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"],
+    ),
+    (
+        "fetch-ldap",
+        env!("CARGO_BIN_EXE_fetch-ldap"),
+        &["LDAP_HOST", "LDAP_PASSWORD"],
+    ),
+    (
+        "fetch-factorial",
+        env!("CARGO_BIN_EXE_fetch-factorial"),
+        &["FACTORIAL_API_URL", "FACTORIAL_API_KEY", "LeaveTypeMap"],
+    ),
+    (
+        "sync-time-off",
+        env!("CARGO_BIN_EXE_sync-time-off"),
+        &["TIMECAMP_API_KEY"],
+    ),
+    ("display-tree", env!("CARGO_BIN_EXE_display-tree"), &[]),
+    (
+        "remove-empty-groups",
+        env!("CARGO_BIN_EXE_remove-empty-groups"),
+        &["TIMECAMP_API_KEY", "TIMECAMP_ROOT_GROUP_ID"],
+    ),
+    (
+        "http-service",
+        env!("CARGO_BIN_EXE_http-service"),
+        &[
+            "HTTP_SERVICE_TOKEN",
+            "HTTP_SERVICE_PORT",
+            "HTTP_SERVICE_TIMEOUT_SECONDS",
+        ],
+    ),
+];
+
+#[test]
+fn each_binary_says_what_it_does_what_it_needs_and_where_the_rest_is() {
+    let mut firsts = std::collections::HashSet::new();
+    for (name, bin, needs) in BINARIES {
+        let short = Project::new().run(bin, &["-h"]);
+        short.expect_success();
+        let first = short.stdout.lines().next().unwrap().to_owned();
+        assert!(
+            firsts.insert(first.clone()),
+            "{name}: -h starts like another binary's: {first}"
+        );
+        let long = Project::new().run(bin, &["--help"]);
+        long.expect_success();
+        for var in *needs {
+            assert!(
+                short.stdout.contains(var),
+                "{name} -h does not name {var}:\n{}",
+                short.stdout
+            );
+            assert!(
+                long.stdout.contains(var),
+                "{name} --help does not name {var}:\n{}",
+                long.stdout
+            );
+        }
+        assert!(
+            long.stdout.contains("docs/configuration.md"),
+            "{name}:\n{}",
+            long.stdout
+        );
+        // The usage line lists every flag of the options list.
+        let usage = long
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("Usage:"))
+            .unwrap()
+            .to_owned();
+        for flag in long
+            .stdout
+            .split_whitespace()
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .map(|w| w.trim_end_matches([',', '.', ')']))
+            .filter(|w| {
+                !["--help", "--version"].contains(w)
+                    && w.chars()
+                        .skip(2)
+                        .all(|c| c.is_ascii_lowercase() || c == '-')
+            })
+        {
+            assert!(
+                usage.contains(flag),
+                "{name}: the usage line does not list {flag}: {usage}"
+            );
+        }
+    }
+}
+
 /// An admin uncomments the examples they need; each must load as written.
 #[test]
 fn every_example_of_env_sample_loads_when_uncommented() {
