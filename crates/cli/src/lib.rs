@@ -59,6 +59,7 @@ where
     Fut: Future<Output = anyhow::Result<()>>,
 {
     let env = Env::load();
+    let origins = env.as_ref().ok().cloned();
     // The file log is opened only when the environment says so and parses.
     let file = match env.as_ref().map(LogSettings::from_env) {
         Ok(Ok(s)) if !s.disable_file_logging => Some(LOG_FILE.into()),
@@ -77,14 +78,23 @@ where
             .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
         runtime.block_on(body(env))
     });
-    exit_code(result)
+    exit_code(result, origins.as_ref())
 }
 
-fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+fn exit_code(result: anyhow::Result<()>, env: Option<&Env>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err:#}");
+            // A wrong value read from .env: say where, so the admin edits the right line.
+            let origin = err
+                .chain()
+                .filter_map(|c| c.downcast_ref::<ConfigError>())
+                .find_map(ConfigError::invalid_var)
+                .and_then(|var| env?.origin(var));
+            match origin {
+                Some(origin) => tracing::error!("{err:#} (set in {origin})"),
+                None => tracing::error!("{err:#}"),
+            }
             if err.chain().any(|c| c.is::<ConfigError>()) {
                 ExitCode::from(EXIT_CONFIG)
             } else if err.chain().any(|c| c.is::<Refused>()) {

@@ -249,6 +249,24 @@ fn malformed_dotenv_exits_2_naming_the_file() {
 }
 
 #[test]
+fn a_bad_value_from_dotenv_names_the_file_and_line_and_range_errors_are_not_capped() {
+    let run = Project::new()
+        .users(one_user())
+        .file(".env", "# tuning\nTIMECAMP_CONCURRENCY=100\n")
+        .run(BIN, &[]);
+    run.expect_code(2)
+        .expect_stderr("TIMECAMP_CONCURRENCY=\"100\" is not valid: expected a whole number from 1 to 64")
+        .expect_stderr(".env, line 2)");
+    // The same value from the environment: no file to point at.
+    let run = Project::new()
+        .users(one_user())
+        .env("TIMECAMP_CONCURRENCY", "0")
+        .run(BIN, &[]);
+    run.expect_code(2).expect_stderr("TIMECAMP_CONCURRENCY");
+    assert!(!run.stderr.contains("set in"), "{}", run.stderr);
+}
+
+#[test]
 fn malformed_dotenv_line_is_named_by_line_and_variable_without_its_value() {
     let run = Project::new()
         .users(one_user())

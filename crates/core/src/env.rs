@@ -49,11 +49,26 @@ pub enum ConfigError {
 pub struct Env {
     vars: BTreeMap<String, String>,
     dotenv_path: Option<PathBuf>,
+    /// The `.env` line each variable that came from `.env` was read from.
+    dotenv_lines: BTreeMap<String, usize>,
+}
+
+impl ConfigError {
+    /// The variable a wrong value was given for.
+    pub fn invalid_var(&self) -> Option<&str> {
+        match self {
+            ConfigError::Invalid { var, .. } => Some(var),
+            _ => None,
+        }
+    }
 }
 
 impl Env {
     /// Loads `.env` (if any) into the process environment and takes a snapshot.
     pub fn load() -> Result<Self, ConfigError> {
+        let before: std::collections::HashSet<String> = std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .collect();
         let dotenv_path = match dotenvy::dotenv() {
             Ok(path) => Some(path),
             Err(err) if err.not_found() => None,
@@ -71,7 +86,29 @@ impl Env {
         let vars = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
-        Ok(Self { vars, dotenv_path })
+        let dotenv_lines = dotenv_path
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .map(|text| {
+                first_lines(&text)
+                    .into_iter()
+                    .filter(|(k, _)| !before.contains(k))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            vars,
+            dotenv_path,
+            dotenv_lines,
+        })
+    }
+
+    /// Where a variable's value came from, when it came from `.env`:
+    /// `/path/.env, line 7`. Error messages add it, so the admin opens the right file.
+    pub fn origin(&self, var: &str) -> Option<String> {
+        let line = self.dotenv_lines.get(var)?;
+        let path = self.dotenv_path.as_ref()?;
+        Some(format!("{}, line {line}", path.display()))
     }
 
     /// An environment made of exactly these pairs (for tests and embedding).
@@ -87,6 +124,7 @@ impl Env {
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
             dotenv_path: None,
+            dotenv_lines: BTreeMap::new(),
         }
     }
 
@@ -177,6 +215,18 @@ impl Env {
     pub fn required(&self, var: &'static str, why: &'static str) -> Result<&str, ConfigError> {
         self.get(var).ok_or(ConfigError::Missing { var, why })
     }
+}
+
+/// The line (1-based) that sets each variable of a `.env` text. The first
+/// one wins, as dotenv keeps the first value it sets.
+fn first_lines(text: &str) -> BTreeMap<String, usize> {
+    let mut lines = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        for (key, _) in dotenvy::from_read_iter(line.as_bytes()).flatten() {
+            lines.entry(key).or_insert(i + 1);
+        }
+    }
+    lines
 }
 
 /// Finds the first line of `path` that dotenv cannot parse on its own, and
@@ -294,6 +344,13 @@ mod tests {
             !err.contains("Vacaciones"),
             "the value is not echoed: {err}"
         );
+    }
+
+    #[test]
+    fn each_variable_is_traced_to_the_first_line_setting_it() {
+        let lines = first_lines("# x\nA=1\n\nexport B='two'\nA=3\n");
+        assert_eq!(lines.get("A"), Some(&2));
+        assert_eq!(lines.get("B"), Some(&4));
     }
 
     #[test]

@@ -212,9 +212,16 @@ impl TimecampSettings {
                     expected: "a number of users (e.g. 25) or a percentage of the enabled users (e.g. 10%)",
                 })?,
             },
-            concurrency: usize::try_from(positive(env, "TIMECAMP_CONCURRENCY", 8)?)
-                .unwrap_or(64)
-                .min(64),
+            concurrency: match positive(env, "TIMECAMP_CONCURRENCY", 8)? {
+                n @ 1..=64 => n as usize,
+                n => {
+                    return Err(ConfigError::Invalid {
+                        var: "TIMECAMP_CONCURRENCY",
+                        value: n.to_string(),
+                        expected: "a whole number from 1 to 64",
+                    });
+                }
+            },
             lock_wait_seconds: env
                 .int("TIMECAMP_LOCK_WAIT_SECONDS", "a whole number of seconds")?
                 .unwrap_or(60),
