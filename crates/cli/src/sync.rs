@@ -302,6 +302,7 @@ pub fn client(settings: &TimecampSettings, api_key: scim_core::Secret) -> anyhow
         timeout: Duration::from_secs(settings.http_timeout_seconds),
         retry: RetryPolicy {
             max_attempts: settings.http_max_attempts,
+            unanswered_budget: Duration::from_secs(settings.http_retry_budget_seconds),
             ..RetryPolicy::default()
         },
     })?)

@@ -255,7 +255,9 @@ fn a_bad_value_from_dotenv_names_the_file_and_line_and_range_errors_are_not_capp
         .file(".env", "# tuning\nTIMECAMP_CONCURRENCY=100\n")
         .run(BIN, &[]);
     run.expect_code(2)
-        .expect_stderr("TIMECAMP_CONCURRENCY=\"100\" is not valid: expected a whole number from 1 to 64")
+        .expect_stderr(
+            "TIMECAMP_CONCURRENCY=\"100\" is not valid: expected a whole number from 1 to 64",
+        )
         .expect_stderr(".env, line 2)");
     // The same value from the environment: no file to point at.
     let run = Project::new()

@@ -252,10 +252,30 @@ fn a_slow_request_is_retried_after_the_timeout() {
     let fake = company_of(1).stall_next(1);
     let p = project(&fake, &json!([active("u1@x.com"), active("new@x.com")]))
         .env("TIMECAMP_HTTP_TIMEOUT_SECONDS", "1");
-    run(&p, &[])
-        .expect_success()
-        .expect_stderr("no answer within 1 s");
+    let run = run(&p, &[]);
+    run.expect_success()
+        .expect_stderr("no answer within 1 s")
+        // Said while waiting, before the timeout: a person at the terminal is not left guessing.
+        .expect_stderr("after 0 s; still waiting (up to 1 s, TIMECAMP_HTTP_TIMEOUT_SECONDS)");
+    assert_eq!(
+        run.stderr.matches("still waiting").count(),
+        1,
+        "said once per run"
+    );
     assert!(fake.user_id("new@x.com").is_some());
+}
+
+#[test]
+fn a_server_that_never_answers_is_given_up_on_within_the_run_budget() {
+    let fake = company_of(1).stall_next(1_000);
+    let p = project(&fake, &json!([active("u1@x.com")]))
+        .env("TIMECAMP_HTTP_TIMEOUT_SECONDS", "1")
+        .env("TIMECAMP_HTTP_MAX_ATTEMPTS", "1000")
+        .env("TIMECAMP_HTTP_RETRY_BUDGET_SECONDS", "2");
+    run(&p, &[])
+        .expect_code(1)
+        .expect_stderr("giving up: TimeCamp has left requests of this run unanswered")
+        .expect_stderr("nothing was changed");
 }
 
 #[test]

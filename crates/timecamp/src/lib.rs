@@ -65,6 +65,12 @@ pub struct RetryPolicy {
     pub group_forbidden_attempts: u32,
     /// Wait after the n-th such 403 is `n ×` this.
     pub group_forbidden_delay: Duration,
+    /// The most time one run spends on requests that got no answer (timeouts,
+    /// refused or reset connections) and the waits after them. Past it, such a
+    /// failure is final: a TimeCamp that never answers fails the run in bounded
+    /// time instead of once per request. Throttling (429, 503) does not count:
+    /// a server that answers "later" is alive.
+    pub unanswered_budget: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -75,6 +81,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(60),
             group_forbidden_attempts: 10,
             group_forbidden_delay: Duration::from_secs(15),
+            unanswered_budget: Duration::from_secs(120),
         }
     }
 }
@@ -137,6 +144,10 @@ struct Counters {
     reads: AtomicU64,
     writes: AtomicU64,
     retries: AtomicU64,
+    /// Milliseconds spent on unanswered requests and the waits after them.
+    unanswered_ms: AtomicU64,
+    /// Whether a slow request was already reported (once per run is enough).
+    slow_reported: std::sync::atomic::AtomicBool,
 }
 
 /// Cheap to clone; clones share the connection pool and counters.
@@ -465,7 +476,8 @@ impl Client {
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let outcome = match request.send().await {
+            let started = tokio::time::Instant::now();
+            let outcome = match self.send_noting_slowness(request, &method, path).await {
                 Ok(response) => {
                     let status = response.status();
                     let retry_after = retry_after(response.headers());
@@ -518,6 +530,24 @@ impl Client {
                     wait
                 }
                 Err(message) => {
+                    let wait = backoff(policy, attempt);
+                    let spent = self.counters.unanswered_ms.fetch_add(
+                        u64::try_from((started.elapsed() + wait).as_millis()).unwrap_or(u64::MAX),
+                        Ordering::Relaxed,
+                    );
+                    let budget = policy.unanswered_budget;
+                    if Duration::from_millis(spent) + wait > budget {
+                        return Err(ApiError::Transport {
+                            method,
+                            path: path.to_owned(),
+                            message: format!(
+                                "{message}; giving up: TimeCamp has left requests of this run \
+                                 unanswered for {} s in all (TIMECAMP_HTTP_RETRY_BUDGET_SECONDS={})",
+                                spent / 1000,
+                                budget.as_secs()
+                            ),
+                        });
+                    }
                     if last {
                         return Err(ApiError::Transport {
                             method,
@@ -525,7 +555,6 @@ impl Client {
                             message,
                         });
                     }
-                    let wait = backoff(policy, attempt);
                     warn!(
                         "{method} {path} failed: {message}; retrying in {:.1} s (attempt {attempt} of {})",
                         wait.as_secs_f64(),
@@ -540,6 +569,39 @@ impl Client {
         }
     }
 }
+
+impl Client {
+    /// Sends one attempt. If it has no answer after a while (at most 10 s),
+    /// says so once for the run, so a person at the terminal is not left
+    /// looking at silence until the timeout and its retries have passed.
+    async fn send_noting_slowness(
+        &self,
+        request: reqwest::RequestBuilder,
+        method: &Method,
+        path: &str,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let patience = (self.config.timeout / 2).min(SLOW_NOTICE);
+        let response = request.send();
+        tokio::pin!(response);
+        tokio::select! {
+            done = &mut response => return done,
+            () = tokio::time::sleep(patience) => {}
+        }
+        if !self.counters.slow_reported.swap(true, Ordering::Relaxed) {
+            warn!(
+                "no answer from {} to {method} {path} after {} s; still waiting (up to {} s, \
+                 TIMECAMP_HTTP_TIMEOUT_SECONDS)",
+                scim_core::net::host_of(&self.config.base_url),
+                patience.as_secs(),
+                self.config.timeout.as_secs()
+            );
+        }
+        response.await
+    }
+}
+
+/// How long a request may go unanswered before the run says so.
+const SLOW_NOTICE: Duration = Duration::from_secs(10);
 
 fn decode_err(method: Method, path: &str, message: String) -> ApiError {
     ApiError::Decode {

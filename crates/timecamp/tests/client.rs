@@ -19,6 +19,7 @@ fn client(fake: &FakeTimecamp, timeout: Duration) -> Client {
             max_delay: Duration::from_millis(50),
             group_forbidden_attempts: 3,
             group_forbidden_delay: Duration::from_millis(10),
+            unanswered_budget: Duration::from_secs(60),
         },
     })
     .unwrap()
@@ -169,4 +170,42 @@ async fn a_reset_connection_is_retried() {
     let c = client(&fake, Duration::from_secs(5));
     assert_eq!(c.groups().await.unwrap().len(), 1);
     assert_eq!(c.request_counts().retries, 2);
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_exhausts_the_run_budget_then_fails_at_once() {
+    let fake = FakeTimecamp::start(10).stall_next(1_000);
+    let c = Client::new(ClientConfig {
+        base_url: fake.url(),
+        api_key: Secret::new(TOKEN),
+        verify_tls: true,
+        timeout: Duration::from_millis(300),
+        retry: RetryPolicy {
+            max_attempts: 1_000,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+            unanswered_budget: Duration::from_secs(1),
+            ..RetryPolicy::default()
+        },
+    })
+    .unwrap();
+    let err = c.groups().await.unwrap_err().to_string();
+    assert!(
+        err.contains("TIMECAMP_HTTP_RETRY_BUDGET_SECONDS=1"),
+        "{err}"
+    );
+    // The fake records a stalled request only when it answers, so count on the client.
+    let tries = c.request_counts().reads;
+    assert!(
+        tries >= 2 && tries < 10,
+        "stopped by the budget, not by 1,000 attempts: {tries}"
+    );
+    // The budget is the run's: the next request does not start over.
+    let err = c.users().await.unwrap_err().to_string();
+    assert!(err.contains("giving up"), "{err}");
+    assert_eq!(
+        c.request_counts().reads,
+        tries + 1,
+        "one attempt, no retries"
+    );
 }
