@@ -52,6 +52,16 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     )
     .await
     .with_context(|| format!("cannot show {}", args.file))?;
+    if args.detailed && args.format != Format::Text {
+        tracing::warn!(
+            "--detailed has no effect with --format {}: it lists every user already",
+            if args.format == Format::Csv {
+                "csv"
+            } else {
+                "html"
+            }
+        );
+    }
     let out = match args.format {
         Format::Text => {
             let rule = "=".repeat(80);

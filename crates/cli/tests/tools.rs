@@ -40,7 +40,7 @@ fn display_tree_prints_the_report_and_the_csv_from_the_default_file() {
     assert!(out.contains("📁 ENG/BACKEND (1 users):"), "{out}");
     assert!(out.contains("CSV OUTPUT (ALL USERS)"), "{out}");
     assert!(
-        out.contains("2,Bob,Dev,Eng/Backend,active,,user\r\n3,Gone,,Sales,inactive,,user\r\n\n"),
+        out.contains("2,Dev [Bob],bob@x.com,Eng/Backend,active,user\r\n3,Gone,gone@x.com,Sales,inactive,user\r\n\n"),
         "{out:?}"
     );
 }
@@ -51,8 +51,13 @@ fn display_tree_writes_csv_or_an_html_page() {
     csv.expect_success();
     assert!(
         csv.stdout
-            .starts_with("external_id,name,job_title,department,status,supervisor_id,role\r\n")
+            .starts_with("external_id,name,email,department,status,role\r\n")
     );
+    // --detailed means nothing for a list of every user: said, not silently dropped.
+    tree_project()
+        .run(TREE, &["--format", "csv", "--detailed"])
+        .expect_success()
+        .expect_stderr("--detailed has no effect with --format csv");
     let html = tree_project().run(TREE, &["--format", "html"]);
     html.expect_success();
     assert!(html.stdout.starts_with("<!DOCTYPE html>"));

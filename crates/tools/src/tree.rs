@@ -44,6 +44,14 @@ fn tree(users: &[TimecampUser]) -> Node {
     root
 }
 
+impl Node {
+    /// Groups in the subtree below this node, as the tree draws them
+    /// (a path's intermediate groups included).
+    fn count(&self) -> usize {
+        self.0.values().map(|child| 1 + child.count()).sum()
+    }
+}
+
 fn role(u: &TimecampUser) -> Role {
     u.timecamp_role.unwrap_or(Role::User)
 }
@@ -57,7 +65,8 @@ pub fn text(users: &[TimecampUser], detailed: bool) -> String {
     let mut out = String::new();
     let buckets = distribution(users);
     let active: Vec<&TimecampUser> = buckets.values().flatten().copied().collect();
-    let groups = buckets.keys().filter(|k| *k != ROOT_KEY).count();
+    let root = tree(users);
+    let groups = root.count();
     let _ = writeln!(out, "{RULE}\nTIMECAMP GROUP STRUCTURE\n{RULE}\n");
     let _ = writeln!(out, "📊 STATISTICS:");
     let _ = writeln!(out, "   • Total Active Users: {}", active.len());
@@ -84,7 +93,6 @@ pub fn text(users: &[TimecampUser], detailed: bool) -> String {
     }
     let _ = writeln!(out, "   • Total Groups: {groups}");
     let _ = writeln!(out, "\n🌳 GROUP HIERARCHY:");
-    let root = tree(users);
     if root.0.is_empty() {
         let _ = writeln!(out, "   (No group structure found - all users in root)");
     } else {
@@ -141,31 +149,19 @@ fn print_tree(node: &Node, indent: &str, out: &mut String) {
     }
 }
 
-/// Splits `"<title> [<name>]"` back into name and title, as the original's CSV does.
-fn name_and_title(user_name: &str) -> (&str, &str) {
-    if let (Some(open), Some(close)) = (user_name.find('['), user_name.find(']'))
-        && open > 0
-        && close > open
-    {
-        return (user_name[open + 1..close].trim(), user_name[..open].trim());
-    }
-    (user_name, "")
-}
-
 /// CSV of all users (inactive included) in file order; CRLF rows, minimal
-/// quoting, as Python's csv module writes it.
+/// quoting, as Python's csv module writes it. The columns are what the prepared
+/// file holds: the original's `job_title` and `supervisor_id` columns are not
+/// in it (they were always empty), the e-mail is.
 pub fn csv(users: &[TimecampUser]) -> String {
-    let mut out =
-        String::from("external_id,name,job_title,department,status,supervisor_id,role\r\n");
+    let mut out = String::from("external_id,name,email,department,status,role\r\n");
     for u in users {
-        let (name, title) = name_and_title(name(u));
         let fields = [
             u.timecamp_external_id.as_deref().unwrap_or_default(),
-            name,
-            title,
+            name(u),
+            &u.timecamp_email,
             u.timecamp_groups_breadcrumb.as_deref().unwrap_or_default(),
             u.timecamp_status.as_str(),
-            "",
             role(u).as_str(),
         ];
         let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
@@ -221,7 +217,7 @@ pub fn html(users: &[TimecampUser], title: &str) -> String {
         .flatten()
         .filter(|u| role(u) == Role::Supervisor)
         .count();
-    let groups = buckets.keys().filter(|k| *k != ROOT_KEY).count();
+    let groups = root.count();
     format!(
         r#"<!DOCTYPE html>
 <html lang="en">
@@ -275,11 +271,21 @@ fn group_html(
     } else {
         subtree_count(path, node, buckets)
     };
+    let users = |n: usize| {
+        if n == 1 {
+            "1 user".to_owned()
+        } else {
+            format!("{n} users")
+        }
+    };
+    let count = if node.0.is_empty() {
+        users(members.len())
+    } else {
+        format!("{} here, {} in all", users(members.len()), total)
+    };
     let mut s = format!(
-        "<details open><summary><b>{}</b> <span class=\"count\">{} in this group, {} with subgroups</span></summary>\n",
+        "<details open><summary><b>{}</b> <span class=\"count\">{count}</span></summary>\n",
         esc(label),
-        members.len(),
-        total
     );
     if !members.is_empty() {
         let mut sorted = members.to_vec();
@@ -355,6 +361,13 @@ mod tests {
             "{t}"
         );
         assert!(!t.contains("Sales"), "inactive users are not in the tree");
+        // Intermediate groups count: the tree draws A, B, C and D.
+        let mut deep = users();
+        deep[1].timecamp_groups_breadcrumb = Some("A/B/C".into());
+        deep[2].timecamp_groups_breadcrumb = Some("A/D".into());
+        deep[3].timecamp_groups_breadcrumb = Some(String::new());
+        let deep_text = text(&deep, false);
+        assert!(deep_text.contains("   • Total Groups: 4\n"), "{deep_text}");
     }
 
     #[test]
@@ -373,15 +386,12 @@ mod tests {
     }
 
     #[test]
-    fn csv_splits_job_titles_and_quotes_like_python() {
+    fn csv_has_the_prepared_fields_and_quotes_like_python() {
         let c = csv(&users());
         let rows: Vec<&str> = c.split("\r\n").collect();
-        assert_eq!(
-            rows[0],
-            "external_id,name,job_title,department,status,supervisor_id,role"
-        );
-        assert_eq!(rows[1], "1,Ann Boss,CEO,,active,,supervisor");
-        assert_eq!(rows[5], "5,\"Old, Timer\",,Sales,inactive,,user");
+        assert_eq!(rows[0], "external_id,name,email,department,status,role");
+        assert_eq!(rows[1], "1,CEO [Ann Boss],ann@x.com,,active,supervisor");
+        assert_eq!(rows[5], "5,\"Old, Timer\",old@x.com,Sales,inactive,user");
     }
 
     #[test]
@@ -396,8 +406,12 @@ mod tests {
             "nothing loaded from elsewhere"
         );
         assert!(
-            h.contains("<b>Eng</b> <span class=\"count\">1 in this group, 3 with subgroups</span>"),
+            h.contains("<b>Eng</b> <span class=\"count\">1 user here, 3 in all</span>"),
             "{h}"
+        );
+        assert!(
+            h.contains("<b>Backend</b> <span class=\"count\">1 user</span>"),
+            "a leaf says only its count: {h}"
         );
     }
 
