@@ -155,3 +155,44 @@ fn helm_chart_has_a_cronjob_value_for_every_scheduled_stage() {
     let config = read("helm/timecamp-scim/templates/configmap.yaml");
     assert!(config.contains("USE_S3_STORAGE"));
 }
+
+#[test]
+fn compose_and_the_chart_use_the_same_image_tag_as_the_release() {
+    let version = read("Cargo.toml")
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .map(|v| v.trim_end_matches('"').to_owned())
+        .unwrap();
+    let compose = yaml("docker-compose.yml");
+    let image = compose["x-stage"]["image"].as_str().unwrap();
+    assert_eq!(image, format!("timecamp-scim:{version}"));
+    let values = yaml("helm/timecamp-scim/values.yaml");
+    assert_eq!(values["image"]["tag"].as_str(), Some(version.as_str()));
+    let chart = yaml("helm/timecamp-scim/Chart.yaml");
+    assert_eq!(chart["appVersion"].as_str(), Some(version.as_str()));
+}
+
+#[test]
+fn ldap_example_of_the_chart_is_complete_and_names_only_real_settings() {
+    let example = yaml("helm/timecamp-scim/examples/ldap.yaml");
+    let sample = read(".env.sample");
+    let config = example["config"].as_mapping().unwrap();
+    for key in config.keys().map(|k| k.as_str().unwrap()) {
+        assert!(
+            sample.contains(&format!("{key}=")),
+            "{key} is not a setting of .env.sample"
+        );
+    }
+    for needed in ["LDAP_HOST", "LDAP_DOMAIN", "LDAP_DN", "LDAP_USERNAME", "TIMECAMP_ROOT_GROUP_ID", "S3_BUCKET_NAME"] {
+        assert!(config.contains_key(needed), "the example sets no {needed}");
+    }
+    // Secrets go in the Secret, never in the values.
+    for secret in ["LDAP_PASSWORD", "TIMECAMP_API_KEY", "S3_SECRET_ACCESS_KEY"] {
+        assert!(!config.contains_key(secret), "{secret} belongs in the Secret");
+        assert!(
+            read("helm/timecamp-scim/examples/ldap.yaml").contains(&format!("--from-literal={secret}=")),
+            "the example's Secret lacks {secret}"
+        );
+    }
+    assert_eq!(example["jobs"]["fetch-ldap"]["enabled"].as_bool(), Some(true));
+}
