@@ -183,16 +183,30 @@ fn ldap_example_of_the_chart_is_complete_and_names_only_real_settings() {
             "{key} is not a setting of .env.sample"
         );
     }
-    for needed in ["LDAP_HOST", "LDAP_DOMAIN", "LDAP_DN", "LDAP_USERNAME", "TIMECAMP_ROOT_GROUP_ID", "S3_BUCKET_NAME"] {
+    for needed in [
+        "LDAP_HOST",
+        "LDAP_DOMAIN",
+        "LDAP_DN",
+        "LDAP_USERNAME",
+        "TIMECAMP_ROOT_GROUP_ID",
+        "S3_BUCKET_NAME",
+    ] {
         assert!(config.contains_key(needed), "the example sets no {needed}");
     }
     // Secrets go in the Secret, never in the values.
     for secret in ["LDAP_PASSWORD", "TIMECAMP_API_KEY", "S3_SECRET_ACCESS_KEY"] {
-        assert!(!config.contains_key(secret), "{secret} belongs in the Secret");
         assert!(
-            read("helm/timecamp-scim/examples/ldap.yaml").contains(&format!("--from-literal={secret}=")),
+            !config.contains_key(secret),
+            "{secret} belongs in the Secret"
+        );
+        assert!(
+            read("helm/timecamp-scim/examples/ldap.yaml")
+                .contains(&format!("--from-literal={secret}=")),
             "the example's Secret lacks {secret}"
         );
     }
-    assert_eq!(example["jobs"]["fetch-ldap"]["enabled"].as_bool(), Some(true));
+    assert_eq!(
+        example["jobs"]["fetch-ldap"]["enabled"].as_bool(),
+        Some(true)
+    );
 }

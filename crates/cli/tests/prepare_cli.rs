@@ -90,6 +90,23 @@ fn missing_users_file_asks_for_a_fetch() {
 }
 
 #[test]
+fn an_empty_input_file_is_called_empty() {
+    let run = Project::new().file("var/users.json", "").run(BIN, &[]);
+    run.expect_code(1)
+        .expect_stderr("var/users.json is empty: the stage that writes it did not finish");
+    assert!(!run.stderr.contains("line 1, column 0"), "{}", run.stderr);
+}
+
+#[test]
+fn a_byte_order_mark_from_a_windows_editor_is_accepted() {
+    let text = format!("\u{feff}{}", serde_json::to_string(&one_user()).unwrap());
+    Project::new()
+        .file("var/users.json", text)
+        .run(BIN, &[])
+        .expect_success();
+}
+
+#[test]
 fn invalid_json_names_the_file_and_position_and_keeps_the_old_output() {
     let p = with_previous_output().file(
         "var/users.json",
