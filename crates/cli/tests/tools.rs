@@ -200,3 +200,50 @@ fn a_running_sync_blocks_the_removal() {
         .expect_stderr("another run is changing TimeCamp");
     assert!(fake.requests().is_empty());
 }
+
+#[test]
+fn the_group_the_sync_just_filled_is_kept_among_same_named_siblings() {
+    // Two "Sales" groups; the new user is invited into one but TimeCamp does not
+    // list them yet, so only the path protects that group from removal.
+    let fake = FakeTimecamp::start(10)
+        .group(11, "Root", 10)
+        .group(20, "Sales", 11)
+        .group(30, "Sales", 11)
+        .user(1, "boss@x.com", "Boss", 11)
+        .invites_visible_after(1_000);
+    let p = Project::new()
+        .env("DISABLE_FILE_LOGGING", "true")
+        .env("TIMECAMP_API_URL", &fake.url())
+        .env("TIMECAMP_API_KEY", TOKEN)
+        .env("TIMECAMP_ROOT_GROUP_ID", "11")
+        .env("TIMECAMP_NEW_USER_WAIT_SECONDS", "1")
+        .prepared(&json!([
+            {"timecamp_user_name": "Boss", "timecamp_email": "boss@x.com", "timecamp_groups_breadcrumb": "",
+             "timecamp_status": "active", "timecamp_role": "user"},
+            {"timecamp_user_name": "New", "timecamp_email": "new@x.com", "timecamp_groups_breadcrumb": "Sales",
+             "timecamp_status": "active", "timecamp_role": "user"}
+        ]));
+    p.run(env!("CARGO_BIN_EXE_sync-users"), &[])
+        .expect_stderr("all named \"Sales\"");
+    let invited_into: Vec<String> = fake
+        .writes()
+        .into_iter()
+        .filter(|w| w.method == "POST" && w.path.ends_with("/user") && w.path.starts_with("group/"))
+        .map(|w| w.path)
+        .collect();
+    assert_eq!(invited_into, ["group/20/user"]);
+
+    fake.clear_requests();
+    p.run(REMOVE, &[]).expect_success();
+    let deleted: Vec<serde_json::Value> = fake
+        .writes()
+        .into_iter()
+        .filter(|w| w.method == "DELETE")
+        .map(|w| w.body)
+        .collect();
+    assert_eq!(
+        deleted,
+        [json!({"group_id": 30})],
+        "the filled group 20 stays"
+    );
+}

@@ -1,7 +1,7 @@
 //! Small text rules of prepare: names, department paths and e-mail domains.
 
 /// Characters the original strips from names. The curly double quotes were
-/// meant to be in this list but were lost to a string-literal bug.
+/// meant to be in this list but were lost to a string-literal bug there.
 const STRIPPED: &[char] = &['(', ')', '{', '}', '`', '´', '_', '“', '”', '„'];
 
 /// Removes the stripped characters, then surrounding whitespace.
@@ -13,13 +13,10 @@ pub fn clean_name(name: &str) -> String {
         .to_owned()
 }
 
-/// Splits a path on `/`, trims each part and drops empty ones.
-pub fn path_parts(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/').map(str::trim).filter(|p| !p.is_empty())
-}
+pub use scim_groups::path_parts;
 
 /// Department prefixes to strip (`TIMECAMP_SKIP_DEPARTMENTS`), normalised like
-/// paths so that `Company / HR` matches `Company/HR`.
+/// paths so that `Company / HR` matches `Company/HR`.
 #[derive(Debug, Clone, Default)]
 pub struct SkipPrefixes(Vec<Vec<String>>);
 

@@ -12,6 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use scim_core::model::{Role, Status, TimecampUser};
+use scim_groups::{GroupNode, GroupTree, normalise_path, path_parts};
 use scim_timecamp::Group;
 use serde::Serialize;
 
@@ -234,12 +235,12 @@ fn non_empty(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// The group tree of the account, for resolving paths under the root.
-struct Groups<'a> {
+/// The account's groups plus the ones this plan creates, for resolving paths
+/// under the root. Existing groups are looked up in the shared [`GroupTree`],
+/// so the sync picks the same group as remove-empty-groups protects.
+struct Groups {
     root: u64,
-    by_id: HashMap<u64, &'a Group>,
-    /// parent → trimmed name → id.
-    children: HashMap<u64, HashMap<&'a str, u64>>,
+    tree: GroupTree,
     /// Planned groups: path → key.
     planned: HashMap<String, usize>,
     planned_levels: Vec<usize>,
@@ -252,48 +253,26 @@ enum Target {
     Missing(String),
 }
 
-impl<'a> Groups<'a> {
+impl Groups {
     fn new(
-        groups: &'a [Group],
+        groups: &[Group],
         root: u64,
         creation_allowed: bool,
         warnings: &mut Vec<String>,
     ) -> Self {
-        let mut children: HashMap<u64, HashMap<&str, u64>> = HashMap::new();
-        for g in groups {
-            let siblings = children.entry(g.parent_id).or_default();
-            if let Some(other) = siblings.insert(g.name.trim(), g.group_id) {
-                warnings.push(format!(
-                    "groups {other} and {} under group {} are both named {:?}; users go to {}",
-                    g.group_id,
-                    g.parent_id,
-                    g.name.trim(),
-                    g.group_id
-                ));
-            }
-        }
+        let tree = GroupTree::new(groups.iter().map(|g| GroupNode {
+            id: g.group_id,
+            parent: g.parent_id,
+            name: g.name.clone(),
+        }));
+        warnings.extend(tree.duplicates().iter().map(ToString::to_string));
         Self {
             root,
-            by_id: groups.iter().map(|g| (g.group_id, g)).collect(),
-            children,
+            tree,
             planned: HashMap::new(),
             planned_levels: Vec::new(),
             creation_allowed,
         }
-    }
-
-    /// Level of an existing group, the account's top group being 1.
-    fn level(&self, mut id: u64) -> usize {
-        let mut level = 0;
-        let mut seen = HashSet::new();
-        while let Some(g) = self.by_id.get(&id) {
-            if !seen.insert(id) {
-                break; // a parent cycle in TimeCamp's data must not hang the run
-            }
-            level += 1;
-            id = g.parent_id;
-        }
-        level
     }
 
     /// Resolves a breadcrumb under the root group, planning the groups that
@@ -304,47 +283,37 @@ impl<'a> Groups<'a> {
         changes: &mut Vec<Change>,
         warnings: &mut Vec<String>,
     ) -> Target {
-        let parts: Vec<&str> = breadcrumb
-            .split('/')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .collect();
-        let path = parts.join("/");
-        let mut current = GroupRef::Existing(self.root);
-        let mut level = self.level(self.root);
-        for (i, part) in parts.iter().enumerate() {
+        let path = normalise_path(breadcrumb);
+        let resolved = self.tree.resolve(self.root, &path);
+        let mut current = GroupRef::Existing(resolved.found.last().copied().unwrap_or(self.root));
+        let mut level = self.tree.level(self.root) + resolved.found.len();
+        let mut prefix: Vec<&str> = path_parts(&path).take(resolved.found.len()).collect();
+        for part in resolved.missing {
             level += 1;
-            let prefix = parts[..=i].join("/");
-            let next = match current {
-                GroupRef::Existing(id) => self
-                    .children
-                    .get(&id)
-                    .and_then(|c| c.get(part))
-                    .map(|id| GroupRef::Existing(*id)),
-                GroupRef::New(_) => None,
+            prefix.push(part);
+            let prefix_path = prefix.join("/");
+            if let Some(key) = self.planned.get(&prefix_path) {
+                current = GroupRef::New(*key);
+                continue;
             }
-            .or_else(|| self.planned.get(&prefix).map(|k| GroupRef::New(*k)));
-            current = match next {
-                Some(g) => g,
-                None if !self.creation_allowed => return Target::Missing(path),
-                None => {
-                    let key = self.planned_levels.len();
-                    if level > MAX_GROUP_LEVEL {
-                        warnings.push(format!(
-                            "group {prefix:?} would be at level {level}, deeper than TimeCamp's limit of {MAX_GROUP_LEVEL}; its creation will fail"
-                        ));
-                    }
-                    self.planned.insert(prefix.clone(), key);
-                    self.planned_levels.push(level);
-                    changes.push(Change::CreateGroup {
-                        key,
-                        path: prefix,
-                        name: (*part).to_owned(),
-                        parent: current,
-                    });
-                    GroupRef::New(key)
-                }
-            };
+            if !self.creation_allowed {
+                return Target::Missing(path);
+            }
+            let key = self.planned_levels.len();
+            if level > MAX_GROUP_LEVEL {
+                warnings.push(format!(
+                    "group {prefix_path:?} would be at level {level}, deeper than TimeCamp's limit of {MAX_GROUP_LEVEL}; its creation will fail"
+                ));
+            }
+            self.planned.insert(prefix_path.clone(), key);
+            self.planned_levels.push(level);
+            changes.push(Change::CreateGroup {
+                key,
+                path: prefix_path,
+                name: part.to_owned(),
+                parent: current,
+            });
+            current = GroupRef::New(key);
         }
         Target::Found(current, path)
     }
@@ -361,7 +330,7 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
         !opts.disable_groups_creation,
         &mut out.warnings,
     );
-    if !groups.by_id.contains_key(&opts.root_group_id) {
+    if !groups.tree.contains(opts.root_group_id) {
         out.warnings.push(format!(
             "TIMECAMP_ROOT_GROUP_ID {} is not among the account's groups",
             opts.root_group_id

@@ -224,7 +224,34 @@ fn sibling_groups_with_the_same_name_are_warned_about() {
         vec![],
     );
     let p = plan(&s, &[], &opts());
-    assert!(p.warnings.iter().any(|w| w.contains("both named \"Eng\"")));
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("all named \"Eng\"; paths lead to 11")),
+        "{:?}",
+        p.warnings
+    );
+}
+
+#[test]
+fn users_go_to_the_same_named_sibling_with_the_smallest_id_whatever_the_listing_order() {
+    // TimeCamp lists 12 first; the path still leads to 11, the group remove-empty-groups keeps.
+    let s = state(
+        vec![group(12, "Eng", ROOT), group(11, "Eng", ROOT)],
+        vec![user(1, "a@x.com", "A", ROOT)],
+    );
+    let p = plan(&s, &[want("a@x.com", "A", "Eng", Role::User)], &opts());
+    assert!(
+        matches!(
+            p.changes.as_slice(),
+            [Change::Move {
+                to: GroupRef::Existing(11),
+                ..
+            }]
+        ),
+        "{:?}",
+        p.changes
+    );
 }
 
 #[test]

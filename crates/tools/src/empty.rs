@@ -5,10 +5,11 @@
 //! disabled-users group, nor a group `timecamp_users.json` still needs. The
 //! order is bottom-up (children before parents), so a chain of empty groups
 //! goes in one run. Groups outside the root's subtree are never considered
-//! (the original looked at the whole account, Q-14).
+//! (the original looked at the whole account).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
+use scim_groups::{GroupNode, GroupTree};
 use scim_timecamp::Group;
 
 /// A group to delete, with its path under the root for the log.
@@ -18,7 +19,9 @@ pub struct EmptyGroup {
     pub path: String,
 }
 
-/// The groups to delete, children before their parents.
+/// The groups to delete, children before their parents. Paths resolve through
+/// the same [`GroupTree`] as the sync's, so a group the sync fills is one this
+/// keeps, also among same-named siblings.
 pub fn empty_groups(
     groups: &[Group],
     occupied: &HashSet<u64>,
@@ -26,61 +29,27 @@ pub fn empty_groups(
     disabled_users_group: Option<u64>,
     needed_breadcrumbs: &[String],
 ) -> Vec<EmptyGroup> {
-    let mut children: HashMap<u64, Vec<&Group>> = HashMap::new();
-    for g in groups.iter().filter(|g| g.group_id != g.parent_id) {
-        children.entry(g.parent_id).or_default().push(g);
-    }
-    for list in children.values_mut() {
-        list.sort_by(|a, b| {
-            a.name
-                .trim()
-                .cmp(b.name.trim())
-                .then(a.group_id.cmp(&b.group_id))
-        });
-    }
-
+    let tree = GroupTree::new(groups.iter().map(|g| GroupNode {
+        id: g.group_id,
+        parent: g.parent_id,
+        name: g.name.clone(),
+    }));
     let mut protected: HashSet<u64> = HashSet::from([root]);
     protected.extend(disabled_users_group);
     for crumb in needed_breadcrumbs {
-        let mut at = root;
-        for part in crumb.split('/').map(str::trim).filter(|p| !p.is_empty()) {
-            let Some(next) = children
-                .get(&at)
-                .and_then(|c| c.iter().find(|g| g.name.trim() == part))
-            else {
-                break;
-            };
-            protected.insert(next.group_id);
-            at = next.group_id;
-        }
+        protected.extend(tree.resolve(root, crumb).found);
     }
 
-    // Post-order walk of the root's subtree, without recursion (deep trees are fine).
-    let mut out = Vec::new();
     let mut removable: HashSet<u64> = HashSet::new();
-    let mut seen: HashSet<u64> = HashSet::from([root]);
-    let mut stack: Vec<(u64, String, bool)> = vec![(root, String::new(), false)];
-    while let Some((id, path, expanded)) = stack.pop() {
-        let kids = children.get(&id).map(Vec::as_slice).unwrap_or_default();
-        if !expanded {
-            stack.push((id, path.clone(), true));
-            for g in kids.iter().rev() {
-                // `seen` guards against a parent cycle in the account's data.
-                if seen.insert(g.group_id) {
-                    let child_path = if path.is_empty() {
-                        g.name.trim().to_owned()
-                    } else {
-                        format!("{path}/{}", g.name.trim())
-                    };
-                    stack.push((g.group_id, child_path, false));
-                }
-            }
-            continue;
-        }
-        let kids_gone = kids.iter().all(|g| removable.contains(&g.group_id));
+    let mut out = Vec::new();
+    for id in tree.below_post_order(root) {
+        let kids_gone = tree.children(id).iter().all(|c| removable.contains(c));
         if kids_gone && !occupied.contains(&id) && !protected.contains(&id) {
             removable.insert(id);
-            out.push(EmptyGroup { id, path });
+            out.push(EmptyGroup {
+                id,
+                path: tree.path_below(root, id).unwrap_or_default(),
+            });
         }
     }
     out
@@ -142,6 +111,14 @@ mod tests {
         ];
         let out = empty_groups(&groups, &HashSet::new(), 10, None, &[]);
         assert_eq!(ids(&out), [11]);
+    }
+
+    #[test]
+    fn of_same_named_siblings_the_one_paths_lead_to_is_kept() {
+        // Listed in any order, "Sales" means group 20 for the sync and here alike.
+        let groups = [g(10, "Root", 0), g(30, "Sales", 10), g(20, "Sales", 10)];
+        let out = empty_groups(&groups, &HashSet::new(), 10, None, &["Sales".into()]);
+        assert_eq!(ids(&out), [30]);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use scim_core::model::{Role, Status, TimecampUser};
+use scim_groups::{normalise_path, path_parts};
 
 const RULE: &str =
     "================================================================================";
@@ -18,13 +19,13 @@ const ROOT_KEY: &str = "<root>";
 fn distribution(users: &[TimecampUser]) -> BTreeMap<String, Vec<&TimecampUser>> {
     let mut buckets: BTreeMap<String, Vec<&TimecampUser>> = BTreeMap::new();
     for u in users.iter().filter(|u| u.timecamp_status == Status::Active) {
-        let crumb = u
-            .timecamp_groups_breadcrumb
-            .as_deref()
-            .unwrap_or_default()
-            .trim();
-        let key = if crumb.is_empty() { ROOT_KEY } else { crumb };
-        buckets.entry(key.to_owned()).or_default().push(u);
+        let crumb = normalise_path(u.timecamp_groups_breadcrumb.as_deref().unwrap_or_default());
+        let key = if crumb.is_empty() {
+            ROOT_KEY.to_owned()
+        } else {
+            crumb
+        };
+        buckets.entry(key).or_default().push(u);
     }
     buckets
 }
@@ -37,7 +38,7 @@ fn tree(users: &[TimecampUser]) -> Node {
     let mut root = Node::default();
     for key in distribution(users).keys().filter(|k| *k != ROOT_KEY) {
         let mut node = &mut root;
-        for part in key.split('/').map(str::trim).filter(|p| !p.is_empty()) {
+        for part in path_parts(key) {
             node = node.0.entry(part.to_owned()).or_default();
         }
     }
