@@ -833,7 +833,7 @@ fn wrong_api_key_fails_without_changes() {
     assert!(s.fake.writes().is_empty());
 }
 
-/// sync.md §12, with the original's bugs fixed: the role goes to the new group,
+/// The original's worked example, with its bugs fixed: the role goes to the new group,
 /// Eve gets her name at once, Dan is moved to the disabled-users group.
 #[test]
 fn worked_example_of_the_spec_converges_in_one_run() {

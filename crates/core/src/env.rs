@@ -5,7 +5,7 @@
 //! names the variable, so an admin can fix a cron job from its error mail alone.
 //! Values are trimmed, and a variable that is set but empty counts as unset: this
 //! is what Docker Compose's `${VAR:-}` passes for a missing value, and it must not
-//! override a default (the original tool's ).
+//! override a default (the original tool let it).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -19,7 +19,7 @@ pub struct SourceUsersFile {
     pub extra: Map<String, Value>,
 }
 
-/// One person as a fetcher saw them (formats.md §1.1).
+/// One person as a fetcher saw them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct SourceUser {
     /// Stable id in the source; numbers are read as their decimal text.
@@ -247,8 +247,8 @@ impl fmt::Display for Role {
     }
 }
 
-/// One record of `var/timecamp_users.json`: the desired state of one TimeCamp user
-/// (formats.md §2). Field order is the file's key order.
+/// One record of `var/timecamp_users.json`: the desired state of one TimeCamp user.
+/// Field order is the file's key order.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TimecampUser {
     #[serde(
@@ -275,7 +275,7 @@ pub struct TimecampUser {
     pub extra: Map<String, Value>,
 }
 
-/// `var/vacation.json`: leaves to write into TimeCamp attendance (formats.md §3).
+/// `var/vacation.json`: leaves to write into TimeCamp attendance.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct VacationFile {
     pub vacation: Vec<Leave>,

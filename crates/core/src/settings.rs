@@ -62,7 +62,7 @@ pub struct TimecampSettings {
     pub disable_groups_creation: bool,
     /// `TIMECAMP_API_URL`: full base URL; overrides the one built from the domain.
     pub api_url: Option<String>,
-    /// `TIMECAMP_SSL_VERIFY`, default true (the original had verification off, Q-01).
+    /// `TIMECAMP_SSL_VERIFY`, default true (the original had verification off).
     pub ssl_verify: bool,
     /// `TIMECAMP_HTTP_TIMEOUT_SECONDS`, default 30.
     pub http_timeout_seconds: u64,
@@ -448,10 +448,7 @@ mod tests {
             panic!("expected S3 settings")
         };
         assert_eq!(s3.prefix, "team-a");
-        assert_eq!(
-            s3.region, "us-east-1",
-            "an empty region keeps the default (Q-49)"
-        );
+        assert_eq!(s3.region, "us-east-1", "an empty region keeps the default");
         assert!(!format!("{s3:?}").contains("very-secret"));
         assert_eq!(
             StorageSettings::from_env(&Env::from_pairs([("USE_S3_STORAGE", "false")])).unwrap(),

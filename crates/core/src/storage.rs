@@ -20,7 +20,7 @@ pub const USERS_FILE: &str = "var/users.json";
 /// The prepared desired state, written by prepare and read by sync and display-tree.
 pub const TIMECAMP_USERS_FILE: &str = "var/timecamp_users.json";
 /// The leaves, written by fetch-factorial and read by sync-time-off. Under `var/`
-/// (the original wrote it next to `var/`, where Compose did not keep it, Q-45).
+/// (the original wrote it next to `var/`, where Compose did not keep it).
 pub const VACATION_FILE: &str = "var/vacation.json";
 
 #[derive(Debug, thiserror::Error)]

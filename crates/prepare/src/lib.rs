@@ -1,7 +1,7 @@
 //! prepare-timecamp as a pure function: source users in, desired TimeCamp
 //! state out, plus a note for every record that was dropped or changed.
 //!
-//! The rules are those of the original (`prepare.md`): group paths by
+//! The rules are those of the original tool: group paths by
 //! department, by supervisor chain, or both; display names; roles; e-mail
 //! domain rules. Where the original loses or corrupts data silently, this
 //! version keeps the record or says why it did not (see the README's
@@ -326,7 +326,7 @@ fn collect<'a>(
         );
     }
     if id.is_none() && email.is_some() {
-        // The original dropped these, and the sync then disabled them.
+        // The original dropped these, and the sync then disabled them.
         notes.add(
             NoteKind::Warning,
             record.clone(),
@@ -383,8 +383,8 @@ struct Hierarchy<'r, 'a> {
 
 impl Hierarchy<'_, '_> {
     /// The name of the group a supervisor heads. Built from the source name, so
-    /// the external id and job title appear once; a `/` would
-    /// create an extra level and becomes `-`.
+    /// the external id and job title appear once; a `/` would
+    /// create an extra level and becomes `-`.
     fn group_name(&self, i: usize) -> String {
         let rec = &self.recs[i];
         let mut base = rec.base_name.clone();
@@ -412,7 +412,7 @@ impl Hierarchy<'_, '_> {
     /// the chain to the top. Each record is visited once. A cycle (including
     /// someone reporting to themselves) is broken at the member with the
     /// smallest external id, which becomes a top-level group, with a warning:
-    /// the original flattened these silently.
+    /// the original flattened these silently.
     fn supervisor_paths(
         &self,
         with_reports: &HashSet<&str>,
@@ -548,7 +548,7 @@ impl Hierarchy<'_, '_> {
                 } else if let Some(path) = supervisor_path() {
                     skip.clean_path(path)
                 } else if rec.supervisor.is_some() {
-                    // Supervisor outside the data: the department, normalised.
+                    // Supervisor outside the data: the department, normalised.
                     skip.clean_path(department)
                 } else {
                     String::new()
@@ -563,7 +563,7 @@ impl Hierarchy<'_, '_> {
                         None => dept,
                     }
                 } else if let Some(path) = own_path().or_else(supervisor_path) {
-                    // Skip prefixes apply here too, as in supervisor-only mode.
+                    // Skip prefixes apply here too, as in supervisor-only mode.
                     skip.clean_path(path)
                 } else {
                     String::new()
@@ -573,7 +573,7 @@ impl Hierarchy<'_, '_> {
     }
 }
 
-/// First match wins (prepare.md §6).
+/// First match wins, in the original's order.
 fn decide_role(
     rec: &Rec,
     is_supervisor: bool,
@@ -626,7 +626,7 @@ fn decide_role(
 
 /// One TimeCamp user per final e-mail address: an active record wins over an
 /// inactive one, otherwise the later record wins (as in the original), and the
-/// other is reported instead of vanishing.
+/// other is reported instead of vanishing.
 fn keep_one_per_email(
     recs: &[Rec],
     i: usize,

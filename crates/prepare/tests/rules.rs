@@ -1,4 +1,4 @@
-//! The rules of prepare.md, one behaviour per test, on in-memory records.
+//! The rules of prepare, one behaviour per test, on in-memory records.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use scim_core::model::{Role, SourceUser, Status, TimecampUser};

@@ -1,13 +1,12 @@
-//! fetch-azuread: users from Microsoft Entra ID through Microsoft Graph
-//! (sources.md §2).
+//! fetch-azuread: users from Microsoft Entra ID through Microsoft Graph.
 //!
 //! A client-credentials token is fetched once and reused for the run (kept in
-//! memory: the admin's `.env` is never rewritten, Q-03); a 401 gets one fresh
+//! memory: the admin's `.env` is never rewritten); a 401 gets one fresh
 //! token. Pages are followed through `@odata.nextLink` to the end, throttling
 //! (429, 503, 504) is retried with `Retry-After`, and disabled accounts come
-//! through as inactive (Q-41a). With `AZURE_FILTER_GROUPS`, members of nested
-//! groups count (Q-41b), and a group that does not exist fails the fetch
-//! instead of producing an empty list.
+//! through as inactive. With `AZURE_FILTER_GROUPS`, members of nested
+//! groups count, and a group that does not exist fails the fetch
+//! instead of producing an empty list.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -62,7 +61,7 @@ impl AzureSettings {
                 url.trim_end_matches('/').to_owned()
             }
             Some(url) => {
-                // The sample's SCIM URL and the Helm default without /users never worked (Q-41d).
+                // The sample's SCIM URL and the Helm default without /users never worked.
                 warn!(
                     "AZURE_SCIM_ENDPOINT={url} is not a Graph users URL; reading {default_users}"
                 );
@@ -109,7 +108,7 @@ pub enum AzureError {
     Setup(String),
 }
 
-/// Quotes a string for an OData filter (`'` doubles, Q-41c).
+/// Quotes a string for an OData filter (`'` doubles).
 pub fn odata_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }

@@ -1,7 +1,7 @@
-//! fetch-bamboohr: employees from BambooHR's dataset API (sources.md §1).
+//! fetch-bamboohr: employees from BambooHR's dataset API.
 //!
 //! Every page is read (the page number goes in the query string, where the
-//! API reads it; the original sent it in the body, Q-43a), then supervisors
+//! API reads it; the original sent it in the body), then supervisors
 //! missing from the listing are looked up, up the chain, and added as
 //! inactive. Throttling (429, 503) is retried with `Retry-After`. Any failed
 //! request fails the whole fetch: nothing is written from a partial read.
@@ -191,7 +191,7 @@ pub fn map_row(
         if email.is_empty() {
             return Err("no e-mail".into());
         }
-        // Department or division: the original checked the department only (Q-43d).
+        // Department or division: the original checked the department only.
         for unit in [
             non_empty(row, "jobInformationDepartment"),
             non_empty(row, "jobInformationDivision"),
@@ -249,7 +249,7 @@ impl Api<'_> {
             if let Some(current) = pagination.get("current_page").and_then(Value::as_u64)
                 && current != page as u64
             {
-                // Following `next_page` would repeat one page forever (Q-43a).
+                // Following `next_page` would repeat one page forever.
                 return Err(decode(format!("asked for page {page}, got page {current}")));
             }
             if !next {

@@ -1,7 +1,7 @@
-//! fetch-factorial: employees and leaves from Factorial (sources.md §4).
+//! fetch-factorial: employees and leaves from Factorial.
 //!
-//! Unlike the original, which read only Factorial's first page of each list
-//! every page is read (cursor pagination). Employees become users like
+//! Unlike the original, which read only Factorial's first page of each list,
+//! every page is read (cursor pagination). Employees become users like
 //! the other sources (team as department, manager as supervisor, terminated as
 //! inactive); approved leaves become `vacation.json` entries with TimeCamp day
 //! types from `LeaveTypeMap`.

@@ -1,4 +1,4 @@
-//! fetch-ldap: users from LDAP / Active Directory (sources.md §3).
+//! fetch-ldap: users from LDAP / Active Directory.
 //!
 //! One paged search of the base DN, then base reads of managers (their
 //! `objectGUID`), of OU descriptions when asked, and of supervisors outside
@@ -172,7 +172,7 @@ impl LdapSettings {
 
     /// A DN (`cn=admin,dc=example,dc=org`) or a UPN (`svc@corp.local`) is used as
     /// given; a bare account name gets `@LDAP_DOMAIN`, as Active Directory expects.
-    /// (The original appended the domain to DNs too, so OpenLDAP could not bind, Q-44.)
+    /// (The original appended the domain to DNs too, so OpenLDAP could not bind.)
     pub fn bind_name(&self) -> String {
         if self.username.contains('=') || self.username.contains('@') {
             self.username.clone()

@@ -1,4 +1,4 @@
-//! Turning one directory entry into a source user (sources.md §3.4): pure
+//! Turning one directory entry into a source user: pure
 //! functions, tested without a server.
 
 use scim_core::model::SourceUser;
@@ -20,7 +20,7 @@ pub fn guid_text(bytes: &[u8]) -> Option<String> {
 }
 
 /// The RDNs of a DN, split on commas that are not escaped (`CN=Smith\, John`
-/// stays one RDN; the original split on every comma, Q-44).
+/// stays one RDN; the original split on every comma).
 pub fn rdns(dn: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
@@ -86,7 +86,7 @@ pub fn select_email(raw: &str, preferred_domain: Option<&str>) -> String {
         .map(|a| a.trim().to_lowercase())
         .filter(|a| !a.is_empty())
         .collect();
-    // A domain written with a leading `@` means the same (it never matched in the original, Q-44).
+    // A domain written with a leading `@` means the same (it never matched in the original).
     let wanted = preferred_domain
         .map(|d| d.trim().trim_start_matches('@').to_lowercase())
         .filter(|d| !d.is_empty())
@@ -100,7 +100,7 @@ pub fn select_email(raw: &str, preferred_domain: Option<&str>) -> String {
 /// Whether one of the group DNs has the common name `group` (case-insensitive;
 /// direct membership, any OU). The original searched the joined DNs for the
 /// substring `cn=<group>,`, which also matched an OU or a deeper RDN of that
-/// name; comparing the first RDN is exact.
+/// name; comparing the first RDN is exact.
 pub fn member_of(groups: &[String], group: &str) -> bool {
     groups.iter().any(|dn| {
         rdns(dn)
@@ -149,7 +149,7 @@ pub struct Entry {
     pub disabled: bool,
 }
 
-/// Builds the source user (sources.md §3.4, with the fixes above).
+/// Builds the source user.
 pub fn to_source_user(
     e: &Entry,
     department: String,
@@ -175,7 +175,7 @@ pub fn to_source_user(
         };
         if let Some(generated) = generated {
             email = generated;
-            // The selected address, not the whole raw value.
+            // The selected address, not the whole raw value.
             real_email = selected;
         }
     }

@@ -1,13 +1,13 @@
 //! Planning: TimeCamp's current state + the prepared users → the list of
-//! changes. Pure code, no I/O, so every rule of sync.md is tested without a
+//! changes. Pure code, no I/O, so every rule of the sync is tested without a
 //! server.
 //!
-//! Rules (sync.md §5–7, with the original's bugs fixed): users are matched by
+//! Rules (the original's, with its bugs fixed): users are matched by
 //! e-mail, then by additional e-mail (case-insensitive); group paths resolve
-//! under the root group only; a value that already matches is never
-//! written; roles go to the group the user ends up in; new users get
-//! their display name and respect the additional e-mail switch;
-//! an additional e-mail equal to the primary is never written.
+//! under the root group only; a value that already matches is never
+//! written; roles go to the group the user ends up in; new users get
+//! their display name and respect the additional e-mail switch;
+//! an additional e-mail equal to the primary is never written.
 
 use std::collections::{HashMap, HashSet};
 
@@ -608,7 +608,7 @@ fn update_existing(
                 role_group = target;
             }
             Target::Found(..) => {}
-            // Leave the user where they are rather than dump them in the root.
+            // Leave the user where they are rather than dump them in the root.
             Target::Missing(path) => out.warnings.push(format!(
                 "{email}: group {path:?} does not exist and TIMECAMP_DISABLE_GROUPS_CREATION is set; not moved"
             )),

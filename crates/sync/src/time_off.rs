@@ -32,7 +32,7 @@ fn date(s: &str) -> Option<NaiveDate> {
 }
 
 /// Plans the attendance days of every leave. `users` maps lower-cased e-mails
-/// to TimeCamp user ids (the original matched case-sensitively, Q-46).
+/// to TimeCamp user ids (the original matched case-sensitively).
 pub fn plan(
     leaves: &[Leave],
     day_types: &[DayType],

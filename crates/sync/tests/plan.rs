@@ -118,7 +118,7 @@ fn inactive_users_are_never_created() {
 
 #[test]
 fn user_whose_additional_email_is_an_inactive_record_is_disabled() {
-    // The original kept such users enabled.
+    // The original kept such users enabled.
     let mut u = user(1, "primary@x.com", "P", ROOT);
     u.additional_email = Some("old@x.com".into());
     let p = plan(&state(vec![], vec![u]), &[gone("old@x.com")], &opts());

@@ -1,4 +1,4 @@
-//! A stateful fake of BambooHR's dataset API (apis.md §2): `POST
+//! A stateful fake of BambooHR's dataset API: `POST
 //! /{subdomain}/v1/datasets/employee?page=N&page_size=M` with Basic auth (the
 //! API key as user name), `filters` evaluated server-side, only the requested
 //! `fields` returned, pages capped at a maximum size with `pagination.next_page`

@@ -1,4 +1,4 @@
-//! A stateful fake of Factorial's API (apis.md §5): teams, employees and leaves
+//! A stateful fake of Factorial's API: teams, employees and leaves
 //! under `/resources/...`, `x-api-key` auth, cursor pagination (`limit`,
 //! `after_id`, `meta.has_next_page` / `end_cursor`) capped at a page size, and
 //! 429 with `Retry-After` on demand.

@@ -1,5 +1,5 @@
 //! A stateful fake of the Microsoft identity platform's token endpoint and of
-//! the parts of Microsoft Graph that fetch-azuread reads (apis.md §3): users
+//! the parts of Microsoft Graph that fetch-azuread reads: users
 //! with `$expand=manager`, paged through `@odata.nextLink`; groups by
 //! `displayName`; a group's transitive user members. Tokens expire after a
 //! set number of uses (401 `InvalidAuthenticationToken`), and throttling

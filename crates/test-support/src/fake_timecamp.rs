@@ -1,4 +1,4 @@
-//! A stateful fake of TimeCamp's REST API (apis.md §1), served over real HTTP
+//! A stateful fake of TimeCamp's REST API, served over real HTTP
 //! on a loopback port from its own thread, so both plain and async tests (and
 //! stage binaries run as child processes) can use it.
 //!

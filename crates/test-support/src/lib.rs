@@ -3,7 +3,7 @@
 //! - [`Project`]: a throw-away working directory in which a stage binary runs with
 //!   exactly the environment the test gives it.
 //! - [`FakeTimecamp`]: a stateful TimeCamp API on loopback that behaves like the
-//!   real one as `apis.md` describes it (string ids, an invite that does not return
+//!   real one as its documentation and clients show it (string ids, an invite that does not return
 //!   the user, throttling, the group depth limit), with switches for faults.
 //! - [`FakeBambooHr`]: BambooHR's dataset API, paged, filtered and throttled.
 //! - [`FakeFactorial`]: Factorial's teams, employees and leaves, cursor-paged.

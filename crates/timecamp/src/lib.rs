@@ -1,5 +1,5 @@
-//! A client for the parts of TimeCamp's REST API that the sync uses
-//! (apis.md §1): users, groups, user settings, roles, invitations.
+//! A client for the parts of TimeCamp's REST API that the sync uses:
+//! users, groups, user settings, roles, invitations.
 //!
 //! Every request has a timeout. Throttling (429) and transient failures (502,
 //! 503, 504, connection errors, timeouts) are retried with exponential backoff
@@ -371,7 +371,7 @@ impl Client {
     }
 
     /// `DELETE /group` with `{"group_id": id}` in the body, as the API documents
-    /// (the original sent `DELETE group/<id>`, Q-14).
+    /// (the original sent `DELETE group/<id>`).
     pub async fn delete_group(&self, group_id: u64) -> Result<(), ApiError> {
         let body = json!({"group_id": group_id});
         self.send(Method::DELETE, "group", &[], Some(&body)).await?;

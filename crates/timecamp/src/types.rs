@@ -1,6 +1,6 @@
 //! What TimeCamp returns, decoded leniently: ids come as strings or numbers,
-//! lists sometimes as objects keyed by id, and settings in three shapes
-//! (apis.md §1.4). Everything is normalised to plain Rust values here, so the
+//! lists sometimes as objects keyed by id, and settings in three shapes.
+//! Everything is normalised to plain Rust values here, so the
 //! planner never sees a wire format.
 
 use std::collections::HashMap;
