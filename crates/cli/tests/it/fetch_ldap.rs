@@ -1,7 +1,6 @@
 //! fetch-ldap against a real OpenLDAP server with Active Directory attributes:
 //! binds, paging, TLS, e-mail modes, departments, managers, role groups,
 //! disabled accounts, and failures that must leave `var/users.json` alone.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

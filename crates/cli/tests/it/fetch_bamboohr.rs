@@ -1,6 +1,5 @@
 //! fetch-bamboohr against the fake BambooHR: every page, the skip rules, the
 //! filters, the supervisor chain, throttling, and failures that keep the old file.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use scim_test_support::{
     BAMBOOHR_KEY, BAMBOOHR_SUBDOMAIN, FakeBambooHr, FakeTimecamp, Project, find,

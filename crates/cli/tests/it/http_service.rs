@@ -1,6 +1,5 @@
 //! http-service over real HTTP: the service binary runs as a child process on
 //! a free loopback port and runs the real stage binaries next to it.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

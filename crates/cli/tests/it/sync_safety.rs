@@ -1,6 +1,5 @@
 //! sync-users protecting the people in the directory: guards against mass
 //! deactivation, one run at a time, faults of the server, and bad input.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use std::time::Duration;
 

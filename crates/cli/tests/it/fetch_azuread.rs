@@ -1,5 +1,4 @@
 //! fetch-azuread against a fake Entra ID token endpoint and Microsoft Graph.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use scim_test_support::{
     AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_TENANT, FakeGraph, FakeTimecamp, Project, find,

@@ -1,7 +1,6 @@
 //! Golden files: for each directory under `tests/golden/`, `prepare-timecamp`
 //! run on its `users.json` with the variables of its `env` file must write
 //! exactly its `expected.json`, byte for byte (formatting included).
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use std::path::Path;
 
@@ -11,7 +10,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_prepare-timecamp");
 
 fn check(case: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
+        .join("tests/it/golden")
         .join(case);
     let read = |name: &str| {
         std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{case}/{name}: {e}"))
@@ -36,7 +35,7 @@ macro_rules! golden {
         #[test]
         fn every_golden_directory_has_a_test() {
             let listed = [$(stringify!($case)),*];
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/golden");
             for entry in std::fs::read_dir(dir).unwrap() {
                 let name = entry.unwrap().file_name().into_string().unwrap();
                 assert!(listed.contains(&name.as_str()), "golden case {name} is not run");

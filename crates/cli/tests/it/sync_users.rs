@@ -1,6 +1,5 @@
 //! sync-users against the fake TimeCamp, one story per behaviour: the test
 //! cases of the seed README, every switch, dry run, and reruns.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use scim_test_support::{FakeTimecamp, Project, Run, TOKEN};
 use serde_json::{Value, json};

@@ -1,7 +1,6 @@
 //! Stage files in an S3 bucket, against a real S3-compatible server (moto):
 //! the whole pipeline prepare → sync, with and without a prefix, and the
 //! errors an admin meets (missing bucket, bad keys, missing object).
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use scim_test_support::{FakeTimecamp, MotoServer, Project, TOKEN};
 use serde_json::{Value, json};

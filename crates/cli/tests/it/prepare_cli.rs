@@ -1,5 +1,4 @@
 //! prepare-timecamp as an admin runs it: configuration, bad input, files and logs.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use scim_test_support::Project;
 use serde_json::json;

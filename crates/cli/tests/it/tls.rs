@@ -1,7 +1,6 @@
 //! What the HTTP stages say when a server's certificate is refused: which
 //! host, why, and what to set; no retries, since a retry cannot fix it. The
 //! server is a real TLS endpoint with a certificate from a private CA.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use scim_test_support::{Project, Run, TlsServer};
 use serde_json::json;

@@ -1,6 +1,5 @@
 //! The deployment files against the binaries they start. No Docker engine or
 //! Helm runs here, so the files are parsed and cross-checked instead.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use std::collections::BTreeSet;
 use std::path::Path;

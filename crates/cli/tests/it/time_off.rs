@@ -1,6 +1,5 @@
 //! fetch-factorial and sync-time-off: Factorial's employees and leaves, through
 //! `var/vacation.json`, into TimeCamp attendance.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use scim_test_support::{FACTORIAL_KEY, FakeFactorial, FakeTimecamp, Project};
 use serde_json::{Value, json};

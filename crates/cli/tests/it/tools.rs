@@ -1,5 +1,4 @@
 //! display-tree and remove-empty-groups as an admin runs them.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use std::time::Duration;
 

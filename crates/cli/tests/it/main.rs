@@ -1,0 +1,19 @@
+//! The stages as an admin runs them: each binary started in a throw-away
+//! directory against real servers (fakes of TimeCamp and the HR systems over
+//! HTTP, slapd, moto, an openssl TLS server). One test binary for the crate,
+//! so the heavy dependencies link once; each module is one area.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
+
+mod deployment;
+mod fetch_azuread;
+mod fetch_bamboohr;
+mod fetch_ldap;
+mod http_service;
+mod prepare_cli;
+mod prepare_golden;
+mod s3_storage;
+mod sync_safety;
+mod sync_users;
+mod time_off;
+mod tls;
+mod tools;
