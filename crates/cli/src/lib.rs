@@ -69,9 +69,7 @@ where
 
     let result = env.map_err(anyhow::Error::from).and_then(|env| {
         LogSettings::from_env(&env)?;
-        if let Some(path) = env.dotenv_path() {
-            tracing::debug!("Read settings from {}", path.display());
-        }
+        log_start(&env);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -79,6 +77,31 @@ where
         runtime.block_on(body(env))
     });
     exit_code(result, origins.as_ref())
+}
+
+/// The first lines of every run: what runs, which settings it got (secrets
+/// masked), and every variable that looks like a setting but is none, so
+/// nothing an admin sets is ignored without a word.
+fn log_start(env: &Env) {
+    let program = std::env::args()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    tracing::info!("{program} {}", env!("CARGO_PKG_VERSION"));
+    if let Some(path) = env.dotenv_path() {
+        tracing::info!("Read settings from {}", path.display());
+    }
+    let set = env.settings_for_log();
+    if !set.is_empty() {
+        tracing::info!("Settings: {}", set.join(", "));
+    }
+    for unknown in scim_core::registry::unknown_settings(env.names()) {
+        tracing::warn!("{unknown}");
+    }
 }
 
 fn exit_code(result: anyhow::Result<()>, env: Option<&Env>) -> ExitCode {

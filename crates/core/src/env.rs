@@ -66,6 +66,7 @@ impl ConfigError {
 impl Env {
     /// Loads `.env` (if any) into the process environment and takes a snapshot.
     pub fn load() -> Result<Self, ConfigError> {
+        #[allow(clippy::disallowed_methods)] // the one place that reads the process environment
         let before: std::collections::HashSet<String> = std::env::vars_os()
             .filter_map(|(k, _)| k.into_string().ok())
             .collect();
@@ -83,6 +84,7 @@ impl Env {
                 });
             }
         };
+        #[allow(clippy::disallowed_methods)] // the one place that reads the process environment
         let vars = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
@@ -126,6 +128,27 @@ impl Env {
             dotenv_path: None,
             dotenv_lines: BTreeMap::new(),
         }
+    }
+
+    /// Every variable name in the snapshot.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.vars.keys().map(String::as_str)
+    }
+
+    /// The registered settings that are set, as `NAME=value` for the log, with
+    /// secrets masked.
+    pub fn settings_for_log(&self) -> Vec<String> {
+        crate::registry::SETTINGS
+            .iter()
+            .filter_map(|s| {
+                let value = self.get(s.name)?;
+                Some(format!(
+                    "{}={}",
+                    s.name,
+                    crate::registry::shown(s.name, value)
+                ))
+            })
+            .collect()
     }
 
     /// The `.env` file that was applied, if one was found.

@@ -10,6 +10,7 @@ pub mod lock;
 pub mod logging;
 pub mod model;
 pub mod net;
+pub mod registry;
 pub mod retry;
 pub mod secret;
 pub mod settings;

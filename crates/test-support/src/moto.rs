@@ -24,6 +24,7 @@ impl Drop for MotoServer {
 }
 
 fn moto_binary() -> PathBuf {
+    #[allow(clippy::disallowed_methods)] // the test harness's own variable, not a setting
     if let Some(path) = std::env::var_os("MOTO_SERVER") {
         return PathBuf::from(path);
     }

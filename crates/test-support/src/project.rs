@@ -83,6 +83,7 @@ impl Project {
     pub fn command(&self, bin: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin);
         cmd.args(args).current_dir(self.root()).env_clear();
+        #[allow(clippy::disallowed_methods)] // the test harness's own variable, not a setting
         if let Ok(path) = std::env::var("PATH") {
             cmd.env("PATH", path);
         }

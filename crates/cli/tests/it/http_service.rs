@@ -2,7 +2,7 @@
 //! a free loopback port and runs the real stage binaries next to it.
 
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use scim_test_support::{FakeTimecamp, Project, TOKEN};
@@ -37,11 +37,8 @@ fn start(project: &Project, extra: &[(&str, &str)]) -> Service {
 
 fn start_binary(bin: &str, project: &Project, extra: &[(&str, &str)]) -> Service {
     let port = free_port();
-    let mut cmd = Command::new(bin);
-    cmd.current_dir(project.root())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HTTP_SERVICE_HOST", "127.0.0.1")
+    let mut cmd = project.command(bin, &[]);
+    cmd.env("HTTP_SERVICE_HOST", "127.0.0.1")
         .env("HTTP_SERVICE_PORT", port.to_string())
         .env("HTTP_SERVICE_TOKEN", SECRET)
         .env("DISABLE_FILE_LOGGING", "true")

@@ -1,0 +1,819 @@
+//! The registry of settings: every environment variable any stage reads,
+//! declared once with its default, the stages that read it and what it means.
+//!
+//! The table in `docs/configuration.md` and the examples of `.env.sample` are
+//! checked against this list by the tests, so the documentation cannot drift
+//! from the code. A setting is added here first; the stages read it through
+//! [`crate::Env`] (reading the process environment anywhere else is a lint
+//! error, see `clippy.toml`). Variables that look like settings but are not in
+//! the list are warned about at start ([`unknown_settings`]).
+
+/// One setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    pub name: &'static str,
+    /// The default as the documentation states it (`–` for none).
+    pub default: &'static str,
+    /// Which stages read it.
+    pub read_by: &'static str,
+    /// What it means, one line.
+    pub doc: &'static str,
+    /// Never printed: keys, passwords, tokens.
+    pub secret: bool,
+}
+
+const fn s(
+    name: &'static str,
+    default: &'static str,
+    read_by: &'static str,
+    doc: &'static str,
+) -> Setting {
+    Setting {
+        name,
+        default,
+        read_by,
+        doc,
+        secret: false,
+    }
+}
+
+const fn secret(
+    name: &'static str,
+    default: &'static str,
+    read_by: &'static str,
+    doc: &'static str,
+) -> Setting {
+    Setting {
+        name,
+        default,
+        read_by,
+        doc,
+        secret: true,
+    }
+}
+
+/// Every setting, in the order of `docs/configuration.md`.
+pub const SETTINGS: &[Setting] = &[
+    secret(
+        "TIMECAMP_API_KEY",
+        "–",
+        "stages that call TimeCamp",
+        "API token of a TimeCamp administrator. Never logged. Not needed by prepare",
+    ),
+    s(
+        "TIMECAMP_DOMAIN",
+        "`app.timecamp.com`",
+        "stages that call TimeCamp",
+        "TimeCamp host (`http://` or `https://` may be given)",
+    ),
+    s(
+        "TIMECAMP_API_URL",
+        "built from the domain",
+        "stages that call TimeCamp",
+        "full API base URL, e.g. `http://127.0.0.1:8080/third_party/api`; overrides `TIMECAMP_DOMAIN`",
+    ),
+    s(
+        "TIMECAMP_SSL_VERIFY",
+        "`true`",
+        "stages that call TimeCamp",
+        "verify TimeCamp's TLS certificate; `false` logs a warning",
+    ),
+    s(
+        "TIMECAMP_HTTP_TIMEOUT_SECONDS",
+        "`30`",
+        "stages that call TimeCamp",
+        "timeout of each request",
+    ),
+    s(
+        "TIMECAMP_HTTP_MAX_ATTEMPTS",
+        "`5`",
+        "stages that call TimeCamp",
+        "tries per request on 429, 502, 503, 504, timeouts and connection errors",
+    ),
+    s(
+        "TIMECAMP_HTTP_RETRY_BUDGET_SECONDS",
+        "`120`",
+        "stages that call TimeCamp",
+        "most time one run spends on unanswered requests (timeouts, refused connections) and the waits after them; then the run fails. 429s do not count",
+    ),
+    s(
+        "TIMECAMP_NEW_USER_WAIT_SECONDS",
+        "`60`",
+        "sync",
+        "how long to wait for invited users to appear before setting their name, role and settings",
+    ),
+    s(
+        "TIMECAMP_ROOT_GROUP_ID",
+        "–",
+        "all TimeCamp stages (validated by prepare)",
+        "group under which everything is synced; positive whole number",
+    ),
+    s(
+        "TIMECAMP_IGNORED_USER_IDS",
+        "empty",
+        "sync (validated by prepare)",
+        "comma-separated user ids never touched",
+    ),
+    s(
+        "TIMECAMP_DISABLED_USERS_GROUP_ID",
+        "`0`",
+        "sync (validated by prepare)",
+        "group that disabled users are moved to; `0` = off",
+    ),
+    s(
+        "TIMECAMP_USE_SUPERVISOR_GROUPS",
+        "`false`",
+        "prepare",
+        "supervisor or hybrid group mode",
+    ),
+    s(
+        "TIMECAMP_USE_DEPARTMENT_GROUPS",
+        "`true`",
+        "prepare",
+        "with supervisor groups: hybrid (`true`) or supervisor-only (`false`)",
+    ),
+    s(
+        "TIMECAMP_USE_JOB_TITLE_NAME_USERS",
+        "`false`",
+        "prepare",
+        "user names `<title> [<name>]`",
+    ),
+    s(
+        "TIMECAMP_USE_JOB_TITLE_NAME_GROUPS",
+        "`false`",
+        "prepare",
+        "supervisor group names `<title> [<name>]`",
+    ),
+    s(
+        "TIMECAMP_SHOW_EXTERNAL_ID",
+        "`false`",
+        "prepare",
+        "` - <external id>` after user and supervisor group names",
+    ),
+    s(
+        "TIMECAMP_SKIP_DEPARTMENTS",
+        "empty",
+        "prepare",
+        "comma-separated path prefixes to strip (whole components, case-sensitive, first match)",
+    ),
+    s(
+        "TIMECAMP_REPLACE_EMAIL_DOMAIN",
+        "empty",
+        "prepare",
+        "new domain for every e-mail (`example.com` or `@example.com`)",
+    ),
+    s(
+        "TIMECAMP_USE_IS_SUPERVISOR_ROLE",
+        "`false`",
+        "prepare",
+        "role from the source's `is_supervisor`",
+    ),
+    s(
+        "TIMECAMP_DISABLE_NEW_USERS",
+        "`false`",
+        "sync (validated by prepare)",
+        "do not create users",
+    ),
+    s(
+        "TIMECAMP_DISABLE_EXTERNAL_ID_SYNC",
+        "`false`",
+        "sync (validated by prepare)",
+        "never write external ids",
+    ),
+    s(
+        "TIMECAMP_DISABLE_ADDITIONAL_EMAIL_SYNC",
+        "`false`",
+        "sync (validated by prepare)",
+        "never write additional e-mails",
+    ),
+    s(
+        "TIMECAMP_DISABLE_MANUAL_USER_UPDATES",
+        "`false`",
+        "sync (validated by prepare)",
+        "leave users added by hand alone",
+    ),
+    s(
+        "TIMECAMP_DISABLE_GROUP_UPDATES",
+        "`false`",
+        "sync (validated by prepare)",
+        "do not move existing users",
+    ),
+    s(
+        "TIMECAMP_DISABLE_ROLE_UPDATES",
+        "`false`",
+        "sync (validated by prepare)",
+        "do not change roles",
+    ),
+    s(
+        "TIMECAMP_DISABLE_GROUPS_CREATION",
+        "`false`",
+        "sync (validated by prepare)",
+        "do not create groups",
+    ),
+    s(
+        "TIMECAMP_DISABLE_USER_DEACTIVATION",
+        "`false`",
+        "sync",
+        "never disable leavers (still moved to the disabled-users group when set, as in the newer upstream)",
+    ),
+    s(
+        "TIMECAMP_MAX_DEACTIVATIONS",
+        "`10%`",
+        "sync",
+        "most users one run may disable: a number, or a share of the enabled users the sync manages (rounded up, at least 1)",
+    ),
+    s(
+        "TIMECAMP_CONCURRENCY",
+        "`8`",
+        "sync",
+        "write requests in flight at once (1–64)",
+    ),
+    s(
+        "TIMECAMP_LOCK_WAIT_SECONDS",
+        "`60`",
+        "sync",
+        "how long a run waits for another one on the same `var/` to finish",
+    ),
+    s(
+        "DISABLE_FILE_LOGGING",
+        "`false`",
+        "every stage",
+        "log to stderr only",
+    ),
+    s(
+        "SSL_CERT_FILE",
+        "the system CAs",
+        "every stage that uses TLS",
+        "a PEM file of the certificate authorities to trust (a private CA, a TLS-inspecting proxy), for TimeCamp, the HR systems and LDAP alike; read by the TLS library, as OpenSSL does",
+    ),
+    secret(
+        "HTTP_SERVICE_TOKEN",
+        "–",
+        "http-service",
+        "bearer token required on every request but `GET /health`; the service refuses to start without one",
+    ),
+    s(
+        "HTTP_SERVICE_ALLOW_NO_AUTH",
+        "`false`",
+        "http-service",
+        "run without a token (closed networks only)",
+    ),
+    s(
+        "HTTP_SERVICE_HOST",
+        "`0.0.0.0`",
+        "http-service",
+        "address to listen on",
+    ),
+    s(
+        "HTTP_SERVICE_PORT",
+        "`8181`",
+        "http-service",
+        "port to listen on",
+    ),
+    s(
+        "HTTP_SERVICE_TIMEOUT_SECONDS",
+        "`300`",
+        "http-service",
+        "a run taking longer is asked to stop (SIGTERM) and answered 408",
+    ),
+    s(
+        "HTTP_SERVICE_STOP_GRACE_SECONDS",
+        "`30`",
+        "http-service",
+        "how long a stage may take to stop after SIGTERM before it is killed",
+    ),
+    s(
+        "USE_S3_STORAGE",
+        "`false`",
+        "every stage",
+        "keep the stage files in an S3-compatible bucket instead of `var/`",
+    ),
+    s(
+        "S3_ENDPOINT_URL",
+        "AWS",
+        "every stage (with S3)",
+        "endpoint of MinIO, Ceph, ... e.g. `http://minio:9000`",
+    ),
+    secret(
+        "S3_ACCESS_KEY_ID",
+        "–",
+        "every stage (with S3)",
+        "required with S3",
+    ),
+    secret(
+        "S3_SECRET_ACCESS_KEY",
+        "–",
+        "every stage (with S3)",
+        "required with S3; never logged",
+    ),
+    s(
+        "S3_BUCKET_NAME",
+        "–",
+        "every stage (with S3)",
+        "required with S3",
+    ),
+    s(
+        "S3_REGION",
+        "`us-east-1`",
+        "every stage (with S3)",
+        "region (an empty value keeps the default)",
+    ),
+    s(
+        "S3_PATH_PREFIX",
+        "empty",
+        "every stage (with S3)",
+        "keys become `<prefix>/var/users.json`, ...; surrounding `/` ignored",
+    ),
+    s(
+        "S3_FORCE_PATH_STYLE",
+        "`false`",
+        "every stage (with S3)",
+        "path-style URLs (`http://host/bucket/key`), needed by most self-hosted servers",
+    ),
+    s(
+        "BAMBOOHR_SUBDOMAIN",
+        "–",
+        "fetch-bamboohr",
+        "the company's BambooHR subdomain (required)",
+    ),
+    secret(
+        "BAMBOOHR_API_KEY",
+        "–",
+        "fetch-bamboohr",
+        "API key; never logged (required)",
+    ),
+    s(
+        "BAMBOOHR_API_URL",
+        "`https://api.bamboohr.com/api/gateway.php`",
+        "fetch-bamboohr",
+        "API base (proxies, tests); `/{subdomain}/v1/datasets/employee` follows",
+    ),
+    s(
+        "BAMBOOHR_EXCLUDE_FILTER",
+        "–",
+        "fetch-bamboohr",
+        "one more dataset filter (JSON) every employee must satisfy, e.g. `{\"field\":\"customField4548\",\"operator\":\"not_checked\"}`; malformed → exit 2",
+    ),
+    s(
+        "BAMBOOHR_EXCLUDED_DEPARTMENTS",
+        "empty",
+        "fetch-bamboohr",
+        "comma-separated departments or divisions to leave out",
+    ),
+    s(
+        "BAMBOOHR_SUPERVISOR_RULE",
+        "empty",
+        "fetch-bamboohr",
+        "`field:value` setting `is_supervisor`, e.g. `isSupervisor:Yes`; without `:` → exit 2",
+    ),
+    s(
+        "AZURE_TENANT_ID",
+        "–",
+        "fetch-azuread",
+        "Directory (tenant) ID (required)",
+    ),
+    s(
+        "AZURE_CLIENT_ID",
+        "–",
+        "fetch-azuread",
+        "Application (client) ID (required)",
+    ),
+    secret(
+        "AZURE_CLIENT_SECRET",
+        "–",
+        "fetch-azuread",
+        "client secret value; never logged (required)",
+    ),
+    s(
+        "AZURE_LOGIN_URL",
+        "`https://login.microsoftonline.com`",
+        "fetch-azuread",
+        "token endpoint base (`/{tenant}/oauth2/v2.0/token` follows)",
+    ),
+    s(
+        "AZURE_GRAPH_URL",
+        "`https://graph.microsoft.com`",
+        "fetch-azuread",
+        "Graph base (`/v1.0/...` follows)",
+    ),
+    s(
+        "AZURE_SCIM_ENDPOINT",
+        "–",
+        "fetch-azuread",
+        "optional: a full Graph users URL (`.../v1.0/users`) is used as given; anything else is ignored with a warning",
+    ),
+    s(
+        "AZURE_PREFER_REAL_EMAIL",
+        "`false`",
+        "fetch-azuread",
+        "e-mail = `mail` when set, else `userPrincipalName`",
+    ),
+    s(
+        "AZURE_FILTER_GROUPS",
+        "empty",
+        "fetch-azuread",
+        "comma-separated group names; only their members (nested groups included) are read; an unknown name fails the fetch",
+    ),
+    s(
+        "LDAP_HOST",
+        "–",
+        "fetch-ldap",
+        "directory server host (required)",
+    ),
+    s(
+        "LDAP_PORT",
+        "`389`",
+        "fetch-ldap",
+        "port; `636` alone means LDAPS",
+    ),
+    s(
+        "LDAP_DOMAIN",
+        "–",
+        "fetch-ldap",
+        "AD domain: appended to a bare `LDAP_USERNAME`, and used for generated e-mails (required)",
+    ),
+    s(
+        "LDAP_DN",
+        "–",
+        "fetch-ldap",
+        "search base, e.g. `OU=Staff,DC=corp,DC=local` (required)",
+    ),
+    s(
+        "LDAP_USERNAME",
+        "–",
+        "fetch-ldap",
+        "bind user: `svc-timecamp` (becomes `svc-timecamp@LDAP_DOMAIN`), a UPN, or a DN (required)",
+    ),
+    secret(
+        "LDAP_PASSWORD",
+        "–",
+        "fetch-ldap",
+        "bind password; never logged (required)",
+    ),
+    s(
+        "LDAP_FILTER",
+        "enabled AD accounts",
+        "fetch-ldap",
+        "`(&(objectClass=person)(!(userAccountControl:1.2.840.113556.1.4.803:=2)))`; an empty value keeps it",
+    ),
+    s(
+        "LDAP_PAGE_SIZE",
+        "`1000`",
+        "fetch-ldap",
+        "paged-results page size",
+    ),
+    s(
+        "LDAP_USE_SAMACCOUNTNAME",
+        "`false`",
+        "fetch-ldap",
+        "e-mail = `sAMAccountName@LDAP_DOMAIN` (the `mail` becomes the additional e-mail)",
+    ),
+    s(
+        "LDAP_USE_SAMACCOUNTNAME_ONLY",
+        "`false`",
+        "fetch-ldap",
+        "e-mail = bare `sAMAccountName`",
+    ),
+    s(
+        "LDAP_USE_WINDOWS_LOGIN_EMAIL",
+        "`false`",
+        "fetch-ldap",
+        "e-mail = `sAMAccountName@(LDAP_EMAIL_DOMAIN or LDAP_DOMAIN)`",
+    ),
+    s(
+        "LDAP_EMAIL_DOMAIN",
+        "empty",
+        "fetch-ldap",
+        "domain of the windows-login e-mails",
+    ),
+    s(
+        "LDAP_USE_REAL_EMAIL_AS_EMAIL",
+        "`false`",
+        "fetch-ldap",
+        "use the `mail` address as the e-mail after all",
+    ),
+    s(
+        "LDAP_USE_OU_STRUCTURE",
+        "`false`",
+        "fetch-ldap",
+        "department = the entry's OU path (top first) instead of `department`",
+    ),
+    s(
+        "LDAP_USE_OU_DESCRIPTION",
+        "`false`",
+        "fetch-ldap",
+        "with the OU path: each OU's `description` instead of its name, when it has one",
+    ),
+    s(
+        "LDAP_USE_SSL",
+        "`false`",
+        "fetch-ldap",
+        "LDAPS (port 389 becomes 636)",
+    ),
+    s(
+        "LDAP_USE_START_TLS",
+        "`false`",
+        "fetch-ldap",
+        "StartTLS on the plain port",
+    ),
+    s(
+        "LDAP_SSL_VERIFY",
+        "`true`",
+        "fetch-ldap",
+        "check the server certificate (against the system CAs, or `SSL_CERT_FILE`)",
+    ),
+    s(
+        "LDAP_SUPERVISOR_GROUP_NAME",
+        "empty",
+        "fetch-ldap",
+        "members of this group (CN) get the supervisor role",
+    ),
+    s(
+        "LDAP_GLOBAL_ADMIN_GROUP_NAME",
+        "empty",
+        "fetch-ldap",
+        "members of this group (CN) become administrators",
+    ),
+    s(
+        "LDAP_TIMEOUT_SECONDS",
+        "`60`",
+        "fetch-ldap",
+        "timeout of the connection and of each LDAP operation",
+    ),
+    s(
+        "FACTORIAL_API_URL",
+        "–",
+        "fetch-factorial",
+        "the versioned API base, e.g. `https://api.factorialhr.com/api/2025-07-01` (required)",
+    ),
+    secret(
+        "FACTORIAL_API_KEY",
+        "–",
+        "fetch-factorial",
+        "API key (`x-api-key`); never logged (required)",
+    ),
+    s(
+        "LeaveTypeMap",
+        "–",
+        "fetch-factorial",
+        "JSON object: Factorial leave type → TimeCamp day type, key `Default` as fallback, e.g. `{\"Vacaciones\": \"Vacation\", \"Default\": \"Vacation\"}` (required)",
+    ),
+    s(
+        "TIMECAMP_TIME_OFF_INCLUDE_WEEKENDS",
+        "`false`",
+        "sync-time-off",
+        "write Saturdays and Sundays of a leave too",
+    ),
+];
+
+/// Settings of the newest original tool that this version does not read yet.
+/// Set, they are warned about by name instead of passed over in silence.
+const NOT_YET_SUPPORTED: &[&str] = &[
+    "TIMECAMP_EXCLUDE_REGEX",
+    "TIMECAMP_CHANGE_GROUPS_REGEX",
+    "TIMECAMP_PREPARE_TRANSFORM_CONFIG",
+    "TIMECAMP_UPDATE_EMAIL_ON_EXTERNAL_ID",
+    "TIMECAMP_REMOVE_EMPTY_GROUPS",
+    "TIMECAMP_SYNC_PERSISTENT_SETTINGS",
+    "AZURE_SUPERVISOR_GROUPS",
+    "AZURE_ADDITIONAL_EMAIL_SOURCE",
+    "AZURE_SYNC_UPN_AS_ADDITIONAL_EMAIL",
+    "HIBOB_SERVICE_USER_ID",
+    "HIBOB_SERVICE_USER_TOKEN",
+    "HIBOB_API_URL",
+    "HIBOB_EXCLUDE_FILTER",
+    "HIBOB_EXCLUDED_DEPARTMENTS",
+    "HIBOB_SUPERVISOR_RULE",
+    "HIBOB_CUSTOM_FIELDS",
+    "OKTA_ORG_URL",
+    "OKTA_API_TOKEN",
+    "OKTA_USER_STATUSES",
+    "OKTA_FILTER_GROUPS",
+    "OKTA_FILTER_GROUP_IDS",
+    "OKTA_SUPERVISOR_GROUPS",
+    "OKTA_EXCLUDED_DEPARTMENTS",
+    "OKTA_EMAIL_FIELD",
+    "OKTA_NAME_FIELD",
+    "OKTA_DEPARTMENT_FIELD",
+    "OKTA_JOB_TITLE_FIELD",
+    "OKTA_EXTERNAL_ID_FIELD",
+    "OKTA_SUPERVISOR_ID_FIELD",
+    "OKTA_SUPERVISOR_MATCH_FIELD",
+    "OKTA_SUPERVISOR_RULE",
+    "OKTA_MAX_HIERARCHY_ROOTS",
+];
+
+/// Variables of the original that this version deliberately does not read.
+const NOT_READ: &[(&str, &str)] = &[
+    (
+        "AZURE_BEARER_TOKEN",
+        "the Entra ID token is kept in memory for the run; .env is never rewritten",
+    ),
+    (
+        "AZURE_TOKEN_EXPIRES_AT",
+        "the Entra ID token is kept in memory for the run; .env is never rewritten",
+    ),
+    (
+        "AZURE_REFRESH_TOKEN",
+        "the Entra ID token is kept in memory for the run; .env is never rewritten",
+    ),
+    (
+        "AZURE_REFRESH_TOKEN_EXPIRES_AT",
+        "the Entra ID token is kept in memory for the run; .env is never rewritten",
+    ),
+];
+
+/// The prefixes that mark a variable as meant for this tool.
+const PREFIXES: &[&str] = &[
+    "TIMECAMP_",
+    "BAMBOOHR_",
+    "AZURE_",
+    "LDAP_",
+    "OKTA_",
+    "HIBOB_",
+    "FACTORIAL_",
+    "S3_",
+    "HTTP_SERVICE_",
+];
+
+/// The setting called `name`, if there is one.
+pub fn lookup(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.name == name)
+}
+
+/// The value of a setting as it may appear in a log line: `***` for secrets.
+pub fn shown(name: &str, value: &str) -> String {
+    match lookup(name) {
+        Some(s) if s.secret => "***".to_owned(),
+        _ => crate::secret::mask_url_credentials(value).into_owned(),
+    }
+}
+
+/// A variable that looks like a setting but is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnknownSetting {
+    /// Probably a typo of a setting.
+    Misspelt { name: String, closest: &'static str },
+    /// A setting of the newest original that this version does not read yet.
+    NotYetSupported { name: String },
+    /// A variable of the original this version deliberately does not read.
+    NotRead { name: String, why: &'static str },
+    /// Nothing close.
+    Unknown { name: String },
+}
+
+impl std::fmt::Display for UnknownSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UnknownSetting::Misspelt { name, closest } => write!(
+                f,
+                "{name} is not a setting of this version and is ignored; did you mean {closest}?"
+            ),
+            UnknownSetting::NotYetSupported { name } => write!(
+                f,
+                "{name} is a setting of the newest original tool that this version does not read \
+                 yet; it is ignored"
+            ),
+            UnknownSetting::NotRead { name, why } => {
+                write!(f, "{name} is not read by this version: {why}")
+            }
+            UnknownSetting::Unknown { name } => write!(
+                f,
+                "{name} is not a setting of this version and is ignored (every setting: \
+                 docs/configuration.md)"
+            ),
+        }
+    }
+}
+
+/// The variables among `names` that look like settings of this tool but are
+/// none. Kubernetes' service variables (`..._SERVICE_HOST`, `..._PORT...`) are
+/// not settings and are passed over.
+pub fn unknown_settings<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<UnknownSetting> {
+    let mut out = Vec::new();
+    for name in names {
+        if !PREFIXES.iter().any(|p| name.starts_with(p)) || lookup(name).is_some() {
+            continue;
+        }
+        let kubernetes = name.contains("_SERVICE_HOST")
+            || name.contains("_SERVICE_PORT")
+            || name.ends_with("_PORT")
+            || name.contains("_PORT_");
+        if kubernetes && !name.starts_with("HTTP_SERVICE_") {
+            continue;
+        }
+        let name = name.to_owned();
+        out.push(if NOT_YET_SUPPORTED.contains(&name.as_str()) {
+            UnknownSetting::NotYetSupported { name }
+        } else if let Some((_, why)) = NOT_READ.iter().find(|(n, _)| *n == name) {
+            UnknownSetting::NotRead { name, why }
+        } else {
+            match closest(&name) {
+                Some(closest) => UnknownSetting::Misspelt { name, closest },
+                None => UnknownSetting::Unknown { name },
+            }
+        });
+    }
+    out
+}
+
+/// The setting nearest to `name` by edit distance, if near enough to be a typo.
+fn closest(name: &str) -> Option<&'static str> {
+    SETTINGS
+        .iter()
+        .map(|s| (edit_distance(name, s.name), s.name))
+        .filter(|(d, _)| *d <= 3.max(name.len() / 6))
+        .min()
+        .map(|(_, n)| n)
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(cur)
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// The row of the settings table in `docs/configuration.md`.
+pub fn table_row(s: &Setting) -> String {
+    format!(
+        "| `{}` | {} | {} | {} |",
+        s.name, s.default, s.read_by, s.doc
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_is_declared_once() {
+        let mut names: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "a setting is declared twice");
+        for n in NOT_YET_SUPPORTED {
+            assert!(
+                lookup(n).is_none(),
+                "{n} is supported now: take it off the list"
+            );
+        }
+    }
+
+    #[test]
+    fn typos_get_the_closest_setting() {
+        let found = unknown_settings(["TIMECAMP_DISABLE_NEW_USER", "TIMECAMP_API_KEY", "PATH"]);
+        assert_eq!(
+            found,
+            [UnknownSetting::Misspelt {
+                name: "TIMECAMP_DISABLE_NEW_USER".into(),
+                closest: "TIMECAMP_DISABLE_NEW_USERS"
+            }]
+        );
+    }
+
+    #[test]
+    fn newest_original_settings_and_unread_ones_are_named_as_such() {
+        let found = unknown_settings([
+            "TIMECAMP_EXCLUDE_REGEX",
+            "AZURE_BEARER_TOKEN",
+            "TIMECAMP_SOMETHING_ELSE_ENTIRELY",
+            "TIMECAMP_SCIM_SERVICE_HOST",
+        ]);
+        assert!(matches!(found[0], UnknownSetting::NotYetSupported { .. }));
+        assert!(matches!(found[1], UnknownSetting::NotRead { .. }));
+        assert!(matches!(found[2], UnknownSetting::Unknown { .. }));
+        assert_eq!(
+            found.len(),
+            3,
+            "Kubernetes service variables are not settings"
+        );
+    }
+
+    #[test]
+    fn secrets_are_shown_masked() {
+        assert_eq!(shown("LDAP_PASSWORD", "hunter2"), "***");
+        assert_eq!(
+            shown("S3_ENDPOINT_URL", "http://k:s@minio:9000"),
+            "http://***@minio:9000"
+        );
+        assert_eq!(
+            shown("TIMECAMP_DOMAIN", "app.timecamp.com"),
+            "app.timecamp.com"
+        );
+    }
+}
