@@ -58,6 +58,18 @@ where
     F: FnOnce(Env) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
+    run_stage_locked(debug, None, body)
+}
+
+/// [`run_stage`] for the stages that change TimeCamp: with `lock_as` set, the
+/// `var/` lock is taken (waiting up to `TIMECAMP_LOCK_WAIT_SECONDS`) before the
+/// async runtime starts, and held until the stage ends; the kernel releases it
+/// if the process dies.
+pub fn run_stage_locked<F, Fut>(debug: bool, lock_as: Option<&'static str>, body: F) -> ExitCode
+where
+    F: FnOnce(Env) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
     let env = Env::load();
     let origins = env.as_ref().ok().cloned();
     // The file log is opened only when the environment says so and parses.
@@ -70,6 +82,17 @@ where
     let result = env.map_err(anyhow::Error::from).and_then(|env| {
         LogSettings::from_env(&env)?;
         log_start(&env);
+        let _lock = match lock_as {
+            Some(program) => {
+                let wait = scim_core::settings::TimecampSettings::from_env(&env)?.lock_wait_seconds;
+                Some(scim_core::lock::acquire(
+                    std::path::Path::new(scim_core::lock::TIMECAMP_LOCK_FILE),
+                    program,
+                    std::time::Duration::from_secs(wait),
+                )?)
+            }
+            None => None,
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

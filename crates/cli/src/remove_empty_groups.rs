@@ -1,13 +1,10 @@
 //! `remove-empty-groups`: deletes the groups under the root that nobody uses.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
 use scim_core::Env;
-use scim_core::lock::{self, TIMECAMP_LOCK_FILE};
 use scim_core::model::{Status, TimecampUser};
 use scim_core::settings::{StorageSettings, TimecampSettings};
 use scim_core::storage::{self, TIMECAMP_USERS_FILE};
@@ -43,15 +40,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     let settings = TimecampSettings::from_env(&env)?;
     let api = settings.require_api()?;
     let storage = crate::open_storage(&StorageSettings::from_env(&env)?).await?;
-    let _lock = if args.dry_run {
-        None
-    } else {
-        Some(lock::acquire(
-            Path::new(TIMECAMP_LOCK_FILE),
-            "remove-empty-groups",
-            Duration::from_secs(settings.lock_wait_seconds),
-        )?)
-    };
+    // The var/ lock is held already: the binary takes it before the runtime starts.
 
     let needed: Vec<String> = if storage.exists(&args.input).await? {
         let users: Vec<TimecampUser> =

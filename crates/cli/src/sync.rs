@@ -1,12 +1,10 @@
 //! `sync-users`: makes TimeCamp match `var/timecamp_users.json`.
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use scim_core::Env;
-use scim_core::lock::{self, TIMECAMP_LOCK_FILE};
 use scim_core::model::TimecampUser;
 use scim_core::settings::{StorageSettings, TimecampSettings};
 use scim_core::storage::{self, TIMECAMP_USERS_FILE};
@@ -64,16 +62,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     let storage_settings = StorageSettings::from_env(&env)?;
     let options = SyncOptions::from_settings(&settings, &api);
 
-    // Dry runs change nothing, so they do not wait for a running sync.
-    let _lock = if args.dry_run {
-        None
-    } else {
-        Some(lock::acquire(
-            Path::new(TIMECAMP_LOCK_FILE),
-            "sync-users",
-            Duration::from_secs(settings.lock_wait_seconds),
-        )?)
-    };
+    // The var/ lock is held already: the binary takes it before the runtime starts.
 
     let stop = scim_sync::StopFlag::default();
     if !args.dry_run {

@@ -5,5 +5,7 @@ use timecamp_scim::remove_empty_groups::{Args, run};
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    timecamp_scim::run_stage(args.debug, |env| run(env, args))
+    // Dry runs change nothing, so they neither take nor wait for the lock.
+    let lock_as = (!args.dry_run).then_some("remove-empty-groups");
+    timecamp_scim::run_stage_locked(args.debug, lock_as, |env| run(env, args))
 }
