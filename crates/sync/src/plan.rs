@@ -10,9 +10,10 @@
 //! an additional e-mail equal to the primary is never written.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 
 use scim_core::model::{Role, Status, TimecampUser};
-use scim_groups::{GroupNode, GroupTree, normalise_path, path_parts};
+use scim_groups::{DuplicateName, GroupNode, GroupTree, normalise_path, path_parts};
 use scim_timecamp::Group;
 use serde::Serialize;
 
@@ -153,7 +154,7 @@ pub enum Change {
     },
     Disable {
         user: UserRef,
-        reason: String,
+        reason: LeaveReason,
     },
     MoveToDisabledGroup {
         user: UserRef,
@@ -197,11 +198,157 @@ impl Change {
     }
 }
 
+/// Why a TimeCamp user who left is disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaveReason {
+    InactiveInSource,
+    NotInSource,
+}
+
+impl fmt::Display for LeaveReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LeaveReason::InactiveInSource => "inactive in the source",
+            LeaveReason::NotInSource => "not in the source",
+        })
+    }
+}
+
+/// Why the sync leaves someone alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Not in TimeCamp, and `TIMECAMP_DISABLE_NEW_USERS` is set.
+    NewUsersDisabled,
+    /// A second record that matches a TimeCamp user an earlier record matched.
+    SameTimecampUser {
+        id: u64,
+        first: String,
+    },
+    Ignored {
+        id: u64,
+    },
+    /// Added by hand, and `TIMECAMP_DISABLE_MANUAL_USER_UPDATES` is set.
+    Manual,
+    /// Left, but added by hand and protected.
+    ManualLeaver(LeaveReason),
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::NewUsersDisabled => {
+                f.write_str("not in TimeCamp, and TIMECAMP_DISABLE_NEW_USERS is set")
+            }
+            SkipReason::SameTimecampUser { id, first } => {
+                write!(f, "matches the same TimeCamp user ({id}) as {first}")
+            }
+            SkipReason::Ignored { id } => {
+                write!(f, "TimeCamp user {id} is in TIMECAMP_IGNORED_USER_IDS")
+            }
+            SkipReason::Manual => {
+                f.write_str("added manually, and TIMECAMP_DISABLE_MANUAL_USER_UPDATES is set")
+            }
+            SkipReason::ManualLeaver(why) => write!(
+                f,
+                "{why}, but added manually and TIMECAMP_DISABLE_MANUAL_USER_UPDATES is set"
+            ),
+        }
+    }
+}
+
+/// Something about TimeCamp's state or the prepared file that a person should
+/// know; the plan goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanWarning {
+    DuplicateGroupName(DuplicateName),
+    RootGroupMissing {
+        root: u64,
+    },
+    /// Two TimeCamp users with one e-mail; only `kept` is synced.
+    SharedEmail {
+        email: String,
+        first: u64,
+        kept: u64,
+    },
+    EmptyEmail,
+    /// A group the plan creates would be deeper than TimeCamp allows.
+    TooDeep {
+        path: String,
+        level: usize,
+    },
+    /// A new user's group is missing and may not be created: they go to the root.
+    NewUserInRoot {
+        email: String,
+        path: String,
+    },
+    /// A user's group is missing and may not be created: they stay where they are.
+    NotMoved {
+        email: String,
+        path: String,
+    },
+    /// A second TimeCamp account of a person who is already synced.
+    DuplicateAccount {
+        email: String,
+        id: u64,
+    },
+}
+
+impl fmt::Display for PlanWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanWarning::DuplicateGroupName(d) => write!(f, "{d}"),
+            PlanWarning::RootGroupMissing { root } => {
+                write!(
+                    f,
+                    "TIMECAMP_ROOT_GROUP_ID {root} is not among the account's groups"
+                )
+            }
+            PlanWarning::SharedEmail { email, first, kept } => write!(
+                f,
+                "TimeCamp users {first} and {kept} share the e-mail {email}; only {kept} is synced"
+            ),
+            PlanWarning::EmptyEmail => f.write_str("an active record has an empty e-mail; skipped"),
+            PlanWarning::TooDeep { path, level } => write!(
+                f,
+                "group {path:?} would be at level {level}, deeper than TimeCamp's limit of \
+                 {MAX_GROUP_LEVEL}; its creation will fail"
+            ),
+            PlanWarning::NewUserInRoot { email, path } => write!(
+                f,
+                "{email}: group {path:?} does not exist and TIMECAMP_DISABLE_GROUPS_CREATION is \
+                 set; creating the user in the root group"
+            ),
+            PlanWarning::NotMoved { email, path } => write!(
+                f,
+                "{email}: group {path:?} does not exist and TIMECAMP_DISABLE_GROUPS_CREATION is \
+                 set; not moved"
+            ),
+            PlanWarning::DuplicateAccount { email, id } => write!(
+                f,
+                "{email} (TimeCamp user {id}) duplicates an account that is already synced; left \
+                 enabled"
+            ),
+        }
+    }
+}
+
+/// Serialised as the sentence people read, so the JSON output stays simple.
+macro_rules! serialize_as_text {
+    ($($t:ty),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    )*};
+}
+serialize_as_text!(LeaveReason, SkipReason, PlanWarning);
+
 /// A prepared record the sync deliberately leaves alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Skipped {
     pub email: String,
-    pub reason: String,
+    pub reason: SkipReason,
 }
 
 /// The result of planning.
@@ -211,7 +358,7 @@ pub struct Plan {
     /// Matched active users that already match.
     pub unchanged: Vec<String>,
     pub skipped: Vec<Skipped>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<PlanWarning>,
 }
 
 impl Plan {
@@ -258,14 +405,19 @@ impl Groups {
         groups: &[Group],
         root: u64,
         creation_allowed: bool,
-        warnings: &mut Vec<String>,
+        warnings: &mut Vec<PlanWarning>,
     ) -> Self {
         let tree = GroupTree::new(groups.iter().map(|g| GroupNode {
             id: g.group_id,
             parent: g.parent_id,
             name: g.name.clone(),
         }));
-        warnings.extend(tree.duplicates().iter().map(ToString::to_string));
+        warnings.extend(
+            tree.duplicates()
+                .iter()
+                .cloned()
+                .map(PlanWarning::DuplicateGroupName),
+        );
         Self {
             root,
             tree,
@@ -281,7 +433,7 @@ impl Groups {
         &mut self,
         breadcrumb: &str,
         changes: &mut Vec<Change>,
-        warnings: &mut Vec<String>,
+        warnings: &mut Vec<PlanWarning>,
     ) -> Target {
         let path = normalise_path(breadcrumb);
         let resolved = self.tree.resolve(self.root, &path);
@@ -301,9 +453,10 @@ impl Groups {
             }
             let key = self.planned_levels.len();
             if level > MAX_GROUP_LEVEL {
-                warnings.push(format!(
-                    "group {prefix_path:?} would be at level {level}, deeper than TimeCamp's limit of {MAX_GROUP_LEVEL}; its creation will fail"
-                ));
+                warnings.push(PlanWarning::TooDeep {
+                    path: prefix_path.clone(),
+                    level,
+                });
             }
             self.planned.insert(prefix_path.clone(), key);
             self.planned_levels.push(level);
@@ -331,23 +484,20 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
         &mut out.warnings,
     );
     if !groups.tree.contains(opts.root_group_id) {
-        out.warnings.push(format!(
-            "TIMECAMP_ROOT_GROUP_ID {} is not among the account's groups",
-            opts.root_group_id
-        ));
+        out.warnings.push(PlanWarning::RootGroupMissing {
+            root: opts.root_group_id,
+        });
     }
 
     let mut by_email: HashMap<String, usize> = HashMap::new();
     let mut by_additional: HashMap<String, usize> = HashMap::new();
     for (i, u) in current.users.iter().enumerate() {
         if let Some(previous) = by_email.insert(lower(&u.email), i) {
-            out.warnings.push(format!(
-                "TimeCamp users {} and {} share the e-mail {}; only {} is synced",
-                current.users[previous].id,
-                u.id,
-                lower(&u.email),
-                u.id
-            ));
+            out.warnings.push(PlanWarning::SharedEmail {
+                email: lower(&u.email),
+                first: current.users[previous].id,
+                kept: u.id,
+            });
         }
         if let Some(extra) = non_empty(u.additional_email.as_deref()) {
             by_additional.entry(lower(extra)).or_insert(i);
@@ -372,8 +522,7 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
     {
         let email = lower(&record.timecamp_email);
         if email.is_empty() {
-            out.warnings
-                .push("an active record has an empty e-mail; skipped".into());
+            out.warnings.push(PlanWarning::EmptyEmail);
             continue;
         }
         let matched = by_email
@@ -385,7 +534,10 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
                 if let Some(first) = processed.get(&user.id) {
                     out.skipped.push(Skipped {
                         email,
-                        reason: format!("matches the same TimeCamp user ({}) as {first}", user.id),
+                        reason: SkipReason::SameTimecampUser {
+                            id: user.id,
+                            first: first.clone(),
+                        },
                     });
                     continue;
                 }
@@ -403,26 +555,24 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
             }
             None if opts.disable_new_users => out.skipped.push(Skipped {
                 email,
-                reason: "not in TimeCamp, and TIMECAMP_DISABLE_NEW_USERS is set".into(),
+                reason: SkipReason::NewUsersDisabled,
             }),
             None => {
                 let breadcrumb = record
                     .timecamp_groups_breadcrumb
                     .as_deref()
                     .unwrap_or_default();
-                let (group, group_path) = match groups.resolve(
-                    breadcrumb,
-                    &mut group_changes,
-                    &mut out.warnings,
-                ) {
-                    Target::Found(g, p) => (g, p),
-                    Target::Missing(p) => {
-                        out.warnings.push(format!(
-                            "{email}: group {p:?} does not exist and TIMECAMP_DISABLE_GROUPS_CREATION is set; creating the user in the root group"
-                        ));
-                        (GroupRef::Existing(opts.root_group_id), String::new())
-                    }
-                };
+                let (group, group_path) =
+                    match groups.resolve(breadcrumb, &mut group_changes, &mut out.warnings) {
+                        Target::Found(g, p) => (g, p),
+                        Target::Missing(p) => {
+                            out.warnings.push(PlanWarning::NewUserInRoot {
+                                email: email.clone(),
+                                path: p,
+                            });
+                            (GroupRef::Existing(opts.root_group_id), String::new())
+                        }
+                    };
                 let name = non_empty(record.timecamp_user_name.as_deref())
                     .unwrap_or(&email)
                     .to_owned();
@@ -450,16 +600,14 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
         };
         if known(&active_emails) {
             // Same person as an active record matched to another TimeCamp account.
-            out.warnings.push(format!(
-                "{email} (TimeCamp user {}) duplicates an account that is already synced; left enabled",
-                user.id
-            ));
+            out.warnings
+                .push(PlanWarning::DuplicateAccount { email, id: user.id });
             continue;
         }
         let reason = if known(&inactive_emails) {
-            "inactive in the source"
+            LeaveReason::InactiveInSource
         } else {
-            "not in the source"
+            LeaveReason::NotInSource
         };
         if opts.ignored_user_ids.contains(&user.id) {
             continue;
@@ -467,9 +615,7 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
         if current.protected_as_manual(user, opts) {
             out.skipped.push(Skipped {
                 email,
-                reason: format!(
-                    "{reason}, but added manually and TIMECAMP_DISABLE_MANUAL_USER_UPDATES is set"
-                ),
+                reason: SkipReason::ManualLeaver(reason),
             });
             continue;
         }
@@ -477,7 +623,7 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
         if !opts.disable_user_deactivation {
             user_changes.push(Change::Disable {
                 user: user_ref.clone(),
-                reason: reason.into(),
+                reason,
             });
         }
         if let Some(target) = opts.disabled_users_group_id.filter(|g| *g != user.group_id) {
@@ -561,14 +707,14 @@ fn update_existing(
     if opts.ignored_user_ids.contains(&user.id) {
         out.skipped.push(Skipped {
             email,
-            reason: format!("TimeCamp user {} is in TIMECAMP_IGNORED_USER_IDS", user.id),
+            reason: SkipReason::Ignored { id: user.id },
         });
         return;
     }
     if current.protected_as_manual(user, opts) {
         out.skipped.push(Skipped {
             email,
-            reason: "added manually, and TIMECAMP_DISABLE_MANUAL_USER_UPDATES is set".into(),
+            reason: SkipReason::Manual,
         });
         return;
     }
@@ -609,9 +755,10 @@ fn update_existing(
             }
             Target::Found(..) => {}
             // Leave the user where they are rather than dump them in the root.
-            Target::Missing(path) => out.warnings.push(format!(
-                "{email}: group {path:?} does not exist and TIMECAMP_DISABLE_GROUPS_CREATION is set; not moved"
-            )),
+            Target::Missing(path) => out.warnings.push(PlanWarning::NotMoved {
+                email: email.clone(),
+                path,
+            }),
         }
     }
     if !opts.disable_role_updates {

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use scim_core::model::{Role, Status, TimecampUser};
+use scim_sync::plan::{LeaveReason, PlanWarning};
 use scim_sync::{Change, CurrentState, CurrentUser, GroupRef, SyncOptions, plan};
 use scim_timecamp::Group;
 
@@ -122,9 +123,13 @@ fn user_whose_additional_email_is_an_inactive_record_is_disabled() {
     let mut u = user(1, "primary@x.com", "P", ROOT);
     u.additional_email = Some("old@x.com".into());
     let p = plan(&state(vec![], vec![u]), &[gone("old@x.com")], &opts());
-    assert!(
-        matches!(&p.changes[0], Change::Disable { reason, .. } if reason == "inactive in the source")
-    );
+    assert!(matches!(
+        &p.changes[0],
+        Change::Disable {
+            reason: LeaveReason::InactiveInSource,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -183,7 +188,13 @@ fn second_timecamp_account_of_a_synced_person_is_left_enabled_with_a_warning() {
         "{:?}",
         p.changes
     );
-    assert!(p.warnings.iter().any(|w| w.contains("share the e-mail")));
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| matches!(w, PlanWarning::SharedEmail { .. })),
+        "{:?}",
+        p.warnings
+    );
 }
 
 #[test]
@@ -209,9 +220,11 @@ fn groups_deeper_than_timecamps_limit_are_warned_about() {
         &opts(),
     );
     assert!(
-        p.warnings
-            .iter()
-            .any(|w| w.contains("L2/L3/L4/L5") && w.contains("level 5")),
+        p.warnings.iter().any(|w| *w
+            == PlanWarning::TooDeep {
+                path: "L2/L3/L4/L5".into(),
+                level: 5
+            }),
         "{:?}",
         p.warnings
     );
@@ -227,7 +240,7 @@ fn sibling_groups_with_the_same_name_are_warned_about() {
     assert!(
         p.warnings
             .iter()
-            .any(|w| w.contains("all named \"Eng\"; paths lead to 11")),
+            .any(|w| matches!(w, PlanWarning::DuplicateGroupName(d) if d.chosen == 11 && d.others == [12])),
         "{:?}",
         p.warnings
     );
