@@ -134,6 +134,58 @@ impl Report {
     }
 }
 
+/// Whose changes must run in order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Subject {
+    /// A user this plan creates, known by e-mail until TimeCamp lists them.
+    NewUser(String),
+    /// A TimeCamp user, by id.
+    User(u64),
+}
+
+/// The order a plan is applied in, as indexes into `plan.changes`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// Group creations by depth among the new groups: a level runs after the
+    /// one before it, its creations in parallel.
+    pub group_levels: Vec<Vec<usize>>,
+    /// One sequence per user, in plan order: users in parallel, each
+    /// sequence in order, since a user's later change may depend on an earlier.
+    pub user_sequences: Vec<Vec<usize>>,
+}
+
+/// Splits a plan into group levels and per-user sequences. Pure.
+pub fn schedule(plan: &Plan) -> Schedule {
+    let mut out = Schedule::default();
+    let mut depth: HashMap<usize, usize> = HashMap::new();
+    let mut slot: HashMap<Subject, usize> = HashMap::new();
+    for (i, change) in plan.changes.iter().enumerate() {
+        let subject = match change {
+            Change::CreateGroup { key, parent, .. } => {
+                let d = match parent {
+                    GroupRef::New(p) => depth.get(p).map_or(0, |d| d + 1),
+                    GroupRef::Existing(_) => 0,
+                };
+                depth.insert(*key, d);
+                if out.group_levels.len() <= d {
+                    out.group_levels.resize(d + 1, Vec::new());
+                }
+                out.group_levels[d].push(i);
+                continue;
+            }
+            Change::CreateUser { email, .. } => Subject::NewUser(email.clone()),
+            // Every other change is about an existing user.
+            other => Subject::User(other.user().map_or(0, |u| u.id)),
+        };
+        let n = *slot.entry(subject).or_insert_with(|| {
+            out.user_sequences.push(Vec::new());
+            out.user_sequences.len() - 1
+        });
+        out.user_sequences[n].push(i);
+    }
+    out
+}
+
 /// A group creation's outcome, by change index; `created` holds (key, new id).
 struct GroupDone {
     index: usize,
@@ -164,25 +216,13 @@ pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report 
     let concurrency = opts.concurrency.max(1);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
 
-    // Groups, by depth among the new groups.
-    let mut depth: HashMap<usize, usize> = HashMap::new();
-    let mut by_depth: Vec<Vec<usize>> = Vec::new();
-    for (i, change) in plan.changes.iter().enumerate() {
-        if let Change::CreateGroup { key, parent, .. } = change {
-            let d = match parent {
-                GroupRef::New(p) => depth.get(p).map_or(0, |d| d + 1),
-                GroupRef::Existing(_) => 0,
-            };
-            depth.insert(*key, d);
-            if by_depth.len() <= d {
-                by_depth.resize(d + 1, Vec::new());
-            }
-            by_depth[d].push(i);
-        }
-    }
+    let Schedule {
+        group_levels,
+        user_sequences,
+    } = schedule(plan);
     let mut new_groups: HashMap<usize, u64> = HashMap::new();
     let mut failed_groups: HashSet<usize> = HashSet::new();
-    for level in by_depth {
+    for level in group_levels {
         let results: Vec<GroupDone> = futures::stream::iter(level)
             .map(|index| {
                 let change = &plan.changes[index];
@@ -232,25 +272,10 @@ pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report 
         }
     }
 
-    // Users: one sequence of changes per user, in plan order.
-    let mut sequences: Vec<Vec<usize>> = Vec::new();
-    let mut slot: HashMap<String, usize> = HashMap::new();
-    for (i, change) in plan.changes.iter().enumerate() {
-        let key = match change {
-            Change::CreateGroup { .. } => continue,
-            Change::CreateUser { email, .. } => format!("new:{email}"),
-            other => format!("id:{}", other.user().map_or(0, |u| u.id)),
-        };
-        let n = *slot.entry(key).or_insert_with(|| {
-            sequences.push(Vec::new());
-            sequences.len() - 1
-        });
-        sequences[n].push(i);
-    }
     if plan.adds_seats() {
         warn_billing();
     }
-    let results: Vec<UserDone> = futures::stream::iter(sequences)
+    let results: Vec<UserDone> = futures::stream::iter(user_sequences)
         .map(|sequence| {
             let new_groups = &new_groups;
             let failed_groups = &failed_groups;
@@ -606,5 +631,62 @@ pub fn display_path(path: &str) -> &str {
         "(root group)"
     } else {
         path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::LeaveReason;
+
+    fn user(id: u64) -> UserRef {
+        UserRef {
+            id,
+            email: format!("u{id}@x.com"),
+        }
+    }
+
+    fn group(key: usize, parent: GroupRef) -> Change {
+        Change::CreateGroup {
+            key,
+            path: format!("g{key}"),
+            name: format!("g{key}"),
+            parent,
+        }
+    }
+
+    #[test]
+    fn groups_run_by_depth_and_each_user_in_plan_order() {
+        let plan = Plan {
+            changes: vec![
+                group(0, GroupRef::Existing(10)),
+                group(1, GroupRef::New(0)),
+                group(2, GroupRef::Existing(10)),
+                group(3, GroupRef::New(1)),
+                Change::ResetAddedManually { user: user(7) },
+                Change::Disable {
+                    user: user(8),
+                    reason: LeaveReason::NotInSource,
+                },
+                Change::Rename {
+                    user: user(7),
+                    from: None,
+                    to: "A".into(),
+                },
+                Change::CreateUser {
+                    email: "n@x.com".into(),
+                    name: "N".into(),
+                    group: GroupRef::New(3),
+                    group_path: "g0/g1/g3".into(),
+                    role: scim_core::model::Role::User,
+                    additional_email: None,
+                    external_id: None,
+                },
+            ],
+            ..Plan::default()
+        };
+        let s = schedule(&plan);
+        assert_eq!(s.group_levels, [vec![0, 2], vec![1], vec![3]]);
+        assert_eq!(s.user_sequences, [vec![4, 6], vec![5], vec![7]]);
     }
 }

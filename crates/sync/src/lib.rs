@@ -16,7 +16,9 @@ use std::collections::HashSet;
 
 use scim_core::settings::{ApiCredentials, TimecampSettings};
 
-pub use apply::{ApplyOptions, Outcome, Report, StopFlag, apply, read_state};
+pub use apply::{
+    ApplyOptions, Outcome, Report, Schedule, StopFlag, Subject, apply, read_state, schedule,
+};
 pub use guard::{DeactivationCheck, check_deactivations};
 pub use pending::Journal;
 pub use plan::{
