@@ -175,7 +175,7 @@ pub async fn save_users(
     let total = users.len();
     let inactive = users
         .iter()
-        .filter(|u| u.status.as_deref() != Some("active"))
+        .filter(|u| u.status != Some(scim_core::model::Status::Active))
         .count();
     scim_core::storage::write_source_users(
         storage,

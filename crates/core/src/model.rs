@@ -34,9 +34,10 @@ pub struct SourceUser {
     pub department: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     pub job_title: Option<String>,
-    /// `active` (any case) or anything else for inactive.
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub status: Option<String>,
+    /// `active` (any case) is active, any other text inactive; parsed here, once.
+    /// `None` when the record has no status (prepare reports it).
+    #[serde(default, deserialize_with = "lenient_status")]
+    pub status: Option<Status>,
     /// The supervisor's `external_id`.
     #[serde(default, deserialize_with = "lenient_string")]
     pub supervisor_id: Option<String>,
@@ -69,6 +70,10 @@ pub struct SourceUser {
 
 /// Reads a string, a number (as its text), a boolean (as its text) or `null`.
 /// Anything else is a shape error for the whole file, reported with its position.
+fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Status>, D::Error> {
+    Ok(lenient_string(d)?.map(|s| Status::parse(&s)))
+}
+
 fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     struct Loose;
 

@@ -302,10 +302,7 @@ fn collect<'a>(
 ) -> Rec<'a> {
     let id = non_blank(src.external_id.as_deref());
     let email = non_blank(src.email.as_deref()).map(str::to_lowercase);
-    let status = src
-        .status
-        .as_deref()
-        .map_or(Status::Inactive, Status::parse);
+    let status = src.status.unwrap_or(Status::Inactive);
     let record = label(position, email.as_deref(), id);
     let active = status == Status::Active;
 

@@ -228,7 +228,7 @@ fn supervisor_outside_the_data_leaves_the_normalised_department() {
 #[test]
 fn inactive_top_supervisor_still_names_the_group() {
     let mut data = users(json!([person("1", "Boss", ""), person("2", "Mid", "1")]));
-    data[0].status = Some("inactive".into());
+    data[0].status = Some(Status::Inactive);
     let p = prepare(&data, &mode(GroupMode::Supervisor)).unwrap();
     assert_eq!(crumb(&p, "boss@x.com"), "Boss");
     assert_eq!(find(&p, "boss@x.com").timecamp_status, Status::Inactive);

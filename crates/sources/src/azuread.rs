@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use scim_core::model::SourceUser;
+use scim_core::model::{SourceUser, Status};
 use scim_core::{ConfigError, Env, Secret};
 use serde_json::Value;
 use tracing::{info, warn};
@@ -154,7 +154,11 @@ pub fn map_user(u: &Value, prefer_real_email: bool) -> Result<SourceUser, String
         email: Some(email.to_lowercase()),
         department: Some(text("department")),
         job_title: Some(text("jobTitle")),
-        status: Some(if enabled { "active" } else { "inactive" }.into()),
+        status: Some(if enabled {
+            Status::Active
+        } else {
+            Status::Inactive
+        }),
         supervisor_id: Some(manager),
         ..SourceUser::default()
     })
@@ -391,7 +395,7 @@ mod tests {
                        "manager": {"@odata.type": "#microsoft.graph.user", "id": "g0"}});
         let a = map_user(&u, false).unwrap();
         assert_eq!(a.email.as_deref(), Some("ada@contoso.onmicrosoft.com"));
-        assert_eq!(a.status.as_deref(), Some("inactive"));
+        assert_eq!(a.status, Some(Status::Inactive));
         assert_eq!(a.supervisor_id.as_deref(), Some("g0"));
         assert_eq!(a.department.as_deref(), Some(""));
         let b = map_user(&u, true).unwrap();

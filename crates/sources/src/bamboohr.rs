@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use scim_core::model::SourceUser;
+use scim_core::model::{SourceUser, Status};
 use scim_core::{ConfigError, Env, Secret};
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
@@ -214,7 +214,11 @@ pub fn map_row(
         email: Some(email),
         department: Some(department(row)),
         job_title: text(row, "jobInformationJobTitle"),
-        status: Some(if supervisor { "inactive" } else { "active" }.into()),
+        status: Some(if supervisor {
+            Status::Inactive
+        } else {
+            Status::Active
+        }),
         supervisor_id: Some(non_empty(row, "supervisorId").unwrap_or_default()),
         is_supervisor: Some(Value::Bool(is_supervisor)),
         ..SourceUser::default()
@@ -455,7 +459,7 @@ mod tests {
             true,
         )
         .unwrap();
-        assert_eq!(sup.status.as_deref(), Some("inactive"));
+        assert_eq!(sup.status, Some(Status::Inactive));
         assert_eq!(sup.email.as_deref(), Some(""));
     }
 

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use scim_core::model::{Leave, SourceUser};
+use scim_core::model::{Leave, SourceUser, Status};
 use scim_core::{ConfigError, Env, Secret};
 use serde_json::Value;
 use tracing::{info, warn};
@@ -244,7 +244,11 @@ pub async fn fetch(s: &FactorialSettings) -> Result<Fetched, FactorialError> {
             name: Some(name),
             email: Some(email),
             job_title: Some(text(e, "job_title")),
-            status: Some(if inactive { "inactive" } else { "active" }.into()),
+            status: Some(if inactive {
+                Status::Inactive
+            } else {
+                Status::Active
+            }),
             supervisor_id: Some(text(e, "manager_id")),
             ..SourceUser::default()
         });

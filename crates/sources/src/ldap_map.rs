@@ -1,7 +1,7 @@
 //! Turning one directory entry into a source user: pure
 //! functions, tested without a server.
 
-use scim_core::model::SourceUser;
+use scim_core::model::{SourceUser, Status};
 
 /// `objectGUID` bytes as Active Directory prints them: the first three fields
 /// little-endian (Python's `uuid.UUID(bytes_le=...)`).
@@ -200,7 +200,11 @@ pub fn to_source_user(
         email: Some(email),
         department: Some(department),
         job_title: Some(e.title.trim().to_owned()),
-        status: Some(if e.disabled { "inactive" } else { "active" }.into()),
+        status: Some(if e.disabled {
+            Status::Inactive
+        } else {
+            Status::Active
+        }),
         supervisor_id: Some(supervisor_id),
         force_supervisor_role: flag(&opts.supervisor_group),
         force_global_admin_role: flag(&opts.admin_group),
@@ -336,6 +340,6 @@ mod tests {
         let mut e = entry();
         e.disabled = true;
         let u = to_source_user(&e, "".into(), "".into(), &opts(EmailMode::Mail));
-        assert_eq!(u.status.as_deref(), Some("inactive"));
+        assert_eq!(u.status, Some(Status::Inactive));
     }
 }
