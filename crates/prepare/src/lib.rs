@@ -12,7 +12,7 @@ mod text;
 
 use std::collections::{HashMap, HashSet};
 
-use scim_core::model::{Role, SourceUser, Status, TimecampUser, email_problem};
+use scim_core::model::{EmailProblem, Role, SourceUser, Status, TimecampUser, email_problem};
 use scim_core::settings::{GroupMode, TimecampSettings};
 use serde_json::{Map, Value};
 
@@ -89,13 +89,138 @@ pub enum NoteKind {
     Warning,
 }
 
+/// Why a record did not go through unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoteReason {
+    /// Another record has the same external id; `earlier` names it.
+    SharedExternalId {
+        id: String,
+        earlier: String,
+    },
+    UnusableEmail {
+        email: String,
+        problem: EmailProblem,
+    },
+    UnusableAdditionalEmail {
+        email: String,
+        problem: EmailProblem,
+    },
+    NoStatus,
+    NoEmail,
+    NoExternalId,
+    NoName {
+        fallback: String,
+    },
+    /// Someone reports to themselves.
+    OwnSupervisor,
+    /// A loop of supervisors, each as `name (id)`, broken at `top`.
+    SupervisorCycle {
+        chain: Vec<String>,
+        top: String,
+    },
+    SupervisorNotFound {
+        supervisor_id: String,
+    },
+    UnknownRoleId {
+        role_id: String,
+    },
+    /// Another record has the same final e-mail; `kept` names the one kept.
+    SameEmail {
+        email: String,
+        kept: String,
+        active_wins: bool,
+    },
+}
+
+impl NoteReason {
+    /// What the note means for the record: the one place that decides it.
+    pub fn kind(&self) -> NoteKind {
+        match self {
+            NoteReason::UnusableEmail { .. }
+            | NoteReason::NoEmail
+            | NoteReason::SameEmail { .. } => NoteKind::Dropped,
+            NoteReason::UnusableAdditionalEmail { .. }
+            | NoteReason::NoStatus
+            | NoteReason::NoName { .. }
+            | NoteReason::UnknownRoleId { .. } => NoteKind::Changed,
+            NoteReason::SharedExternalId { .. }
+            | NoteReason::NoExternalId
+            | NoteReason::OwnSupervisor
+            | NoteReason::SupervisorCycle { .. }
+            | NoteReason::SupervisorNotFound { .. } => NoteKind::Warning,
+        }
+    }
+}
+
+impl std::fmt::Display for NoteReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoteReason::SharedExternalId { id, earlier } => write!(
+                f,
+                "external_id {id} is also used by {earlier}; both are kept, and reports of {id} \
+                 are placed under this later record"
+            ),
+            NoteReason::UnusableEmail { email, problem } => {
+                write!(
+                    f,
+                    "the e-mail {email:?} {problem}, so it cannot be a TimeCamp login"
+                )
+            }
+            NoteReason::UnusableAdditionalEmail { email, problem } => {
+                write!(f, "the additional e-mail {email:?} {problem}; left out")
+            }
+            NoteReason::NoStatus => f.write_str("no status; treated as inactive"),
+            NoteReason::NoEmail => f.write_str(
+                "no e-mail address, so it cannot be a TimeCamp user (still used for the \
+                 supervisor hierarchy)",
+            ),
+            NoteReason::NoExternalId => f.write_str(
+                "no external_id: kept, but nobody can name this person as their supervisor",
+            ),
+            NoteReason::NoName { fallback } => {
+                write!(f, "no name; using {fallback:?} as the display name")
+            }
+            NoteReason::OwnSupervisor => {
+                f.write_str("reports to themselves; treated as a top-level supervisor")
+            }
+            NoteReason::SupervisorCycle { chain, top } => write!(
+                f,
+                "supervisor cycle {} -> {}; {top} is treated as top-level",
+                chain.join(" -> "),
+                chain.first().map(String::as_str).unwrap_or_default()
+            ),
+            NoteReason::SupervisorNotFound { supervisor_id } => write!(
+                f,
+                "supervisor_id {supervisor_id} is not in users.json, so no supervisor group applies"
+            ),
+            NoteReason::UnknownRoleId { role_id } => {
+                write!(f, "unknown role_id {role_id:?}; using the user role")
+            }
+            NoteReason::SameEmail {
+                email,
+                kept,
+                active_wins,
+            } => write!(
+                f,
+                "same TimeCamp e-mail {email} as {kept}; {}",
+                if *active_wins {
+                    "the active one is kept"
+                } else {
+                    "the later one is kept"
+                }
+            ),
+        }
+    }
+}
+
 /// One record's note, for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note {
+    /// Follows from the reason ([`NoteReason::kind`]).
     pub kind: NoteKind,
     /// Which record: position in `users.json` (1-based), e-mail and external id.
     pub record: String,
-    pub reason: String,
+    pub reason: NoteReason,
     /// Whether a person should look at it (an active user affected), or it is routine.
     pub serious: bool,
 }
@@ -169,11 +294,11 @@ fn is_true(v: Option<&Value>) -> bool {
 struct Notes(Vec<Note>);
 
 impl Notes {
-    fn add(&mut self, kind: NoteKind, record: String, serious: bool, reason: impl Into<String>) {
+    fn add(&mut self, record: String, serious: bool, reason: NoteReason) {
         self.0.push(Note {
-            kind,
+            kind: reason.kind(),
             record,
-            reason: reason.into(),
+            reason,
             serious,
         });
     }
@@ -195,14 +320,12 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
             && let Some(previous) = by_id.insert(id, i)
         {
             notes.add(
-                NoteKind::Warning,
                 rec.label(),
                 true,
-                format!(
-                    "external_id {id} is also used by {}; both are kept, and reports of {id} \
-                     are placed under this later record",
-                    recs[previous].label()
-                ),
+                NoteReason::SharedExternalId {
+                    id: id.to_owned(),
+                    earlier: recs[previous].label(),
+                },
             );
         }
     }
@@ -241,12 +364,12 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
         let timecamp_email = replace_domain(email, opts.replace_email_domain.as_deref());
         if let Some(problem) = email_problem(&timecamp_email) {
             notes.add(
-                NoteKind::Dropped,
                 rec.label(),
                 true,
-                format!(
-                    "the e-mail {timecamp_email:?} {problem}, so it cannot be a TimeCamp login"
-                ),
+                NoteReason::UnusableEmail {
+                    email: timecamp_email.clone(),
+                    problem,
+                },
             );
             continue;
         }
@@ -258,10 +381,12 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
                 None => true,
                 Some(problem) => {
                     notes.add(
-                        NoteKind::Changed,
                         rec.label(),
                         false,
-                        format!("the additional e-mail {r:?} {problem}; left out"),
+                        NoteReason::UnusableAdditionalEmail {
+                            email: r.clone(),
+                            problem,
+                        },
                     );
                     false
                 }
@@ -307,29 +432,14 @@ fn collect<'a>(
     let active = status == Status::Active;
 
     if src.status.is_none() {
-        notes.add(
-            NoteKind::Changed,
-            record.clone(),
-            true,
-            "no status; treated as inactive",
-        );
+        notes.add(record.clone(), true, NoteReason::NoStatus);
     }
     if email.is_none() {
-        notes.add(
-            NoteKind::Dropped,
-            record.clone(),
-            active,
-            "no e-mail address, so it cannot be a TimeCamp user (still used for the supervisor hierarchy)",
-        );
+        notes.add(record.clone(), active, NoteReason::NoEmail);
     }
     if id.is_none() && email.is_some() {
         // The original dropped these, and the sync then disabled them.
-        notes.add(
-            NoteKind::Warning,
-            record.clone(),
-            active,
-            "no external_id: kept, but nobody can name this person as their supervisor",
-        );
+        notes.add(record.clone(), active, NoteReason::NoExternalId);
     }
     let base_name = match non_blank(src.name.as_deref()) {
         Some(name) => name.to_owned(),
@@ -337,10 +447,11 @@ fn collect<'a>(
             let fallback = email.clone().or(id.map(str::to_owned)).unwrap_or_default();
             if email.is_some() {
                 notes.add(
-                    NoteKind::Changed,
                     record,
                     active,
-                    format!("no name; using {fallback:?} as the display name"),
+                    NoteReason::NoName {
+                        fallback: fallback.clone(),
+                    },
                 );
             }
             fallback
@@ -496,17 +607,14 @@ impl Hierarchy<'_, '_> {
             )
         };
         let reason = if cycle.len() == 1 {
-            "reports to themselves; treated as a top-level supervisor".to_owned()
+            NoteReason::OwnSupervisor
         } else {
-            let chain: Vec<String> = cycle.iter().map(|&i| who(i)).collect();
-            format!(
-                "supervisor cycle {} -> {}; {} is treated as top-level",
-                chain.join(" -> "),
-                who(cycle[0]),
-                who(root)
-            )
+            NoteReason::SupervisorCycle {
+                chain: cycle.iter().map(|&i| who(i)).collect(),
+                top: who(root),
+            }
         };
-        notes.add(NoteKind::Warning, self.recs[root].label(), true, reason);
+        notes.add(self.recs[root].label(), true, reason);
     }
 
     fn breadcrumb(
@@ -529,10 +637,11 @@ impl Hierarchy<'_, '_> {
             && self.opts.mode != GroupMode::Department
         {
             notes.add(
-                NoteKind::Warning,
                 rec.label(),
                 rec.status == Status::Active,
-                format!("supervisor_id {s} is not in users.json, so no supervisor group applies"),
+                NoteReason::SupervisorNotFound {
+                    supervisor_id: s.to_owned(),
+                },
             );
         }
         let supervisor_path = || supervisor.and_then(|s| paths[s].as_deref());
@@ -610,10 +719,11 @@ fn decide_role(
             None => Role::User,
             Some(id) => Role::from_id(id).unwrap_or_else(|| {
                 notes.add(
-                    NoteKind::Changed,
                     rec.label(),
                     false,
-                    format!("unknown role_id {id:?}; using the user role"),
+                    NoteReason::UnknownRoleId {
+                        role_id: id.to_owned(),
+                    },
                 );
                 Role::User
             }),
@@ -640,19 +750,14 @@ fn keep_one_per_email(
     let new_wins =
         !(prev_user.timecamp_status == Status::Active && user.timecamp_status != Status::Active);
     let (winner, loser) = if new_wins { (i, prev) } else { (prev, i) };
-    let why = if recs[winner].status != recs[loser].status {
-        "the active one is kept"
-    } else {
-        "the later one is kept"
-    };
     notes.add(
-        NoteKind::Dropped,
         recs[loser].label(),
         true,
-        format!(
-            "same TimeCamp e-mail {key} as {}; {why}",
-            recs[winner].label()
-        ),
+        NoteReason::SameEmail {
+            email: key.clone(),
+            kept: recs[winner].label(),
+            active_wins: recs[winner].status != recs[loser].status,
+        },
     );
     if new_wins {
         chosen.insert(key, (i, user));

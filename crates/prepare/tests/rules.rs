@@ -1,10 +1,11 @@
 //! The rules of prepare, one behaviour per test, on in-memory records.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
-use scim_core::model::{Role, SourceUser, Status, TimecampUser};
+use scim_core::model::{EmailProblem, Role, SourceUser, Status, TimecampUser};
 use scim_core::settings::GroupMode;
 use scim_prepare::{
-    MAX_SUPERVISOR_DEPTH, NoteKind, PrepareError, PrepareOptions, Prepared, SkipPrefixes, prepare,
+    MAX_SUPERVISOR_DEPTH, NoteKind, NoteReason, PrepareError, PrepareOptions, Prepared,
+    SkipPrefixes, prepare,
 };
 use serde_json::json;
 
@@ -148,12 +149,16 @@ fn two_person_cycle_is_broken_at_the_smallest_id_with_a_warning() {
     assert_eq!(crumb(&p, "a@x.com"), "A");
     assert_eq!(crumb(&p, "b@x.com"), "A/B");
     assert_eq!(crumb(&p, "c@x.com"), "A");
-    let warning = p
+    let cycle = p
         .notes
         .iter()
-        .find(|n| n.reason.contains("cycle"))
+        .find_map(|n| match &n.reason {
+            NoteReason::SupervisorCycle { chain, top } => Some((chain, top)),
+            _ => None,
+        })
         .expect("cycle reported");
-    assert!(warning.reason.contains("A (1)") && warning.reason.contains("B (2)"));
+    assert!(cycle.0.contains(&"A (1)".to_owned()) && cycle.0.contains(&"B (2)".to_owned()));
+    assert_eq!(cycle.1, "A (1)", "broken at the smallest id");
 }
 
 #[test]
@@ -176,7 +181,7 @@ fn long_cycle_with_a_tail_resolves_every_member() {
     assert_eq!(
         p.notes
             .iter()
-            .filter(|n| n.reason.contains("cycle"))
+            .filter(|n| matches!(n.reason, NoteReason::SupervisorCycle { .. }))
             .count(),
         1
     );
@@ -188,7 +193,11 @@ fn self_managed_supervisor_becomes_top_level_with_a_warning() {
     let p = prepare(&data, &mode(GroupMode::Supervisor)).unwrap();
     assert_eq!(crumb(&p, "a@x.com"), "A");
     assert_eq!(crumb(&p, "c@x.com"), "A");
-    assert!(p.notes.iter().any(|n| n.reason.contains("themselves")));
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.reason == NoteReason::OwnSupervisor)
+    );
 }
 
 #[test]
@@ -218,11 +227,10 @@ fn supervisor_outside_the_data_leaves_the_normalised_department() {
     };
     let p = prepare(&data, &opts).unwrap();
     assert_eq!(crumb(&p, "orphan@x.com"), "Front");
-    assert!(
-        p.notes
-            .iter()
-            .any(|n| n.reason.contains("supervisor_id 99"))
-    );
+    assert!(p.notes.iter().any(|n| n.reason
+        == NoteReason::SupervisorNotFound {
+            supervisor_id: "99".into()
+        }));
 }
 
 #[test]
@@ -367,7 +375,11 @@ fn department_mode_maps_source_role_ids() {
     assert_eq!(role(&p, "a@x.com"), Role::Administrator);
     assert_eq!(role(&p, "g@x.com"), Role::Guest);
     assert_eq!(role(&p, "q@x.com"), Role::User);
-    assert!(p.notes.iter().any(|n| n.reason.contains("unknown role_id")));
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| matches!(n.reason, NoteReason::UnknownRoleId { .. }))
+    );
 }
 
 #[test]
@@ -388,9 +400,13 @@ fn domain_replacement_never_makes_the_additional_email_equal_the_primary() {
     // Two @: not an address TimeCamp can invite; dropped with the reason.
     assert!(p.users.iter().all(|u| u.timecamp_email != "c@x@y"));
     assert!(
-        p.notes
-            .iter()
-            .any(|n| n.kind == NoteKind::Dropped && n.reason.contains("more than one @")),
+        p.notes.iter().any(|n| matches!(
+            n.reason,
+            NoteReason::UnusableEmail {
+                problem: EmailProblem::SeveralAts,
+                ..
+            }
+        )),
         "{:#?}",
         p.notes
     );
@@ -443,7 +459,16 @@ fn duplicate_emails_keep_the_active_record_and_report_the_other() {
     let note = &p.notes[0];
     assert_eq!(note.kind, NoteKind::Dropped);
     assert!(note.record.contains("#2"), "{note:?}");
-    assert!(note.reason.contains("active one"), "{note:?}");
+    assert!(
+        matches!(
+            note.reason,
+            NoteReason::SameEmail {
+                active_wins: true,
+                ..
+            }
+        ),
+        "{note:?}"
+    );
 }
 
 #[test]
@@ -481,7 +506,11 @@ fn duplicate_external_ids_keep_both_people_and_warn() {
     ]));
     let p = prepare(&data, &PrepareOptions::default()).unwrap();
     assert_eq!(p.users.len(), 2);
-    assert!(p.notes.iter().any(|n| n.reason.contains("also used by")));
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| matches!(n.reason, NoteReason::SharedExternalId { .. }))
+    );
 }
 
 #[test]
@@ -589,15 +618,28 @@ fn unusable_emails_are_dropped_with_the_reason() {
     let emails: Vec<&str> = p.users.iter().map(|u| u.timecamp_email.as_str()).collect();
     assert_eq!(emails, ["fine@x.com"]);
     assert_eq!(find(&p, "fine@x.com").timecamp_real_email, None);
-    let dropped: Vec<&str> = p
+    let problems: Vec<EmailProblem> = p
         .notes
         .iter()
-        .filter(|n| n.kind == NoteKind::Dropped)
-        .map(|n| n.reason.as_str())
+        .filter_map(|n| match &n.reason {
+            NoteReason::UnusableEmail { problem, .. } => Some(*problem),
+            _ => None,
+        })
         .collect();
-    assert_eq!(dropped.len(), 4, "{dropped:#?}");
-    assert!(dropped[0].contains("white space"), "{dropped:#?}");
-    assert!(dropped[1].contains("invisible"), "{dropped:#?}");
-    assert!(dropped[2].contains("no @"), "{dropped:#?}");
-    assert!(dropped[3].contains("bare number"), "{dropped:#?}");
+    assert_eq!(
+        problems,
+        [
+            EmailProblem::WhiteSpace,
+            EmailProblem::Invisible,
+            EmailProblem::NoAt,
+            EmailProblem::Number
+        ]
+    );
+    assert!(p.notes.iter().any(|n| matches!(
+        n.reason,
+        NoteReason::UnusableAdditionalEmail {
+            problem: EmailProblem::WhiteSpace,
+            ..
+        }
+    )));
 }
