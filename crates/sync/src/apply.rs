@@ -134,14 +134,8 @@ impl Report {
     }
 }
 
-/// Whose changes must run in order.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Subject {
-    /// A user this plan creates, known by e-mail until TimeCamp lists them.
-    NewUser(String),
-    /// A TimeCamp user, by id.
-    User(u64),
-}
+/// TimeCamp's invite takes several addresses for one group; this many go in one request.
+pub const INVITE_BATCH: usize = 50;
 
 /// The order a plan is applied in, as indexes into `plan.changes`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -149,8 +143,13 @@ pub struct Schedule {
     /// Group creations by depth among the new groups: a level runs after the
     /// one before it, its creations in parallel.
     pub group_levels: Vec<Vec<usize>>,
-    /// One sequence per user, in plan order: users in parallel, each
-    /// sequence in order, since a user's later change may depend on an earlier.
+    /// The users this plan creates: invited in batches per group, after the
+    /// groups exist. (A new user has no other change in the plan; what the
+    /// invite cannot set follows once TimeCamp lists them.)
+    pub invites: Vec<usize>,
+    /// One sequence per existing user (by TimeCamp id), in plan order: users in
+    /// parallel, each sequence in order, since a later change may depend on an
+    /// earlier one.
     pub user_sequences: Vec<Vec<usize>>,
 }
 
@@ -158,7 +157,7 @@ pub struct Schedule {
 pub fn schedule(plan: &Plan) -> Schedule {
     let mut out = Schedule::default();
     let mut depth: HashMap<usize, usize> = HashMap::new();
-    let mut slot: HashMap<Subject, usize> = HashMap::new();
+    let mut slot: HashMap<u64, usize> = HashMap::new();
     for (i, change) in plan.changes.iter().enumerate() {
         let subject = match change {
             Change::CreateGroup { key, parent, .. } => {
@@ -173,9 +172,12 @@ pub fn schedule(plan: &Plan) -> Schedule {
                 out.group_levels[d].push(i);
                 continue;
             }
-            Change::CreateUser { email, .. } => Subject::NewUser(email.clone()),
+            Change::CreateUser { .. } => {
+                out.invites.push(i);
+                continue;
+            }
             // Every other change is about an existing user.
-            other => Subject::User(other.user().map_or(0, |u| u.id)),
+            other => other.user().map_or(0, |u| u.id),
         };
         let n = *slot.entry(subject).or_insert_with(|| {
             out.user_sequences.push(Vec::new());
@@ -218,6 +220,7 @@ pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report 
 
     let Schedule {
         group_levels,
+        invites,
         user_sequences,
     } = schedule(plan);
     let mut new_groups: HashMap<usize, u64> = HashMap::new();
@@ -275,6 +278,14 @@ pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report 
     if plan.adds_seats() {
         warn_billing();
     }
+    let mut created = Vec::new();
+    for (i, outcome, user) in
+        invite_in_batches(client, plan, &invites, &new_groups, &failed_groups, opts).await
+    {
+        log_outcome(&plan.changes[i], &outcome);
+        outcomes[i] = Some(outcome);
+        created.extend(user);
+    }
     let results: Vec<UserDone> = futures::stream::iter(user_sequences)
         .map(|sequence| {
             let new_groups = &new_groups;
@@ -292,7 +303,6 @@ pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report 
         .buffer_unordered(concurrency)
         .collect()
         .await;
-    let mut created = Vec::new();
     for result in results {
         for (i, outcome) in result.done {
             outcomes[i] = Some(outcome);
@@ -319,6 +329,130 @@ pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report 
         finalise(client, created, opts, &mut report).await;
     }
     report
+}
+
+/// Invites the new users, one request per group and batch of [`INVITE_BATCH`],
+/// batches in parallel. A batch TimeCamp refuses is tried again address by
+/// address, so one bad address fails alone. Returns each invite's outcome and,
+/// when it succeeded, the user to finish.
+async fn invite_in_batches(
+    client: &Client,
+    plan: &Plan,
+    invites: &[usize],
+    new_groups: &HashMap<usize, u64>,
+    failed_groups: &HashSet<usize>,
+    opts: &ApplyOptions,
+) -> Vec<(usize, Outcome, Option<Created>)> {
+    let mut done = Vec::new();
+    let mut by_group: Vec<(u64, Vec<(usize, Created)>)> = Vec::new();
+    for &i in invites {
+        let change = &plan.changes[i];
+        let Change::CreateUser {
+            email,
+            name,
+            group,
+            role,
+            additional_email,
+            external_id,
+            ..
+        } = change
+        else {
+            continue;
+        };
+        if let Some(reason) = blocked_by(change, failed_groups) {
+            done.push((i, Outcome::Skipped { reason }, None));
+            continue;
+        }
+        let gid = group_id(*group, new_groups);
+        let user = Created {
+            email: email.clone(),
+            name: name.clone(),
+            group_id: gid,
+            role: *role,
+            additional_email: additional_email.clone(),
+            external_id: external_id.clone(),
+        };
+        match by_group.iter_mut().find(|(g, _)| *g == gid) {
+            Some((_, users)) => users.push((i, user)),
+            None => by_group.push((gid, vec![(i, user)])),
+        }
+    }
+    let batches: Vec<(u64, Vec<(usize, Created)>)> = by_group
+        .into_iter()
+        .flat_map(|(gid, users)| {
+            let mut chunks = Vec::new();
+            let mut users = users.into_iter().peekable();
+            while users.peek().is_some() {
+                chunks.push((gid, users.by_ref().take(INVITE_BATCH).collect::<Vec<_>>()));
+            }
+            chunks
+        })
+        .collect();
+    let results: Vec<Vec<(usize, Outcome, Option<Created>)>> = futures::stream::iter(batches)
+        .map(|(gid, users)| invite_batch(client, gid, users, &opts.stop))
+        .buffer_unordered(opts.concurrency.max(1))
+        .collect()
+        .await;
+    done.extend(results.into_iter().flatten());
+    done
+}
+
+async fn invite_batch(
+    client: &Client,
+    gid: u64,
+    users: Vec<(usize, Created)>,
+    stop: &StopFlag,
+) -> Vec<(usize, Outcome, Option<Created>)> {
+    if let Some(stopped) = stop.skipped() {
+        return users
+            .into_iter()
+            .map(|(i, _)| (i, stopped.clone(), None))
+            .collect();
+    }
+    let emails: Vec<&str> = users.iter().map(|(_, u)| u.email.as_str()).collect();
+    let first = client.invite_many(gid, &emails).await;
+    match first {
+        Ok(()) => users
+            .into_iter()
+            .map(|(i, u)| (i, Outcome::Done, Some(u)))
+            .collect(),
+        Err(e) if users.len() == 1 => users
+            .into_iter()
+            .map(|(i, _)| {
+                (
+                    i,
+                    Outcome::Failed {
+                        error: e.to_string(),
+                    },
+                    None,
+                )
+            })
+            .collect(),
+        Err(e) => {
+            warn!(
+                "inviting {} users into group {gid} at once failed ({e}); inviting them one by one",
+                users.len()
+            );
+            let mut out = Vec::with_capacity(users.len());
+            for (i, u) in users {
+                if let Some(stopped) = stop.skipped() {
+                    out.push((i, stopped, None));
+                    continue;
+                }
+                match client.invite(gid, &u.email).await {
+                    Ok(()) => out.push((i, Outcome::Done, Some(u))),
+                    Err(e) => out.push((
+                        i,
+                        Outcome::Failed {
+                            error: e.to_string(),
+                        },
+                        None,
+                    )),
+                }
+            }
+            out
+        }
+    }
 }
 
 fn log_outcome(change: &Change, outcome: &Outcome) {
@@ -687,6 +821,7 @@ mod tests {
         };
         let s = schedule(&plan);
         assert_eq!(s.group_levels, [vec![0, 2], vec![1], vec![3]]);
-        assert_eq!(s.user_sequences, [vec![4, 6], vec![5], vec![7]]);
+        assert_eq!(s.invites, [7]);
+        assert_eq!(s.user_sequences, [vec![4, 6], vec![5]]);
     }
 }

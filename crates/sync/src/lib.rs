@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use scim_core::settings::{ApiCredentials, TimecampSettings};
 
 pub use apply::{
-    ApplyOptions, Outcome, Report, Schedule, StopFlag, Subject, apply, read_state, schedule,
+    ApplyOptions, INVITE_BATCH, Outcome, Report, Schedule, StopFlag, apply, read_state, schedule,
 };
 pub use guard::{DeactivationCheck, check_deactivations};
 pub use pending::Journal;

@@ -381,10 +381,17 @@ impl Client {
     /// `POST /group/<group>/user`: adds (invites) one e-mail to a group without
     /// sending an invitation e-mail. TimeCamp does not return the new user.
     pub async fn invite(&self, group_id: u64, email: &str) -> Result<(), ApiError> {
+        self.invite_many(group_id, &[email]).await
+    }
+
+    /// `POST /group/{id}/user` with several addresses: one request adds them
+    /// all to the group. TimeCamp refuses the whole request (400) if one
+    /// address is invalid, so callers retry a refused batch one by one.
+    pub async fn invite_many(&self, group_id: u64, emails: &[&str]) -> Result<(), ApiError> {
         // Both spellings of the "no e-mail" flag: the spec documents `send_mail`,
         // its example and the original tool use `send_email`.
         let body = json!({
-            "email": [email],
+            "email": emails,
             "tt_global_admin": "0",
             "tt_can_create_level_1_tasks": "0",
             "can_view_rates": "0",

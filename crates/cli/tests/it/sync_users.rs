@@ -706,6 +706,7 @@ fn invalid_email_rejected_by_timecamp_fails_only_that_user() {
     );
     s.run(&[])
         .expect_code(1)
+        .expect_stderr("inviting 2 users into group 10 at once failed")
         .expect_stderr("not-an-email: create user failed");
     assert!(s.fake.user_id("ok@x.com").is_some());
 }
@@ -902,5 +903,23 @@ fn worked_example_of_the_spec_converges_in_one_run() {
     assert_eq!(s.fake.group_id_of("dan@x.com"), 99);
     assert!(s.fake.is_enabled("owner@x.com"));
     assert_eq!(s.fake.user_id("gone@x.com"), None);
+    s.assert_converged();
+}
+
+#[test]
+fn new_users_are_invited_in_batches_per_group() {
+    let mut records: Vec<Value> = (0..120)
+        .map(|i| active(&format!("n{i}@x.com"), &format!("N {i}"), "Sales", "user"))
+        .collect();
+    records.push(active("e@x.com", "E", "Eng", "user"));
+    let s = Sync::new(company(), Value::Array(records));
+    let writes = s.sync();
+    let invites: Vec<&String> = writes
+        .iter()
+        .filter(|w| w.starts_with("POST group/") && w.contains("/user "))
+        .collect();
+    // 120 into Sales: three requests of at most 50; one into Eng.
+    assert_eq!(invites.len(), 4, "{invites:#?}");
+    assert_eq!(s.fake.user_count(), 121);
     s.assert_converged();
 }
