@@ -44,11 +44,8 @@ const fn secret(
     doc: &'static str,
 ) -> Setting {
     Setting {
-        name,
-        default,
-        read_by,
-        doc,
         secret: true,
+        ..s(name, default, read_by, doc)
     }
 }
 

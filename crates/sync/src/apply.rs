@@ -14,7 +14,7 @@ use scim_timecamp::{ApiError, Client, SETTING_NAMES};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::plan::{Change, CurrentState, CurrentUser, GroupRef, Plan, UserRef};
+use crate::plan::{Change, CurrentState, CurrentUser, GroupRef, NewUser, Plan, UserRef};
 
 /// Reads groups, users, their settings and roles: the bulk reads of a run.
 pub async fn read_state(client: &Client) -> Result<CurrentState, ApiError> {
@@ -172,7 +172,7 @@ pub fn schedule(plan: &Plan) -> Schedule {
                 out.group_levels[d].push(i);
                 continue;
             }
-            Change::CreateUser { .. } => {
+            Change::CreateUser(_) => {
                 out.invites.push(i);
                 continue;
             }
@@ -203,12 +203,9 @@ struct UserDone {
 
 /// A user created in this run, waiting to be finished.
 struct Created {
-    email: String,
-    name: String,
+    user: NewUser,
+    /// The group invited into.
     group_id: u64,
-    role: Role,
-    additional_email: Option<String>,
-    external_id: Option<String>,
 }
 
 /// Applies the plan: groups first, parents before children (each level in
@@ -347,30 +344,17 @@ async fn invite_in_batches(
     let mut by_group: Vec<(u64, Vec<(usize, Created)>)> = Vec::new();
     for &i in invites {
         let change = &plan.changes[i];
-        let Change::CreateUser {
-            email,
-            name,
-            group,
-            role,
-            additional_email,
-            external_id,
-            ..
-        } = change
-        else {
+        let Change::CreateUser(new) = change else {
             continue;
         };
         if let Some(reason) = blocked_by(change, failed_groups) {
             done.push((i, Outcome::Skipped { reason }, None));
             continue;
         }
-        let gid = group_id(*group, new_groups);
+        let gid = group_id(new.group, new_groups);
         let user = Created {
-            email: email.clone(),
-            name: name.clone(),
+            user: new.clone(),
             group_id: gid,
-            role: *role,
-            additional_email: additional_email.clone(),
-            external_id: external_id.clone(),
         };
         match by_group.iter_mut().find(|(g, _)| *g == gid) {
             Some((_, users)) => users.push((i, user)),
@@ -409,7 +393,7 @@ async fn invite_batch(
             .map(|(i, _)| (i, stopped.clone(), None))
             .collect();
     }
-    let emails: Vec<&str> = users.iter().map(|(_, u)| u.email.as_str()).collect();
+    let emails: Vec<&str> = users.iter().map(|(_, u)| u.user.email.as_str()).collect();
     let first = client.invite_many(gid, &emails).await;
     match first {
         Ok(()) => users
@@ -439,7 +423,7 @@ async fn invite_batch(
                     out.push((i, stopped, None));
                     continue;
                 }
-                match client.invite(gid, &u.email).await {
+                match client.invite(gid, &u.user.email).await {
                     Ok(()) => out.push((i, Outcome::Done, Some(u))),
                     Err(e) => out.push((
                         i,
@@ -472,7 +456,7 @@ fn log_outcome(change: &Change, outcome: &Outcome) {
 fn blocked_by(change: &Change, failed_groups: &HashSet<usize>) -> Option<String> {
     let group = match change {
         Change::CreateGroup { parent, .. } => Some(parent),
-        Change::CreateUser { group, .. } => Some(group),
+        Change::CreateUser(new) => Some(&new.group),
         Change::Move { to, .. } => Some(to),
         Change::SetRole { group, .. } => Some(group),
         _ => None,
@@ -515,24 +499,12 @@ async fn execute(
                 .await?;
             return Ok(Executed::Group(*key, id));
         }
-        Change::CreateUser {
-            email,
-            name,
-            group,
-            role,
-            additional_email,
-            external_id,
-            ..
-        } => {
-            let gid = group_id(*group, new_groups);
-            client.invite(gid, email).await?;
+        Change::CreateUser(new) => {
+            let gid = group_id(new.group, new_groups);
+            client.invite(gid, &new.email).await?;
             return Ok(Executed::Invited(Created {
-                email: email.clone(),
-                name: name.clone(),
+                user: new.clone(),
                 group_id: gid,
-                role: *role,
-                additional_email: additional_email.clone(),
-                external_id: external_id.clone(),
             }));
         }
         Change::ReEnable { user } => client.set_setting(user.id, "disabled_user", "0").await?,
@@ -575,7 +547,10 @@ async fn finalise(
     report: &mut Report,
 ) {
     let deadline = tokio::time::Instant::now() + opts.new_user_wait;
-    let wanted: HashSet<String> = created.iter().map(|c| c.email.to_lowercase()).collect();
+    let wanted: HashSet<String> = created
+        .iter()
+        .map(|c| c.user.email.to_lowercase())
+        .collect();
     let mut found: HashMap<String, scim_timecamp::User> = HashMap::new();
     loop {
         if opts.stop.is_requested() {
@@ -604,16 +579,16 @@ async fn finalise(
 
     let mut ready = Vec::new();
     for c in created {
-        match found.get(&c.email.to_lowercase()) {
+        match found.get(&c.user.email.to_lowercase()) {
             Some(user) => ready.push((c, user.clone())),
             None => {
                 warn!(
                     "{}: created, but not listed by TimeCamp after {} s; its name, role and settings will be set by the next run",
-                    c.email,
+                    c.user.email,
                     opts.new_user_wait.as_secs()
                 );
                 report.pending.push(Pending {
-                    email: c.email,
+                    email: c.user.email,
                     reason: "not yet listed by TimeCamp after the invitation".into(),
                 });
             }
@@ -636,19 +611,19 @@ async fn finish_one(
 ) -> Vec<Applied> {
     let me = UserRef {
         id: user.user_id,
-        email: c.email.clone(),
+        email: c.user.email.clone(),
     };
     // Ownership first: once added_manually=0 is written, whatever else is left
     // undone is planned again by the next run from TimeCamp's state alone.
     let mut follow_ups = vec![Change::ResetAddedManually { user: me.clone() }];
-    if user.display_name.as_deref() != Some(c.name.as_str()) {
+    if user.display_name.as_deref() != Some(c.user.name.as_str()) {
         follow_ups.push(Change::Rename {
             user: me.clone(),
             from: user.display_name.clone(),
-            to: c.name.clone(),
+            to: c.user.name.clone(),
         });
     }
-    if c.role != Role::User {
+    if c.user.role != Role::User {
         follow_ups.push(Change::SetRole {
             user: me.clone(),
             // The group TimeCamp lists them in; the invited group if it lists none.
@@ -658,17 +633,17 @@ async fn finish_one(
                 user.group_id
             }),
             from: None,
-            to: c.role,
+            to: c.user.role,
         });
     }
-    if let Some(e) = &c.additional_email {
+    if let Some(e) = &c.user.additional_email {
         follow_ups.push(Change::SetAdditionalEmail {
             user: me.clone(),
             from: None,
             to: e.clone(),
         });
     }
-    if let Some(id) = &c.external_id {
+    if let Some(id) = &c.user.external_id {
         follow_ups.push(Change::SetExternalId {
             user: me.clone(),
             from: None,
@@ -736,7 +711,7 @@ pub fn warn_billing() {
 pub fn subject(change: &Change) -> String {
     match change {
         Change::CreateGroup { path, .. } => format!("group {path:?}"),
-        Change::CreateUser { email, .. } => email.clone(),
+        Change::CreateUser(new) => new.email.clone(),
         other => other.user().map(|u| u.email.clone()).unwrap_or_default(),
     }
 }
@@ -744,7 +719,7 @@ pub fn subject(change: &Change) -> String {
 fn describe_done(change: &Change) -> String {
     match change {
         Change::CreateGroup { .. } => "group created".into(),
-        Change::CreateUser { group_path, .. } => {
+        Change::CreateUser(NewUser { group_path, .. }) => {
             format!("invited into {:?}", display_path(group_path))
         }
         Change::ReEnable { .. } => "re-enabled".into(),
@@ -807,7 +782,7 @@ mod tests {
                     from: None,
                     to: "A".into(),
                 },
-                Change::CreateUser {
+                Change::CreateUser(NewUser {
                     email: "n@x.com".into(),
                     name: "N".into(),
                     group: GroupRef::New(3),
@@ -815,7 +790,7 @@ mod tests {
                     role: scim_core::model::Role::User,
                     additional_email: None,
                     external_id: None,
-                },
+                }),
             ],
             ..Plan::default()
         };

@@ -19,7 +19,7 @@ use scim_core::storage::{self, StageFileError, Storage};
 use serde::{Deserialize, Serialize};
 
 use crate::apply::{Outcome, Report};
-use crate::plan::{Change, CurrentState, Plan};
+use crate::plan::{Change, CurrentState, GroupRef, NewUser, Plan};
 
 /// Where the journal lives, next to the other stage files.
 pub const PENDING_FILE: &str = "var/pending_new_users.json";
@@ -38,6 +38,22 @@ pub struct Memo {
     pub external_id: Option<String>,
     #[serde(default)]
     pub role: Option<String>,
+}
+
+impl From<&NewUser> for Memo {
+    fn from(new: &NewUser) -> Self {
+        Memo {
+            email: new.email.clone(),
+            name: Some(new.name.clone()),
+            group_id: match new.group {
+                GroupRef::Existing(id) => Some(id),
+                GroupRef::New(_) => None,
+            },
+            real_email: new.additional_email.clone(),
+            external_id: new.external_id.clone(),
+            role: Some(new.role.as_str().to_owned()),
+        }
+    }
 }
 
 impl Memo {
@@ -88,27 +104,8 @@ impl Journal {
     pub fn before_apply(&self, plan: &Plan) -> Self {
         let mut next = self.clone();
         for change in &plan.changes {
-            if let Change::CreateUser {
-                email,
-                name,
-                group,
-                role,
-                additional_email,
-                external_id,
-                ..
-            } = change
-            {
-                let memo = Memo {
-                    email: email.clone(),
-                    name: Some(name.clone()),
-                    group_id: match group {
-                        crate::plan::GroupRef::Existing(id) => Some(*id),
-                        crate::plan::GroupRef::New(_) => None,
-                    },
-                    real_email: additional_email.clone(),
-                    external_id: external_id.clone(),
-                    role: Some(role.as_str().to_owned()),
-                };
+            if let Change::CreateUser(new) = change {
+                let memo = Memo::from(new);
                 next.memos.insert(memo.key(), memo);
             }
         }
@@ -147,7 +144,7 @@ impl Journal {
             .changes
             .iter()
             .filter_map(|c| match c {
-                Change::CreateUser { email, .. } => Some(email.trim().to_lowercase()),
+                Change::CreateUser(new) => Some(new.email.trim().to_lowercase()),
                 _ => None,
             })
             .collect();
@@ -167,7 +164,7 @@ impl Journal {
 mod tests {
     use super::*;
     use crate::apply::Applied;
-    use crate::plan::{CurrentUser, GroupRef, UserRef};
+    use crate::plan::{CurrentUser, UserRef};
     use scim_core::model::Role;
 
     fn memo(email: &str) -> Memo {
@@ -182,7 +179,7 @@ mod tests {
     }
 
     fn invite(email: &str) -> Change {
-        Change::CreateUser {
+        Change::CreateUser(NewUser {
             email: email.into(),
             name: "N".into(),
             group: GroupRef::Existing(10),
@@ -190,7 +187,7 @@ mod tests {
             role: Role::User,
             additional_email: None,
             external_id: None,
-        }
+        })
     }
 
     fn reset(email: &str, outcome: Outcome) -> Applied {

@@ -90,6 +90,18 @@ pub enum GroupRef {
     New(usize),
 }
 
+/// A user the plan creates: what the invite and the follow-ups set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub group: GroupRef,
+    pub group_path: String,
+    pub role: Role,
+    pub additional_email: Option<String>,
+    pub external_id: Option<String>,
+}
+
 /// Which TimeCamp user a change is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UserRef {
@@ -110,15 +122,7 @@ pub enum Change {
         name: String,
         parent: GroupRef,
     },
-    CreateUser {
-        email: String,
-        name: String,
-        group: GroupRef,
-        group_path: String,
-        role: Role,
-        additional_email: Option<String>,
-        external_id: Option<String>,
-    },
+    CreateUser(NewUser),
     ReEnable {
         user: UserRef,
     },
@@ -168,7 +172,7 @@ impl Change {
     pub fn kind(&self) -> &'static str {
         match self {
             Change::CreateGroup { .. } => "create group",
-            Change::CreateUser { .. } => "create user",
+            Change::CreateUser(_) => "create user",
             Change::ReEnable { .. } => "re-enable",
             Change::Rename { .. } => "rename",
             Change::Move { .. } => "move",
@@ -184,7 +188,7 @@ impl Change {
     /// The existing user the change is about, if any.
     pub fn user(&self) -> Option<&UserRef> {
         match self {
-            Change::CreateGroup { .. } | Change::CreateUser { .. } => None,
+            Change::CreateGroup { .. } | Change::CreateUser(_) => None,
             Change::ReEnable { user }
             | Change::Rename { user, .. }
             | Change::Move { user, .. }
@@ -370,7 +374,7 @@ impl Plan {
     pub fn adds_seats(&self) -> bool {
         self.changes
             .iter()
-            .any(|c| matches!(c, Change::CreateUser { .. } | Change::ReEnable { .. }))
+            .any(|c| matches!(c, Change::CreateUser(_) | Change::ReEnable { .. }))
     }
 }
 
@@ -576,7 +580,7 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
                 let name = non_empty(record.timecamp_user_name.as_deref())
                     .unwrap_or(&email)
                     .to_owned();
-                user_changes.push(Change::CreateUser {
+                user_changes.push(Change::CreateUser(NewUser {
                     additional_email: wanted_additional_email(record, &email, opts),
                     external_id: wanted_external_id(record, opts),
                     email,
@@ -584,7 +588,7 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
                     group,
                     group_path,
                     role: record.timecamp_role.unwrap_or(Role::User),
-                });
+                }));
             }
         }
     }

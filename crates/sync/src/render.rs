@@ -7,7 +7,7 @@ use scim_core::model::Role;
 use serde::Serialize;
 
 use crate::apply::{Outcome, Report, display_path, subject};
-use crate::plan::{Change, GroupRef, Plan};
+use crate::plan::{Change, GroupRef, NewUser, Plan};
 
 /// Kinds in the order a person reads them.
 const ORDER: [&str; 11] = [
@@ -79,14 +79,14 @@ fn line(change: &Change, plan: &Plan) -> String {
     let who = subject(change);
     match change {
         Change::CreateGroup { parent, .. } => format!("{who} under {}", group_label(*parent, plan)),
-        Change::CreateUser {
+        Change::CreateUser(NewUser {
             name,
             group_path,
             role,
             additional_email,
             external_id,
             ..
-        } => {
+        }) => {
             let mut s = format!("{who} {name:?} in {:?} as {role}", display_path(group_path));
             if let Some(e) = additional_email {
                 let _ = write!(s, ", additional e-mail {e}");
@@ -182,7 +182,7 @@ impl Summary {
             }
             match change {
                 Change::CreateGroup { .. } => s.groups_created += 1,
-                Change::CreateUser { .. } => s.created += 1,
+                Change::CreateUser(_) => s.created += 1,
                 Change::ReEnable { .. } => s.re_enabled += 1,
                 Change::Disable { .. } => s.disabled += 1,
                 Change::MoveToDisabledGroup { .. } => {}

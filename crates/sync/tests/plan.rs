@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
 use scim_core::model::{Role, Status, TimecampUser};
-use scim_sync::plan::{LeaveReason, PlanWarning};
+use scim_sync::plan::{LeaveReason, NewUser, PlanWarning};
 use scim_sync::{Change, CurrentState, CurrentUser, GroupRef, SyncOptions, plan};
 use scim_timecamp::Group;
 
@@ -275,7 +275,7 @@ fn new_user_changes_carry_name_role_and_settings() {
     let p = plan(&state(vec![], vec![]), &[w], &opts());
     assert_eq!(
         p.changes[0],
-        Change::CreateUser {
+        Change::CreateUser(NewUser {
             email: "n@x.com".into(),
             name: "New".into(),
             group: GroupRef::Existing(ROOT),
@@ -283,7 +283,7 @@ fn new_user_changes_carry_name_role_and_settings() {
             role: Role::Supervisor,
             additional_email: Some("n@home.org".into()),
             external_id: Some("E1".into()),
-        }
+        })
     );
 }
 

@@ -161,6 +161,14 @@ impl Run {
         self.expect_code(0)
     }
 
+    /// The ERROR lines of the log on stderr.
+    pub fn error_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| l.contains(" - ERROR - "))
+            .collect()
+    }
+
     /// Asserts that stderr contains `needle`.
     pub fn expect_stderr(&self, needle: &str) -> &Self {
         assert!(

@@ -477,11 +477,7 @@ fn every_example_of_env_sample_loads_when_uncommented() {
     p.run(BIN, &[]).expect_success();
     // The JSON examples arrive whole: fetch-factorial reads LeaveTypeMap as JSON.
     let run = p.run(env!("CARGO_BIN_EXE_fetch-factorial"), &[]);
-    let errors: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.contains(" - ERROR - "))
-        .collect();
+    let errors = run.error_lines();
     assert!(
         errors.iter().all(|l| !l.contains("LeaveTypeMap")),
         "{errors:?}"

@@ -107,11 +107,7 @@ fn fetch_azuread_does_not_blame_the_credentials_for_a_tls_failure() {
     run.expect_code(1)
         .expect_stderr("TLS connection to 127.0.0.1:")
         .expect_stderr("SSL_CERT_FILE");
-    let errors: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.contains(" - ERROR - "))
-        .collect();
+    let errors = run.error_lines();
     assert!(
         errors.iter().all(|l| !l.contains("AZURE_CLIENT_SECRET")),
         "{errors:?}"
