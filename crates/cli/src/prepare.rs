@@ -40,7 +40,7 @@ const USERS_SHAPE: &str =
 pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     let settings = TimecampSettings::from_env(&env)?;
     let storage_settings = StorageSettings::from_env(&env)?;
-    let opts = PrepareOptions::from_settings(&settings);
+    let opts = options(&settings);
     log_settings(&settings, &opts);
 
     let storage = crate::open_storage(&storage_settings).await?;
@@ -92,6 +92,20 @@ async fn read_source(
     }
     info!("Read {} source records from {input}", source.users.len());
     Ok(source)
+}
+
+/// The switches of prepare, from the settings: the edge between the
+/// environment and the pure rules.
+pub fn options(s: &TimecampSettings) -> PrepareOptions {
+    PrepareOptions {
+        mode: s.group_mode(),
+        job_title_user_names: s.use_job_title_name_users,
+        job_title_group_names: s.use_job_title_name_groups,
+        show_external_id: s.show_external_id,
+        skip_departments: scim_prepare::SkipPrefixes::new(&s.skip_departments),
+        replace_email_domain: s.replace_email_domain.clone(),
+        use_is_supervisor_role: s.use_is_supervisor_role,
+    }
 }
 
 fn log_settings(s: &TimecampSettings, opts: &PrepareOptions) {

@@ -8,7 +8,8 @@
 pub mod env;
 pub mod lock;
 pub mod logging;
-pub mod model;
+/// The stage files as typed values (the `scim-model` crate).
+pub use scim_model as model;
 pub mod net;
 pub mod registry;
 pub mod retry;

@@ -9,26 +9,7 @@ use std::fmt;
 use crate::env::{ConfigError, Env};
 use crate::secret::Secret;
 
-/// How prepare turns the source hierarchy into group paths.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupMode {
-    /// Groups follow the department path (`TIMECAMP_USE_SUPERVISOR_GROUPS=false`).
-    Department,
-    /// Groups follow the supervisor chain only.
-    Supervisor,
-    /// Department path, then the supervisor's group under it.
-    Hybrid,
-}
-
-impl fmt::Display for GroupMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            GroupMode::Department => "department-only",
-            GroupMode::Supervisor => "supervisor-only",
-            GroupMode::Hybrid => "hybrid (departments with supervisor sub-groups)",
-        })
-    }
-}
+pub use scim_model::GroupMode;
 
 /// The `TIMECAMP_*` variables: what prepare, sync and the tools share.
 #[derive(Debug, Clone)]

@@ -12,8 +12,7 @@ mod text;
 
 use std::collections::{HashMap, HashSet};
 
-use scim_core::model::{EmailProblem, Role, SourceUser, Status, TimecampUser, email_problem};
-use scim_core::settings::{GroupMode, TimecampSettings};
+use scim_model::{EmailProblem, GroupMode, Role, SourceUser, Status, TimecampUser, email_problem};
 use serde_json::{Map, Value};
 
 pub use text::{SkipPrefixes, clean_name, replace_domain};
@@ -32,20 +31,6 @@ pub struct PrepareOptions {
     pub replace_email_domain: Option<String>,
     /// `TIMECAMP_USE_IS_SUPERVISOR_ROLE`: role from the source's `is_supervisor`.
     pub use_is_supervisor_role: bool,
-}
-
-impl PrepareOptions {
-    pub fn from_settings(s: &TimecampSettings) -> Self {
-        Self {
-            mode: s.group_mode(),
-            job_title_user_names: s.use_job_title_name_users,
-            job_title_group_names: s.use_job_title_name_groups,
-            show_external_id: s.show_external_id,
-            skip_departments: SkipPrefixes::new(&s.skip_departments),
-            replace_email_domain: s.replace_email_domain.clone(),
-            use_is_supervisor_role: s.use_is_supervisor_role,
-        }
-    }
 }
 
 impl Default for PrepareOptions {

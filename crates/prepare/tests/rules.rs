@@ -1,8 +1,7 @@
 //! The rules of prepare, one behaviour per test, on in-memory records.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
-use scim_core::model::{EmailProblem, Role, SourceUser, Status, TimecampUser};
-use scim_core::settings::GroupMode;
+use scim_model::{EmailProblem, GroupMode, Role, SourceUser, Status, TimecampUser};
 use scim_prepare::{
     MAX_SUPERVISOR_DEPTH, NoteKind, NoteReason, PrepareError, PrepareOptions, Prepared,
     SkipPrefixes, prepare,

@@ -1,5 +1,7 @@
 //! The stage files as typed values: `var/users.json` ([`SourceUsersFile`]) and
-//! `var/timecamp_users.json` (a list of [`TimecampUser`]).
+//! `var/timecamp_users.json` (a list of [`TimecampUser`]), with the small
+//! types every stage shares ([`Status`], [`Role`], [`GroupMode`]). No I/O and
+//! no runtime: prepare and the planner build on this alone.
 //!
 //! Reading is tolerant where the fetchers of the original are loose (ids that
 //! are numbers, `null` where a string is expected) so that prepare can report a
@@ -165,6 +167,27 @@ pub fn email_problem(email: &str) -> Option<EmailProblem> {
         return Some(EmailProblem::EmptyPart);
     }
     None
+}
+
+/// How prepare turns the source hierarchy into group paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupMode {
+    /// Groups follow the department path (`TIMECAMP_USE_SUPERVISOR_GROUPS=false`).
+    Department,
+    /// Groups follow the supervisor chain only.
+    Supervisor,
+    /// Department path, then the supervisor's group under it.
+    Hybrid,
+}
+
+impl fmt::Display for GroupMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GroupMode::Department => "department-only",
+            GroupMode::Supervisor => "supervisor-only",
+            GroupMode::Hybrid => "hybrid (departments with supervisor sub-groups)",
+        })
+    }
 }
 
 /// Whether a TimeCamp user should be enabled.
