@@ -214,6 +214,12 @@ pub const SETTINGS: &[Setting] = &[
         "never disable leavers (still moved to the disabled-users group when set, as in the newer upstream)",
     ),
     s(
+        "TIMECAMP_UPDATE_EMAIL_ON_EXTERNAL_ID",
+        "`false`",
+        "sync",
+        "a TimeCamp user found by external id (the person's e-mail changed in the source) gets the source's e-mail as their login; off: the account is kept with its old e-mail",
+    ),
+    s(
         "TIMECAMP_MAX_DEACTIVATIONS",
         "`10%`",
         "sync",
@@ -569,7 +575,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "TIMECAMP_EXCLUDE_REGEX",
     "TIMECAMP_CHANGE_GROUPS_REGEX",
     "TIMECAMP_PREPARE_TRANSFORM_CONFIG",
-    "TIMECAMP_UPDATE_EMAIL_ON_EXTERNAL_ID",
     "TIMECAMP_REMOVE_EMPTY_GROUPS",
     "TIMECAMP_SYNC_PERSISTENT_SETTINGS",
     "AZURE_SUPERVISOR_GROUPS",

@@ -56,6 +56,8 @@ pub struct TimecampSettings {
     pub new_user_wait_seconds: u64,
     /// `TIMECAMP_DISABLE_USER_DEACTIVATION`: never disable users (the newer upstream's name).
     pub disable_user_deactivation: bool,
+    /// `TIMECAMP_UPDATE_EMAIL_ON_EXTERNAL_ID`: users found by external id get the source's e-mail.
+    pub update_email_on_external_id: bool,
     /// `TIMECAMP_MAX_DEACTIVATIONS`, default `10%`.
     pub max_deactivations: DeactivationLimit,
     /// `TIMECAMP_CONCURRENCY`: write requests in flight, default 8.
@@ -189,6 +191,7 @@ impl TimecampSettings {
                 )?
                 .unwrap_or(60),
             disable_user_deactivation: env.bool("TIMECAMP_DISABLE_USER_DEACTIVATION", false)?,
+            update_email_on_external_id: env.bool("TIMECAMP_UPDATE_EMAIL_ON_EXTERNAL_ID", false)?,
             max_deactivations: match env.get("TIMECAMP_MAX_DEACTIVATIONS") {
                 None => DeactivationLimit::DEFAULT,
                 Some(v) => DeactivationLimit::parse(v).ok_or(ConfigError::Invalid {

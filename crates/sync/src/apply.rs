@@ -509,6 +509,7 @@ async fn execute(
         }
         Change::ReEnable { user } => client.set_setting(user.id, "disabled_user", "0").await?,
         Change::Rename { user, to, .. } => client.set_display_name(user.id, to).await?,
+        Change::SetEmail { user, to, .. } => client.set_email(user.id, to).await?,
         Change::Move { user, from, to, .. } => {
             client
                 .move_user(user.id, *from, group_id(*to, new_groups))
@@ -723,6 +724,7 @@ fn describe_done(change: &Change) -> String {
             format!("invited into {:?}", display_path(group_path))
         }
         Change::ReEnable { .. } => "re-enabled".into(),
+        Change::SetEmail { from, to, .. } => format!("e-mail changed from {from} to {to}"),
         Change::Rename { to, .. } => format!("renamed to {to:?}"),
         Change::Move { to_path, .. } => format!("moved to {:?}", display_path(to_path)),
         Change::SetRole { to, .. } => format!("role set to {to}"),

@@ -41,6 +41,7 @@ impl SyncOptions {
             disable_role_updates: s.disable_role_updates,
             disable_groups_creation: s.disable_groups_creation,
             disable_user_deactivation: s.disable_user_deactivation,
+            update_email_on_external_id: s.update_email_on_external_id,
         }
     }
 }

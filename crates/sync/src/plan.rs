@@ -3,7 +3,7 @@
 //! server.
 //!
 //! Rules (the original's, with its bugs fixed): users are matched by
-//! e-mail, then by additional e-mail (case-insensitive); group paths resolve
+//! e-mail, then by additional e-mail (case-insensitive), then by external id; group paths resolve
 //! under the root group only; a value that already matches is never
 //! written; roles go to the group the user ends up in; new users get
 //! their display name and respect the additional e-mail switch;
@@ -37,6 +37,9 @@ pub struct SyncOptions {
     /// `TIMECAMP_DISABLE_USER_DEACTIVATION`: leavers are not disabled (only moved
     /// to the disabled-users group, when one is set, as the newer upstream does).
     pub disable_user_deactivation: bool,
+    /// `TIMECAMP_UPDATE_EMAIL_ON_EXTERNAL_ID`: a user found by external id gets
+    /// the source's e-mail as their primary e-mail.
+    pub update_email_on_external_id: bool,
 }
 
 /// A TimeCamp user with the settings and role the sync cares about.
@@ -143,6 +146,12 @@ pub enum Change {
         from: Option<u8>,
         to: Role,
     },
+    /// The primary e-mail of a user found by external id.
+    SetEmail {
+        user: UserRef,
+        from: String,
+        to: String,
+    },
     SetAdditionalEmail {
         user: UserRef,
         from: Option<String>,
@@ -176,6 +185,7 @@ impl Change {
             Change::ReEnable { .. } => "re-enable",
             Change::Rename { .. } => "rename",
             Change::Move { .. } => "move",
+            Change::SetEmail { .. } => "set e-mail",
             Change::SetRole { .. } => "set role",
             Change::SetAdditionalEmail { .. } => "set additional e-mail",
             Change::SetExternalId { .. } => "set external id",
@@ -193,6 +203,7 @@ impl Change {
             | Change::Rename { user, .. }
             | Change::Move { user, .. }
             | Change::SetRole { user, .. }
+            | Change::SetEmail { user, .. }
             | Change::SetAdditionalEmail { user, .. }
             | Change::SetExternalId { user, .. }
             | Change::ResetAddedManually { user }
@@ -235,6 +246,10 @@ pub enum SkipReason {
     Manual,
     /// Left, but added by hand and protected.
     ManualLeaver(LeaveReason),
+    /// Its external id is on several TimeCamp users.
+    SharedExternalId {
+        id: String,
+    },
 }
 
 impl fmt::Display for SkipReason {
@@ -252,6 +267,10 @@ impl fmt::Display for SkipReason {
             SkipReason::Manual => {
                 f.write_str("added manually, and TIMECAMP_DISABLE_MANUAL_USER_UPDATES is set")
             }
+            SkipReason::SharedExternalId { id } => write!(
+                f,
+                "not in TimeCamp by e-mail, and its external id {id:?} is on several TimeCamp users"
+            ),
             SkipReason::ManualLeaver(why) => write!(
                 f,
                 "{why}, but added manually and TIMECAMP_DISABLE_MANUAL_USER_UPDATES is set"
@@ -295,6 +314,19 @@ pub enum PlanWarning {
         email: String,
         id: u64,
     },
+    /// Several TimeCamp users carry one external id: none is matched by it,
+    /// and none is disabled for it.
+    SharedExternalId {
+        external_id: String,
+        ids: Vec<u64>,
+    },
+    /// Found by external id, with another e-mail than the source's, and
+    /// `TIMECAMP_UPDATE_EMAIL_ON_EXTERNAL_ID` is off: the e-mail stays.
+    EmailKept {
+        id: u64,
+        timecamp: String,
+        source: String,
+    },
 }
 
 impl fmt::Display for PlanWarning {
@@ -326,6 +358,24 @@ impl fmt::Display for PlanWarning {
                 f,
                 "{email}: group {path:?} does not exist and TIMECAMP_DISABLE_GROUPS_CREATION is \
                  set; not moved"
+            ),
+            PlanWarning::SharedExternalId { external_id, ids } => {
+                let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+                write!(
+                    f,
+                    "TimeCamp users {} all have the external id {external_id:?}; the record with \
+                     it is not matched by it, and they are left alone",
+                    ids.join(", ")
+                )
+            }
+            PlanWarning::EmailKept {
+                id,
+                timecamp,
+                source,
+            } => write!(
+                f,
+                "TimeCamp user {id} ({timecamp}) is {source} in the source, found by external id; \
+                 its e-mail stays (TIMECAMP_UPDATE_EMAIL_ON_EXTERNAL_ID is off)"
             ),
             PlanWarning::DuplicateAccount { email, id } => write!(
                 f,
@@ -495,6 +545,7 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
 
     let mut by_email: HashMap<String, usize> = HashMap::new();
     let mut by_additional: HashMap<String, usize> = HashMap::new();
+    let mut by_external_id: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, u) in current.users.iter().enumerate() {
         if let Some(previous) = by_email.insert(lower(&u.email), i) {
             out.warnings.push(PlanWarning::SharedEmail {
@@ -506,7 +557,12 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
         if let Some(extra) = non_empty(u.additional_email.as_deref()) {
             by_additional.entry(lower(extra)).or_insert(i);
         }
+        if let Some(id) = non_empty(u.external_id.as_deref()) {
+            by_external_id.entry(id.to_owned()).or_default().push(i);
+        }
     }
+    // Users of a shared external id are matched by it by nobody, and disabled for it by nobody.
+    let mut processed: HashMap<u64, String> = HashMap::new();
 
     let active_emails: HashSet<String> = desired
         .iter()
@@ -519,7 +575,6 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
         .map(|d| lower(&d.timecamp_email))
         .collect();
 
-    let mut processed: HashMap<u64, String> = HashMap::new();
     for record in desired
         .iter()
         .filter(|d| d.timecamp_status == Status::Active)
@@ -529,10 +584,39 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
             out.warnings.push(PlanWarning::EmptyEmail);
             continue;
         }
-        let matched = by_email
-            .get(&email)
-            .or_else(|| by_additional.get(&email))
-            .map(|&i| &current.users[i]);
+        let mut by_id = false;
+        let matched = match by_email.get(&email).or_else(|| by_additional.get(&email)) {
+            Some(&i) => Some(&current.users[i]),
+            // Then by external id: the person's e-mail changed in the source.
+            None if !opts.disable_external_id_sync => {
+                match non_empty(record.timecamp_external_id.as_deref())
+                    .and_then(|id| Some((id, by_external_id.get(id)?)))
+                {
+                    Some((_, found)) if found.len() == 1 => {
+                        by_id = true;
+                        Some(&current.users[found[0]])
+                    }
+                    Some((id, found)) => {
+                        out.warnings.push(PlanWarning::SharedExternalId {
+                            external_id: id.to_owned(),
+                            ids: found.iter().map(|&i| current.users[i].id).collect(),
+                        });
+                        for &i in found {
+                            processed
+                                .entry(current.users[i].id)
+                                .or_insert(email.clone());
+                        }
+                        out.skipped.push(Skipped {
+                            email,
+                            reason: SkipReason::SharedExternalId { id: id.to_owned() },
+                        });
+                        continue;
+                    }
+                    None => None,
+                }
+            }
+            None => None,
+        };
         match matched {
             Some(user) => {
                 if let Some(first) = processed.get(&user.id) {
@@ -549,6 +633,7 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
                 update_existing(
                     user,
                     record,
+                    by_id,
                     current,
                     opts,
                     &mut groups,
@@ -700,6 +785,7 @@ fn wanted_external_id(record: &TimecampUser, opts: &SyncOptions) -> Option<Strin
 fn update_existing(
     user: &CurrentUser,
     record: &TimecampUser,
+    found_by_external_id: bool,
     current: &CurrentState,
     opts: &SyncOptions,
     groups: &mut Groups,
@@ -741,6 +827,24 @@ fn update_existing(
             to: name.to_owned(),
         });
     }
+    // Found by external id with another e-mail: the person's address changed.
+    let mut primary = lower(&user.email);
+    if found_by_external_id && primary != email {
+        if opts.update_email_on_external_id {
+            changes.push(Change::SetEmail {
+                user: me.clone(),
+                from: user.email.clone(),
+                to: email.clone(),
+            });
+            primary = email.clone();
+        } else {
+            out.warnings.push(PlanWarning::EmailKept {
+                id: user.id,
+                timecamp: primary.clone(),
+                source: email.clone(),
+            });
+        }
+    }
     let mut role_group = GroupRef::Existing(user.group_id);
     if !opts.disable_group_updates {
         let breadcrumb = record
@@ -778,7 +882,7 @@ fn update_existing(
             });
         }
     }
-    if let Some(wanted) = wanted_additional_email(record, &lower(&user.email), opts)
+    if let Some(wanted) = wanted_additional_email(record, &primary, opts)
         && non_empty(user.additional_email.as_deref()).map(lower) != Some(lower(&wanted))
     {
         changes.push(Change::SetAdditionalEmail {

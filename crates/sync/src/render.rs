@@ -10,11 +10,12 @@ use crate::apply::{Outcome, Report, display_path, subject};
 use crate::plan::{Change, GroupRef, NewUser, Plan};
 
 /// Kinds in the order a person reads them.
-const ORDER: [&str; 11] = [
+const ORDER: [&str; 12] = [
     "create group",
     "create user",
     "re-enable",
     "rename",
+    "set e-mail",
     "move",
     "set role",
     "set additional e-mail",
@@ -99,6 +100,7 @@ fn line(change: &Change, plan: &Plan) -> String {
         Change::Rename { from, to, .. } => {
             format!("{who}: {:?} -> {to:?}", from.as_deref().unwrap_or(""))
         }
+        Change::SetEmail { from, to, .. } => format!("{who}: e-mail: {from} -> {to}"),
         Change::Move { from, to_path, .. } => {
             format!("{who}: group {from} -> {:?}", display_path(to_path))
         }
@@ -187,6 +189,7 @@ impl Summary {
                 Change::Disable { .. } => s.disabled += 1,
                 Change::MoveToDisabledGroup { .. } => {}
                 Change::Rename { user, .. }
+                | Change::SetEmail { user, .. }
                 | Change::Move { user, .. }
                 | Change::SetRole { user, .. }
                 | Change::SetAdditionalEmail { user, .. }

@@ -363,3 +363,91 @@ fn unfinished_invitee_who_left_is_disabled_despite_the_manual_mark() {
     );
     assert_eq!(kinds(&p), ["disable"]);
 }
+
+fn with_external_id(mut u: CurrentUser, id: &str) -> CurrentUser {
+    u.external_id = Some(id.into());
+    u
+}
+
+fn want_with_id(email: &str, id: &str) -> TimecampUser {
+    let mut w = want(email, "Ann", "", Role::User);
+    w.timecamp_external_id = Some(id.into());
+    w
+}
+
+#[test]
+fn person_whose_email_changed_keeps_the_account_found_by_external_id() {
+    let s = state(
+        vec![],
+        vec![with_external_id(
+            user(1, "ann.old@x.com", "Ann", ROOT),
+            "E1",
+        )],
+    );
+    let p = plan(&s, &[want_with_id("ann.new@x.com", "E1")], &opts());
+    assert!(
+        p.changes.is_empty(),
+        "no new account, no disable: {:?}",
+        p.changes
+    );
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| matches!(w, PlanWarning::EmailKept { id: 1, .. })),
+        "{:?}",
+        p.warnings
+    );
+}
+
+#[test]
+fn with_the_switch_the_primary_email_follows_the_source() {
+    let s = state(
+        vec![],
+        vec![with_external_id(
+            user(1, "ann.old@x.com", "Ann", ROOT),
+            "E1",
+        )],
+    );
+    let update = SyncOptions {
+        update_email_on_external_id: true,
+        ..opts()
+    };
+    let p = plan(&s, &[want_with_id("ann.new@x.com", "E1")], &update);
+    assert_eq!(
+        p.changes,
+        [Change::SetEmail {
+            user: scim_sync::plan::UserRef {
+                id: 1,
+                email: "ann.new@x.com".into()
+            },
+            from: "ann.old@x.com".into(),
+            to: "ann.new@x.com".into(),
+        }]
+    );
+}
+
+#[test]
+fn an_external_id_on_two_timecamp_users_matches_neither_and_disables_neither() {
+    let s = state(
+        vec![],
+        vec![
+            with_external_id(user(1, "a@x.com", "A", ROOT), "E1"),
+            with_external_id(user(2, "b@x.com", "B", ROOT), "E1"),
+            user(3, "stay@x.com", "Stay", ROOT),
+        ],
+    );
+    let p = plan(
+        &s,
+        &[
+            want_with_id("new@x.com", "E1"),
+            want("stay@x.com", "Stay", "", Role::User),
+        ],
+        &opts(),
+    );
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    assert!(p.warnings.iter().any(|w| matches!(
+        w,
+        PlanWarning::SharedExternalId { ids, .. } if ids == &[1, 2]
+    )));
+    assert_eq!(p.skipped.len(), 1);
+}

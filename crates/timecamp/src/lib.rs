@@ -412,6 +412,13 @@ impl Client {
         Ok(())
     }
 
+    /// `POST /user`: changes the primary e-mail (the login).
+    pub async fn set_email(&self, user_id: u64, email: &str) -> Result<(), ApiError> {
+        let body = json!({"email": email, "user_id": user_id.to_string()});
+        self.send(Method::POST, "user", &[], Some(&body)).await?;
+        Ok(())
+    }
+
     /// `PUT /group/<from>/user`: moves a user to another group.
     pub async fn move_user(&self, user_id: u64, from: u64, to: u64) -> Result<(), ApiError> {
         let body = json!({"group_id": to.to_string(), "user_id": user_id.to_string()});

@@ -923,3 +923,37 @@ fn new_users_are_invited_in_batches_per_group() {
     assert_eq!(s.fake.user_count(), 121);
     s.assert_converged();
 }
+
+#[test]
+fn a_changed_email_keeps_the_account_and_with_the_switch_becomes_the_login() {
+    let s = Sync::new(
+        company()
+            .user(2, "ann.old@x.com", "Ann", ROOT)
+            .setting(2, "external_id", "E1")
+            .setting(2, "added_manually", "0"),
+        json!([with(
+            active("ann.new@x.com", "Ann", "", "user"),
+            "timecamp_external_id",
+            "E1"
+        )]),
+    );
+    s.run(&[])
+        .expect_success()
+        .expect_stderr("is ann.new@x.com in the source, found by external id; its e-mail stays");
+    assert_eq!(s.fake.user_count(), 1, "no second account, no extra seat");
+    assert!(s.fake.is_enabled("ann.old@x.com"));
+
+    let s = s.env("TIMECAMP_UPDATE_EMAIL_ON_EXTERNAL_ID", "true");
+    let dry = s.run(&["--dry-run"]);
+    dry.expect_success();
+    assert!(
+        dry.stdout
+            .contains("ann.new@x.com: e-mail: ann.old@x.com -> ann.new@x.com"),
+        "{}",
+        dry.stdout
+    );
+    s.sync();
+    assert_eq!(s.fake.user_id("ann.new@x.com"), Some(2));
+    assert_eq!(s.fake.user_count(), 1);
+    s.assert_converged();
+}
