@@ -1,7 +1,5 @@
 //! `remove-empty-groups`: deletes the groups under the root that nobody uses.
 
-use std::collections::{HashMap, HashSet};
-
 use anyhow::{Context, bail};
 use clap::Parser;
 use scim_core::Env;
@@ -61,59 +59,34 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     };
 
     let client = crate::sync::client(&settings, api.api_key)?;
-    let (groups, users) = tokio::try_join!(client.groups(), client.users())
-        .context("cannot read TimeCamp's groups and users; nothing was deleted")?;
-    let occupied: HashSet<u64> = users.iter().map(|u| u.group_id).collect();
     let disabled_group = Some(settings.disabled_users_group_id).filter(|g| *g > 0);
-    let empty = scim_tools::empty::empty_groups(
-        &groups,
-        &occupied,
+    let removal = scim_sync::empty_groups::remove_empty_groups(
+        &client,
         api.root_group_id,
         disabled_group,
         &needed,
-    );
-    if empty.is_empty() {
+        args.dry_run,
+    )
+    .await
+    .context("cannot read TimeCamp's groups and users; nothing was deleted")?;
+    if removal.empty.is_empty() {
         info!("No empty groups under group {}", api.root_group_id);
         return Ok(());
     }
     if args.dry_run {
-        for g in &empty {
+        for g in &removal.empty {
             println!("would delete {:?} (group {})", g.path, g.id);
         }
-        info!("Dry run: {} empty groups would be deleted", empty.len());
+        info!(
+            "Dry run: {} empty groups would be deleted",
+            removal.empty.len()
+        );
         return Ok(());
     }
-
-    // A group whose child could not be deleted keeps that child, so it must stay:
-    // TimeCamp would move the child to the top of the account.
-    let parent: HashMap<u64, u64> = groups.iter().map(|g| (g.group_id, g.parent_id)).collect();
-    let mut kept: HashSet<u64> = HashSet::new();
-    let (mut deleted, mut failed) = (0, 0);
-    for g in &empty {
-        if kept.contains(&g.id) {
-            warn!(
-                "{:?} (group {}): kept, a subgroup could not be deleted",
-                g.path, g.id
-            );
-            kept.extend(parent.get(&g.id));
-            continue;
-        }
-        match client.delete_group(g.id).await {
-            Ok(()) => {
-                info!("Deleted empty group {:?} (group {})", g.path, g.id);
-                deleted += 1;
-            }
-            Err(e) => {
-                warn!("{:?} (group {}): delete failed: {e}", g.path, g.id);
-                failed += 1;
-                kept.extend(parent.get(&g.id));
-            }
-        }
-    }
-    info!("Summary: deleted {deleted} empty groups, failed {failed}");
-    if failed > 0 {
+    if removal.failed > 0 {
         bail!(
-            "{failed} group(s) could not be deleted (see the warnings above); the next run tries again"
+            "{} group(s) could not be deleted (see the warnings above); the next run tries again",
+            removal.failed
         );
     }
     Ok(())

@@ -251,6 +251,31 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
             report.failures().count()
         );
     }
+    if settings.remove_empty_groups {
+        // Only after a sync with no failure, with the protections of
+        // remove-empty-groups: the groups the prepared users need stay, also
+        // those of invitees TimeCamp does not list yet.
+        let needed: Vec<String> = desired
+            .iter()
+            .filter(|d| d.timecamp_status == scim_core::model::Status::Active)
+            .filter_map(|d| d.timecamp_groups_breadcrumb.clone())
+            .collect();
+        let removal = scim_sync::empty_groups::remove_empty_groups(
+            &client,
+            options.root_group_id,
+            options.disabled_users_group_id,
+            &needed,
+            false,
+        )
+        .await
+        .context("TIMECAMP_REMOVE_EMPTY_GROUPS: cannot read TimeCamp's groups and users")?;
+        if removal.failed > 0 {
+            bail!(
+                "TIMECAMP_REMOVE_EMPTY_GROUPS: {} empty group(s) could not be deleted; the next run tries again",
+                removal.failed
+            );
+        }
+    }
     Ok(())
 }
 

@@ -220,6 +220,12 @@ pub const SETTINGS: &[Setting] = &[
         "a TimeCamp user found by external id (the person's e-mail changed in the source) gets the source's e-mail as their login; off: the account is kept with its old e-mail",
     ),
     s(
+        "TIMECAMP_REMOVE_EMPTY_GROUPS",
+        "`false`",
+        "sync",
+        "after a sync with no failure, delete the empty groups under the root, with the protections of `remove-empty-groups`",
+    ),
+    s(
         "TIMECAMP_MAX_DEACTIVATIONS",
         "`10%`",
         "sync",
@@ -575,7 +581,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "TIMECAMP_EXCLUDE_REGEX",
     "TIMECAMP_CHANGE_GROUPS_REGEX",
     "TIMECAMP_PREPARE_TRANSFORM_CONFIG",
-    "TIMECAMP_REMOVE_EMPTY_GROUPS",
     "TIMECAMP_SYNC_PERSISTENT_SETTINGS",
     "AZURE_SUPERVISOR_GROUPS",
     "AZURE_ADDITIONAL_EMAIL_SOURCE",

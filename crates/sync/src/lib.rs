@@ -6,6 +6,7 @@
 //! one bad user does not stop the rest. `--dry-run` stops after planning.
 
 pub mod apply;
+pub mod empty_groups;
 pub mod guard;
 pub mod pending;
 pub mod plan;

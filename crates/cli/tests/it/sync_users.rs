@@ -957,3 +957,31 @@ fn a_changed_email_keeps_the_account_and_with_the_switch_becomes_the_login() {
     assert_eq!(s.fake.user_count(), 1);
     s.assert_converged();
 }
+
+#[test]
+fn remove_empty_groups_after_a_clean_sync_only() {
+    let account = || {
+        company()
+            .group(11, "Old", ROOT)
+            .group(12, "Eng", ROOT)
+            .user(2, "a@x.com", "A", 12)
+            .user(3, "b@x.com", "B", 12)
+    };
+    let records = json!([
+        active("a@x.com", "A New", "Eng", "user"),
+        active("b@x.com", "B", "Eng", "user")
+    ]);
+    // A failed change: the clean-up does not run.
+    let s = Sync::new(account().fail_writes_for("a@x.com"), records.clone())
+        .env("TIMECAMP_REMOVE_EMPTY_GROUPS", "true");
+    s.run(&[]).expect_code(1);
+    assert!(s.fake.group_paths().contains(&"Company/Old".to_owned()));
+
+    let s = Sync::new(account(), records).env("TIMECAMP_REMOVE_EMPTY_GROUPS", "true");
+    s.run(&[])
+        .expect_success()
+        .expect_stderr("Deleted empty group \"Old\"");
+    let paths = s.fake.group_paths();
+    assert!(!paths.contains(&"Company/Old".to_owned()), "{paths:?}");
+    assert!(paths.contains(&"Company/Eng".to_owned()), "{paths:?}");
+}

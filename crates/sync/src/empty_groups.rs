@@ -1,0 +1,71 @@
+//! Deleting the empty groups under the root: the one loop that
+//! remove-empty-groups and sync-users (`TIMECAMP_REMOVE_EMPTY_GROUPS=true`)
+//! share. Which groups are empty is the pure planner's choice
+//! ([`scim_tools::empty`]); this reads TimeCamp and deletes them, children first.
+
+use std::collections::{HashMap, HashSet};
+
+use scim_timecamp::{ApiError, Client};
+use scim_tools::empty::{EmptyGroup, empty_groups};
+use tracing::{info, warn};
+
+/// What a removal found and did.
+#[derive(Debug, Clone, Default)]
+pub struct Removal {
+    /// The empty groups, children before parents.
+    pub empty: Vec<EmptyGroup>,
+    pub deleted: usize,
+    pub failed: usize,
+}
+
+/// Reads TimeCamp's groups and users, and deletes the empty groups under
+/// `root` (none with `dry_run`). Groups named by `needed` (the breadcrumbs of
+/// the prepared active users), the root and the disabled-users group are kept.
+pub async fn remove_empty_groups(
+    client: &Client,
+    root: u64,
+    disabled_users_group: Option<u64>,
+    needed: &[String],
+    dry_run: bool,
+) -> Result<Removal, ApiError> {
+    let (groups, users) = tokio::try_join!(client.groups(), client.users())?;
+    let occupied: HashSet<u64> = users.iter().map(|u| u.group_id).collect();
+    let empty = empty_groups(&groups, &occupied, root, disabled_users_group, needed);
+    let mut removal = Removal {
+        empty,
+        ..Removal::default()
+    };
+    if dry_run {
+        return Ok(removal);
+    }
+    // A group whose child could not be deleted keeps that child, so it must stay:
+    // TimeCamp would move the child to the top of the account.
+    let parent: HashMap<u64, u64> = groups.iter().map(|g| (g.group_id, g.parent_id)).collect();
+    let mut kept: HashSet<u64> = HashSet::new();
+    for g in &removal.empty {
+        if kept.contains(&g.id) {
+            warn!(
+                "{:?} (group {}): kept, a subgroup could not be deleted",
+                g.path, g.id
+            );
+            kept.extend(parent.get(&g.id));
+            continue;
+        }
+        match client.delete_group(g.id).await {
+            Ok(()) => {
+                info!("Deleted empty group {:?} (group {})", g.path, g.id);
+                removal.deleted += 1;
+            }
+            Err(e) => {
+                warn!("{:?} (group {}): delete failed: {e}", g.path, g.id);
+                removal.failed += 1;
+                kept.extend(parent.get(&g.id));
+            }
+        }
+    }
+    info!(
+        "Summary: deleted {} empty groups, failed {}",
+        removal.deleted, removal.failed
+    );
+    Ok(removal)
+}
