@@ -724,6 +724,32 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
         }
     }
 
+    // The group structure follows the source: the groups its active users
+    // need exist even when this run does not create or move those users
+    // (TIMECAMP_DISABLE_NEW_USERS, TIMECAMP_DISABLE_GROUP_UPDATES), unless
+    // group creation itself is off. Resolving again plans nothing twice.
+    // Records of people the sync leaves alone (ignored, hand-made, ambiguous)
+    // do not shape it.
+    if !opts.disable_groups_creation {
+        let left_alone: HashSet<String> = out
+            .skipped
+            .iter()
+            .filter(|s| s.reason != SkipReason::NewUsersDisabled)
+            .map(|s| s.email.clone())
+            .collect();
+        for record in desired
+            .iter()
+            .filter(|d| d.timecamp_status == Status::Active)
+            .filter(|d| !left_alone.contains(&lower(&d.timecamp_email)))
+        {
+            let breadcrumb = record
+                .timecamp_groups_breadcrumb
+                .as_deref()
+                .unwrap_or_default();
+            groups.resolve(breadcrumb, &mut group_changes, &mut out.warnings);
+        }
+    }
+
     out.changes = group_changes;
     out.changes.extend(user_changes);
     out

@@ -356,7 +356,7 @@ fn user_is_matched_by_additional_email() {
 }
 
 #[test]
-fn disable_new_users_creates_only_the_groups_synced_users_need() {
+fn disable_new_users_still_creates_the_groups_of_the_source() {
     let s = Sync::new(
         company().user(2, "a@x.com", "A", ROOT),
         json!([
@@ -367,7 +367,12 @@ fn disable_new_users_creates_only_the_groups_synced_users_need() {
     .env("TIMECAMP_DISABLE_NEW_USERS", "true");
     s.sync();
     assert_eq!(s.fake.user_id("new@x.com"), None);
-    assert_eq!(s.fake.group_paths(), ["Company", "Company/Eng"]);
+    // The structure follows the source, as the original's README promises:
+    // "create only groups that could be potentially created".
+    assert_eq!(
+        s.fake.group_paths(),
+        ["Company", "Company/Eng", "Company/Sales"]
+    );
     assert_eq!(s.fake.group_path_of("a@x.com"), "Company/Eng");
 }
 
@@ -544,12 +549,13 @@ fn disable_group_updates_leaves_users_in_their_group() {
     )
     .env("TIMECAMP_DISABLE_GROUP_UPDATES", "true");
     s.sync();
-    assert_eq!(s.fake.group_id_of("a@x.com"), 11);
+    assert_eq!(s.fake.group_id_of("a@x.com"), 11, "not moved");
     assert_eq!(
         s.fake.group_paths(),
-        ["Company", "Company/Eng"],
-        "no group needed, none created"
+        ["Company", "Company/Eng", "Company/Sales"],
+        "the group the source names is created all the same"
     );
+    s.assert_converged();
 }
 
 #[test]
@@ -984,4 +990,16 @@ fn remove_empty_groups_after_a_clean_sync_only() {
     let paths = s.fake.group_paths();
     assert!(!paths.contains(&"Company/Old".to_owned()), "{paths:?}");
     assert!(paths.contains(&"Company/Eng".to_owned()), "{paths:?}");
+}
+
+#[test]
+fn disable_groups_creation_creates_no_group_for_anyone() {
+    let s = Sync::new(
+        company().user(2, "a@x.com", "A", ROOT),
+        json!([active("a@x.com", "A", "Eng", "user")]),
+    )
+    .env("TIMECAMP_DISABLE_GROUPS_CREATION", "true")
+    .env("TIMECAMP_DISABLE_NEW_USERS", "true");
+    s.sync();
+    assert_eq!(s.fake.group_paths(), ["Company"]);
 }
