@@ -2,11 +2,12 @@
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use scim_core::ConfigError;
 use scim_core::Env;
 use scim_core::model::SourceUsersFile;
 use scim_core::settings::{StorageSettings, TimecampSettings};
 use scim_core::storage::{self, Storage, TIMECAMP_USERS_FILE, USERS_FILE};
-use scim_prepare::{NoteKind, PrepareOptions, Prepared};
+use scim_prepare::{ExcludeFilter, NoteKind, PrepareOptions, Prepared, parse_group_rules};
 use tracing::{debug, info, warn};
 
 /// Turn var/users.json (from a fetcher) into var/timecamp_users.json.
@@ -40,7 +41,7 @@ const USERS_SHAPE: &str =
 pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     let settings = TimecampSettings::from_env(&env)?;
     let storage_settings = StorageSettings::from_env(&env)?;
-    let opts = options(&settings);
+    let opts = options(&settings)?;
     log_settings(&settings, &opts);
 
     let storage = crate::open_storage(&storage_settings).await?;
@@ -96,8 +97,27 @@ async fn read_source(
 
 /// The switches of prepare, from the settings: the edge between the
 /// environment and the pure rules.
-pub fn options(s: &TimecampSettings) -> PrepareOptions {
-    PrepareOptions {
+pub fn options(s: &TimecampSettings) -> Result<PrepareOptions, ConfigError> {
+    let exclude = s
+        .exclude_regex
+        .as_deref()
+        .map(ExcludeFilter::new)
+        .transpose()
+        .map_err(|e| ConfigError::Rule {
+            var: "TIMECAMP_EXCLUDE_REGEX",
+            message: e.to_string(),
+        })?;
+    let group_rules = s
+        .change_groups_regex
+        .as_deref()
+        .map(parse_group_rules)
+        .transpose()
+        .map_err(|e| ConfigError::Rule {
+            var: "TIMECAMP_CHANGE_GROUPS_REGEX",
+            message: e.to_string(),
+        })?
+        .unwrap_or_default();
+    Ok(PrepareOptions {
         mode: s.group_mode(),
         job_title_user_names: s.use_job_title_name_users,
         job_title_group_names: s.use_job_title_name_groups,
@@ -105,7 +125,9 @@ pub fn options(s: &TimecampSettings) -> PrepareOptions {
         skip_departments: scim_prepare::SkipPrefixes::new(&s.skip_departments),
         replace_email_domain: s.replace_email_domain.clone(),
         use_is_supervisor_role: s.use_is_supervisor_role,
-    }
+        exclude,
+        group_rules,
+    })
 }
 
 fn log_settings(s: &TimecampSettings, opts: &PrepareOptions) {

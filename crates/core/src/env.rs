@@ -27,6 +27,9 @@ pub enum ConfigError {
     },
     #[error("{0}")]
     Conflict(String),
+    /// A pattern or rule that does not compile; the message says where.
+    #[error("{var}: {message}")]
+    Rule { var: &'static str, message: String },
     #[error("cannot read {path}: {message}")]
     DotEnv { path: PathBuf, message: String },
     /// A `.env` line dotenv cannot parse. The value is never echoed: it is

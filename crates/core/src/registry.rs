@@ -160,6 +160,18 @@ pub const SETTINGS: &[Setting] = &[
         "new domain for every e-mail (`example.com` or `@example.com`)",
     ),
     s(
+        "TIMECAMP_EXCLUDE_REGEX",
+        "empty",
+        "prepare",
+        "a pattern (regex) matched anywhere in each source record's `department=\"…\" job_title=\"…\" email=\"…\"`; matching people are left out (they still shape the supervisor groups); an invalid pattern stops prepare (exit 2)",
+    ),
+    s(
+        "TIMECAMP_CHANGE_GROUPS_REGEX",
+        "empty",
+        "prepare",
+        "`pattern\\|\\|\\|replacement` rules separated by `;;;`, applied in order to every group path; replacements may use `\\1`, `\\g<name>`, `$1` or `${name}`; an invalid rule stops prepare (exit 2)",
+    ),
+    s(
         "TIMECAMP_USE_IS_SUPERVISOR_ROLE",
         "`false`",
         "prepare",
@@ -578,8 +590,6 @@ pub const SETTINGS: &[Setting] = &[
 /// Settings of the newest original tool that this version does not read yet.
 /// Set, they are warned about by name instead of passed over in silence.
 const NOT_YET_SUPPORTED: &[&str] = &[
-    "TIMECAMP_EXCLUDE_REGEX",
-    "TIMECAMP_CHANGE_GROUPS_REGEX",
     "TIMECAMP_PREPARE_TRANSFORM_CONFIG",
     "TIMECAMP_SYNC_PERSISTENT_SETTINGS",
     "AZURE_SUPERVISOR_GROUPS",
@@ -796,7 +806,7 @@ mod tests {
     #[test]
     fn newest_original_settings_and_unread_ones_are_named_as_such() {
         let found = unknown_settings([
-            "TIMECAMP_EXCLUDE_REGEX",
+            "TIMECAMP_PREPARE_TRANSFORM_CONFIG",
             "AZURE_BEARER_TOKEN",
             "TIMECAMP_SOMETHING_ELSE_ENTIRELY",
             "TIMECAMP_SCIM_SERVICE_HOST",

@@ -33,6 +33,10 @@ pub struct TimecampSettings {
     pub skip_departments: Vec<String>,
     /// `TIMECAMP_REPLACE_EMAIL_DOMAIN`, empty = off.
     pub replace_email_domain: Option<String>,
+    /// `TIMECAMP_EXCLUDE_REGEX`, as written (compiled by prepare at start).
+    pub exclude_regex: Option<String>,
+    /// `TIMECAMP_CHANGE_GROUPS_REGEX`, as written (parsed by prepare at start).
+    pub change_groups_regex: Option<String>,
     pub use_is_supervisor_role: bool,
     pub disable_new_users: bool,
     pub disable_external_id_sync: bool,
@@ -152,6 +156,8 @@ impl TimecampSettings {
             show_external_id: env.bool("TIMECAMP_SHOW_EXTERNAL_ID", false)?,
             skip_departments: env.list("TIMECAMP_SKIP_DEPARTMENTS"),
             replace_email_domain: env.get("TIMECAMP_REPLACE_EMAIL_DOMAIN").map(str::to_owned),
+            exclude_regex: env.get("TIMECAMP_EXCLUDE_REGEX").map(str::to_owned),
+            change_groups_regex: env.get("TIMECAMP_CHANGE_GROUPS_REGEX").map(str::to_owned),
             use_is_supervisor_role: env.bool("TIMECAMP_USE_IS_SUPERVISOR_ROLE", false)?,
             disable_new_users: env.bool("TIMECAMP_DISABLE_NEW_USERS", false)?,
             disable_external_id_sync: env.bool("TIMECAMP_DISABLE_EXTERNAL_ID_SYNC", false)?,

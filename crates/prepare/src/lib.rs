@@ -8,6 +8,7 @@
 //! "Differences from the original"). Every step is linear in the number of
 //! users: records are indexed once by id and supervisor paths are memoised.
 
+mod rules;
 mod text;
 
 use std::collections::{HashMap, HashSet};
@@ -15,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 use scim_model::{EmailProblem, GroupMode, Role, SourceUser, Status, TimecampUser, email_problem};
 use serde_json::{Map, Value};
 
+pub use rules::{ExcludeFilter, GroupRule, RuleError, parse_group_rules, rewrite_path};
 pub use text::{SkipPrefixes, clean_name, replace_domain};
 
 /// The switches of prepare, independent of where they came from.
@@ -31,6 +33,11 @@ pub struct PrepareOptions {
     pub replace_email_domain: Option<String>,
     /// `TIMECAMP_USE_IS_SUPERVISOR_ROLE`: role from the source's `is_supervisor`.
     pub use_is_supervisor_role: bool,
+    /// `TIMECAMP_EXCLUDE_REGEX`: people left out of the output (they still
+    /// shape the supervisor hierarchy).
+    pub exclude: Option<ExcludeFilter>,
+    /// `TIMECAMP_CHANGE_GROUPS_REGEX`: rewrites of the final group paths, in order.
+    pub group_rules: Vec<GroupRule>,
 }
 
 impl Default for PrepareOptions {
@@ -43,6 +50,8 @@ impl Default for PrepareOptions {
             skip_departments: SkipPrefixes::default(),
             replace_email_domain: None,
             use_is_supervisor_role: false,
+            exclude: None,
+            group_rules: Vec::new(),
         }
     }
 }
@@ -115,6 +124,16 @@ pub enum NoteReason {
         kept: String,
         active_wins: bool,
     },
+    /// Matches `TIMECAMP_EXCLUDE_REGEX`.
+    Excluded {
+        pattern: String,
+    },
+    /// `TIMECAMP_CHANGE_GROUPS_REGEX` moved the group path.
+    GroupRewritten {
+        from: String,
+        to: String,
+        rules: Vec<String>,
+    },
 }
 
 impl NoteReason {
@@ -123,11 +142,13 @@ impl NoteReason {
         match self {
             NoteReason::UnusableEmail { .. }
             | NoteReason::NoEmail
-            | NoteReason::SameEmail { .. } => NoteKind::Dropped,
+            | NoteReason::SameEmail { .. }
+            | NoteReason::Excluded { .. } => NoteKind::Dropped,
             NoteReason::UnusableAdditionalEmail { .. }
             | NoteReason::NoStatus
             | NoteReason::NoName { .. }
-            | NoteReason::UnknownRoleId { .. } => NoteKind::Changed,
+            | NoteReason::UnknownRoleId { .. }
+            | NoteReason::GroupRewritten { .. } => NoteKind::Changed,
             NoteReason::SharedExternalId { .. }
             | NoteReason::NoExternalId
             | NoteReason::OwnSupervisor
@@ -181,6 +202,14 @@ impl std::fmt::Display for NoteReason {
             NoteReason::UnknownRoleId { role_id } => {
                 write!(f, "unknown role_id {role_id:?}; using the user role")
             }
+            NoteReason::Excluded { pattern } => {
+                write!(f, "left out by TIMECAMP_EXCLUDE_REGEX ({pattern})")
+            }
+            NoteReason::GroupRewritten { from, to, rules } => write!(
+                f,
+                "group {from:?} -> {to:?} by TIMECAMP_CHANGE_GROUPS_REGEX ({})",
+                rules.join(" ;;; ")
+            ),
             NoteReason::SameEmail {
                 email,
                 kept,
@@ -331,13 +360,55 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
         }
     };
 
+    // Everyone with the e-mail of a record the pattern matches is left out of
+    // the output (all records of one e-mail become one user); they still shape
+    // the hierarchy above.
+    let excluded: HashSet<&str> = match &opts.exclude {
+        Some(filter) => recs
+            .iter()
+            .filter(|r| filter.excludes(r.src))
+            .filter_map(|r| r.email.as_deref())
+            .collect(),
+        None => HashSet::new(),
+    };
     let mut chosen: HashMap<String, (usize, TimecampUser)> = HashMap::with_capacity(recs.len());
     for (i, rec) in recs.iter().enumerate() {
         let is_supervisor = rec.id.is_some_and(|id| with_reports.contains(id));
-        let breadcrumb = hierarchy.breadcrumb(rec, is_supervisor, &paths, &mut notes);
+        let mut breadcrumb = hierarchy.breadcrumb(rec, is_supervisor, &paths, &mut notes);
         let Some(email) = rec.email.as_deref() else {
             continue;
         };
+        if excluded.contains(email) {
+            notes.add(
+                rec.label(),
+                false,
+                NoteReason::Excluded {
+                    pattern: opts
+                        .exclude
+                        .as_ref()
+                        .map(|f| f.as_str().to_owned())
+                        .unwrap_or_default(),
+                },
+            );
+            continue;
+        }
+        if !breadcrumb.is_empty() && !opts.group_rules.is_empty() {
+            let (rewritten, applied) = rewrite_path(&breadcrumb, &opts.group_rules);
+            // Normalised, so the sync finds the groups it would create.
+            let rewritten = scim_groups::normalise_path(&rewritten);
+            if rewritten != breadcrumb {
+                notes.add(
+                    rec.label(),
+                    false,
+                    NoteReason::GroupRewritten {
+                        from: breadcrumb.clone(),
+                        to: rewritten.clone(),
+                        rules: applied.iter().map(|r| (*r).to_owned()).collect(),
+                    },
+                );
+                breadcrumb = rewritten;
+            }
+        }
         let role = decide_role(
             rec,
             is_supervisor,

@@ -570,7 +570,7 @@ fn each_run_logs_its_version_and_settings_masked_and_warns_about_unknown_ones() 
         .env("TIMECAMP_API_KEY", "tc-key-4d2a")
         .env("TIMECAMP_USE_SUPERVISOR_GROUPS", "false")
         .env("TIMECAMP_DISABLE_NEW_USER", "true")
-        .env("TIMECAMP_EXCLUDE_REGEX", "contractor")
+        .env("TIMECAMP_PREPARE_TRANSFORM_CONFIG", "{}")
         .run(BIN, &[]);
     run.expect_success()
         .expect_stderr(&format!("prepare-timecamp {}", env!("CARGO_PKG_VERSION")))
@@ -580,7 +580,9 @@ fn each_run_logs_its_version_and_settings_masked_and_warns_about_unknown_ones() 
             "TIMECAMP_DISABLE_NEW_USER is not a setting of this version and is ignored; did you \
              mean TIMECAMP_DISABLE_NEW_USERS?",
         )
-        .expect_stderr("TIMECAMP_EXCLUDE_REGEX is a setting of the newest original tool");
+        .expect_stderr(
+            "TIMECAMP_PREPARE_TRANSFORM_CONFIG is a setting of the newest original tool",
+        );
     assert!(!run.stderr.contains("tc-key-4d2a"), "{}", run.stderr);
     let version = Project::new().run(BIN, &["--version"]);
     version.expect_success();
@@ -589,4 +591,36 @@ fn each_run_logs_its_version_and_settings_masked_and_warns_about_unknown_ones() 
         "{}",
         version.stdout
     );
+}
+
+#[test]
+fn exclude_and_group_rewrite_rules_shape_the_output_and_bad_ones_stop_at_start() {
+    let users = json!({"users": [
+        {"external_id": "1", "name": "Ann", "email": "ann@x.com", "department": "Company/Eng",
+         "job_title": "Dev", "status": "active", "supervisor_id": ""},
+        {"external_id": "2", "name": "Cy", "email": "cy@x.com", "department": "Company/Eng",
+         "job_title": "Contractor", "status": "active", "supervisor_id": ""}
+    ]});
+    let p = Project::new()
+        .users(users.clone())
+        .env("TIMECAMP_EXCLUDE_REGEX", r#"job_title="Contractor""#)
+        .env(
+            "TIMECAMP_CHANGE_GROUPS_REGEX",
+            r"^Company/(\w+)$|||Teams/\1",
+        );
+    p.run(BIN, &[])
+        .expect_success()
+        .expect_stderr("left out by TIMECAMP_EXCLUDE_REGEX")
+        .expect_stderr("group \"Company/Eng\" -> \"Teams/Eng\"");
+    let out = p.read_json("var/timecamp_users.json");
+    assert_eq!(out.as_array().unwrap().len(), 1, "{out:#}");
+    assert_eq!(out[0]["timecamp_groups_breadcrumb"], "Teams/Eng");
+
+    let bad = Project::new()
+        .users(users)
+        .env("TIMECAMP_CHANGE_GROUPS_REGEX", "ok|||fine;;;(unclosed|||x")
+        .run(BIN, &[]);
+    bad.expect_code(2)
+        .expect_stderr("TIMECAMP_CHANGE_GROUPS_REGEX: rule 2: invalid pattern");
+    assert!(!bad.stderr.contains("Wrote"), "{}", bad.stderr);
 }
