@@ -69,6 +69,11 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     )
     .await
     .context("cannot read TimeCamp's groups and users; nothing was deleted")?;
+    scim_sync::journal::record(&removal.journal_entries(
+        "remove-empty-groups",
+        &scim_sync::journal::run_id(),
+        &scim_sync::journal::now(),
+    ));
     if removal.empty.is_empty() {
         info!("No empty groups under group {}", api.root_group_id);
         return Ok(());

@@ -209,6 +209,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     if stop.is_requested() {
         bail!("stopped on request before any change");
     }
+    let run_id = scim_sync::journal::run_id();
     let report = scim_sync::apply(
         &client,
         &plan,
@@ -221,6 +222,11 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         },
     )
     .await;
+    scim_sync::journal::record(&scim_sync::journal::sync_entries(
+        &report,
+        &run_id,
+        &scim_sync::journal::now(),
+    ));
     let journal_after = journal_now.after_apply(&current, &plan, &report);
     if journal_after != journal_now
         && let Err(e) = journal_after.write(storage.as_ref()).await
@@ -269,6 +275,11 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         )
         .await
         .context("TIMECAMP_REMOVE_EMPTY_GROUPS: cannot read TimeCamp's groups and users")?;
+        scim_sync::journal::record(&removal.journal_entries(
+            "sync-users",
+            &run_id,
+            &scim_sync::journal::now(),
+        ));
         if removal.failed > 0 {
             bail!(
                 "TIMECAMP_REMOVE_EMPTY_GROUPS: {} empty group(s) could not be deleted; the next run tries again",

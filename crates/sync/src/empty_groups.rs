@@ -16,6 +16,34 @@ pub struct Removal {
     pub empty: Vec<EmptyGroup>,
     pub deleted: usize,
     pub failed: usize,
+    /// Each delete tried, with the error if it failed.
+    pub tried: Vec<(EmptyGroup, Option<String>)>,
+}
+
+impl Removal {
+    /// The journal lines of the deletes tried (see [`crate::journal`]).
+    pub fn journal_entries(
+        &self,
+        stage: &str,
+        run_id: &str,
+        time: &str,
+    ) -> Vec<crate::journal::Entry> {
+        self.tried
+            .iter()
+            .map(|(g, error)| crate::journal::Entry {
+                time: time.to_owned(),
+                run_id: run_id.to_owned(),
+                stage: stage.to_owned(),
+                email: Some(g.path.clone()),
+                user_id: None,
+                kind: "delete group".into(),
+                old: Some(format!("group {}", g.id)),
+                new: None,
+                result: if error.is_some() { "failed" } else { "applied" },
+                error: error.clone(),
+            })
+            .collect()
+    }
 }
 
 /// Reads TimeCamp's groups and users, and deletes the empty groups under
@@ -42,7 +70,8 @@ pub async fn remove_empty_groups(
     // TimeCamp would move the child to the top of the account.
     let parent: HashMap<u64, u64> = groups.iter().map(|g| (g.group_id, g.parent_id)).collect();
     let mut kept: HashSet<u64> = HashSet::new();
-    for g in &removal.empty {
+    for g in removal.empty.clone() {
+        let g = &g;
         if kept.contains(&g.id) {
             warn!(
                 "{:?} (group {}): kept, a subgroup could not be deleted",
@@ -55,11 +84,13 @@ pub async fn remove_empty_groups(
             Ok(()) => {
                 info!("Deleted empty group {:?} (group {})", g.path, g.id);
                 removal.deleted += 1;
+                removal.tried.push((g.clone(), None));
             }
             Err(e) => {
                 warn!("{:?} (group {}): delete failed: {e}", g.path, g.id);
                 removal.failed += 1;
                 kept.extend(parent.get(&g.id));
+                removal.tried.push((g.clone(), Some(e.to_string())));
             }
         }
     }

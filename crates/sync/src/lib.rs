@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod empty_groups;
 pub mod guard;
+pub mod journal;
 pub mod pending;
 pub mod plan;
 pub mod render;

@@ -1003,3 +1003,42 @@ fn disable_groups_creation_creates_no_group_for_anyone() {
     s.sync();
     assert_eq!(s.fake.group_paths(), ["Company"]);
 }
+
+#[test]
+fn every_applied_change_is_journalled_and_a_dry_run_writes_no_line() {
+    let s = Sync::new(
+        company()
+            .user(2, "ann@x.com", "Ann Old", ROOT)
+            .user(3, "bob@x.com", "Bob", ROOT)
+            .setting(2, "added_manually", "0"),
+        json!([active("ann@x.com", "Ann", "", "user")]),
+    )
+    .env("TIMECAMP_MAX_DEACTIVATIONS", "100%");
+    s.run(&["--dry-run"]).expect_success();
+    assert!(
+        !s.project.exists("var/logs/changes.jsonl"),
+        "dry runs write nothing"
+    );
+
+    s.sync();
+    let text = s.project.read("var/logs/changes.jsonl");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // "When was bob@ disabled, and why?"
+    let bob = lines
+        .iter()
+        .find(|l| l["email"] == "bob@x.com" && l["kind"] == "disable")
+        .expect("bob's disable is in the journal");
+    assert_eq!(bob["result"], "applied");
+    assert_eq!(bob["new"], "disabled (not in the source)");
+    assert_eq!(bob["stage"], "sync-users");
+    assert!(bob["time"].as_str().unwrap().contains('T'));
+    let ann = lines.iter().find(|l| l["kind"] == "rename").unwrap();
+    assert_eq!(
+        (ann["old"].as_str(), ann["new"].as_str()),
+        (Some("Ann Old"), Some("Ann"))
+    );
+    assert!(lines.iter().all(|l| l["run_id"] == lines[0]["run_id"]));
+}
