@@ -72,6 +72,8 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     }
 
     let (mut written, mut unchanged, mut failed) = (0, 0, 0);
+    let run_id = scim_sync::journal::run_id();
+    let mut journal = Vec::new();
     for user in planned {
         let (Some(first), Some(last)) = (user.days.keys().next(), user.days.keys().last()) else {
             continue;
@@ -104,7 +106,25 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
             continue;
         }
         for batch in time_off::batches(&todo) {
-            match client.add_attendance(user.user_id, &batch).await {
+            let result = client.add_attendance(user.user_id, &batch).await;
+            journal.push(scim_sync::journal::Entry {
+                time: scim_sync::journal::now(),
+                run_id: run_id.clone(),
+                stage: "sync-time-off".into(),
+                email: Some(user.email.clone()),
+                user_id: Some(user.user_id),
+                kind: "add time off".into(),
+                old: None,
+                new: Some(format!(
+                    "{} day(s) from {} to {}",
+                    batch.len(),
+                    batch[0].day,
+                    batch[batch.len() - 1].day
+                )),
+                result: if result.is_ok() { "applied" } else { "failed" },
+                error: result.as_ref().err().map(ToString::to_string),
+            });
+            match result {
                 Ok(()) => {
                     info!(
                         "{}: added {} day(s) from {}",
@@ -126,6 +146,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
             }
         }
     }
+    scim_sync::journal::record(&journal);
     let verb = if args.dry_run {
         "Dry run, would have added"
     } else {

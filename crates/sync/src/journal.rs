@@ -1,4 +1,5 @@
-//! The change journal: every change the stages apply to TimeCamp, one JSON
+//! The change journal: every change the stages apply to TimeCamp (sync-users,
+//! remove-empty-groups, sync-time-off), one JSON
 //! line each, in `var/logs/changes.jsonl` (local, next to the log, rotated
 //! like it), so "when was bob@ disabled, and why?" has an answer long after
 //! the log lines are gone:

@@ -170,6 +170,17 @@ fn leaves_become_attendance_days_without_weekends_and_the_rerun_writes_nothing()
         .filter(|w| w.path.starts_with("attendance/"))
         .collect();
     assert_eq!(posts.len(), 2, "one request per user");
+    let journal = p.read("var/logs/changes.jsonl");
+    let first: Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
+    assert_eq!(journal.lines().count(), 2, "one line per request");
+    assert_eq!(
+        (
+            first["stage"].as_str(),
+            first["kind"].as_str(),
+            first["result"].as_str()
+        ),
+        (Some("sync-time-off"), Some("add time off"), Some("applied"))
+    );
     assert_eq!(
         posts[0].body[0],
         json!({"day": "2025-08-07", "dayTypeId": 13, "shouldBe": 0, "vacationTime": 480})
