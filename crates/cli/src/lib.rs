@@ -26,6 +26,7 @@ pub mod fetch_bamboohr;
 pub mod fetch_factorial;
 pub mod fetch_ldap;
 pub mod http_service;
+pub mod notify;
 pub mod prepare;
 pub mod remove_empty_groups;
 pub mod sync;
@@ -82,22 +83,38 @@ where
     let result = env.map_err(anyhow::Error::from).and_then(|env| {
         LogSettings::from_env(&env)?;
         log_start(&env);
-        let _lock = match lock_as {
-            Some(program) => {
-                let wait = scim_core::settings::TimecampSettings::from_env(&env)?.lock_wait_seconds;
-                Some(scim_core::lock::acquire(
-                    std::path::Path::new(scim_core::lock::TIMECAMP_LOCK_FILE),
-                    program,
-                    std::time::Duration::from_secs(wait),
-                )?)
-            }
-            None => None,
-        };
+        let notify = notify::NotifySettings::from_env(&env)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
-        runtime.block_on(body(env))
+        let result = (|| {
+            let _lock = match lock_as {
+                Some(program) => {
+                    let wait =
+                        scim_core::settings::TimecampSettings::from_env(&env)?.lock_wait_seconds;
+                    Some(scim_core::lock::acquire(
+                        std::path::Path::new(scim_core::lock::TIMECAMP_LOCK_FILE),
+                        program,
+                        std::time::Duration::from_secs(wait),
+                    )?)
+                }
+                None => None,
+            };
+            runtime.block_on(body(env))
+        })();
+        if let Some(settings) = &notify {
+            let (outcome, code) = classify(&result);
+            let error = result.as_ref().err().map(|e| format!("{e:#}"));
+            runtime.block_on(notify::send(
+                settings,
+                &program_name(),
+                outcome,
+                code,
+                error.as_deref(),
+            ));
+        }
+        result
     });
     exit_code(result, origins.as_ref())
 }
@@ -106,15 +123,7 @@ where
 /// masked), and every variable that looks like a setting but is none, so
 /// nothing an admin sets is ignored without a word.
 fn log_start(env: &Env) {
-    let program = std::env::args()
-        .next()
-        .and_then(|a| {
-            std::path::Path::new(&a)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-        })
-        .unwrap_or_default();
-    tracing::info!("{program} {}", env!("CARGO_PKG_VERSION"));
+    tracing::info!("{} {}", program_name(), env!("CARGO_PKG_VERSION"));
     if let Some(path) = env.dotenv_path() {
         tracing::info!("Read settings from {}", path.display());
     }
@@ -127,7 +136,34 @@ fn log_start(env: &Env) {
     }
 }
 
+/// The binary's name, as the admin called it.
+fn program_name() -> String {
+    std::env::args()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default()
+}
+
+/// How a run ended, and its exit status.
+fn classify(result: &anyhow::Result<()>) -> (notify::Outcome, u8) {
+    match result {
+        Ok(()) => (notify::Outcome::Success, 0),
+        Err(err) if err.chain().any(|c| c.is::<ConfigError>()) => {
+            (notify::Outcome::Failure, EXIT_CONFIG)
+        }
+        Err(err) if err.chain().any(|c| c.is::<Refused>()) => {
+            (notify::Outcome::Refused, EXIT_REFUSED)
+        }
+        Err(_) => (notify::Outcome::Failure, EXIT_FAILURE),
+    }
+}
+
 fn exit_code(result: anyhow::Result<()>, env: Option<&Env>) -> ExitCode {
+    let (_, code) = classify(&result);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -141,13 +177,7 @@ fn exit_code(result: anyhow::Result<()>, env: Option<&Env>) -> ExitCode {
                 Some(origin) => tracing::error!("{err:#} (set in {origin})"),
                 None => tracing::error!("{err:#}"),
             }
-            if err.chain().any(|c| c.is::<ConfigError>()) {
-                ExitCode::from(EXIT_CONFIG)
-            } else if err.chain().any(|c| c.is::<Refused>()) {
-                ExitCode::from(EXIT_REFUSED)
-            } else {
-                ExitCode::from(EXIT_FAILURE)
-            }
+            ExitCode::from(code)
         }
     }
 }

@@ -235,6 +235,17 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         warn!("cannot update {}: {e}", scim_sync::pending::PENDING_FILE);
     }
     let summary = Summary::of_report(&plan, &report);
+    let mut counts = serde_json::to_value(&summary)?;
+    counts["line"] = json!(summary.line(false));
+    crate::notify::report(crate::notify::RunSummary {
+        counts,
+        changed: summary.created
+            + summary.updated
+            + summary.disabled
+            + summary.re_enabled
+            + summary.groups_created
+            > 0,
+    });
     if args.output == Output::Json {
         println!(
             "{}",

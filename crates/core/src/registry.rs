@@ -268,6 +268,18 @@ pub const SETTINGS: &[Setting] = &[
         "a PEM file of the certificate authorities to trust (a private CA, a TLS-inspecting proxy), for TimeCamp, the HR systems and LDAP alike; read by the TLS library, as OpenSSL does",
     ),
     secret(
+        "NOTIFY_WEBHOOK_URL",
+        "–",
+        "every stage",
+        "an HTTP(S) URL that gets one JSON message (with a `text` field, as Slack and Teams incoming webhooks expect) when a stage fails or is refused, and per `NOTIFY_ON`; never logged",
+    ),
+    s(
+        "NOTIFY_ON",
+        "`failure`",
+        "every stage",
+        "when to send: `failure` (failed or refused runs), `changes` (also runs that changed TimeCamp), `always`",
+    ),
+    secret(
         "HTTP_SERVICE_TOKEN",
         "–",
         "http-service",
@@ -643,6 +655,7 @@ const NOT_READ: &[(&str, &str)] = &[
 /// The prefixes that mark a variable as meant for this tool.
 const PREFIXES: &[&str] = &[
     "TIMECAMP_",
+    "NOTIFY_",
     "BAMBOOHR_",
     "AZURE_",
     "LDAP_",

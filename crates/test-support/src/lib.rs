@@ -11,6 +11,7 @@
 //! - [`MotoServer`]: a real S3-compatible server (moto) on loopback.
 //! - [`Slapd`]: a real OpenLDAP server on loopback, with TLS and `memberOf`.
 //! - [`TlsServer`]: a real TLS endpoint (`openssl s_server`) with a private CA.
+//! - [`WebhookReceiver`]: keeps the alerts a stage POSTs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fake_bamboohr;
@@ -21,6 +22,7 @@ mod moto;
 mod project;
 mod slapd;
 mod tls_server;
+mod webhook;
 
 pub use fake_bamboohr::{BAMBOOHR_KEY, BAMBOOHR_SUBDOMAIN, FakeBambooHr};
 pub use fake_factorial::{FACTORIAL_KEY, FakeFactorial};
@@ -32,6 +34,7 @@ pub use slapd::{
     LDAP_ADMIN_DN, LDAP_ADMIN_PASSWORD, LDAP_BASE, LDAP_READER_DN, LDAP_READER_PASSWORD, Slapd,
 };
 pub use tls_server::TlsServer;
+pub use webhook::WebhookReceiver;
 
 /// Serves `app` on a free loopback port from a thread of its own, for fakes
 /// that live as long as the test process.

@@ -520,3 +520,56 @@ fn invitee_of_a_killed_run_is_not_mistaken_for_a_hand_made_user() {
     );
     assert_eq!(p.read_json("var/pending_new_users.json"), json!([]));
 }
+
+#[test]
+fn a_refused_run_alerts_the_webhook_and_a_dead_webhook_changes_nothing() {
+    let hook = scim_test_support::WebhookReceiver::start();
+    let fake = company_of(20);
+    let p = project(&fake, &first(12)).env("NOTIFY_WEBHOOK_URL", hook.url());
+    let refused = run(&p, &[]);
+    refused.expect_code(3);
+    assert!(
+        !refused.stderr.contains("T0-SECRET-KEY"),
+        "the URL is never logged"
+    );
+    let bodies = hook.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:#?}");
+    assert_eq!(bodies[0]["outcome"], "refused");
+    assert_eq!(bodies[0]["exit_code"], 3);
+    assert_eq!(bodies[0]["stage"], "sync-users");
+    assert!(bodies[0]["text"].as_str().unwrap().contains("REFUSED"));
+
+    // A successful run that changed something: only with NOTIFY_ON=changes.
+    let fake = company_of(2);
+    let p = project(
+        &fake,
+        &json!([active("u1@x.com"), active("u2@x.com"), active("new@x.com")]),
+    )
+    .env("NOTIFY_WEBHOOK_URL", hook.url())
+    .env("NOTIFY_ON", "changes");
+    run(&p, &[]).expect_success();
+    let last = hook.bodies().pop().unwrap();
+    assert_eq!(last["outcome"], "success");
+    assert_eq!(last["summary"]["created"], 1);
+
+    // A webhook nobody answers: logged, and the exit code stands.
+    let dead = format!(
+        "http://127.0.0.1:{}/hook/T0-SECRET-KEY",
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    );
+    let fake = company_of(20);
+    let p = project(&fake, &first(12)).env("NOTIFY_WEBHOOK_URL", &dead);
+    let unsent = run(&p, &[]);
+    unsent
+        .expect_code(3)
+        .expect_stderr("cannot send the notification");
+    assert!(
+        !unsent.stderr.contains("T0-SECRET-KEY"),
+        "{}",
+        unsent.stderr
+    );
+}

@@ -1,0 +1,235 @@
+//! Alerts: one JSON message to `NOTIFY_WEBHOOK_URL` when a stage fails or a
+//! guard refuses it, and (with `NOTIFY_ON=changes` or `always`) after a run
+//! that changed something. The body has a `text` field, so a Slack or Teams
+//! incoming webhook shows it as it is, plus the structured fields for
+//! anything else. The URL is a secret (it carries the webhook's key): it is
+//! never logged, and a webhook that fails is logged without it and never
+//! changes the stage's exit code.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use scim_core::{ConfigError, Env, Secret};
+use serde_json::{Value, json};
+
+/// When to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyOn {
+    /// A failed or refused stage.
+    Failure,
+    /// That, and a run that changed something.
+    Changes,
+    /// After every run.
+    Always,
+}
+
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    pub url: Secret,
+    pub on: NotifyOn,
+}
+
+impl NotifySettings {
+    /// `None` when no webhook is set.
+    pub fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
+        let on = match env.get("NOTIFY_ON").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("failure") => NotifyOn::Failure,
+            Some("changes") => NotifyOn::Changes,
+            Some("always") => NotifyOn::Always,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "NOTIFY_ON",
+                    value: other.to_owned(),
+                    expected: "failure, changes or always",
+                });
+            }
+        };
+        Ok(env.get("NOTIFY_WEBHOOK_URL").map(|url| Self {
+            url: Secret::new(url),
+            on,
+        }))
+    }
+}
+
+/// What a stage reports about its run, for the message.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    /// The summary counts, as the stage's JSON output has them.
+    pub counts: Value,
+    /// Whether the run changed TimeCamp.
+    pub changed: bool,
+}
+
+static SUMMARY: Mutex<Option<RunSummary>> = Mutex::new(None);
+
+/// Called by a stage once it knows what it did.
+pub fn report(summary: RunSummary) {
+    if let Ok(mut s) = SUMMARY.lock() {
+        *s = Some(summary);
+    }
+}
+
+fn take_summary() -> RunSummary {
+    SUMMARY
+        .lock()
+        .ok()
+        .and_then(|mut s| s.take())
+        .unwrap_or_default()
+}
+
+/// How a run ended, for the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+    Refused,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Refused => "refused",
+        }
+    }
+}
+
+/// Whether this run is worth a message.
+pub fn wanted(on: NotifyOn, outcome: Outcome, changed: bool) -> bool {
+    match on {
+        NotifyOn::Always => true,
+        NotifyOn::Changes => outcome != Outcome::Success || changed,
+        NotifyOn::Failure => outcome != Outcome::Success,
+    }
+}
+
+/// The message body.
+pub fn message(
+    stage: &str,
+    outcome: Outcome,
+    exit_code: u8,
+    summary: &RunSummary,
+    error: Option<&str>,
+    host: &str,
+    time: &str,
+) -> Value {
+    let headline = match outcome {
+        Outcome::Success => format!("timecamp-scim {stage} on {host}: done"),
+        Outcome::Failure => format!("timecamp-scim {stage} on {host} FAILED (exit {exit_code})"),
+        Outcome::Refused => format!(
+            "timecamp-scim {stage} on {host} was REFUSED by a safety guard (exit {exit_code}); nothing was changed"
+        ),
+    };
+    let mut text = headline;
+    if let Some(e) = error {
+        text.push_str(&format!(": {e}"));
+    }
+    if let Some(line) = summary.counts.get("line").and_then(Value::as_str) {
+        text.push_str(&format!("\n{line}"));
+    }
+    json!({
+        "text": text,
+        "stage": stage,
+        "outcome": outcome.as_str(),
+        "exit_code": exit_code,
+        "summary": summary.counts,
+        "errors": error.map(|e| vec![e.to_owned()]).unwrap_or_default(),
+        "host": host,
+        "time": time,
+    })
+}
+
+/// Sends the message for this run if the settings ask for it. Never fails:
+/// a webhook that is down must not turn a good sync into a failed one.
+pub async fn send(
+    settings: &NotifySettings,
+    stage: &str,
+    outcome: Outcome,
+    exit_code: u8,
+    error: Option<&str>,
+) {
+    let summary = take_summary();
+    if !wanted(settings.on, outcome, summary.changed) {
+        return;
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "unknown host".into());
+    let body = message(
+        stage,
+        outcome,
+        exit_code,
+        &summary,
+        error,
+        &host,
+        &chrono_now(),
+    );
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("cannot send the notification: {}", e.without_url());
+            return;
+        }
+    };
+    match client.post(settings.url.expose()).json(&body).send().await {
+        Ok(resp) if resp.status().is_success() => {
+            tracing::info!("Notification sent ({})", outcome.as_str());
+        }
+        Ok(resp) => tracing::warn!(
+            "the notification webhook answered HTTP {}; the run's outcome stands",
+            resp.status().as_u16()
+        ),
+        Err(e) => tracing::warn!(
+            "cannot send the notification ({}); the run's outcome stands",
+            scim_core::net::error_chain(&e.without_url())
+        ),
+    }
+}
+
+fn chrono_now() -> String {
+    scim_sync::journal::now()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_always_sent_changes_only_when_asked() {
+        assert!(wanted(NotifyOn::Failure, Outcome::Refused, false));
+        assert!(!wanted(NotifyOn::Failure, Outcome::Success, true));
+        assert!(wanted(NotifyOn::Changes, Outcome::Success, true));
+        assert!(!wanted(NotifyOn::Changes, Outcome::Success, false));
+        assert!(wanted(NotifyOn::Always, Outcome::Success, false));
+    }
+
+    #[test]
+    fn the_message_reads_well_in_chat_and_carries_the_fields() {
+        let summary = RunSummary {
+            counts: json!({"line": "Summary: created 1, disabled 0", "created": 1}),
+            changed: true,
+        };
+        let m = message(
+            "sync-users",
+            Outcome::Refused,
+            3,
+            &summary,
+            Some("refusing to disable 8 of 20"),
+            "h1",
+            "t",
+        );
+        let text = m["text"].as_str().unwrap();
+        assert!(
+            text.starts_with("timecamp-scim sync-users on h1 was REFUSED"),
+            "{text}"
+        );
+        assert!(text.contains("refusing to disable 8 of 20"), "{text}");
+        assert_eq!(m["outcome"], "refused");
+        assert_eq!(m["exit_code"], 3);
+        assert_eq!(m["summary"]["created"], 1);
+    }
+}
