@@ -30,6 +30,16 @@ pub enum StorageError {
     /// An object store answered with an error (the message says which call and why).
     #[error("{name}: {message}")]
     Backend { name: String, message: String },
+    /// The object's stored SHA-256 does not match its bytes: truncated or edited.
+    #[error(
+        "{name} failed its integrity check: the stored SHA-256 is {expected}, its content's is \
+         {actual}; it was truncated or edited by hand. Run the stage that writes it again"
+    )]
+    Integrity {
+        name: String,
+        expected: String,
+        actual: String,
+    },
     #[error("{name}: {source}")]
     Io {
         name: String,
@@ -79,6 +89,10 @@ pub enum StageFileError {
 pub trait Storage: Send + Sync {
     /// One line for the log: which backend, and where.
     fn describe(&self) -> String;
+    /// `local` or `s3`, for the log.
+    fn backend(&self) -> &'static str {
+        "local"
+    }
     /// Where `name` is, for messages: the path, or `s3://bucket/key`.
     fn location(&self, name: &str) -> String {
         name.to_owned()
@@ -193,6 +207,13 @@ pub async fn read_json<T: DeserializeOwned>(
     expected: &'static str,
 ) -> Result<T, StageFileError> {
     let bytes = storage.read(name).await?;
+    tracing::info!(
+        "Artifact loaded: storage={} path={} bytes={} sha256={}",
+        storage.backend(),
+        storage.location(name),
+        bytes.len(),
+        sha256_hex(&bytes)
+    );
     parse_json(name, &bytes, expected)
 }
 
@@ -252,8 +273,23 @@ pub async fn write_json<T: Serialize + ?Sized>(
         name: name.to_owned(),
         source,
     })?;
+    let (size, digest) = (bytes.len(), sha256_hex(&bytes));
     storage.write(name, bytes).await?;
+    tracing::info!(
+        "Artifact saved: storage={} path={} bytes={size} sha256={digest}",
+        storage.backend(),
+        storage.location(name)
+    );
     Ok(())
+}
+
+/// Lower-case hex SHA-256, as stored with S3 objects and logged for every stage file.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The one way fetchers save `var/users.json`: an empty list is refused, so a

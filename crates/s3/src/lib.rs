@@ -10,7 +10,11 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use scim_core::settings::S3Settings;
-use scim_core::storage::{Storage, StorageError};
+use scim_core::storage::{Storage, StorageError, sha256_hex};
+
+/// Object metadata holding the SHA-256 of the body (`x-amz-meta-sha256`), as
+/// the newest original writes it, so either tool checks the other's files.
+pub const SHA256_METADATA: &str = "sha256";
 
 /// A bucket holding the stage files.
 #[derive(Debug, Clone)]
@@ -161,6 +165,10 @@ impl Storage for S3Storage {
         format!("s3://{}/{}", self.bucket, self.key(name))
     }
 
+    fn backend(&self) -> &'static str {
+        "s3"
+    }
+
     async fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {
         let result = self
             .client
@@ -170,15 +178,34 @@ impl Storage for S3Storage {
             .send()
             .await;
         match result {
-            Ok(out) => out
-                .body
-                .collect()
-                .await
-                .map(|b| b.into_bytes().to_vec())
-                .map_err(|e| StorageError::Backend {
-                    name: self.location(name),
-                    message: format!("download interrupted: {e}"),
-                }),
+            Ok(out) => {
+                // Written by this tool or the newest original: the digest of the body.
+                let expected = out
+                    .metadata()
+                    .and_then(|m| m.get(SHA256_METADATA))
+                    .filter(|v| !v.is_empty())
+                    .cloned();
+                let bytes = out
+                    .body
+                    .collect()
+                    .await
+                    .map(|b| b.into_bytes().to_vec())
+                    .map_err(|e| StorageError::Backend {
+                        name: self.location(name),
+                        message: format!("download interrupted: {e}"),
+                    })?;
+                if let Some(expected) = expected {
+                    let actual = sha256_hex(&bytes);
+                    if actual != expected {
+                        return Err(StorageError::Integrity {
+                            name: self.location(name),
+                            expected,
+                            actual,
+                        });
+                    }
+                }
+                Ok(bytes)
+            }
             Err(e) if status(&e) == Some(404) || e.code() == Some("NoSuchKey") => {
                 Err(StorageError::NotFound {
                     name: self.location(name),
@@ -198,6 +225,11 @@ impl Storage for S3Storage {
             .bucket(&self.bucket)
             .key(self.key(name))
             .content_type("application/json")
+            .metadata(SHA256_METADATA, sha256_hex(&data))
+            .metadata(
+                "generated-at",
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+            )
             .body(ByteStream::from(data))
             .send()
             .await

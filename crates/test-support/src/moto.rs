@@ -103,6 +103,30 @@ impl MotoServer {
         .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
     }
 
+    /// Puts an object with user metadata (`x-amz-meta-<key>`).
+    pub fn put_with_metadata(&self, bucket: &str, key: &str, body: &[u8], meta: &[(&str, &str)]) {
+        let mut req = self
+            .client()
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body.to_vec()));
+        for (k, v) in meta {
+            req = req.metadata(*k, *v);
+        }
+        self.block_on(req.send())
+            .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+    }
+
+    /// The object's user metadata.
+    pub fn metadata(&self, bucket: &str, key: &str) -> std::collections::HashMap<String, String> {
+        self.block_on(self.client().head_object().bucket(bucket).key(key).send())
+            .unwrap_or_else(|e| panic!("head {key}: {e:?}"))
+            .metadata()
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// The object's bytes, or `None` when it does not exist.
     pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
         self.block_on(async {

@@ -172,3 +172,33 @@ fn missing_s3_settings_exit_2_naming_them() {
         .expect_code(2)
         .expect_stderr("S3_BUCKET_NAME is not set");
 }
+
+#[test]
+fn stage_files_carry_their_sha256_and_a_tampered_one_is_refused() {
+    let s3 = MotoServer::start();
+    s3.create_bucket(BUCKET);
+    s3.put(BUCKET, "var/users.json", &users());
+    let p = project(&s3, "");
+    p.run(PREPARE, &[])
+        .expect_success()
+        .expect_stderr("Artifact loaded: storage=s3 path=s3://hr-files/var/users.json")
+        .expect_stderr("Artifact saved: storage=s3 path=s3://hr-files/var/timecamp_users.json");
+    let body = s3.get(BUCKET, "var/timecamp_users.json").unwrap();
+    let meta = s3.metadata(BUCKET, "var/timecamp_users.json");
+    assert_eq!(meta["sha256"], scim_core::storage::sha256_hex(&body));
+    assert!(meta.contains_key("generated-at"), "{meta:?}");
+
+    // Edited by hand without updating the digest: refused, nothing written.
+    let mut edited = users();
+    edited.truncate(edited.len() - 10);
+    s3.put_with_metadata(
+        BUCKET,
+        "var/users.json",
+        &edited,
+        &[("sha256", &scim_core::storage::sha256_hex(&users()))],
+    );
+    p.run(PREPARE, &[])
+        .expect_code(1)
+        .expect_stderr("s3://hr-files/var/users.json failed its integrity check");
+    assert_eq!(s3.get(BUCKET, "var/timecamp_users.json").unwrap(), body);
+}
