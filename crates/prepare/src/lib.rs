@@ -763,27 +763,27 @@ fn decide_role(
         };
         return if yes { Role::Supervisor } else { Role::User };
     }
+    let explicit = non_blank(src.role_id.as_deref()).map(|id| {
+        Role::from_id(id).unwrap_or_else(|| {
+            notes.add(
+                rec.label(),
+                false,
+                NoteReason::UnknownRoleId {
+                    role_id: id.to_owned(),
+                },
+            );
+            Role::User
+        })
+    });
     match opts.mode {
-        GroupMode::Supervisor | GroupMode::Hybrid => {
-            if is_supervisor {
-                Role::Supervisor
-            } else {
-                Role::User
-            }
-        }
-        GroupMode::Department => match non_blank(src.role_id.as_deref()) {
-            None => Role::User,
-            Some(id) => Role::from_id(id).unwrap_or_else(|| {
-                notes.add(
-                    rec.label(),
-                    false,
-                    NoteReason::UnknownRoleId {
-                        role_id: id.to_owned(),
-                    },
-                );
-                Role::User
-            }),
+        // The hierarchy decides supervisor or user; an administrator or guest
+        // the source names explicitly stays one.
+        GroupMode::Supervisor | GroupMode::Hybrid => match explicit {
+            Some(role @ (Role::Administrator | Role::Guest)) => role,
+            _ if is_supervisor => Role::Supervisor,
+            _ => Role::User,
         },
+        GroupMode::Department => explicit.unwrap_or(Role::User),
     }
 }
 

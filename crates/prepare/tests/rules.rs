@@ -642,3 +642,24 @@ fn unusable_emails_are_dropped_with_the_reason() {
         }
     )));
 }
+
+#[test]
+fn an_explicit_administrator_or_guest_role_is_kept_in_supervisor_and_hybrid_modes() {
+    let mut data = users(json!([
+        person("1", "Boss", ""),
+        person("2", "Guest", "1"),
+        person("3", "Admin", "1"),
+        person("4", "Plain", "1")
+    ]));
+    data[1].role_id = Some("5".into());
+    data[2].role_id = Some("1".into());
+    data[3].role_id = Some("2".into());
+    for m in [GroupMode::Supervisor, GroupMode::Hybrid] {
+        let p = prepare(&data, &mode(m)).unwrap();
+        assert_eq!(role(&p, "boss@x.com"), Role::Supervisor, "{m:?}");
+        assert_eq!(role(&p, "guest@x.com"), Role::Guest, "{m:?}");
+        assert_eq!(role(&p, "admin@x.com"), Role::Administrator, "{m:?}");
+        // Supervisor and user still follow the hierarchy.
+        assert_eq!(role(&p, "plain@x.com"), Role::User, "{m:?}");
+    }
+}
