@@ -281,7 +281,10 @@ impl Graph<'_> {
             let what = format!("{what}, page {page}");
             let body = self.get(&url, &what).await?;
             match body.get("value") {
-                Some(Value::Array(v)) => items.extend(v.iter().cloned()),
+                Some(Value::Array(v)) => {
+                    items.extend(v.iter().cloned());
+                    tracing::info!("Graph: {} read so far ({what})", items.len());
+                }
                 _ => {
                     return Err(AzureError::Decode {
                         what,

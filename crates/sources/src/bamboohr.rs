@@ -242,7 +242,10 @@ impl Api<'_> {
                 .await?;
             let decode = |message: String| BambooError::Decode { page, message };
             match answer.get("data") {
-                Some(Value::Array(data)) => rows.extend(data.iter().cloned()),
+                Some(Value::Array(data)) => {
+                    rows.extend(data.iter().cloned());
+                    tracing::info!("BambooHR: read {} employees, page {page}", rows.len());
+                }
                 None | Some(Value::Null) => {}
                 Some(_) => return Err(decode("`data` is not a list".into())),
             }

@@ -140,6 +140,7 @@ impl Api<'_> {
                 });
             };
             items.extend(data.iter().cloned());
+            tracing::info!("Factorial: read {} {path} so far", items.len());
             let meta = body.get("meta").cloned().unwrap_or(Value::Null);
             if meta.get("has_next_page").and_then(Value::as_bool) != Some(true) {
                 return Ok(items);

@@ -18,8 +18,14 @@ use crate::plan::{Change, CurrentState, CurrentUser, GroupRef, NewUser, Plan, Us
 
 /// Reads groups, users, their settings and roles: the bulk reads of a run.
 pub async fn read_state(client: &Client) -> Result<CurrentState, ApiError> {
+    info!("Reading TimeCamp: groups, users and roles");
     let (groups, users, roles) = tokio::try_join!(client.groups(), client.users(), client.roles())?;
     let ids: Vec<u64> = users.iter().map(|u| u.user_id).collect();
+    info!(
+        "Read {} groups and {} users; reading their settings",
+        groups.len(),
+        ids.len()
+    );
     let settings = if ids.is_empty() {
         Default::default()
     } else {
@@ -72,6 +78,39 @@ impl StopFlag {
         self.is_requested().then(|| Outcome::Skipped {
             reason: "the run was asked to stop; the next run does this".into(),
         })
+    }
+}
+
+/// How far a run is, logged at intervals so a long first import shows life
+/// in the log: `applied 800 of 1801 changes`.
+#[derive(Debug)]
+struct Progress {
+    total: usize,
+    done: std::sync::atomic::AtomicUsize,
+    last: std::sync::Mutex<std::time::Instant>,
+}
+
+/// Seconds between progress lines.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        Self {
+            total,
+            done: Default::default(),
+            last: std::sync::Mutex::new(std::time::Instant::now()),
+        }
+    }
+
+    fn tick(&self, n: usize) {
+        let done = self.done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        if last.elapsed() >= PROGRESS_EVERY && done < self.total {
+            *last = std::time::Instant::now();
+            info!("applied {done} of {} changes", self.total);
+        }
     }
 }
 
@@ -220,6 +259,7 @@ pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report 
         invites,
         user_sequences,
     } = schedule(plan);
+    let progress = Progress::new(plan.changes.len());
     let mut new_groups: HashMap<usize, u64> = HashMap::new();
     let mut failed_groups: HashSet<usize> = HashSet::new();
     for level in group_levels {
@@ -256,6 +296,7 @@ pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report 
             .buffer_unordered(concurrency)
             .collect()
             .await;
+        progress.tick(results.len());
         for GroupDone {
             index: i,
             outcome,
@@ -279,6 +320,7 @@ pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report 
     for (i, outcome, user) in
         invite_in_batches(client, plan, &invites, &new_groups, &failed_groups, opts).await
     {
+        progress.tick(1);
         log_outcome(&plan.changes[i], &outcome);
         outcomes[i] = Some(outcome);
         created.extend(user);
@@ -287,10 +329,12 @@ pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report 
         .map(|sequence| {
             let new_groups = &new_groups;
             let failed_groups = &failed_groups;
+            let progress = &progress;
             async move {
                 let changes: Vec<&Change> = sequence.iter().map(|&i| &plan.changes[i]).collect();
                 let (outcomes, created) =
                     run_in_order(client, &changes, new_groups, failed_groups, &opts.stop).await;
+                progress.tick(changes.len());
                 UserDone {
                     done: sequence.into_iter().zip(outcomes).collect(),
                     created,

@@ -58,7 +58,11 @@ fn every_page_is_read_and_the_supervisor_chain_completed() {
             r#"{"field":"customContractor","operator":"not_checked"}"#,
         )
         .env("BAMBOOHR_SUPERVISOR_RULE", "isSupervisor:Yes");
-    p.run(FETCH, &[]).expect_success();
+    p.run(FETCH, &[])
+        .expect_success()
+        // Progress, page by page, for long fetches.
+        .expect_stderr("BambooHR: read ")
+        .expect_stderr(" employees, page 2");
     let u = p.source_users();
     let active: Vec<&Value> = u.iter().filter(|x| x["status"] == "active").collect();
     assert_eq!(
