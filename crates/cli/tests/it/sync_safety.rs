@@ -573,3 +573,23 @@ fn a_refused_run_alerts_the_webhook_and_a_dead_webhook_changes_nothing() {
         unsent.stderr
     );
 }
+
+#[test]
+fn a_long_run_says_how_far_it_is() {
+    // Forty renames one write at a time, 100 ms each: well past the 5 s between progress lines.
+    let fake = company_of(40).latency(Duration::from_millis(100));
+    let records = Value::Array(
+        (1..=40)
+            .map(|i| {
+                let mut r = active(&format!("u{i}@x.com"));
+                r["timecamp_user_name"] = json!(format!("User {i}"));
+                r
+            })
+            .collect(),
+    );
+    let p = project(&fake, &records).env("TIMECAMP_CONCURRENCY", "1");
+    let out = run(&p, &[]);
+    out.expect_success()
+        .expect_stderr("Reading TimeCamp: groups, users and roles")
+        .expect_stderr(" of 80 changes");
+}
