@@ -21,6 +21,7 @@ macro_rules! stage_help {
 pub(crate) use stage_help;
 
 pub mod display_tree;
+pub mod explain;
 pub mod fetch_azuread;
 pub mod fetch_bamboohr;
 pub mod fetch_factorial;

@@ -24,7 +24,7 @@ use crate::Refused;
 #[command(
     name = "sync-users",
     version,
-    override_usage = "sync-users [--dry-run] [--debug] [--input PATH] [--output text|json] [--allow-mass-deactivation]",
+    override_usage = "sync-users [--dry-run] [--debug] [--input PATH] [--output text|json] [--allow-mass-deactivation] [--explain EMAIL]...",
     after_help = crate::stage_help!(
         "Needs TIMECAMP_API_KEY and TIMECAMP_ROOT_GROUP_ID; the TIMECAMP_DISABLE_* switches limit what it may change."
     )
@@ -45,6 +45,10 @@ pub struct Args {
     /// Let this one run disable more users than TIMECAMP_MAX_DEACTIVATIONS allows
     #[arg(long)]
     pub allow_mass_deactivation: bool,
+    /// Explain one person (may be given several times): source record, prepare's
+    /// decisions, the TimeCamp account matched and how, the planned changes. Writes nothing
+    #[arg(long, value_name = "EMAIL")]
+    pub explain: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -140,6 +144,17 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         current.groups.len()
     );
     let plan = scim_sync::plan(&current, &desired, &options);
+    if !args.explain.is_empty() {
+        return explain(
+            storage.as_ref(),
+            &settings,
+            &args.explain,
+            &desired,
+            &current,
+            &plan,
+        )
+        .await;
+    }
     for w in &plan.warnings {
         warn!("{w}");
     }
@@ -297,6 +312,45 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
                 removal.failed
             );
         }
+    }
+    Ok(())
+}
+
+/// Prints `--explain` for each e-mail. The source file is read (when it is
+/// there) and prepared again in memory, for the notes prepare had about them.
+async fn explain(
+    storage: &dyn scim_core::storage::Storage,
+    settings: &TimecampSettings,
+    emails: &[String],
+    desired: &[TimecampUser],
+    current: &scim_sync::CurrentState,
+    plan: &scim_sync::Plan,
+) -> anyhow::Result<()> {
+    let sources: Option<scim_core::model::SourceUsersFile> = storage::read_json(
+        storage,
+        scim_core::storage::USERS_FILE,
+        "an object {\"users\": [...]}",
+    )
+    .await
+    .ok();
+    let notes = match &sources {
+        Some(file) => scim_prepare::prepare(&file.users, &crate::prepare::options(settings)?)
+            .map(|p| p.notes)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    for email in emails {
+        print!(
+            "{}",
+            crate::explain::explain(
+                &email.trim().to_lowercase(),
+                sources.as_ref().map(|f| f.users.as_slice()),
+                &notes,
+                desired,
+                current,
+                plan,
+            )
+        );
     }
     Ok(())
 }

@@ -413,6 +413,36 @@ pub struct Plan {
     pub unchanged: Vec<String>,
     pub skipped: Vec<Skipped>,
     pub warnings: Vec<PlanWarning>,
+    /// Which TimeCamp user each active record was matched to, and how.
+    #[serde(skip)]
+    pub matches: Vec<Match>,
+}
+
+/// How an active record found its TimeCamp user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchedBy {
+    Email,
+    AdditionalEmail,
+    ExternalId,
+}
+
+impl fmt::Display for MatchedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MatchedBy::Email => "e-mail",
+            MatchedBy::AdditionalEmail => "additional e-mail",
+            MatchedBy::ExternalId => "external id",
+        })
+    }
+}
+
+/// An active record and the TimeCamp user it matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    /// The record's e-mail, lower-cased.
+    pub email: String,
+    pub user_id: u64,
+    pub by: MatchedBy,
 }
 
 impl Plan {
@@ -585,7 +615,15 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
             continue;
         }
         let mut by_id = false;
-        let matched = match by_email.get(&email).or_else(|| by_additional.get(&email)) {
+        let mut by = MatchedBy::Email;
+        let found = match by_email.get(&email) {
+            Some(i) => Some(i),
+            None => {
+                by = MatchedBy::AdditionalEmail;
+                by_additional.get(&email)
+            }
+        };
+        let matched = match found {
             Some(&i) => Some(&current.users[i]),
             // Then by external id: the person's e-mail changed in the source.
             None if !opts.disable_external_id_sync => {
@@ -594,6 +632,7 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
                 {
                     Some((_, found)) if found.len() == 1 => {
                         by_id = true;
+                        by = MatchedBy::ExternalId;
                         Some(&current.users[found[0]])
                     }
                     Some((id, found)) => {
@@ -630,6 +669,11 @@ pub fn plan(current: &CurrentState, desired: &[TimecampUser], opts: &SyncOptions
                     continue;
                 }
                 processed.insert(user.id, email.clone());
+                out.matches.push(Match {
+                    email: email.clone(),
+                    user_id: user.id,
+                    by,
+                });
                 update_existing(
                     user,
                     record,

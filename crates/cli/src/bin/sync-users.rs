@@ -6,6 +6,6 @@ use timecamp_scim::sync::{Args, run};
 fn main() -> ExitCode {
     let args = Args::parse();
     // Dry runs change nothing, so they neither take nor wait for the lock.
-    let lock_as = (!args.dry_run).then_some("sync-users");
+    let lock_as = (!args.dry_run && args.explain.is_empty()).then_some("sync-users");
     timecamp_scim::run_stage_locked(args.debug, lock_as, |env| run(env, args))
 }

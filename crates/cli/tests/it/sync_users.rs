@@ -1042,3 +1042,65 @@ fn every_applied_change_is_journalled_and_a_dry_run_writes_no_line() {
     );
     assert!(lines.iter().all(|l| l["run_id"] == lines[0]["run_id"]));
 }
+
+#[test]
+fn explain_tells_one_persons_story_and_writes_nothing() {
+    let s = Sync::new(
+        company()
+            .user(2, "ann@x.com", "Ann Old", ROOT)
+            .setting(2, "external_id", "E1")
+            .user(3, "gone@x.com", "Gone", ROOT),
+        json!([
+            with(
+                active("ann@x.com", "Ann", "", "user"),
+                "timecamp_external_id",
+                "E1"
+            ),
+            active("new@x.com", "New", "Sales", "user")
+        ]),
+    );
+    let s = Sync {
+        project: s.project.users(json!({"users": [
+            {"external_id": "E1", "name": "Ann", "email": "Ann@x.com", "department": "",
+             "job_title": "Dev", "status": "active", "supervisor_id": ""}
+        ]})),
+        fake: s.fake,
+    };
+    let run = s.run(&[
+        "--explain",
+        "ann@x.com",
+        "--explain",
+        "new@x.com",
+        "--explain",
+        "gone@x.com",
+    ]);
+    run.expect_success();
+    let out = &run.stdout;
+    assert!(
+        out.contains("== ann@x.com\nsource: external_id \"E1\", name \"Ann\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("prepared: active as \"Ann\" in \"\", role user"),
+        "{out}"
+    );
+    assert!(
+        out.contains("TimeCamp: user 2 (ann@x.com), matched by e-mail, enabled"),
+        "{out}"
+    );
+    assert!(out.contains("plan: rename: Ann Old -> Ann"), "{out}");
+    assert!(
+        out.contains("== new@x.com\nsource: no record in var/users.json"),
+        "{out}"
+    );
+    assert!(
+        out.contains("plan: create user -> in \"Sales\" as user"),
+        "{out}"
+    );
+    assert!(out.contains("== gone@x.com"), "{out}");
+    assert!(
+        out.contains("plan: disable: enabled -> disabled (not in the source)"),
+        "{out}"
+    );
+    assert!(s.fake.writes().is_empty(), "explain writes nothing");
+}
