@@ -190,6 +190,21 @@ impl fmt::Display for GroupMode {
     }
 }
 
+impl SourceUser {
+    /// Keeps the source system's own record under `raw_data` (written to
+    /// `var/users.json`, not copied into the prepared file), so rules and
+    /// filters can use fields this model does not name.
+    pub fn with_raw_data(mut self, raw: Value) -> Self {
+        self.extra.insert("raw_data".to_owned(), raw);
+        self
+    }
+
+    /// The source system's own record, when the fetcher kept it.
+    pub fn raw_data(&self) -> Option<&Value> {
+        self.extra.get("raw_data")
+    }
+}
+
 /// Whether a TimeCamp user should be enabled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {

@@ -161,7 +161,8 @@ pub fn map_user(u: &Value, prefer_real_email: bool) -> Result<SourceUser, String
         }),
         supervisor_id: Some(manager),
         ..SourceUser::default()
-    })
+    }
+    .with_raw_data(u.clone()))
 }
 
 struct Graph<'a> {

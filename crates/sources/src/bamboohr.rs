@@ -222,7 +222,8 @@ pub fn map_row(
         supervisor_id: Some(non_empty(row, "supervisorId").unwrap_or_default()),
         is_supervisor: Some(Value::Bool(is_supervisor)),
         ..SourceUser::default()
-    })
+    }
+    .with_raw_data(row.clone()))
 }
 
 struct Api<'a> {

@@ -239,20 +239,23 @@ pub async fn fetch(s: &FactorialSettings) -> Result<Fetched, FactorialError> {
                 .trim()
                 .to_owned();
         }
-        users.push(SourceUser {
-            department: Some(team_of.get(&id).cloned().unwrap_or_default()),
-            external_id: Some(id),
-            name: Some(name),
-            email: Some(email),
-            job_title: Some(text(e, "job_title")),
-            status: Some(if inactive {
-                Status::Inactive
-            } else {
-                Status::Active
-            }),
-            supervisor_id: Some(text(e, "manager_id")),
-            ..SourceUser::default()
-        });
+        users.push(
+            SourceUser {
+                department: Some(team_of.get(&id).cloned().unwrap_or_default()),
+                external_id: Some(id),
+                name: Some(name),
+                email: Some(email),
+                job_title: Some(text(e, "job_title")),
+                status: Some(if inactive {
+                    Status::Inactive
+                } else {
+                    Status::Active
+                }),
+                supervisor_id: Some(text(e, "manager_id")),
+                ..SourceUser::default()
+            }
+            .with_raw_data(e.clone()),
+        );
     }
 
     let mut out_leaves = Vec::new();

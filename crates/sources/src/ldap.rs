@@ -456,8 +456,36 @@ impl<'a> Reader<'a> {
         }
         debug!("{} -> {}", e.dn, entry.external_id);
         ldap_map::to_source_user(&entry, department, supervisor_id, &self.s.map)
+            .with_raw_data(raw_attributes(e))
     }
+}
 
+/// The entry's text attributes as JSON (one value as a string, several as a
+/// list), and its DN; binary ones (objectGUID) are left out.
+fn raw_attributes(e: &SearchEntry) -> serde_json::Value {
+    let mut raw = serde_json::Map::new();
+    raw.insert("dn".into(), serde_json::Value::String(e.dn.clone()));
+    let mut names: Vec<&String> = e.attrs.keys().collect();
+    names.sort();
+    for name in names {
+        let values = &e.attrs[name];
+        raw.insert(
+            name.clone(),
+            match values.as_slice() {
+                [one] => serde_json::Value::String(one.clone()),
+                many => serde_json::Value::Array(
+                    many.iter()
+                        .cloned()
+                        .map(serde_json::Value::String)
+                        .collect(),
+                ),
+            },
+        );
+    }
+    serde_json::Value::Object(raw)
+}
+
+impl<'a> Reader<'a> {
     /// Supervisors outside the filter (left, disabled, another OU) are read by
     /// DN and added as inactive, so the hierarchy above the users stays whole.
     /// The original went one level up; this follows the chain to its top.
