@@ -199,6 +199,12 @@ impl SourceUser {
         self
     }
 
+    /// A manager from outside the fetched scope (`"hierarchy_only": true`):
+    /// they shape the supervisor tree but never become a TimeCamp user.
+    pub fn is_hierarchy_only(&self) -> bool {
+        self.extra.get("hierarchy_only") == Some(&Value::Bool(true))
+    }
+
     /// The source system's own record, when the fetcher kept it.
     pub fn raw_data(&self) -> Option<&Value> {
         self.extra.get("raw_data")

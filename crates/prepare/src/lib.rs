@@ -128,6 +128,8 @@ pub enum NoteReason {
     Excluded {
         pattern: String,
     },
+    /// A manager from outside the fetched scope, kept only for the supervisor tree.
+    HierarchyOnly,
     /// `TIMECAMP_CHANGE_GROUPS_REGEX` moved the group path.
     GroupRewritten {
         from: String,
@@ -143,7 +145,8 @@ impl NoteReason {
             NoteReason::UnusableEmail { .. }
             | NoteReason::NoEmail
             | NoteReason::SameEmail { .. }
-            | NoteReason::Excluded { .. } => NoteKind::Dropped,
+            | NoteReason::Excluded { .. }
+            | NoteReason::HierarchyOnly => NoteKind::Dropped,
             NoteReason::UnusableAdditionalEmail { .. }
             | NoteReason::NoStatus
             | NoteReason::NoName { .. }
@@ -202,6 +205,9 @@ impl std::fmt::Display for NoteReason {
             NoteReason::UnknownRoleId { role_id } => {
                 write!(f, "unknown role_id {role_id:?}; using the user role")
             }
+            NoteReason::HierarchyOnly => f.write_str(
+                "outside the fetched scope (hierarchy_only): shapes the supervisor groups, not a TimeCamp user",
+            ),
             NoteReason::Excluded { pattern } => {
                 write!(f, "left out by TIMECAMP_EXCLUDE_REGEX ({pattern})")
             }
@@ -278,6 +284,8 @@ struct Rec<'a> {
     display_name: String,
     email: Option<String>,
     status: Status,
+    /// A manager from outside the fetched scope: shapes the tree, never output.
+    hierarchy_only: bool,
 }
 
 impl Rec<'_> {
@@ -378,6 +386,10 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
         let Some(email) = rec.email.as_deref() else {
             continue;
         };
+        if rec.hierarchy_only {
+            notes.add(rec.label(), false, NoteReason::HierarchyOnly);
+            continue;
+        }
         if excluded.contains(email) {
             notes.add(
                 rec.label(),
@@ -535,6 +547,7 @@ fn collect<'a>(
         display_name: clean_name(&display),
         email,
         status,
+        hierarchy_only: src.is_hierarchy_only(),
     }
 }
 
@@ -566,10 +579,13 @@ impl Hierarchy<'_, '_> {
     }
 
     /// The supervisor index a record reports to, when that supervisor is in the data.
+    /// A manager from outside the fetched scope ends the chain: the one below
+    /// them heads a top-level group.
     fn supervisor_of(&self, i: usize) -> Option<usize> {
         self.recs[i]
             .supervisor
             .and_then(|s| self.by_id.get(s).copied())
+            .filter(|&u| !self.recs[u].hierarchy_only)
     }
 
     /// The full group path of every supervisor (by record index), following
@@ -590,6 +606,7 @@ impl Hierarchy<'_, '_> {
         let mut starts: Vec<usize> = with_reports
             .iter()
             .filter_map(|id| self.by_id.get(id).copied())
+            .filter(|&i| !self.recs[i].hierarchy_only)
             .collect();
         starts.sort_unstable(); // deterministic cycle reports
 
@@ -688,8 +705,10 @@ impl Hierarchy<'_, '_> {
                 .filter(|_| is_supervisor)
                 .and_then(|w| paths[w].as_deref())
         };
-        let supervisor = rec.supervisor.and_then(|s| self.by_id.get(s).copied());
-        if let (Some(s), None) = (rec.supervisor, supervisor)
+        let found = rec.supervisor.and_then(|s| self.by_id.get(s).copied());
+        let above_scope = found.is_some_and(|u| self.recs[u].hierarchy_only);
+        let supervisor = found.filter(|_| !above_scope);
+        if let (Some(s), None) = (rec.supervisor, found)
             && self.opts.mode != GroupMode::Department
         {
             notes.add(
@@ -709,6 +728,9 @@ impl Hierarchy<'_, '_> {
                     skip.clean_path(path)
                 } else if let Some(path) = supervisor_path() {
                     skip.clean_path(path)
+                } else if above_scope {
+                    // Their manager is outside the fetched scope: the root group.
+                    String::new()
                 } else if rec.supervisor.is_some() {
                     // Supervisor outside the data: the department, normalised.
                     skip.clean_path(department)

@@ -663,3 +663,40 @@ fn an_explicit_administrator_or_guest_role_is_kept_in_supervisor_and_hybrid_mode
         assert_eq!(role(&p, "plain@x.com"), Role::User, "{m:?}");
     }
 }
+
+#[test]
+fn a_manager_outside_the_scope_shapes_the_tree_but_is_no_user() {
+    // Top (hierarchy only) <- Mid <- Low; Solo reports straight to Top.
+    let mut data = users(json!([
+        person("1", "Top", ""),
+        person("2", "Mid", "1"),
+        person("3", "Low", "2"),
+        person("4", "Solo", "1")
+    ]));
+    data[0].status = Some(Status::Inactive);
+    data[0]
+        .extra
+        .insert("hierarchy_only".into(), serde_json::Value::Bool(true));
+    let p = prepare(&data, &mode(GroupMode::Supervisor)).unwrap();
+    assert!(
+        p.users.iter().all(|u| u.timecamp_email != "top@x.com"),
+        "never output"
+    );
+    // The walk stops at Top: Mid heads a top-level group.
+    assert_eq!(crumb(&p, "mid@x.com"), "Mid");
+    assert_eq!(crumb(&p, "low@x.com"), "Mid");
+    // A non-supervisor whose manager is out of scope: the root group.
+    assert_eq!(crumb(&p, "solo@x.com"), "");
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.reason == NoteReason::HierarchyOnly)
+    );
+    assert!(
+        !p.notes
+            .iter()
+            .any(|n| matches!(n.reason, NoteReason::SupervisorNotFound { .. })),
+        "{:#?}",
+        p.notes
+    );
+}
