@@ -117,6 +117,28 @@ pub fn options(s: &TimecampSettings) -> Result<PrepareOptions, ConfigError> {
             message: e.to_string(),
         })?
         .unwrap_or_default();
+    let transform = s
+        .prepare_transform_config
+        .as_deref()
+        .map(scim_prepare::transform::TransformConfig::load)
+        .transpose()
+        .map_err(|e| ConfigError::Rule {
+            var: "TIMECAMP_PREPARE_TRANSFORM_CONFIG",
+            message: e.to_string(),
+        })?
+        .flatten();
+    if let Some(config) = &transform {
+        // Applied to the source records only; the original also ran it over the
+        // prepared ones, where it added stray keys.
+        for p in config.properties() {
+            if p.starts_with("timecamp_") {
+                tracing::warn!(
+                    "TIMECAMP_PREPARE_TRANSFORM_CONFIG names {p:?}, a field of the prepared file: \
+                     this version applies the config to the source records (var/users.json) only"
+                );
+            }
+        }
+    }
     Ok(PrepareOptions {
         mode: s.group_mode(),
         job_title_user_names: s.use_job_title_name_users,
@@ -127,6 +149,7 @@ pub fn options(s: &TimecampSettings) -> Result<PrepareOptions, ConfigError> {
         use_is_supervisor_role: s.use_is_supervisor_role,
         exclude,
         group_rules,
+        transform,
     })
 }
 

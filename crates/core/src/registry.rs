@@ -172,6 +172,12 @@ pub const SETTINGS: &[Setting] = &[
         "`pattern\\|\\|\\|replacement` rules separated by `;;;`, applied in order to every group path; replacements may use `\\1`, `\\g<name>`, `$1` or `${name}`; an invalid rule stops prepare (exit 2)",
     ),
     s(
+        "TIMECAMP_PREPARE_TRANSFORM_CONFIG",
+        "empty",
+        "prepare",
+        "inline JSON or a file path: `exclude` and `filter` nodes (`and`, `or`, `not`, leaves comparing a `property` such as `department` or `raw_data.x` with `equals`, `starts_with`, `ends_with`, `contains`) and `transform` rules (`replace_all`), applied to the source records before prepare's own rules; an invalid config stops prepare (exit 2)",
+    ),
+    s(
         "TIMECAMP_USE_IS_SUPERVISOR_ROLE",
         "`false`",
         "prepare",
@@ -602,7 +608,6 @@ pub const SETTINGS: &[Setting] = &[
 /// Settings of the newest original tool that this version does not read yet.
 /// Set, they are warned about by name instead of passed over in silence.
 const NOT_YET_SUPPORTED: &[&str] = &[
-    "TIMECAMP_PREPARE_TRANSFORM_CONFIG",
     "TIMECAMP_SYNC_PERSISTENT_SETTINGS",
     "AZURE_SUPERVISOR_GROUPS",
     "AZURE_ADDITIONAL_EMAIL_SOURCE",
@@ -819,7 +824,7 @@ mod tests {
     #[test]
     fn newest_original_settings_and_unread_ones_are_named_as_such() {
         let found = unknown_settings([
-            "TIMECAMP_PREPARE_TRANSFORM_CONFIG",
+            "TIMECAMP_SYNC_PERSISTENT_SETTINGS",
             "AZURE_BEARER_TOKEN",
             "TIMECAMP_SOMETHING_ELSE_ENTIRELY",
             "TIMECAMP_SCIM_SERVICE_HOST",

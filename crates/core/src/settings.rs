@@ -37,6 +37,8 @@ pub struct TimecampSettings {
     pub exclude_regex: Option<String>,
     /// `TIMECAMP_CHANGE_GROUPS_REGEX`, as written (parsed by prepare at start).
     pub change_groups_regex: Option<String>,
+    /// `TIMECAMP_PREPARE_TRANSFORM_CONFIG`: inline JSON or a file path (read by prepare at start).
+    pub prepare_transform_config: Option<String>,
     pub use_is_supervisor_role: bool,
     pub disable_new_users: bool,
     pub disable_external_id_sync: bool,
@@ -158,6 +160,9 @@ impl TimecampSettings {
             replace_email_domain: env.get("TIMECAMP_REPLACE_EMAIL_DOMAIN").map(str::to_owned),
             exclude_regex: env.get("TIMECAMP_EXCLUDE_REGEX").map(str::to_owned),
             change_groups_regex: env.get("TIMECAMP_CHANGE_GROUPS_REGEX").map(str::to_owned),
+            prepare_transform_config: env
+                .get("TIMECAMP_PREPARE_TRANSFORM_CONFIG")
+                .map(str::to_owned),
             use_is_supervisor_role: env.bool("TIMECAMP_USE_IS_SUPERVISOR_ROLE", false)?,
             disable_new_users: env.bool("TIMECAMP_DISABLE_NEW_USERS", false)?,
             disable_external_id_sync: env.bool("TIMECAMP_DISABLE_EXTERNAL_ID_SYNC", false)?,

@@ -10,6 +10,7 @@
 
 mod rules;
 mod text;
+pub mod transform;
 
 use std::collections::{HashMap, HashSet};
 
@@ -38,6 +39,8 @@ pub struct PrepareOptions {
     pub exclude: Option<ExcludeFilter>,
     /// `TIMECAMP_CHANGE_GROUPS_REGEX`: rewrites of the final group paths, in order.
     pub group_rules: Vec<GroupRule>,
+    /// `TIMECAMP_PREPARE_TRANSFORM_CONFIG`, applied to the source records first.
+    pub transform: Option<transform::TransformConfig>,
 }
 
 impl Default for PrepareOptions {
@@ -52,6 +55,7 @@ impl Default for PrepareOptions {
             use_is_supervisor_role: false,
             exclude: None,
             group_rules: Vec::new(),
+            transform: None,
         }
     }
 }
@@ -70,6 +74,10 @@ pub enum PrepareError {
          supervisor_id values in the source (a supervisor group path cannot be that deep)"
     )]
     ChainTooDeep { record: String, limit: usize },
+    /// A transform rule made a record that is no longer a source user (e.g.
+    /// a name set to an object).
+    #[error("TIMECAMP_PREPARE_TRANSFORM_CONFIG made a record unreadable: {0}")]
+    Transform(String),
 }
 
 /// What happened to a record that did not go through unchanged.
@@ -130,6 +138,10 @@ pub enum NoteReason {
     },
     /// A manager from outside the fetched scope, kept only for the supervisor tree.
     HierarchyOnly,
+    /// Left out by the transform config's `exclude`.
+    TransformExcluded,
+    /// Changed by the transform config's `transform` rules.
+    Transformed,
     /// `TIMECAMP_CHANGE_GROUPS_REGEX` moved the group path.
     GroupRewritten {
         from: String,
@@ -146,12 +158,14 @@ impl NoteReason {
             | NoteReason::NoEmail
             | NoteReason::SameEmail { .. }
             | NoteReason::Excluded { .. }
-            | NoteReason::HierarchyOnly => NoteKind::Dropped,
+            | NoteReason::HierarchyOnly
+            | NoteReason::TransformExcluded => NoteKind::Dropped,
             NoteReason::UnusableAdditionalEmail { .. }
             | NoteReason::NoStatus
             | NoteReason::NoName { .. }
             | NoteReason::UnknownRoleId { .. }
-            | NoteReason::GroupRewritten { .. } => NoteKind::Changed,
+            | NoteReason::GroupRewritten { .. }
+            | NoteReason::Transformed => NoteKind::Changed,
             NoteReason::SharedExternalId { .. }
             | NoteReason::NoExternalId
             | NoteReason::OwnSupervisor
@@ -204,6 +218,12 @@ impl std::fmt::Display for NoteReason {
             ),
             NoteReason::UnknownRoleId { role_id } => {
                 write!(f, "unknown role_id {role_id:?}; using the user role")
+            }
+            NoteReason::TransformExcluded => {
+                f.write_str("left out by TIMECAMP_PREPARE_TRANSFORM_CONFIG (exclude)")
+            }
+            NoteReason::Transformed => {
+                f.write_str("changed by TIMECAMP_PREPARE_TRANSFORM_CONFIG (transform)")
             }
             NoteReason::HierarchyOnly => f.write_str(
                 "outside the fetched scope (hierarchy_only): shapes the supervisor groups, not a TimeCamp user",
@@ -326,9 +346,51 @@ impl Notes {
     }
 }
 
+/// The transform config over the source records: excluded ones leave (they
+/// no longer shape the hierarchy), matching ones are rewritten; each is noted.
+fn apply_transform(
+    source: &[SourceUser],
+    config: &transform::TransformConfig,
+    notes: &mut Notes,
+) -> Result<Vec<SourceUser>, PrepareError> {
+    let mut values = source
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<Value>, _>>()
+        .map_err(|e| PrepareError::Transform(e.to_string()))?;
+    let applied = config.apply(&mut values);
+    for (i, (src, what)) in source.iter().zip(&applied.each).enumerate() {
+        let record = || {
+            label(
+                i + 1,
+                non_blank(src.email.as_deref()),
+                non_blank(src.external_id.as_deref()),
+            )
+        };
+        match what {
+            None => notes.add(record(), false, NoteReason::TransformExcluded),
+            Some(true) => notes.add(record(), false, NoteReason::Transformed),
+            Some(false) => {}
+        }
+    }
+    values
+        .into_iter()
+        .map(serde_json::from_value)
+        .collect::<Result<Vec<SourceUser>, _>>()
+        .map_err(|e| PrepareError::Transform(e.to_string()))
+}
+
 /// Turns source users into the desired TimeCamp state.
 pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared, PrepareError> {
     let mut notes = Notes(Vec::new());
+    let transformed;
+    let source = match &opts.transform {
+        None => source,
+        Some(config) => {
+            transformed = apply_transform(source, config, &mut notes)?;
+            transformed.as_slice()
+        }
+    };
     let recs: Vec<Rec> = source
         .iter()
         .enumerate()

@@ -588,7 +588,9 @@ fn supervisor_chain_at_the_depth_limit_is_prepared() {
 fn supervisor_chain_past_the_depth_limit_is_refused_naming_the_record() {
     for mode_ in [GroupMode::Supervisor, GroupMode::Hybrid] {
         let err = prepare(&chain(100_000), &mode(mode_)).unwrap_err();
-        let PrepareError::ChainTooDeep { record, limit } = &err;
+        let PrepareError::ChainTooDeep { record, limit } = &err else {
+            panic!("{err}");
+        };
         assert_eq!(*limit, MAX_SUPERVISOR_DEPTH);
         assert!(
             record.contains(&format!("external_id {MAX_SUPERVISOR_DEPTH}")),

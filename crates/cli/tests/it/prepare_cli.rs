@@ -570,7 +570,7 @@ fn each_run_logs_its_version_and_settings_masked_and_warns_about_unknown_ones() 
         .env("TIMECAMP_API_KEY", "tc-key-4d2a")
         .env("TIMECAMP_USE_SUPERVISOR_GROUPS", "false")
         .env("TIMECAMP_DISABLE_NEW_USER", "true")
-        .env("TIMECAMP_PREPARE_TRANSFORM_CONFIG", "{}")
+        .env("TIMECAMP_SYNC_PERSISTENT_SETTINGS", "true")
         .run(BIN, &[]);
     run.expect_success()
         .expect_stderr(&format!("prepare-timecamp {}", env!("CARGO_PKG_VERSION")))
@@ -581,7 +581,7 @@ fn each_run_logs_its_version_and_settings_masked_and_warns_about_unknown_ones() 
              mean TIMECAMP_DISABLE_NEW_USERS?",
         )
         .expect_stderr(
-            "TIMECAMP_PREPARE_TRANSFORM_CONFIG is a setting of the newest original tool",
+            "TIMECAMP_SYNC_PERSISTENT_SETTINGS is a setting of the newest original tool",
         );
     assert!(!run.stderr.contains("tc-key-4d2a"), "{}", run.stderr);
     let version = Project::new().run(BIN, &["--version"]);
@@ -623,4 +623,49 @@ fn exclude_and_group_rewrite_rules_shape_the_output_and_bad_ones_stop_at_start()
     bad.expect_code(2)
         .expect_stderr("TIMECAMP_CHANGE_GROUPS_REGEX: rule 2: invalid pattern");
     assert!(!bad.stderr.contains("Wrote"), "{}", bad.stderr);
+}
+
+#[test]
+fn the_transform_config_filters_excludes_and_rewrites_source_records() {
+    let users = json!({"users": [
+        {"external_id": "1", "name": "Ann", "email": "ann@x.com", "department": "People/HR",
+         "status": "active", "supervisor_id": "", "raw_data": {"employmentStatus": "Full-time"}},
+        {"external_id": "2", "name": "Vic", "email": "vic@x.com", "department": "People/HR",
+         "status": "active", "supervisor_id": "", "raw_data": {"employmentStatus": "Vendor: ACME"}},
+        {"external_id": "3", "name": "Eve", "email": "eve@x.com", "department": "Eng",
+         "status": "active", "supervisor_id": "", "raw_data": {"employmentStatus": "Full-time"}}
+    ]});
+    let config = r#"{"exclude": {"property": "raw_data.employmentStatus", "string": {"starts_with": "Vendor"}},
+                     "filter": {"property": "department", "string": {"starts_with": "People/"}},
+                     "transform": [{"property": "department", "action": "replace_all", "value": "People"}]}"#;
+    let p = Project::new()
+        .users(users.clone())
+        .env("TIMECAMP_PREPARE_TRANSFORM_CONFIG", config);
+    p.run(BIN, &[])
+        .expect_success()
+        .expect_stderr("left out by TIMECAMP_PREPARE_TRANSFORM_CONFIG (exclude)")
+        .expect_stderr("changed by TIMECAMP_PREPARE_TRANSFORM_CONFIG (transform)");
+    let out = p.read_json("var/timecamp_users.json");
+    let crumbs: Vec<(&str, &str)> = out
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["timecamp_email"].as_str().unwrap(),
+                u["timecamp_groups_breadcrumb"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(crumbs, [("ann@x.com", "People"), ("eve@x.com", "Eng")]);
+
+    let bad = Project::new()
+        .users(users)
+        .env(
+            "TIMECAMP_PREPARE_TRANSFORM_CONFIG",
+            r#"{"filter": {"and": {"x": 1}}}"#,
+        )
+        .run(BIN, &[]);
+    bad.expect_code(2)
+        .expect_stderr("TIMECAMP_PREPARE_TRANSFORM_CONFIG: filter.and: must be a list of nodes");
 }
