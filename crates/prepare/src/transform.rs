@@ -112,7 +112,7 @@ impl TransformConfig {
             line: e.line(),
             column: e.column(),
         })?;
-        if is_empty(&value) || value == Value::from(0) {
+        if is_empty(&value) || value == 0 {
             return Ok(None);
         }
         let Value::Object(obj) = &value else {
