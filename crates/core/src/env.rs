@@ -73,20 +73,32 @@ impl Env {
         let before: std::collections::HashSet<String> = std::env::vars_os()
             .filter_map(|(k, _)| k.into_string().ok())
             .collect();
-        let dotenv_path = match dotenvy::dotenv() {
-            Ok(path) => Some(path),
-            Err(err) if err.not_found() => None,
-            Err(dotenvy::Error::LineParse(..)) => {
-                let path = dotenvy_path().unwrap_or_else(|| PathBuf::from(".env"));
-                return Err(dotenv_line_error(path));
+        let dotenv_path = dotenvy_path();
+        if let Some(path) = &dotenv_path {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::DotEnv {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            let text = as_python_dotenv_reads_it(&text);
+            match dotenvy::from_read(text.as_bytes()) {
+                Ok(()) => {}
+                Err(dotenvy::Error::LineParse(..)) => {
+                    let (line, var) =
+                        first_bad_line(&text).unwrap_or((0, String::from("a variable")));
+                    return Err(ConfigError::DotEnvLine {
+                        path: path.clone(),
+                        line,
+                        var,
+                    });
+                }
+                Err(err) => {
+                    return Err(ConfigError::DotEnv {
+                        path: path.clone(),
+                        message: err.to_string(),
+                    });
+                }
             }
-            Err(err) => {
-                return Err(ConfigError::DotEnv {
-                    path: dotenvy_path().unwrap_or_else(|| PathBuf::from(".env")),
-                    message: err.to_string(),
-                });
-            }
-        };
+        }
         #[allow(clippy::disallowed_methods)] // the one place that reads the process environment
         let vars = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -255,13 +267,49 @@ fn first_lines(text: &str) -> BTreeMap<String, usize> {
     lines
 }
 
-/// Finds the first line of `path` that dotenv cannot parse on its own, and
-/// names it by number and variable. Multi-line quoted values are rare in
-/// these files; a line that only fails as part of one is still the one to look at.
-fn dotenv_line_error(path: PathBuf) -> ConfigError {
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let (line, var) = first_bad_line(&text).unwrap_or((0, String::from("a variable")));
-    ConfigError::DotEnvLine { path, line, var }
+/// `.env` files are written for the original tool, whose reader (python-dotenv)
+/// takes an unquoted value as the rest of the line (`\1`, braces and spaces
+/// included, a ` #` comment cut off) and expands only `${NAME}`. The reader
+/// here is stricter and also expands `$NAME`, so such values are single-quoted
+/// first: `^A/(.*)|||$1` stays `^A/(.*)|||$1` instead of losing its `$1`. Lines
+/// keep their numbers, so messages still point at the right one.
+fn as_python_dotenv_reads_it(text: &str) -> String {
+    text.lines()
+        .map(quote_if_needed)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn quote_if_needed(line: &str) -> std::borrow::Cow<'_, str> {
+    let trimmed = line.trim_start();
+    if trimmed.is_empty() || trimmed.starts_with('#') {
+        return line.into();
+    }
+    let Some((key, value)) = line.split_once('=') else {
+        return line.into();
+    };
+    let value = value.trim_start();
+    if value.starts_with('\'') || value.starts_with('"') {
+        return line.into();
+    }
+    // An inline comment needs white space before its `#`, as in python-dotenv.
+    let value = value
+        .char_indices()
+        .find(|&(i, c)| c == '#' && i > 0 && value[..i].ends_with(char::is_whitespace))
+        .map_or(value, |(i, _)| &value[..i])
+        .trim_end();
+    let bare_dollar = value
+        .match_indices('$')
+        .any(|(i, _)| !value[i + 1..].starts_with('{'));
+    let rejected =
+        dotenvy::from_read_iter(format!("{key}={value}").as_bytes()).any(|item| item.is_err());
+    // python-dotenv keeps quotes inside an unquoted value; a shell-like reader drops them.
+    let inner_quotes = value.contains('"');
+    if (bare_dollar || rejected || inner_quotes) && !value.contains('\'') {
+        format!("{key}='{value}'").into()
+    } else {
+        line.into()
+    }
 }
 
 /// The 1-based number and variable name of the first line dotenv rejects.
@@ -377,6 +425,28 @@ mod tests {
         let lines = first_lines("# x\nA=1\n\nexport B='two'\nA=3\n");
         assert_eq!(lines.get("A"), Some(&2));
         assert_eq!(lines.get("B"), Some(&4));
+    }
+
+    #[test]
+    fn unquoted_values_read_as_python_dotenv_reads_them() {
+        assert_eq!(
+            quote_if_needed(r"TIMECAMP_CHANGE_GROUPS_REGEX=^Company/(.*)|||\1"),
+            r"TIMECAMP_CHANGE_GROUPS_REGEX='^Company/(.*)|||\1'"
+        );
+        assert_eq!(
+            quote_if_needed("R=^A|||$1  # the first group"),
+            "R='^A|||$1'"
+        );
+        assert_eq!(quote_if_needed(r#"M={"a": "b"}"#), r#"M='{"a": "b"}'"#);
+        // What the stricter reader already reads the same way stays as written.
+        assert_eq!(
+            quote_if_needed(r#"TIMECAMP_EXCLUDE_REGEX=job_title="Contractor""#),
+            r#"TIMECAMP_EXCLUDE_REGEX='job_title="Contractor"'"#
+        );
+        assert_eq!(quote_if_needed("A=plain"), "A=plain");
+        assert_eq!(quote_if_needed("B='quoted $x'"), "B='quoted $x'");
+        assert_eq!(quote_if_needed("C=${HOME}/x"), "C=${HOME}/x");
+        assert_eq!(quote_if_needed("# comment"), "# comment");
     }
 
     #[test]

@@ -284,13 +284,15 @@ fn a_bad_value_from_dotenv_names_the_file_and_line_and_range_errors_are_not_capp
     assert!(!run.stderr.contains("set in"), "{}", run.stderr);
 }
 
+/// An unterminated quote is an error in both readers; an unquoted JSON value
+/// is not (python-dotenv reads it whole, and so does this).
 #[test]
 fn malformed_dotenv_line_is_named_by_line_and_variable_without_its_value() {
     let run = Project::new()
         .users(one_user())
         .file(
             ".env",
-            "# settings\nTIMECAMP_API_KEY=tc-key-5f2e\nLeaveTypeMap={\"Vacaciones\": \"Vacation\"}\n",
+            "# settings\nTIMECAMP_API_KEY=tc-key-5f2e\nLeaveTypeMap='{\"Vacaciones\": \"Vacation\"}\n",
         )
         .run(BIN, &[]);
     run.expect_code(2)

@@ -1104,3 +1104,43 @@ fn explain_tells_one_persons_story_and_writes_nothing() {
     );
     assert!(s.fake.writes().is_empty(), "explain writes nothing");
 }
+
+#[test]
+fn a_dotenv_written_for_the_newest_original_runs_unchanged_end_to_end() {
+    let fake = company().group(11, "Eng", ROOT);
+    let dotenv = format!(
+        "# settings of the newest original\n\
+         TIMECAMP_API_KEY={TOKEN}\n\
+         TIMECAMP_ROOT_GROUP_ID={ROOT}\n\
+         TIMECAMP_API_URL={}\n\
+         TIMECAMP_SSL_VERIFY=false\n\
+         TIMECAMP_EXCLUDE_REGEX=job_title=\"Contractor\"\n\
+         TIMECAMP_CHANGE_GROUPS_REGEX=^Company/(.*)|||\\1\n\
+         TIMECAMP_PREPARE_TRANSFORM_CONFIG='{{\"transform\": [{{\"property\": \"job_title\", \"action\": \"replace_all\", \"value\": \"Staff\"}}], \"filter\": {{\"property\": \"raw_data.kind\", \"string\": {{\"equals\": \"staff\"}}}}}}'\n\
+         TIMECAMP_UPDATE_EMAIL_ON_EXTERNAL_ID=true\n\
+         TIMECAMP_REMOVE_EMPTY_GROUPS=true\n\
+         TIMECAMP_SYNC_PERSISTENT_SETTINGS=false\n\
+         TIMECAMP_DISABLE_USER_DEACTIVATION=false\n\
+         HIBOB_SERVICE_USER_ID=\n\
+         OKTA_USER_STATUSES=ACTIVE\n",
+        fake.url()
+    );
+    let p = Project::new()
+        .env("DISABLE_FILE_LOGGING", "true")
+        .env("TIMECAMP_NEW_USER_WAIT_SECONDS", "5")
+        .file(".env", dotenv)
+        .users(json!({"users": [
+            {"external_id": "1", "name": "Ann", "email": "ann@x.com", "department": "Company/Eng",
+             "job_title": "Dev", "status": "active", "supervisor_id": "", "raw_data": {"kind": "staff"}},
+            {"external_id": "2", "name": "Cy", "email": "cy@x.com", "department": "Company/Eng",
+             "job_title": "Contractor", "status": "active", "supervisor_id": "", "raw_data": {"kind": "vendor"}}
+        ]}));
+    p.run(env!("CARGO_BIN_EXE_prepare-timecamp"), &[])
+        .expect_success()
+        .expect_stderr(
+            "TIMECAMP_SYNC_PERSISTENT_SETTINGS is a setting of the newest original tool",
+        );
+    p.run(BIN, &[]).expect_success();
+    assert_eq!(fake.group_path_of("ann@x.com"), "Company/Eng");
+    assert_eq!(fake.user_id("cy@x.com"), None, "the contractor is left out");
+}
