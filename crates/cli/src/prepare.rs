@@ -49,11 +49,14 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
 
     let prepared = scim_prepare::prepare(&source.users, &opts)
         .with_context(|| format!("prepare stopped, {} is unchanged", args.output))?;
+    let source_records = source.users.len();
+    // The source is the largest thing held; the output is written without it.
+    drop(source);
     log_notes(&prepared);
     if prepared.users.is_empty() {
         bail!(
             "none of the {} records in {} could be prepared (see the warnings above); {} was left as it was",
-            source.users.len(),
+            source_records,
             args.input,
             args.output
         );
