@@ -234,10 +234,9 @@ struct GroupDone {
     created: Option<(usize, u64)>,
 }
 
-/// One user's outcomes, by change index, and the user created, if any.
+/// One user's outcomes, by change index.
 struct UserDone {
     done: Vec<(usize, Outcome)>,
-    created: Option<Created>,
 }
 
 /// A user created in this run, waiting to be finished.
@@ -332,12 +331,11 @@ pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report 
             let progress = &progress;
             async move {
                 let changes: Vec<&Change> = sequence.iter().map(|&i| &plan.changes[i]).collect();
-                let (outcomes, created) =
+                let outcomes =
                     run_in_order(client, &changes, new_groups, failed_groups, &opts.stop).await;
                 progress.tick(changes.len());
                 UserDone {
                     done: sequence.into_iter().zip(outcomes).collect(),
-                    created,
                 }
             }
         })
@@ -348,7 +346,6 @@ pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report 
         for (i, outcome) in result.done {
             outcomes[i] = Some(outcome);
         }
-        created.extend(result.created);
     }
 
     let mut report = Report {
@@ -417,7 +414,7 @@ async fn invite_in_batches(
         })
         .collect();
     let results: Vec<Vec<(usize, Outcome, Option<Created>)>> = futures::stream::iter(batches)
-        .map(|(gid, users)| invite_batch(client, gid, users, &opts.stop))
+        .map(|(gid, users)| invite_batch(client, plan, new_groups, gid, users, &opts.stop))
         .buffer_unordered(opts.concurrency.max(1))
         .collect()
         .await;
@@ -427,6 +424,8 @@ async fn invite_in_batches(
 
 async fn invite_batch(
     client: &Client,
+    plan: &Plan,
+    new_groups: &HashMap<usize, u64>,
     gid: u64,
     users: Vec<(usize, Created)>,
     stop: &StopFlag,
@@ -467,8 +466,8 @@ async fn invite_batch(
                     out.push((i, stopped, None));
                     continue;
                 }
-                match client.invite(gid, &u.user.email).await {
-                    Ok(()) => out.push((i, Outcome::Done, Some(u))),
+                match execute(client, &plan.changes[i], new_groups).await {
+                    Ok(_) => out.push((i, Outcome::Done, Some(u))),
                     Err(e) => out.push((
                         i,
                         Outcome::Failed {
@@ -526,7 +525,6 @@ fn group_id(r: GroupRef, new_groups: &HashMap<usize, u64>) -> u64 {
 enum Executed {
     Nothing,
     Group(usize, u64),
-    Invited(Created),
 }
 
 async fn execute(
@@ -543,13 +541,11 @@ async fn execute(
                 .await?;
             return Ok(Executed::Group(*key, id));
         }
+        // One address alone: what a refused batch falls back to.
         Change::CreateUser(new) => {
-            let gid = group_id(new.group, new_groups);
-            client.invite(gid, &new.email).await?;
-            return Ok(Executed::Invited(Created {
-                user: new.clone(),
-                group_id: gid,
-            }));
+            client
+                .invite(group_id(new.group, new_groups), &new.email)
+                .await?
         }
         Change::ReEnable { user } => client.set_setting(user.id, "disabled_user", "0").await?,
         Change::Rename { user, to, .. } => client.set_display_name(user.id, to).await?,
@@ -696,7 +692,7 @@ async fn finish_one(
         });
     }
     let refs: Vec<&Change> = follow_ups.iter().collect();
-    let (outcomes, _) = run_in_order(client, &refs, &HashMap::new(), &HashSet::new(), stop).await;
+    let outcomes = run_in_order(client, &refs, &HashMap::new(), &HashSet::new(), stop).await;
     follow_ups
         .into_iter()
         .zip(outcomes)
@@ -712,9 +708,8 @@ async fn run_in_order(
     new_groups: &HashMap<usize, u64>,
     failed_groups: &HashSet<usize>,
     stop: &StopFlag,
-) -> (Vec<Outcome>, Option<Created>) {
+) -> Vec<Outcome> {
     let mut outcomes = Vec::with_capacity(changes.len());
-    let mut created = None;
     let mut failed = false;
     for change in changes {
         let outcome = if failed {
@@ -727,10 +722,6 @@ async fn run_in_order(
             Outcome::Skipped { reason }
         } else {
             match execute(client, change, new_groups).await {
-                Ok(Executed::Invited(c)) => {
-                    created = Some(c);
-                    Outcome::Done
-                }
                 Ok(_) => Outcome::Done,
                 Err(e) => Outcome::Failed {
                     error: e.to_string(),
@@ -741,7 +732,7 @@ async fn run_in_order(
         log_outcome(change, &outcome);
         outcomes.push(outcome);
     }
-    (outcomes, created)
+    outcomes
 }
 
 /// The original's seat-billing warning, logged before users are created or re-enabled.
