@@ -163,7 +163,7 @@ pub async fn send(
         &summary,
         error,
         &host,
-        &chrono_now(),
+        &scim_sync::journal::now(),
     );
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -188,10 +188,6 @@ pub async fn send(
             scim_core::net::error_chain(&e.without_url())
         ),
     }
-}
-
-fn chrono_now() -> String {
-    scim_sync::journal::now()
 }
 
 #[cfg(test)]

@@ -74,6 +74,9 @@ impl Env {
             .filter_map(|(k, _)| k.into_string().ok())
             .collect();
         let dotenv_path = dotenvy_path();
+        // Where each variable of .env is set, from the text as loaded (a value
+        // quoted for the loader keeps its line).
+        let mut dotenv_lines = BTreeMap::new();
         if let Some(path) = &dotenv_path {
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError::DotEnv {
                 path: path.clone(),
@@ -81,7 +84,12 @@ impl Env {
             })?;
             let text = as_python_dotenv_reads_it(&text);
             match dotenvy::from_read(text.as_bytes()) {
-                Ok(()) => {}
+                Ok(()) => {
+                    dotenv_lines = first_lines(&text)
+                        .into_iter()
+                        .filter(|(k, _)| !before.contains(k))
+                        .collect();
+                }
                 Err(dotenvy::Error::LineParse(..)) => {
                     let (line, var) =
                         first_bad_line(&text).unwrap_or((0, String::from("a variable")));
@@ -103,16 +111,6 @@ impl Env {
         let vars = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
-        let dotenv_lines = dotenv_path
-            .as_ref()
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .map(|text| {
-                first_lines(&text)
-                    .into_iter()
-                    .filter(|(k, _)| !before.contains(k))
-                    .collect()
-            })
-            .unwrap_or_default();
         Ok(Self {
             vars,
             dotenv_path,
@@ -447,6 +445,15 @@ mod tests {
         assert_eq!(quote_if_needed("B='quoted $x'"), "B='quoted $x'");
         assert_eq!(quote_if_needed("C=${HOME}/x"), "C=${HOME}/x");
         assert_eq!(quote_if_needed("# comment"), "# comment");
+    }
+
+    #[test]
+    fn a_value_quoted_for_the_loader_keeps_its_line() {
+        let text = "A=1\nR=^Company/(.*)|||\\1\n";
+        assert_eq!(
+            first_lines(&as_python_dotenv_reads_it(text)).get("R"),
+            Some(&2)
+        );
     }
 
     #[test]
