@@ -131,6 +131,28 @@ impl Project {
             .clone()
     }
 
+    /// Asserts every fetched user keeps the source's own record, with `field` in it.
+    pub fn assert_fetched_with_raw_data(&self, field: &str) {
+        assert!(
+            self.source_users()
+                .iter()
+                .all(|u| u["raw_data"][field].is_string()),
+            "every fetched user keeps raw_data"
+        );
+    }
+
+    /// Asserts the prepared file does not carry the source's own records.
+    pub fn assert_prepared_without_raw_data(&self) {
+        assert!(
+            self.read_json("var/timecamp_users.json")
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|u| u.get("raw_data").is_none()),
+            "the prepared file does not carry raw_data"
+        );
+    }
+
     pub fn exists(&self, rel: &str) -> bool {
         self.path(rel).exists()
     }

@@ -159,21 +159,9 @@ fn fetch_prepare_and_sync_end_to_end() {
         .timecamp(&tc, 10);
     p.run(FETCH, &[]).expect_success();
     // The source's own record is kept for rules and filters, but not copied further.
-    assert!(
-        p.source_users()
-            .iter()
-            .all(|u| u["raw_data"]["userPrincipalName"].is_string()),
-        "every fetched user keeps raw_data"
-    );
+    p.assert_fetched_with_raw_data("userPrincipalName");
     p.run(PREPARE, &[]).expect_success();
-    assert!(
-        p.read_json("var/timecamp_users.json")
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|u| u.get("raw_data").is_none()),
-        "the prepared file does not carry raw_data"
-    );
+    p.assert_prepared_without_raw_data();
     p.run(SYNC, &[]).expect_success();
     assert_eq!(
         tc.group_path_of("e4@contoso.onmicrosoft.com"),
