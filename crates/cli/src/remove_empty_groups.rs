@@ -88,10 +88,10 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    if removal.failed > 0 {
+    if removal.failed() > 0 {
         bail!(
             "{} group(s) could not be deleted (see the warnings above); the next run tries again",
-            removal.failed
+            removal.failed()
         );
     }
     Ok(())

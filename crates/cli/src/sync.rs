@@ -306,10 +306,10 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
             &run_id,
             &scim_sync::journal::now(),
         ));
-        if removal.failed > 0 {
+        if removal.failed() > 0 {
             bail!(
                 "TIMECAMP_REMOVE_EMPTY_GROUPS: {} empty group(s) could not be deleted; the next run tries again",
-                removal.failed
+                removal.failed()
             );
         }
     }

@@ -14,13 +14,19 @@ use tracing::{info, warn};
 pub struct Removal {
     /// The empty groups, children before parents.
     pub empty: Vec<EmptyGroup>,
-    pub deleted: usize,
-    pub failed: usize,
     /// Each delete tried, with the error if it failed.
     pub tried: Vec<(EmptyGroup, Option<String>)>,
 }
 
 impl Removal {
+    pub fn deleted(&self) -> usize {
+        self.tried.iter().filter(|(_, e)| e.is_none()).count()
+    }
+
+    pub fn failed(&self) -> usize {
+        self.tried.iter().filter(|(_, e)| e.is_some()).count()
+    }
+
     /// The journal lines of the deletes tried (see [`crate::journal`]).
     pub fn journal_entries(
         &self,
@@ -83,12 +89,10 @@ pub async fn remove_empty_groups(
         match client.delete_group(g.id).await {
             Ok(()) => {
                 info!("Deleted empty group {:?} (group {})", g.path, g.id);
-                removal.deleted += 1;
                 removal.tried.push((g.clone(), None));
             }
             Err(e) => {
                 warn!("{:?} (group {}): delete failed: {e}", g.path, g.id);
-                removal.failed += 1;
                 kept.extend(parent.get(&g.id));
                 removal.tried.push((g.clone(), Some(e.to_string())));
             }
@@ -96,7 +100,8 @@ pub async fn remove_empty_groups(
     }
     info!(
         "Summary: deleted {} empty groups, failed {}",
-        removal.deleted, removal.failed
+        removal.deleted(),
+        removal.failed()
     );
     Ok(removal)
 }
