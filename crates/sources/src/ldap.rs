@@ -439,7 +439,9 @@ impl<'a> Reader<'a> {
             display_name: first(e, "displayName"),
             given_name: first(e, "givenName"),
             surname: first(e, "sn"),
-            mail: first(e, "mail"),
+            // Every value of a multi-valued `mail`: the choice among them is
+            // select_email's, as for one comma-joined value.
+            mail: values(e, "mail").join(","),
             sam_account_name: first(e, "sAMAccountName"),
             title: first(e, "title"),
             member_of: values(e, "memberOf")

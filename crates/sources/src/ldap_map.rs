@@ -45,20 +45,42 @@ pub fn rdns(dn: &str) -> Vec<String> {
     out
 }
 
-/// The value of an RDN (`OU=IT` → `IT`), with `\,`-style escapes removed.
+/// The value of an RDN (`OU=IT` → `IT`), with its escapes decoded: `\,`
+/// (Active Directory's style) and `\2C` (OpenLDAP's hex style, which also
+/// writes UTF-8 bytes as `\C3\A9`) both mean the character.
 pub fn rdn_value(rdn: &str) -> Option<(String, String)> {
     let (attr, value) = rdn.split_once('=')?;
-    let mut out = String::new();
-    let mut escaped = false;
-    for c in value.chars() {
-        if escaped || c != '\\' {
-            out.push(c);
-            escaped = false;
-        } else {
-            escaped = true;
+    let bytes = value.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|pair| std::str::from_utf8(pair).ok())
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+        match hex {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                // `\` before a special character: the character itself.
+                if let Some(&next) = bytes.get(i + 1) {
+                    out.push(next);
+                }
+                i += 2;
+            }
         }
     }
-    Some((attr.trim().to_lowercase(), out.trim().to_owned()))
+    Some((
+        attr.trim().to_lowercase(),
+        String::from_utf8_lossy(&out).trim().to_owned(),
+    ))
 }
 
 /// The OU path of an entry's DN, top-most OU first, with the DN of each OU
@@ -249,6 +271,21 @@ mod tests {
         assert_eq!(path[0].1, "OU=IT\\, Ops,DC=corp,DC=local");
         assert_eq!(path[1].0, "Helpdesk");
         assert!(ou_path("CN=x,DC=corp").is_empty());
+    }
+
+    #[test]
+    fn hex_escaped_dn_values_are_decoded() {
+        let path = ou_path("cn=Ann,ou=Sales\\2C EMEA,ou=R\\C3\\A9seau \\2B Ops,dc=corp");
+        let names: Vec<&str> = path.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["Réseau + Ops", "Sales, EMEA"]);
+        assert_eq!(
+            rdn_value("CN=Smith\\, John"),
+            Some(("cn".into(), "Smith, John".into()))
+        );
+        assert!(member_of(
+            &["cn=Time\\2Fcamp Managers,ou=g".to_owned()],
+            "time/camp managers"
+        ));
     }
 
     #[test]

@@ -450,3 +450,51 @@ fn fetch_prepare_and_sync_end_to_end() {
     );
     assert_eq!(fake.user_count(), SALES + 3);
 }
+
+/// OpenLDAP writes special characters of DNs as hex escapes (`ou=Sales\2C EMEA`,
+/// `\C3\A9` for é); departments and group names are read decoded. A `mail`
+/// with several values prefers the replacement domain, as a comma-joined one does.
+#[test]
+fn hex_escaped_dns_are_decoded_and_multi_valued_mail_prefers_the_domain() {
+    let s = Slapd::start();
+    let mut ldif = String::from(
+        "dn: ou=People,dc=corp,dc=local\nobjectClass: organizationalUnit\nou: People\n\n\
+         dn: ou=Sales\\2C EMEA,ou=People,dc=corp,dc=local\nobjectClass: organizationalUnit\nou: Sales, EMEA\n\n\
+         dn: ou=R\\C3\\A9seau \\2B Ops,ou=Sales\\2C EMEA,ou=People,dc=corp,dc=local\nobjectClass: organizationalUnit\nou: R\u{e9}seau + Ops\n\n\
+         dn: ou=Groups,dc=corp,dc=local\nobjectClass: organizationalUnit\nou: Groups\n\n",
+    );
+    ldif += &person(
+        "cn=Ann Lee,ou=R\\C3\\A9seau \\2B Ops,ou=Sales\\2C EMEA,ou=People,dc=corp,dc=local",
+        "Ann Lee",
+        1,
+        "displayName: Ann Lee\nmail: ann.lee@old-corp.com\nmail: Ann.Lee@corp.com\nuserAccountControl: 512\n",
+    );
+    ldif += "\ndn: cn=Leads\\2C EMEA,ou=Groups,dc=corp,dc=local\nobjectClass: groupOfNames\ncn: Leads, EMEA\n\
+             member: cn=Ann Lee,ou=R\\C3\\A9seau \\2B Ops,ou=Sales\\2C EMEA,ou=People,dc=corp,dc=local\n";
+    s.add(&ldif);
+
+    let p = project(&s)
+        .env("LDAP_USE_OU_STRUCTURE", "true")
+        .env("LDAP_SUPERVISOR_GROUP_NAME", "Leads, EMEA")
+        .env("TIMECAMP_REPLACE_EMAIL_DOMAIN", "corp.com");
+    p.run(FETCH, &[]).expect_success();
+    let u = p.source_users();
+    assert_eq!(u.len(), 1);
+    assert_eq!(u[0]["department"], "People/Sales, EMEA/R\u{e9}seau + Ops");
+    assert_eq!(
+        u[0]["email"], "ann.lee@corp.com",
+        "the value in the preferred domain, of two"
+    );
+    assert_eq!(
+        u[0]["force_supervisor_role"], true,
+        "member of the group whose name has an escaped comma"
+    );
+
+    let p = project(&s);
+    p.run(FETCH, &[]).expect_success();
+    assert_eq!(
+        p.source_users()[0]["email"],
+        "ann.lee@old-corp.com",
+        "without a preferred domain, the first value"
+    );
+}
