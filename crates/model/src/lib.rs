@@ -336,12 +336,31 @@ pub struct VacationFile {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Leave {
     pub email: Option<String>,
+    /// The person's other addresses (Factorial's login e-mail besides the
+    /// work one): their TimeCamp account may be under any of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_emails: Vec<String>,
     pub start_on: String,
     /// Inclusive; `null` means a one-day leave.
     pub finish_on: Option<String>,
     pub tc_leave_type: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl Leave {
+    /// Every address of the person, the primary first, trimmed and
+    /// lower-cased, without blanks or repeats.
+    pub fn emails(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for e in self.email.iter().chain(&self.other_emails) {
+            let e = e.trim().to_lowercase();
+            if !e.is_empty() && !out.contains(&e) {
+                out.push(e);
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]

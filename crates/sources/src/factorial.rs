@@ -176,6 +176,19 @@ fn text(v: &Value, k: &str) -> String {
     }
 }
 
+/// The employee's addresses for their leaves, as the original wrote them:
+/// `email`, else `login_email`; the other one, when different, goes beside
+/// it so that sync-time-off finds the TimeCamp account under either.
+fn leave_emails(e: &Value) -> (String, Vec<String>) {
+    let work = text(e, "email").to_lowercase();
+    let login = text(e, "login_email").to_lowercase();
+    match (work.is_empty(), login.is_empty()) {
+        (false, false) if work != login => (work, vec![login]),
+        (true, _) => (login, Vec::new()),
+        _ => (work, Vec::new()),
+    }
+}
+
 /// The address TimeCamp knows: the login e-mail, else the personal one.
 fn employee_email(e: &Value) -> String {
     let login = text(e, "login_email");
@@ -221,7 +234,7 @@ pub async fn fetch(s: &FactorialSettings) -> Result<Fetched, FactorialError> {
     }
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     let mut users = Vec::new();
-    let mut email_of: HashMap<String, String> = HashMap::new();
+    let mut emails_of: HashMap<String, (String, Vec<String>)> = HashMap::new();
     for e in &employees {
         let id = text(e, "id");
         let email = employee_email(e);
@@ -229,7 +242,7 @@ pub async fn fetch(s: &FactorialSettings) -> Result<Fetched, FactorialError> {
             warn!("employee {id} has no e-mail; skipped");
             continue;
         }
-        email_of.insert(id.clone(), email.clone());
+        emails_of.insert(id.clone(), leave_emails(e));
         let terminated = text(e, "terminated_on");
         let inactive = (!terminated.is_empty() && terminated <= today)
             || e.get("active") == Some(&Value::Bool(false));
@@ -265,7 +278,7 @@ pub async fn fetch(s: &FactorialSettings) -> Result<Fetched, FactorialError> {
             pending += 1;
             continue;
         }
-        let Some(email) = email_of.get(&text(l, "employee_id")).cloned() else {
+        let Some((email, other_emails)) = emails_of.get(&text(l, "employee_id")).cloned() else {
             unknown += 1;
             continue;
         };
@@ -283,6 +296,7 @@ pub async fn fetch(s: &FactorialSettings) -> Result<Fetched, FactorialError> {
         let finish = text(l, "finish_on");
         out_leaves.push(Leave {
             email: Some(email),
+            other_emails,
             start_on: text(l, "start_on"),
             finish_on: (!finish.is_empty()).then_some(finish),
             tc_leave_type: tc,

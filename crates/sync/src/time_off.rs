@@ -54,17 +54,22 @@ pub fn plan(
                 reason,
             })
         };
-        let Some(email) = leave
-            .email
-            .as_deref()
-            .map(|e| e.trim().to_lowercase())
-            .filter(|e| !e.is_empty())
-        else {
+        let emails = leave.emails();
+        if emails.is_empty() {
             skip("no e-mail".into());
             continue;
-        };
-        let Some(&user_id) = users.get(&email) else {
-            skip("no TimeCamp user with this e-mail".into());
+        }
+        // The person's account may be under any of their addresses (Factorial
+        // keeps a work and a login e-mail; TimeCamp may know either).
+        let Some((email, user_id)) = emails
+            .iter()
+            .find_map(|e| users.get(e).map(|id| (e.clone(), *id)))
+        else {
+            skip(if emails.len() == 1 {
+                "no TimeCamp user with this e-mail".into()
+            } else {
+                format!("no TimeCamp user with any of {}", emails.join(", "))
+            });
             continue;
         };
         let Some(type_name) = leave.tc_leave_type.as_deref() else {
@@ -157,6 +162,25 @@ mod tests {
             tc_leave_type: t.map(str::to_owned),
             ..Leave::default()
         }
+    }
+
+    #[test]
+    fn a_leave_finds_its_user_by_any_of_the_persons_emails() {
+        let users = HashMap::from([("anna.login@x.com".to_owned(), 7)]);
+        let mut l = leave(" Anna@X.com ", "2026-03-02", None, Some("Vacation"));
+        l.other_emails = vec!["Anna.Login@x.com".into()];
+        let (planned, skipped) = plan(&[l.clone()], &types(), &users, false);
+        assert_eq!(skipped, vec![]);
+        assert_eq!(
+            (planned[0].user_id, planned[0].email.as_str()),
+            (7, "anna.login@x.com")
+        );
+
+        let (_, skipped) = plan(&[l], &types(), &HashMap::new(), false);
+        assert_eq!(
+            skipped[0].reason,
+            "no TimeCamp user with any of anna@x.com, anna.login@x.com"
+        );
     }
 
     #[test]

@@ -75,7 +75,8 @@ fn employees_and_every_page_of_leaves_are_fetched() {
     assert_eq!(v.len(), 3, "the unapproved leave is left out");
     assert_eq!(
         v[0],
-        json!({"email": "bo@acme.com", "start_on": "2025-08-07", "finish_on": "2025-08-11", "tc_leave_type": "Vacation"})
+        json!({"email": "bo@home.org", "other_emails": ["bo@acme.com"], "start_on": "2025-08-07", "finish_on": "2025-08-11", "tc_leave_type": "Vacation"}),
+        "the work e-mail first, as the original wrote it, and the login e-mail beside it"
     );
     assert_eq!(v[1]["tc_leave_type"], "Sick Leave");
     assert_eq!(v[1]["finish_on"], Value::Null);
@@ -243,4 +244,36 @@ fn factorial_to_timecamp_end_to_end() {
     p.run(TIME_OFF, &[]).expect_success();
     assert_eq!(tc.attendance_of("bo@acme.com", "2025-08-07"), Some(13));
     assert_eq!(tc.attendance_of("ola@acme.com", "2025-09-02"), Some(13));
+}
+
+/// Many companies use Factorial only for time off, with TimeCamp accounts made
+/// from another source under either of a person's addresses: each leave finds
+/// its account by any of the employee's e-mails.
+#[test]
+fn leaves_reach_accounts_under_the_login_or_the_work_email() {
+    let f = factorial();
+    let tc = FakeTimecamp::start(10)
+        .user(2, "bo@acme.com", "Bo Dev", 10)
+        .user(3, "cy@home.org", "Cy Dev", 10)
+        .user(4, "ola@acme.com", "Ola", 10);
+    let p = project(&f).timecamp(&tc, 10);
+    p.run(FETCH, &[]).expect_success();
+    p.run(TIME_OFF, &[])
+        .expect_success()
+        .expect_stderr("0 leaves skipped");
+    assert_eq!(
+        tc.attendance_of("bo@acme.com", "2025-08-07"),
+        Some(13),
+        "login e-mail"
+    );
+    assert_eq!(
+        tc.attendance_of("cy@home.org", "2025-08-04"),
+        Some(14),
+        "work e-mail"
+    );
+    assert_eq!(
+        tc.attendance_of("ola@acme.com", "2025-09-01"),
+        Some(13),
+        "only one address"
+    );
 }
