@@ -454,6 +454,18 @@ pub const SETTINGS: &[Setting] = &[
         "comma-separated group names; only their members (nested groups included) are read; an unknown name fails the fetch",
     ),
     s(
+        "AZURE_SUPERVISOR_GROUPS",
+        "empty",
+        "fetch-azuread",
+        "comma-separated group names; their members (nested groups included) get the supervisor role; an unknown name fails the fetch",
+    ),
+    s(
+        "AZURE_ADDITIONAL_EMAIL_SOURCE",
+        "empty",
+        "fetch-azuread",
+        "`mail` or `userPrincipalName` (`upn`): that field becomes the TimeCamp additional e-mail; empty or `none`: no additional e-mail",
+    ),
+    s(
         "LDAP_HOST",
         "–",
         "fetch-ldap",
@@ -609,9 +621,6 @@ pub const SETTINGS: &[Setting] = &[
 /// Set, they are warned about by name instead of passed over in silence.
 const NOT_YET_SUPPORTED: &[&str] = &[
     "TIMECAMP_SYNC_PERSISTENT_SETTINGS",
-    "AZURE_SUPERVISOR_GROUPS",
-    "AZURE_ADDITIONAL_EMAIL_SOURCE",
-    "AZURE_SYNC_UPN_AS_ADDITIONAL_EMAIL",
     "HIBOB_SERVICE_USER_ID",
     "HIBOB_SERVICE_USER_TOKEN",
     "HIBOB_API_URL",
@@ -639,6 +648,10 @@ const NOT_YET_SUPPORTED: &[&str] = &[
 
 /// Variables of the original that this version deliberately does not read.
 const NOT_READ: &[(&str, &str)] = &[
+    (
+        "AZURE_SYNC_UPN_AS_ADDITIONAL_EMAIL",
+        "replaced by AZURE_ADDITIONAL_EMAIL_SOURCE=userPrincipalName",
+    ),
     (
         "AZURE_BEARER_TOKEN",
         "the Entra ID token is kept in memory for the run; .env is never rewritten",

@@ -35,7 +35,43 @@ pub struct AzureSettings {
     pub users_url: String,
     pub prefer_real_email: bool,
     pub filter_groups: Vec<String>,
+    /// `AZURE_SUPERVISOR_GROUPS`: members get the supervisor role (`role_id` 2).
+    pub supervisor_groups: Vec<String>,
+    pub additional_email: AdditionalEmail,
     pub timeout: Duration,
+}
+
+/// `AZURE_ADDITIONAL_EMAIL_SOURCE`: which Graph field becomes the user's
+/// additional e-mail (`real_email`), which the sync writes to TimeCamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AdditionalEmail {
+    #[default]
+    None,
+    Mail,
+    UserPrincipalName,
+}
+
+impl AdditionalEmail {
+    fn parse(value: Option<&str>) -> Result<Self, ConfigError> {
+        match value.map(|v| v.trim().to_lowercase()).as_deref() {
+            None | Some("") | Some("none") => Ok(Self::None),
+            Some("mail") => Ok(Self::Mail),
+            Some("userprincipalname") | Some("upn") => Ok(Self::UserPrincipalName),
+            Some(_) => Err(ConfigError::Invalid {
+                var: "AZURE_ADDITIONAL_EMAIL_SOURCE",
+                value: value.unwrap_or_default().to_owned(),
+                expected: "mail, userPrincipalName (or upn), or none",
+            }),
+        }
+    }
+
+    fn field(self) -> Option<&'static str> {
+        match self {
+            Self::None => None,
+            Self::Mail => Some("mail"),
+            Self::UserPrincipalName => Some("userPrincipalName"),
+        }
+    }
 }
 
 impl AzureSettings {
@@ -81,6 +117,8 @@ impl AzureSettings {
             users_url,
             prefer_real_email: env.bool("AZURE_PREFER_REAL_EMAIL", false)?,
             filter_groups: env.list("AZURE_FILTER_GROUPS"),
+            supervisor_groups: env.list("AZURE_SUPERVISOR_GROUPS"),
+            additional_email: AdditionalEmail::parse(env.get("AZURE_ADDITIONAL_EMAIL_SOURCE"))?,
             timeout: Duration::from_secs(60),
         })
     }
@@ -102,8 +140,8 @@ pub enum AzureError {
     Transport { what: String, message: String },
     #[error("unexpected answer from Graph ({what}): {message}")]
     Decode { what: String, message: String },
-    #[error("AZURE_FILTER_GROUPS: no group named {0:?} (names are exact and case-sensitive)")]
-    UnknownGroup(String),
+    #[error("{var}: no group named {name:?} (names are exact and case-sensitive)")]
+    UnknownGroup { var: &'static str, name: String },
     #[error("cannot set up the HTTP client: {0}")]
     Setup(String),
 }
@@ -114,7 +152,11 @@ pub fn odata_quote(s: &str) -> String {
 }
 
 /// Maps a Graph user; `None` (with the reason) when it cannot be a TimeCamp user.
-pub fn map_user(u: &Value, prefer_real_email: bool) -> Result<SourceUser, String> {
+pub fn map_user(
+    u: &Value,
+    prefer_real_email: bool,
+    additional: AdditionalEmail,
+) -> Result<SourceUser, String> {
     let text = |k: &str| {
         u.get(k)
             .and_then(Value::as_str)
@@ -160,6 +202,10 @@ pub fn map_user(u: &Value, prefer_real_email: bool) -> Result<SourceUser, String
             Status::Inactive
         }),
         supervisor_id: Some(manager),
+        real_email: additional
+            .field()
+            .map(|f| text(f).to_lowercase())
+            .filter(|e| !e.is_empty()),
         ..SourceUser::default()
     }
     .with_raw_data(u.clone()))
@@ -302,16 +348,19 @@ impl Graph<'_> {
         Ok(items)
     }
 
-    async fn allowed_ids(&mut self) -> Result<Option<HashSet<String>>, AzureError> {
-        if self.s.filter_groups.is_empty() {
-            return Ok(None);
-        }
+    /// The ids of the members (nested groups included) of the groups named
+    /// in `var`; a name no group has fails the fetch.
+    async fn members_of(
+        &mut self,
+        var: &'static str,
+        names: &[String],
+    ) -> Result<HashSet<String>, AzureError> {
         let mut ids = HashSet::new();
-        for name in self.s.filter_groups.clone() {
+        for name in names {
             let url = reqwest::Url::parse_with_params(
                 &format!("{}/v1.0/groups", self.s.graph_url),
                 &[
-                    ("$filter", format!("displayName eq {}", odata_quote(&name))),
+                    ("$filter", format!("displayName eq {}", odata_quote(name))),
                     ("$select", "id".into()),
                 ],
             )
@@ -322,7 +371,10 @@ impl Graph<'_> {
                 .and_then(|g| g["id"].as_str())
                 .map(str::to_owned)
             else {
-                return Err(AzureError::UnknownGroup(name));
+                return Err(AzureError::UnknownGroup {
+                    var,
+                    name: name.clone(),
+                });
             };
             let members = self
                 .all(
@@ -340,7 +392,7 @@ impl Graph<'_> {
                     .filter_map(|m| m["id"].as_str().map(str::to_owned)),
             );
         }
-        Ok(Some(ids))
+        Ok(ids)
     }
 }
 
@@ -356,7 +408,23 @@ pub async fn fetch(s: &AzureSettings) -> Result<Vec<SourceUser>, AzureError> {
         token: None,
         tokens: 0,
     };
-    let allowed = graph.allowed_ids().await?;
+    let allowed = if s.filter_groups.is_empty() {
+        None
+    } else {
+        Some(
+            graph
+                .members_of("AZURE_FILTER_GROUPS", &s.filter_groups)
+                .await?,
+        )
+    };
+    let supervisors = graph
+        .members_of("AZURE_SUPERVISOR_GROUPS", &s.supervisor_groups)
+        .await?;
+    if !s.supervisor_groups.is_empty() && supervisors.is_empty() {
+        warn!(
+            "AZURE_SUPERVISOR_GROUPS: the groups have no members; nobody gets the supervisor role from them"
+        );
+    }
     let first = format!(
         "{}?$select={USER_FIELDS}&$expand=manager($select=id)&$top=999",
         s.users_url
@@ -368,8 +436,13 @@ pub async fn fetch(s: &AzureSettings) -> Result<Vec<SourceUser>, AzureError> {
         if allowed.as_ref().is_some_and(|a| !a.contains(id)) {
             continue;
         }
-        match map_user(u, s.prefer_real_email) {
-            Ok(user) => users.push(user),
+        match map_user(u, s.prefer_real_email, s.additional_email) {
+            Ok(mut user) => {
+                if supervisors.contains(id) {
+                    user.role_id = Some("2".into());
+                }
+                users.push(user);
+            }
             Err(why) => warn!("skipped: {why}"),
         }
     }
@@ -397,14 +470,45 @@ mod tests {
         let u = json!({"id": "g1", "displayName": " Ada ", "mail": "Ada@Contoso.com",
                        "userPrincipalName": "ada@contoso.onmicrosoft.com", "accountEnabled": false,
                        "manager": {"@odata.type": "#microsoft.graph.user", "id": "g0"}});
-        let a = map_user(&u, false).unwrap();
+        let a = map_user(&u, false, AdditionalEmail::None).unwrap();
         assert_eq!(a.email.as_deref(), Some("ada@contoso.onmicrosoft.com"));
         assert_eq!(a.status, Some(Status::Inactive));
         assert_eq!(a.supervisor_id.as_deref(), Some("g0"));
         assert_eq!(a.department.as_deref(), Some(""));
-        let b = map_user(&u, true).unwrap();
+        assert_eq!(a.real_email, None);
+        let b = map_user(&u, true, AdditionalEmail::UserPrincipalName).unwrap();
         assert_eq!(b.email.as_deref(), Some("ada@contoso.com"));
-        assert!(map_user(&json!({"id": "x"}), false).is_err());
+        assert_eq!(b.real_email.as_deref(), Some("ada@contoso.onmicrosoft.com"));
+        let c = map_user(&u, false, AdditionalEmail::Mail).unwrap();
+        assert_eq!(c.real_email.as_deref(), Some("ada@contoso.com"));
+        assert!(map_user(&json!({"id": "x"}), false, AdditionalEmail::None).is_err());
+    }
+
+    #[test]
+    fn additional_email_source_is_parsed_at_start() {
+        let with = |v: &'static str| {
+            AzureSettings::from_env(&Env::from_pairs([
+                ("AZURE_TENANT_ID", "t"),
+                ("AZURE_CLIENT_ID", "c"),
+                ("AZURE_CLIENT_SECRET", "s"),
+                ("AZURE_ADDITIONAL_EMAIL_SOURCE", v),
+            ]))
+            .map(|s| s.additional_email)
+        };
+        assert_eq!(with(" Mail ").unwrap(), AdditionalEmail::Mail);
+        assert_eq!(with("UPN").unwrap(), AdditionalEmail::UserPrincipalName);
+        assert_eq!(
+            with("userPrincipalName").unwrap(),
+            AdditionalEmail::UserPrincipalName
+        );
+        assert_eq!(with("none").unwrap(), AdditionalEmail::None);
+        assert!(matches!(
+            with("otherMails"),
+            Err(ConfigError::Invalid {
+                var: "AZURE_ADDITIONAL_EMAIL_SOURCE",
+                ..
+            })
+        ));
     }
 
     #[test]

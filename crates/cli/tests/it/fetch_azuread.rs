@@ -170,3 +170,42 @@ fn fetch_prepare_and_sync_end_to_end() {
     assert_eq!(tc.role_of("boss@contoso.onmicrosoft.com"), 2);
     assert_eq!(tc.user_count(), 7, "the disabled account is not created");
 }
+
+/// Members of `AZURE_SUPERVISOR_GROUPS` (nested groups included) become
+/// supervisors; `AZURE_ADDITIONAL_EMAIL_SOURCE` picks the field written to
+/// TimeCamp as the additional e-mail.
+#[test]
+fn supervisor_groups_and_the_additional_email_reach_timecamp() {
+    let g = tenant();
+    let tc = FakeTimecamp::start(10);
+    let p = project(&g)
+        .env("AZURE_SUPERVISOR_GROUPS", " Eng's Backend ,")
+        .env("AZURE_ADDITIONAL_EMAIL_SOURCE", "mail")
+        .timecamp(&tc, 10);
+    p.run(FETCH, &[]).expect_success();
+    let u = p.source_users();
+    let e3 = find(&u, "external_id", "e3");
+    assert_eq!(e3["role_id"], "2");
+    assert_eq!(e3["real_email"], "e3@contoso.com", "lower-cased");
+    assert!(find(&u, "external_id", "e1").get("role_id").is_none());
+    p.run(PREPARE, &[]).expect_success();
+    p.run(SYNC, &[]).expect_success();
+    assert_eq!(tc.role_of("e3@contoso.onmicrosoft.com"), 2);
+    assert_eq!(tc.role_of("e1@contoso.onmicrosoft.com"), 3);
+    assert_eq!(
+        tc.setting_of("e1@contoso.onmicrosoft.com", "additional_email")
+            .as_deref(),
+        Some("e1@contoso.com")
+    );
+
+    project(&g)
+        .env("AZURE_SUPERVISOR_GROUPS", "Leads")
+        .run(FETCH, &[])
+        .expect_code(1)
+        .expect_stderr("AZURE_SUPERVISOR_GROUPS: no group named \"Leads\"");
+    project(&g)
+        .env("AZURE_ADDITIONAL_EMAIL_SOURCE", "otherMails")
+        .run(FETCH, &[])
+        .expect_code(2)
+        .expect_stderr("AZURE_ADDITIONAL_EMAIL_SOURCE");
+}
