@@ -199,6 +199,15 @@ impl SourceUser {
         self
     }
 
+    /// Marks a manager fetched from outside the selected scope: inactive,
+    /// with `"hierarchy_only": true`.
+    pub fn into_hierarchy_only(mut self) -> Self {
+        self.status = Some(Status::Inactive);
+        self.extra
+            .insert("hierarchy_only".to_owned(), Value::Bool(true));
+        self
+    }
+
     /// A manager from outside the fetched scope (`"hierarchy_only": true`):
     /// they shape the supervisor tree but never become a TimeCamp user.
     pub fn is_hierarchy_only(&self) -> bool {

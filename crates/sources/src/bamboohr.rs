@@ -6,14 +6,14 @@
 //! inactive. Throttling (429, 503) is retried with `Retry-After`. Any failed
 //! request fails the whole fetch: nothing is written from a partial read.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use scim_core::model::{SourceUser, Status};
 use scim_core::{ConfigError, Env, Secret};
 use serde_json::{Value, json};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
+use crate::fields::SupervisorRule;
 use crate::http::{self, Failure};
 
 pub const DEFAULT_API_URL: &str = "https://api.bamboohr.com/api/gateway.php";
@@ -46,7 +46,7 @@ pub struct BambooSettings {
     pub exclude_filter: Option<Value>,
     pub excluded_departments: Vec<String>,
     /// `field:value` of `BAMBOOHR_SUPERVISOR_RULE`.
-    pub supervisor_rule: Option<(String, String)>,
+    pub supervisor_rule: Option<SupervisorRule>,
     pub timeout: Duration,
 }
 
@@ -78,21 +78,12 @@ impl BambooSettings {
                 }
             },
         };
-        let supervisor_rule = match env.get("BAMBOOHR_SUPERVISOR_RULE") {
-            None => None,
-            Some(text) => match text.split_once(':') {
-                Some((f, v)) if !f.trim().is_empty() && !v.trim().is_empty() => {
-                    Some((f.trim().to_owned(), v.trim().to_owned()))
-                }
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        var: "BAMBOOHR_SUPERVISOR_RULE",
-                        value: text.to_owned(),
-                        expected: "field:value, e.g. isSupervisor:Yes",
-                    });
-                }
-            },
-        };
+        let supervisor_rule = SupervisorRule::from_setting(
+            "BAMBOOHR_SUPERVISOR_RULE",
+            env.get("BAMBOOHR_SUPERVISOR_RULE"),
+            false,
+            "field:value, e.g. isSupervisor:Yes",
+        )?;
         Ok(Self {
             subdomain: env.string("BAMBOOHR_SUBDOMAIN", ""),
             api_key: Secret::new(env.string("BAMBOOHR_API_KEY", "")),
@@ -113,10 +104,10 @@ impl BambooSettings {
 
     fn fields(&self) -> Vec<String> {
         let mut f: Vec<String> = FIELDS.iter().map(|s| (*s).to_owned()).collect();
-        if let Some((field, _)) = &self.supervisor_rule
-            && !f.contains(field)
+        if let Some(rule) = &self.supervisor_rule
+            && !f.contains(&rule.field)
         {
-            f.push(field.clone());
+            f.push(rule.field.clone());
         }
         f
     }
@@ -207,7 +198,7 @@ pub fn map_row(
     let is_supervisor = s
         .supervisor_rule
         .as_ref()
-        .is_some_and(|(field, value)| text(row, field).unwrap_or_default().trim() == value);
+        .is_some_and(|rule| rule.matches(row.get(&rule.field)));
     Ok(SourceUser {
         external_id: non_empty(row, "employeeNumber"),
         name: Some(text(row, "name").unwrap_or_default().trim().to_owned()),
@@ -343,20 +334,7 @@ pub async fn fetch(s: &BambooSettings) -> Result<Vec<SourceUser>, BambooError> {
     let active = users.len();
     info!("BambooHR listed {} employees; {active} kept", rows.len());
 
-    let mut known: HashSet<String> = users.iter().filter_map(|u| u.external_id.clone()).collect();
-    let mut not_found: HashSet<String> = HashSet::new();
-    loop {
-        let mut missing: Vec<String> = users
-            .iter()
-            .filter_map(|u| u.supervisor_id.clone())
-            .filter(|id| !id.is_empty() && !known.contains(id) && !not_found.contains(id))
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        if missing.is_empty() {
-            break;
-        }
-        missing.sort();
+    let added = crate::chain::complete(&mut users, "BambooHR", async |missing: &[String]| {
         let lookups: Vec<Value> = missing
             .iter()
             .map(|id| json!({"field": "employeeNumber", "operator": "equal", "value": id}))
@@ -364,23 +342,13 @@ pub async fn fetch(s: &BambooSettings) -> Result<Vec<SourceUser>, BambooError> {
         let found = api
             .rows(json!({"match": "any", "filters": lookups}))
             .await?;
-        for row in &found {
-            if let Ok(u) = map_row(row, s, &today, true)
-                && let Some(id) = u.external_id.clone()
-                && known.insert(id)
-            {
-                users.push(u);
-            }
-        }
-        for id in missing.into_iter().filter(|id| !known.contains(id)) {
-            warn!("supervisor {id} is not in BambooHR; their reports keep the id");
-            not_found.insert(id);
-        }
-    }
-    info!(
-        "Added {} supervisors outside the listing as inactive",
-        users.len() - active
-    );
+        Ok(found
+            .iter()
+            .filter_map(|row| map_row(row, s, &today, true).ok())
+            .collect())
+    })
+    .await?;
+    info!("Added {added} supervisors outside the listing as inactive");
     Ok(users)
 }
 
