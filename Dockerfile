@@ -8,9 +8,10 @@ WORKDIR /src
 COPY . .
 RUN cargo build --release --locked -p timecamp-scim --bins \
  && mkdir /out \
- && for bin in fetch-bamboohr fetch-azuread fetch-ldap fetch-factorial prepare-timecamp \
+ && for bin in fetch-bamboohr fetch-azuread fetch-ldap fetch-factorial fetch-hibob fetch-okta \
+               prepare-timecamp \
                sync-users sync-time-off display-tree remove-empty-groups http-service; do \
-      if [ -f "target/release/$bin" ]; then cp "target/release/$bin" /out/; fi; \
+      cp "target/release/$bin" /out/; \
     done
 
 FROM debian:bookworm-slim

@@ -93,6 +93,11 @@ const STAGES: &[Stage] = &[
         flags: &[DEBUG],
     },
     Stage {
+        name: "fetch-hibob",
+        original: "fetch_hibob.py",
+        flags: &[DEBUG],
+    },
+    Stage {
         name: "prepare-timecamp",
         original: "prepare_timecamp_json_from_fetch.py",
         flags: &[DEBUG],

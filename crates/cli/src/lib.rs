@@ -25,6 +25,7 @@ pub mod explain;
 pub mod fetch_azuread;
 pub mod fetch_bamboohr;
 pub mod fetch_factorial;
+pub mod fetch_hibob;
 pub mod fetch_ldap;
 pub mod http_service;
 pub mod notify;

@@ -592,6 +592,48 @@ pub const SETTINGS: &[Setting] = &[
         "timeout of the connection and of each LDAP operation",
     ),
     s(
+        "HIBOB_SERVICE_USER_ID",
+        "–",
+        "fetch-hibob",
+        "the API service user's id (HTTP Basic user) (required)",
+    ),
+    secret(
+        "HIBOB_SERVICE_USER_TOKEN",
+        "–",
+        "fetch-hibob",
+        "the service user's token; never logged (required)",
+    ),
+    s(
+        "HIBOB_API_URL",
+        "`https://api.hibob.com`",
+        "fetch-hibob",
+        "base URL of HiBob's API (proxies, tests)",
+    ),
+    s(
+        "HIBOB_EXCLUDE_FILTER",
+        "empty",
+        "fetch-hibob",
+        "one people-search filter, JSON `{\"fieldPath\", \"operator\": \"equals\", \"values\": [...]}`; despite the name, only the employees it matches are read; anything else stops the fetch",
+    ),
+    s(
+        "HIBOB_EXCLUDED_DEPARTMENTS",
+        "empty",
+        "fetch-hibob",
+        "comma-separated department names (as HiBob shows them) whose employees are left out",
+    ),
+    s(
+        "HIBOB_SUPERVISOR_RULE",
+        "empty",
+        "fetch-hibob",
+        "`field-path:value` marking supervisors (`is_supervisor`), e.g. `work.isManager:true`; empty: HiBob's `work.isManager`",
+    ),
+    s(
+        "HIBOB_CUSTOM_FIELDS",
+        "empty",
+        "fetch-hibob",
+        "comma-separated extra field paths to read (kept under `raw_data`, for transform filters)",
+    ),
+    s(
         "FACTORIAL_API_URL",
         "–",
         "fetch-factorial",
@@ -621,13 +663,6 @@ pub const SETTINGS: &[Setting] = &[
 /// Set, they are warned about by name instead of passed over in silence.
 const NOT_YET_SUPPORTED: &[&str] = &[
     "TIMECAMP_SYNC_PERSISTENT_SETTINGS",
-    "HIBOB_SERVICE_USER_ID",
-    "HIBOB_SERVICE_USER_TOKEN",
-    "HIBOB_API_URL",
-    "HIBOB_EXCLUDE_FILTER",
-    "HIBOB_EXCLUDED_DEPARTMENTS",
-    "HIBOB_SUPERVISOR_RULE",
-    "HIBOB_CUSTOM_FIELDS",
     "OKTA_ORG_URL",
     "OKTA_API_TOKEN",
     "OKTA_USER_STATUSES",

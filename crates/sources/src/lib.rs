@@ -4,7 +4,10 @@
 
 pub mod azuread;
 pub mod bamboohr;
+pub mod chain;
 pub mod factorial;
+pub mod fields;
+pub mod hibob;
 pub mod http;
 pub mod ldap;
 pub mod ldap_map;

@@ -7,6 +7,7 @@
 mod deployment;
 mod fetch_azuread;
 mod fetch_bamboohr;
+mod fetch_hibob;
 mod fetch_ldap;
 mod http_service;
 mod prepare_cli;

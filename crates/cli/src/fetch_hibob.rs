@@ -1,0 +1,37 @@
+//! `fetch-hibob`: employees from HiBob into `var/users.json`.
+
+use anyhow::Context;
+use clap::Parser;
+use scim_core::Env;
+use scim_core::settings::StorageSettings;
+use scim_core::storage::USERS_FILE;
+use scim_sources::hibob::{HibobSettings, fetch};
+
+/// Read the employees of HiBob (people search, with a service user) into var/users.json.
+///
+/// Managers outside the listing are looked up and written as hierarchy-only
+/// records. Nothing is written if a request fails or no employee is found; the
+/// previous file stays.
+#[derive(Debug, Parser)]
+#[command(
+    name = "fetch-hibob",
+    version,
+    override_usage = "fetch-hibob [--debug]",
+    after_help = crate::stage_help!(
+        "Needs HIBOB_SERVICE_USER_ID and HIBOB_SERVICE_USER_TOKEN; optional: HIBOB_API_URL, HIBOB_EXCLUDE_FILTER, HIBOB_EXCLUDED_DEPARTMENTS, HIBOB_SUPERVISOR_RULE, HIBOB_CUSTOM_FIELDS."
+    )
+)]
+pub struct Args {
+    /// Log at DEBUG level (also lists the employees left out and why)
+    #[arg(long)]
+    pub debug: bool,
+}
+
+pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
+    let settings = HibobSettings::from_env(&env)?;
+    let storage = crate::open_storage(&StorageSettings::from_env(&env)?).await?;
+    let users = fetch(&settings)
+        .await
+        .with_context(|| format!("fetch-hibob stopped; {USERS_FILE} was left as it was"))?;
+    crate::save_users(storage.as_ref(), "fetch-hibob", users).await
+}
