@@ -98,6 +98,11 @@ const STAGES: &[Stage] = &[
         flags: &[DEBUG],
     },
     Stage {
+        name: "fetch-okta",
+        original: "fetch_okta.py",
+        flags: &[DEBUG],
+    },
+    Stage {
         name: "prepare-timecamp",
         original: "prepare_timecamp_json_from_fetch.py",
         flags: &[DEBUG],

@@ -27,6 +27,7 @@ pub mod fetch_bamboohr;
 pub mod fetch_factorial;
 pub mod fetch_hibob;
 pub mod fetch_ldap;
+pub mod fetch_okta;
 pub mod http_service;
 pub mod notify;
 pub mod prepare;

@@ -634,6 +634,102 @@ pub const SETTINGS: &[Setting] = &[
         "comma-separated extra field paths to read (kept under `raw_data`, for transform filters)",
     ),
     s(
+        "OKTA_ORG_URL",
+        "–",
+        "fetch-okta",
+        "your Okta organisation, e.g. `https://acme.okta.com` (`https://` is added when missing) (required)",
+    ),
+    secret(
+        "OKTA_API_TOKEN",
+        "–",
+        "fetch-okta",
+        "an API token (`SSWS`) of a read-only admin; never logged (required)",
+    ),
+    s(
+        "OKTA_USER_STATUSES",
+        "`ACTIVE`",
+        "fetch-okta",
+        "comma-separated Okta statuses to read; `ACTIVE`, `LOCKED_OUT`, `PASSWORD_EXPIRED`, `RECOVERY` come through active, `SUSPENDED`, `DEPROVISIONED`, `STAGED`, `PROVISIONED` inactive; another name stops the fetch",
+    ),
+    s(
+        "OKTA_FILTER_GROUPS",
+        "empty",
+        "fetch-okta",
+        "comma-separated group names (exact, case-sensitive): only their members are read; an unknown name stops the fetch",
+    ),
+    s(
+        "OKTA_FILTER_GROUP_IDS",
+        "empty",
+        "fetch-okta",
+        "comma-separated group ids, read with `OKTA_FILTER_GROUPS`",
+    ),
+    s(
+        "OKTA_SUPERVISOR_GROUPS",
+        "empty",
+        "fetch-okta",
+        "comma-separated group names whose members get the supervisor role (`role_id` 2)",
+    ),
+    s(
+        "OKTA_EXCLUDED_DEPARTMENTS",
+        "empty",
+        "fetch-okta",
+        "comma-separated departments whose users are left out",
+    ),
+    s(
+        "OKTA_EXTERNAL_ID_FIELD",
+        "`id`",
+        "fetch-okta",
+        "field holding the stable id: `id` (Okta's user id), a profile attribute (`employeeNumber`) or a dotted path from the user (`profile.employeeNumber`)",
+    ),
+    s(
+        "OKTA_EMAIL_FIELD",
+        "`email`",
+        "fetch-okta",
+        "field holding the e-mail (else `profile.login`); an active user without it fails validation",
+    ),
+    s(
+        "OKTA_NAME_FIELD",
+        "`displayName`",
+        "fetch-okta",
+        "field holding the name; else first and last name, else e-mail, else login",
+    ),
+    s(
+        "OKTA_DEPARTMENT_FIELD",
+        "`department`",
+        "fetch-okta",
+        "field holding the department",
+    ),
+    s(
+        "OKTA_JOB_TITLE_FIELD",
+        "`title`",
+        "fetch-okta",
+        "field holding the job title",
+    ),
+    s(
+        "OKTA_SUPERVISOR_ID_FIELD",
+        "`managerId`",
+        "fetch-okta",
+        "field holding the manager reference (an object gives its `id`)",
+    ),
+    s(
+        "OKTA_SUPERVISOR_MATCH_FIELD",
+        "`OKTA_EXTERNAL_ID_FIELD`",
+        "fetch-okta",
+        "field of the manager the reference is compared with (e-mails and logins without case)",
+    ),
+    s(
+        "OKTA_SUPERVISOR_RULE",
+        "empty",
+        "fetch-okta",
+        "`field:value` marking supervisors (`is_supervisor`); an empty value matches users whose field is empty; `true` matches a boolean attribute",
+    ),
+    s(
+        "OKTA_MAX_HIERARCHY_ROOTS",
+        "`0`",
+        "fetch-okta",
+        "more managers at the top of the hierarchy than this fails validation; `0`: reported only",
+    ),
+    s(
         "FACTORIAL_API_URL",
         "–",
         "fetch-factorial",
@@ -661,25 +757,7 @@ pub const SETTINGS: &[Setting] = &[
 
 /// Settings of the newest original tool that this version does not read yet.
 /// Set, they are warned about by name instead of passed over in silence.
-const NOT_YET_SUPPORTED: &[&str] = &[
-    "TIMECAMP_SYNC_PERSISTENT_SETTINGS",
-    "OKTA_ORG_URL",
-    "OKTA_API_TOKEN",
-    "OKTA_USER_STATUSES",
-    "OKTA_FILTER_GROUPS",
-    "OKTA_FILTER_GROUP_IDS",
-    "OKTA_SUPERVISOR_GROUPS",
-    "OKTA_EXCLUDED_DEPARTMENTS",
-    "OKTA_EMAIL_FIELD",
-    "OKTA_NAME_FIELD",
-    "OKTA_DEPARTMENT_FIELD",
-    "OKTA_JOB_TITLE_FIELD",
-    "OKTA_EXTERNAL_ID_FIELD",
-    "OKTA_SUPERVISOR_ID_FIELD",
-    "OKTA_SUPERVISOR_MATCH_FIELD",
-    "OKTA_SUPERVISOR_RULE",
-    "OKTA_MAX_HIERARCHY_ROOTS",
-];
+const NOT_YET_SUPPORTED: &[&str] = &["TIMECAMP_SYNC_PERSISTENT_SETTINGS"];
 
 /// Variables of the original that this version deliberately does not read.
 const NOT_READ: &[(&str, &str)] = &[

@@ -11,3 +11,4 @@ pub mod hibob;
 pub mod http;
 pub mod ldap;
 pub mod ldap_map;
+pub mod okta;

@@ -9,6 +9,7 @@
 //! - [`FakeFactorial`]: Factorial's teams, employees and leaves, cursor-paged.
 //! - [`FakeGraph`]: Entra ID's token endpoint and Microsoft Graph users and groups.
 //! - [`FakeHibob`]: HiBob's people search, with field selection and filters.
+//! - [`FakeOkta`]: Okta's users and groups, `Link`-paged and rate-limited.
 //! - [`MotoServer`]: a real S3-compatible server (moto) on loopback.
 //! - [`Slapd`]: a real OpenLDAP server on loopback, with TLS and `memberOf`.
 //! - [`TlsServer`]: a real TLS endpoint (`openssl s_server`) with a private CA.
@@ -19,6 +20,7 @@ mod fake_bamboohr;
 mod fake_factorial;
 mod fake_graph;
 mod fake_hibob;
+mod fake_okta;
 mod fake_timecamp;
 mod moto;
 mod project;
@@ -30,6 +32,7 @@ pub use fake_bamboohr::{BAMBOOHR_KEY, BAMBOOHR_SUBDOMAIN, FakeBambooHr};
 pub use fake_factorial::{FACTORIAL_KEY, FakeFactorial};
 pub use fake_graph::{AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_TENANT, FakeGraph};
 pub use fake_hibob::{FakeHibob, HIBOB_SERVICE_USER, HIBOB_TOKEN};
+pub use fake_okta::{FakeOkta, OKTA_TOKEN};
 pub use fake_timecamp::{FakeTimecamp, Recorded, TOKEN};
 pub use moto::MotoServer;
 pub use project::{Project, Run};

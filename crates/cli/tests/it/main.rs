@@ -9,6 +9,7 @@ mod fetch_azuread;
 mod fetch_bamboohr;
 mod fetch_hibob;
 mod fetch_ldap;
+mod fetch_okta;
 mod http_service;
 mod prepare_cli;
 mod prepare_golden;
