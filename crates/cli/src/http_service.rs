@@ -114,7 +114,7 @@ const STAGES: &[Stage] = &[
             DRY_RUN,
             DEBUG,
             Flag::Switch("--allow-mass-deactivation"),
-            Flag::Choice("--output", &["text", "json"]),
+            Flag::Choice("--output", &["text", "json", "html"]),
         ],
     },
     Stage {

@@ -24,14 +24,14 @@ use crate::Refused;
 #[command(
     name = "sync-users",
     version,
-    override_usage = "sync-users [--dry-run] [--debug] [--input PATH] [--output text|json] [--allow-mass-deactivation] [--explain EMAIL]...",
+    override_usage = "sync-users [--dry-run] [--debug] [--input PATH] [--output text|json|html] [--allow-mass-deactivation] [--explain EMAIL]...",
     after_help = crate::stage_help!(
         "Needs TIMECAMP_API_KEY and TIMECAMP_ROOT_GROUP_ID; the TIMECAMP_DISABLE_* switches limit what it may change."
     )
 )]
 pub struct Args {
     /// Read TimeCamp and print the plan; send no write request at all
-    #[arg(long)]
+    #[arg(long, required_if_eq("output", "html"))]
     pub dry_run: bool,
     /// Log at DEBUG level (console and var/logs/sync.log), including every API request
     #[arg(long)]
@@ -39,7 +39,8 @@ pub struct Args {
     /// The prepared users to apply
     #[arg(long, value_name = "PATH", default_value = TIMECAMP_USERS_FILE)]
     pub input: String,
-    /// What to print on stdout: the plan for people, or the plan / applied result as JSON
+    /// What to print on stdout: the plan for people, the plan / applied result as
+    /// JSON, or (with --dry-run) the plan as a self-contained HTML page
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
     /// Let this one run disable more users than TIMECAMP_MAX_DEACTIVATIONS allows
@@ -55,6 +56,7 @@ pub struct Args {
 pub enum Output {
     Text,
     Json,
+    Html,
 }
 
 const SHAPE: &str = "a list of records with timecamp_email, timecamp_status, timecamp_user_name, \
@@ -178,6 +180,16 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         }
         match args.output {
             Output::Text => print!("{}", scim_sync::plan_text(&plan)),
+            Output::Html => print!(
+                "{}",
+                scim_report::render(&scim_sync::plan_page(
+                    &plan,
+                    &desired,
+                    &current,
+                    options.root_group_id,
+                    &format!("TimeCamp sync plan, {}", scim_sync::journal::now()),
+                ))
+            ),
             Output::Json => println!(
                 "{}",
                 serde_json::to_string_pretty(&json!({

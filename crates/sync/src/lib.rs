@@ -11,6 +11,7 @@ pub mod guard;
 pub mod journal;
 pub mod pending;
 pub mod plan;
+pub mod plan_page;
 pub mod render;
 pub mod time_off;
 
@@ -27,6 +28,7 @@ pub use plan::{
     Change, CurrentState, CurrentUser, GroupRef, Plan, SyncOptions, managed_enabled_users, plan,
     validate_input,
 };
+pub use plan_page::plan_page;
 pub use render::{Summary, plan_text};
 
 impl SyncOptions {

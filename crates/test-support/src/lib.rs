@@ -14,8 +14,10 @@
 //! - [`Slapd`]: a real OpenLDAP server on loopback, with TLS and `memberOf`.
 //! - [`TlsServer`]: a real TLS endpoint (`openssl s_server`) with a private CA.
 //! - [`WebhookReceiver`]: keeps the alerts a stage POSTs.
+//! - [`browser`]: headless Chromium running the HTML pages the stages write.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
 mod fake_bamboohr;
 mod fake_factorial;
 mod fake_graph;

@@ -2,14 +2,15 @@
 //!
 //! The text report keeps the original's layout (statistics, tree, distribution,
 //! optional per-group listing, then a CSV of all users), so admins who read it
-//! before find it where they expect. The HTML page is one self-contained file
-//! (no scripts or styles from elsewhere) with collapsible groups.
+//! before find it where they expect. The HTML page is `scim_report`'s, the
+//! same as sync-users' plan: searchable, collapsible, in natural name order.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use scim_core::model::{Role, Status, TimecampUser};
 use scim_groups::{normalise_path, path_parts};
+use scim_report::{Group, Member, Page};
 
 const RULE: &str =
     "================================================================================";
@@ -180,143 +181,43 @@ fn csv_field(f: &str) -> String {
     }
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// One self-contained HTML page: statistics, then the group tree as nested
-/// `<details>` elements (collapsible without JavaScript), each with its user
-/// count (own and including subgroups) and its members.
+/// One self-contained HTML page (see `scim_report`): the counts, then the
+/// group tree with each group's people, searchable and collapsible.
 pub fn html(users: &[TimecampUser], title: &str) -> String {
     let buckets = distribution(users);
-    let active = buckets.values().map(Vec::len).sum::<usize>();
-    let root = tree(users);
-    let mut body = String::new();
-    if let Some(members) = buckets.get(ROOT_KEY) {
-        body.push_str(&group_html(
-            "(root group)",
-            "",
-            members,
-            &Node::default(),
-            &buckets,
-        ));
-    }
-    for (name, child) in &root.0 {
-        body.push_str(&group_html(
-            name,
-            name,
-            buckets.get(name.as_str()).map_or(&[][..], Vec::as_slice),
-            child,
-            &buckets,
-        ));
-    }
-    let supervisors = buckets
-        .values()
-        .flatten()
-        .filter(|u| role(u) == Role::Supervisor)
-        .count();
-    let groups = root.count();
-    format!(
-        r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
-h1 {{ font-size: 1.4rem; }}
-.stats span {{ display: inline-block; margin-right: 1.5rem; }}
-details {{ margin-left: 1.2rem; border-left: 1px solid #ccc; padding-left: .6rem; }}
-summary {{ cursor: pointer; padding: .15rem 0; }}
-.count {{ color: #666; font-size: .9em; }}
-ul {{ margin: .2rem 0 .4rem 1rem; padding: 0; list-style: none; }}
-li {{ padding: .05rem 0; }}
-.email {{ color: #555; }}
-.role {{ font-size: .8em; background: #eef; border-radius: 3px; padding: 0 .3em; }}
-</style>
-</head>
-<body>
-<h1>{title}</h1>
-<p class="stats"><span>Active users: <b>{active}</b></span><span>Supervisors: <b>{supervisors}</b></span><span>Groups: <b>{groups}</b></span></p>
-<p><button onclick="document.querySelectorAll('details').forEach(d=>d.open=true)">Expand all</button>
-<button onclick="document.querySelectorAll('details').forEach(d=>d.open=false)">Collapse all</button></p>
-{body}</body>
-</html>
-"#,
-        title = esc(title)
-    )
-}
-
-fn subtree_count(path: &str, node: &Node, buckets: &BTreeMap<String, Vec<&TimecampUser>>) -> usize {
-    buckets.get(path).map_or(0, Vec::len)
-        + node
-            .0
-            .iter()
-            .map(|(name, child)| subtree_count(&format!("{path}/{name}"), child, buckets))
-            .sum::<usize>()
-}
-
-fn group_html(
-    label: &str,
-    path: &str,
-    members: &[&TimecampUser],
-    node: &Node,
-    buckets: &BTreeMap<String, Vec<&TimecampUser>>,
-) -> String {
-    let total = if path.is_empty() {
-        members.len()
-    } else {
-        subtree_count(path, node, buckets)
-    };
-    let users = |n: usize| {
-        if n == 1 {
-            "1 user".to_owned()
+    let mut root = Group::named("Root group");
+    let mut active = 0;
+    let mut supervisors = 0;
+    for (key, members) in &buckets {
+        let group = if key == ROOT_KEY {
+            &mut root
         } else {
-            format!("{n} users")
+            root.at(path_parts(key))
+        };
+        for u in members {
+            active += 1;
+            if role(u) == Role::Supervisor {
+                supervisors += 1;
+            }
+            group.members.push(Member {
+                name: name(u).to_owned(),
+                email: u.timecamp_email.clone(),
+                role: role(u).to_string(),
+                marks: Vec::new(),
+            });
         }
-    };
-    let count = if node.0.is_empty() {
-        users(members.len())
-    } else {
-        format!("{} here, {} in all", users(members.len()), total)
-    };
-    let mut s = format!(
-        "<details open><summary><b>{}</b> <span class=\"count\">{count}</span></summary>\n",
-        esc(label),
-    );
-    if !members.is_empty() {
-        let mut sorted = members.to_vec();
-        sorted.sort_by(|a, b| name(a).cmp(name(b)));
-        s.push_str("<ul>\n");
-        for u in sorted {
-            let _ = writeln!(
-                s,
-                "<li>{} <span class=\"email\">&lt;{}&gt;</span> <span class=\"role\">{}</span></li>",
-                esc(name(u)),
-                esc(&u.timecamp_email),
-                role(u)
-            );
-        }
-        s.push_str("</ul>\n");
     }
-    for (name, child) in &node.0 {
-        let child_path = format!("{path}/{name}");
-        s.push_str(&group_html(
-            name,
-            &child_path,
-            buckets
-                .get(child_path.as_str())
-                .map_or(&[][..], Vec::as_slice),
-            child,
-            buckets,
-        ));
-    }
-    s.push_str("</details>\n");
-    s
+    let groups = root.descendants();
+    scim_report::render(&Page {
+        title: title.to_owned(),
+        counts: vec![
+            ("Active users".into(), active),
+            ("Supervisors".into(), supervisors),
+            ("Groups".into(), groups),
+        ],
+        root,
+        notes: Vec::new(),
+    })
 }
 
 #[cfg(test)]
@@ -407,11 +308,11 @@ mod tests {
             "nothing loaded from elsewhere"
         );
         assert!(
-            h.contains("<b>Eng</b> <span class=\"count\">1 user here, 3 in all</span>"),
+            h.contains("<b>Eng</b> <span class=\"count\">1 here, 3 people in all</span>"),
             "{h}"
         );
         assert!(
-            h.contains("<b>Backend</b> <span class=\"count\">1 user</span>"),
+            h.contains("<b>Backend</b> <span class=\"count\">1 person</span>"),
             "a leaf says only its count: {h}"
         );
     }

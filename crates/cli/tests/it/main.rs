@@ -4,6 +4,7 @@
 //! so the heavy dependencies link once; each module is one area.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
+mod browser;
 mod deployment;
 mod fetch_azuread;
 mod fetch_bamboohr;

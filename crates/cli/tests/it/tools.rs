@@ -62,7 +62,7 @@ fn display_tree_writes_csv_or_an_html_page() {
     assert!(html.stdout.starts_with("<!DOCTYPE html>"));
     assert!(
         html.stdout
-            .contains("<details open><summary><b>Backend</b>"),
+            .contains("open><summary><b>Backend</b>"),
         "{}",
         html.stdout
     );

@@ -1,0 +1,441 @@
+//! Self-contained HTML pages of a TimeCamp group tree: display-tree's preview
+//! and sync-users' plan (`--output html`) are both a [`Page`] rendered here,
+//! so they share one look, one search and one way of collapsing.
+//!
+//! A page is one file with its style and script inline (it is opened from
+//! disk or mailed around, with no server and no network). Groups are nested
+//! `<details>`, open down to the second level, so a tree of thousands of
+//! people starts short; names sort in natural order (`Team 2` before
+//! `Team 10`). The search box filters people by name, e-mail, role, group
+//! or change and opens the groups that hold a match; "changes only" shows
+//! just what a plan changes. The search also reads `#q=…` from the address
+//! (and `#changes`), so a link can point at a person.
+
+use std::cmp::Ordering;
+use std::fmt::Write;
+
+/// What a mark says about a group or person; each kind has its colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MarkKind {
+    New,
+    Move,
+    Rename,
+    Role,
+    Email,
+    Disable,
+    Enable,
+    Skipped,
+    Other,
+}
+
+impl MarkKind {
+    fn class(self) -> &'static str {
+        match self {
+            MarkKind::New => "new",
+            MarkKind::Move => "move",
+            MarkKind::Rename => "rename",
+            MarkKind::Role => "role",
+            MarkKind::Email => "email",
+            MarkKind::Disable => "disable",
+            MarkKind::Enable => "enable",
+            MarkKind::Skipped => "skipped",
+            MarkKind::Other => "other",
+        }
+    }
+}
+
+/// A change (or a note) shown next to a group or person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    pub kind: MarkKind,
+    pub text: String,
+}
+
+impl Mark {
+    pub fn new(kind: MarkKind, text: impl Into<String>) -> Self {
+        Self {
+            kind,
+            text: text.into(),
+        }
+    }
+}
+
+/// A person in a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub marks: Vec<Mark>,
+}
+
+/// A group with its people and subgroups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Group {
+    pub name: String,
+    pub marks: Vec<Mark>,
+    pub members: Vec<Member>,
+    pub children: Vec<Group>,
+}
+
+impl Group {
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The group at `parts` below this one, made (with the groups between)
+    /// when missing.
+    pub fn at<'p>(&mut self, parts: impl IntoIterator<Item = &'p str>) -> &mut Group {
+        let mut node = self;
+        for part in parts {
+            let i = match node.children.iter().position(|c| c.name == part) {
+                Some(i) => i,
+                None => {
+                    node.children.push(Group::named(part));
+                    node.children.len() - 1
+                }
+            };
+            node = &mut node.children[i];
+        }
+        node
+    }
+
+    /// People in this group and all below it.
+    pub fn total(&self) -> usize {
+        self.members.len() + self.children.iter().map(Group::total).sum::<usize>()
+    }
+
+    /// Groups below this one.
+    pub fn descendants(&self) -> usize {
+        self.children.iter().map(|c| 1 + c.descendants()).sum()
+    }
+}
+
+/// One page: a title, the counts at the top, the tree, and notes below it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    pub title: String,
+    pub counts: Vec<(String, usize)>,
+    /// The top of the tree (the root group); drawn open, with its name.
+    pub root: Group,
+    pub notes: Vec<String>,
+}
+
+/// Compares names as people expect: digit runs by their number, the rest
+/// without case, then exactly (so the order is total and stable).
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    fn chunks(s: &str) -> Vec<(bool, String)> {
+        let mut out: Vec<(bool, String)> = Vec::new();
+        for c in s.chars() {
+            let digit = c.is_ascii_digit();
+            match out.last_mut() {
+                Some((d, text)) if *d == digit => text.push(c),
+                _ => out.push((digit, c.to_string())),
+            }
+        }
+        out
+    }
+    let (ca, cb) = (chunks(a), chunks(b));
+    for (x, y) in ca.iter().zip(&cb) {
+        let ord = match (x.0, y.0) {
+            (true, true) => {
+                let (tx, ty) = (x.1.trim_start_matches('0'), y.1.trim_start_matches('0'));
+                tx.len().cmp(&ty.len()).then_with(|| tx.cmp(ty))
+            }
+            _ => x.1.to_lowercase().cmp(&y.1.to_lowercase()),
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    ca.len().cmp(&cb.len()).then_with(|| a.cmp(b))
+}
+
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn marks_html(marks: &[Mark]) -> String {
+    marks
+        .iter()
+        .map(|m| {
+            format!(
+                " <span class=\"mark {}\">{}</span>",
+                m.kind.class(),
+                esc(&m.text)
+            )
+        })
+        .collect()
+}
+
+fn people(n: usize) -> String {
+    if n == 1 {
+        "1 person".into()
+    } else {
+        format!("{n} people")
+    }
+}
+
+/// Whether a group or anything below it is marked.
+fn changed(g: &Group) -> bool {
+    !g.marks.is_empty()
+        || g.members.iter().any(|m| !m.marks.is_empty())
+        || g.children.iter().any(changed)
+}
+
+fn group_html(g: &Group, path: &str, depth: usize, out: &mut String) {
+    let open = if depth <= 2 { " open" } else { "" };
+    let count = if g.children.is_empty() {
+        people(g.members.len())
+    } else {
+        format!("{} here, {} in all", g.members.len(), people(g.total()))
+    };
+    let _ = writeln!(
+        out,
+        "<details class=\"group\" data-depth=\"{depth}\" data-path=\"{}\"{}{open}><summary><b>{}</b> <span class=\"count\">{count}</span>{}</summary>",
+        esc(path),
+        if changed(g) { " data-changed" } else { "" },
+        esc(&g.name),
+        marks_html(&g.marks)
+    );
+    if !g.members.is_empty() {
+        let mut members: Vec<&Member> = g.members.iter().collect();
+        members.sort_by(|a, b| natural_cmp(&a.name, &b.name).then_with(|| a.email.cmp(&b.email)));
+        out.push_str("<ul>\n");
+        for m in members {
+            let search: String = [
+                m.name.as_str(),
+                m.email.as_str(),
+                m.role.as_str(),
+                g.name.as_str(),
+            ]
+            .into_iter()
+            .chain(m.marks.iter().map(|k| k.text.as_str()))
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+            let _ = writeln!(
+                out,
+                "<li class=\"user\" data-email=\"{}\" data-search=\"{}\"{}>{} <span class=\"email\">&lt;{}&gt;</span> <span class=\"role\">{}</span>{}</li>",
+                esc(&m.email),
+                esc(&search),
+                if m.marks.is_empty() {
+                    ""
+                } else {
+                    " data-changed"
+                },
+                esc(&m.name),
+                esc(&m.email),
+                esc(&m.role),
+                marks_html(&m.marks)
+            );
+        }
+        out.push_str("</ul>\n");
+    }
+    let mut children: Vec<&Group> = g.children.iter().collect();
+    children.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+    for c in children {
+        let child_path = if path.is_empty() {
+            c.name.clone()
+        } else {
+            format!("{path}/{}", c.name)
+        };
+        group_html(c, &child_path, depth + 1, out);
+    }
+    out.push_str("</details>\n");
+}
+
+const STYLE: &str = "body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
+h1 { font-size: 1.4rem; }
+.counts span { display: inline-block; margin: 0 1.2rem .3rem 0; }
+.tools { margin: 1rem 0; display: flex; gap: .8rem; align-items: center; flex-wrap: wrap; }
+#q { font-size: 1rem; padding: .3rem .5rem; min-width: 18rem; }
+details { margin-left: 1.2rem; border-left: 1px solid #ccc; padding-left: .6rem; }
+details[data-depth=\"0\"] { margin-left: 0; border-left: none; padding-left: 0; }
+summary { cursor: pointer; padding: .15rem 0; }
+.count { color: #666; font-size: .9em; }
+ul { margin: .2rem 0 .4rem 1rem; padding: 0; list-style: none; }
+li { padding: .05rem 0; }
+.email { color: #555; }
+.role { font-size: .8em; background: #eef; border-radius: 3px; padding: 0 .3em; }
+.mark { font-size: .8em; border-radius: 3px; padding: 0 .35em; margin-left: .2em; }
+.mark.new { background: #d7f5dd; } .mark.move { background: #dde8ff; } .mark.rename { background: #f0e6ff; }
+.mark.role { background: #fff1c9; } .mark.email { background: #e5f6f6; } .mark.disable { background: #ffd9d6; }
+.mark.enable { background: #d7f5dd; } .mark.skipped { background: #eee; } .mark.other { background: #f3f3f3; }
+.notes { color: #555; }
+[hidden] { display: none !important; }";
+
+/// Filters people by the search text (and to changes only), opens the groups
+/// holding a match, and restores the first view when both are cleared.
+const SCRIPT: &str = r#"(function () {
+  var q = document.getElementById('q');
+  var only = document.getElementById('changes') || { checked: false, addEventListener: function () {} };
+  var groups = Array.prototype.slice.call(document.querySelectorAll('details.group'));
+  var users = Array.prototype.slice.call(document.querySelectorAll('li.user'));
+  var shown = document.getElementById('shown');
+  function apply() {
+    var text = q.value.trim().toLowerCase(), changes = only.checked, n = 0;
+    if (!text && !changes) {
+      users.forEach(function (u) { u.hidden = false; });
+      groups.forEach(function (g) { g.hidden = false; g.open = Number(g.dataset.depth) <= 2; });
+      shown.textContent = '';
+      return;
+    }
+    users.forEach(function (u) {
+      var ok = (!text || u.dataset.search.indexOf(text) >= 0) && (!changes || u.hasAttribute('data-changed'));
+      u.hidden = !ok; if (ok) { n++; }
+    });
+    groups.slice().reverse().forEach(function (g) {
+      var own = (!text || g.dataset.path.toLowerCase().indexOf(text) >= 0) && (!changes || g.querySelector(':scope > summary .mark'));
+      var below = g.querySelector('li.user:not([hidden]), details.group:not([hidden])');
+      g.hidden = !(own || below);
+      g.open = !!below;
+    });
+    shown.textContent = n + (n === 1 ? ' person matches' : ' people match');
+  }
+  function fromAddress() {
+    var h = decodeURIComponent(location.hash.slice(1));
+    var m = /(?:^|&)q=([^&]*)/.exec(h);
+    if (m) { q.value = m[1]; }
+    if (/(?:^|&)changes(?:&|$)/.test(h)) { only.checked = true; }
+    apply();
+  }
+  q.addEventListener('input', apply);
+  only.addEventListener('change', apply);
+  document.getElementById('expand').addEventListener('click', function () { groups.forEach(function (g) { if (!g.hidden) { g.open = true; } }); });
+  document.getElementById('collapse').addEventListener('click', function () { groups.forEach(function (g) { g.open = Number(g.dataset.depth) === 0; }); });
+  window.addEventListener('hashchange', fromAddress);
+  fromAddress();
+})();"#;
+
+/// The page as one HTML document.
+pub fn render(page: &Page) -> String {
+    let mut tree = String::new();
+    group_html(&page.root, "", 0, &mut tree);
+    let counts: String = page
+        .counts
+        .iter()
+        .map(|(label, n)| format!("<span>{}: <b>{n}</b></span>", esc(label)))
+        .collect();
+    let notes: String = page
+        .notes
+        .iter()
+        .map(|n| format!("<li>{}</li>\n", esc(n)))
+        .collect();
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!("<h2>Notes</h2>\n<ul class=\"notes\">\n{notes}</ul>\n")
+    };
+    format!(
+        "<!DOCTYPE html>
+<html lang=\"en\">
+<head>
+<meta charset=\"utf-8\">
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">
+<title>{title}</title>
+<style>
+{STYLE}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+<p class=\"counts\">{counts}</p>
+<div class=\"tools\"><input id=\"q\" type=\"search\" placeholder=\"Search name, e-mail, group, change\" aria-label=\"Search\">
+{changes_only}<button id=\"expand\" type=\"button\">Expand all</button> <button id=\"collapse\" type=\"button\">Collapse all</button>
+<span id=\"shown\" aria-live=\"polite\"></span></div>
+{tree}{notes}<script>
+{SCRIPT}
+</script>
+</body>
+</html>
+",
+        title = esc(&page.title),
+        changes_only = if changed(&page.root) {
+            "<label><input id=\"changes\" type=\"checkbox\"> changes only</label>\n"
+        } else {
+            ""
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_sort_in_natural_order() {
+        let mut names = vec!["Team 10", "team 2", "Team 1", "Alpha", "Team 02b", "beta"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            names,
+            ["Alpha", "beta", "Team 1", "team 2", "Team 02b", "Team 10"]
+        );
+        assert_eq!(natural_cmp("a", "A"), "a".cmp("A"), "a total order");
+    }
+
+    fn page() -> Page {
+        let mut root = Group::named("Company");
+        let eng = root.at(["Engineering", "Backend", "Rust"]);
+        eng.members.push(Member {
+            name: "Zoë <O'Neil>".into(),
+            email: "zoe@x.com".into(),
+            role: "user".into(),
+            marks: vec![Mark::new(MarkKind::Move, "from Sales")],
+        });
+        root.at(["Engineering"])
+            .marks
+            .push(Mark::new(MarkKind::New, "new group"));
+        Page {
+            title: "Plan & preview".into(),
+            counts: vec![("Moves".into(), 1)],
+            root,
+            notes: vec!["a <note>".into()],
+        }
+    }
+
+    #[test]
+    fn groups_open_to_the_second_level_and_text_is_escaped() {
+        let html = render(&page());
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert!(html.contains("<title>Plan &amp; preview</title>"));
+        assert!(html.contains("Zoë &lt;O&#39;Neil&gt;"));
+        assert!(html.contains("data-path=\"Engineering/Backend\" data-changed open>"));
+        assert!(
+            html.contains("data-depth=\"3\" data-path=\"Engineering/Backend/Rust\" data-changed>"),
+            "the third level starts closed"
+        );
+        assert!(html.contains("<span class=\"mark move\">from Sales</span>"));
+        assert!(html.contains("<li>a &lt;note&gt;</li>"));
+        assert!(
+            html.contains("id=\"changes\""),
+            "a page with changes can show only them"
+        );
+        assert!(!render(&Page::default()).contains("id=\"changes\""));
+        assert!(
+            !html.contains("src=") && !html.contains("href="),
+            "nothing from elsewhere"
+        );
+    }
+
+    #[test]
+    fn totals_count_people_below() {
+        let p = page();
+        assert_eq!(p.root.total(), 1);
+        assert_eq!(p.root.descendants(), 3);
+    }
+}
