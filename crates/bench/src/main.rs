@@ -265,6 +265,7 @@ async fn sync_once(
             poll_interval: Duration::from_secs(1),
             concurrency,
             stop: scim_sync::StopFlag::default(),
+            progress: None,
         },
     )
     .await;

@@ -31,6 +31,7 @@ pub mod fetch_okta;
 pub mod http_service;
 pub mod notify;
 pub mod prepare;
+pub mod progress;
 pub mod remove_empty_groups;
 pub mod sync;
 pub mod sync_time_off;

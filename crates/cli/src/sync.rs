@@ -237,6 +237,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         bail!("stopped on request before any change");
     }
     let run_id = scim_sync::journal::run_id();
+    let bar = crate::progress::Bar::on_terminal(plan.changes.len(), "applying changes");
     let report = scim_sync::apply(
         &client,
         &plan,
@@ -246,9 +247,13 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
             poll_interval: Duration::from_secs(2)
                 .min(Duration::from_secs(settings.new_user_wait_seconds.max(1))),
             concurrency: settings.concurrency,
+            progress: bar.as_ref().map(crate::progress::Bar::hook),
         },
     )
     .await;
+    if let Some(bar) = bar {
+        bar.finish();
+    }
     scim_sync::journal::record(&scim_sync::journal::sync_entries(
         &report,
         &run_id,

@@ -1144,3 +1144,33 @@ fn a_dotenv_written_for_the_newest_original_runs_unchanged_end_to_end() {
     assert_eq!(fake.group_path_of("ann@x.com"), "Company/Eng");
     assert_eq!(fake.user_id("cy@x.com"), None, "the contractor is left out");
 }
+
+/// On a terminal (here a pseudo-terminal from `script`) applying shows a
+/// progress bar; without one, nothing is drawn and the log keeps its lines.
+#[test]
+fn a_terminal_gets_a_progress_bar_and_a_log_does_not() {
+    let records = json!([
+        active("a@x.com", "A", "Eng", "user"),
+        active("b@x.com", "B", "Eng", "user"),
+        active("c@x.com", "C", "Sales", "user")
+    ]);
+    let s = Sync::new(FakeTimecamp::start(ROOT), records.clone()).env("TERM", "xterm");
+    // A pseudo-terminal 100 columns wide (script's own has no size).
+    let command = format!("stty cols 100 rows 40; {BIN}");
+    let run = s
+        .project
+        .run("/usr/bin/script", &["-qfec", &command, "/dev/null"]);
+    run.expect_success();
+    let changes = s.fake.writes().len();
+    assert!(changes > 0);
+    assert!(
+        run.stdout.contains("applying changes [="),
+        "the terminal shows a bar: {}",
+        run.stdout
+    );
+
+    let s = Sync::new(FakeTimecamp::start(ROOT), records);
+    let run = s.run(&[]);
+    run.expect_success();
+    assert!(!run.stderr.contains("applying changes ["), "{}", run.stderr);
+}

@@ -61,8 +61,7 @@ fn display_tree_writes_csv_or_an_html_page() {
     html.expect_success();
     assert!(html.stdout.starts_with("<!DOCTYPE html>"));
     assert!(
-        html.stdout
-            .contains("open><summary><b>Backend</b>"),
+        html.stdout.contains("open><summary><b>Backend</b>"),
         "{}",
         html.stdout
     );
