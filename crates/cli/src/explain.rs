@@ -5,14 +5,62 @@
 
 use std::fmt::Write;
 
-use scim_core::model::{SourceUser, TimecampUser};
-use scim_prepare::Note;
+use std::collections::{HashMap, HashSet};
+
+use scim_core::model::{GroupMode, SourceUser, TimecampUser};
+use scim_prepare::{Note, PrepareOptions};
 use scim_sync::{Change, CurrentState, Plan};
+
+/// How far up a supervisor chain is shown (prepare's own depth limit).
+const CHAIN_SHOWN: usize = scim_prepare::MAX_SUPERVISOR_DEPTH;
+
+/// The supervisors above `person`, nearest first, as the source names them:
+/// what the supervisor groups are built from. Stops at a manager outside the
+/// fetched scope, a missing one, or a loop.
+fn chain(person: &SourceUser, sources: &[SourceUser]) -> Vec<String> {
+    let by_id: HashMap<&str, &SourceUser> = sources
+        .iter()
+        .filter_map(|s| {
+            s.external_id
+                .as_deref()
+                .filter(|i| !i.is_empty())
+                .map(|i| (i, s))
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut seen: HashSet<&str> = person.external_id.as_deref().into_iter().collect();
+    let mut next = person.supervisor_id.as_deref().filter(|s| !s.is_empty());
+    while let Some(id) = next {
+        if out.len() == CHAIN_SHOWN {
+            out.push("…".to_owned());
+            break;
+        }
+        let Some(boss) = by_id.get(id) else {
+            out.push(format!("{id} (not in var/users.json)"));
+            break;
+        };
+        let name = boss.name.as_deref().unwrap_or("");
+        if !seen.insert(id) {
+            out.push(format!("{name} ({id}), a loop"));
+            break;
+        }
+        if boss.is_hierarchy_only() {
+            out.push(format!(
+                "{name} ({id}), outside the fetched scope: the groups start below"
+            ));
+            break;
+        }
+        out.push(format!("{name} ({id})"));
+        next = boss.supervisor_id.as_deref().filter(|s| !s.is_empty());
+    }
+    out
+}
 
 /// The explanation for one e-mail (lower-cased by the caller).
 pub fn explain(
     email: &str,
     sources: Option<&[SourceUser]>,
+    options: &PrepareOptions,
     notes: &[Note],
     prepared: &[TimecampUser],
     current: &CurrentState,
@@ -43,6 +91,26 @@ pub fn explain(
                     s.status.map_or("(none)", |st| st.as_str()),
                     s.supervisor_id.as_deref().unwrap_or("")
                 );
+                let department = scim_groups::normalise_path(s.department.as_deref().unwrap_or(""));
+                let cleaned = options.skip_departments.clean_path(&department);
+                if cleaned != department {
+                    let _ = writeln!(
+                        out,
+                        "prepare: department {department:?} -> {cleaned:?}: TIMECAMP_SKIP_DEPARTMENTS removes the prefix"
+                    );
+                }
+                if options.mode != GroupMode::Department {
+                    let above = chain(s, sources);
+                    let _ = writeln!(
+                        out,
+                        "prepare: supervisor chain (the supervisor groups): {}",
+                        if above.is_empty() {
+                            "none, top level".to_owned()
+                        } else {
+                            above.join(" -> ")
+                        }
+                    );
+                }
             }
         }
     }

@@ -350,8 +350,9 @@ async fn explain(
     )
     .await
     .ok();
+    let options = crate::prepare::options(settings)?;
     let notes = match &sources {
-        Some(file) => scim_prepare::prepare(&file.users, &crate::prepare::options(settings)?)
+        Some(file) => scim_prepare::prepare(&file.users, &options)
             .map(|p| p.notes)
             .unwrap_or_default(),
         None => Vec::new(),
@@ -362,6 +363,7 @@ async fn explain(
             crate::explain::explain(
                 &email.trim().to_lowercase(),
                 sources.as_ref().map(|f| f.users.as_slice()),
+                &options,
                 &notes,
                 desired,
                 current,

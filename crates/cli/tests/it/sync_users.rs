@@ -1174,3 +1174,42 @@ fn a_terminal_gets_a_progress_bar_and_a_log_does_not() {
     run.expect_success();
     assert!(!run.stderr.contains("applying changes ["), "{}", run.stderr);
 }
+
+/// In supervisor mode explain shows the chain the supervisor groups come
+/// from, and the department prefix `TIMECAMP_SKIP_DEPARTMENTS` removed.
+#[test]
+fn explain_shows_the_supervisor_chain_and_the_skipped_prefix() {
+    let s = Sync::new(company(), json!([active("ann@x.com", "Ann", "", "user")]))
+        .env("TIMECAMP_USE_SUPERVISOR_GROUPS", "true")
+        .env("TIMECAMP_USE_DEPARTMENT_GROUPS", "false")
+        .env("TIMECAMP_SKIP_DEPARTMENTS", "Company");
+    let person = |id: &str, name: &str, boss: &str| {
+        json!({"external_id": id, "name": name, "email": format!("{}@x.com", name.to_lowercase()),
+               "department": "Company/Eng", "job_title": "", "status": "active", "supervisor_id": boss})
+    };
+    let s = Sync {
+        project: s.project.users(json!({"users": [
+            person("E1", "Cleo", ""), person("E2", "Dan", "E1"), person("E3", "Ann", "E2")
+        ]})),
+        fake: s.fake,
+    };
+    let run = s.run(&["--explain", "ann@x.com", "--explain", "cleo@x.com"]);
+    run.expect_success();
+    let out = &run.stdout;
+    assert!(
+        out.contains("prepare: department \"Company/Eng\" -> \"Eng\": TIMECAMP_SKIP_DEPARTMENTS removes the prefix"),
+        "{out}"
+    );
+    assert!(
+        out.contains("prepare: supervisor chain (the supervisor groups): Dan (E2) -> Cleo (E1)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("== cleo@x.com\nsource: external_id \"E1\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("prepare: supervisor chain (the supervisor groups): none, top level"),
+        "{out}"
+    );
+}
