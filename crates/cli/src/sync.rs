@@ -8,7 +8,7 @@ use scim_core::Env;
 use scim_core::model::TimecampUser;
 use scim_core::settings::{StorageSettings, TimecampSettings};
 use scim_core::storage::{self, TIMECAMP_USERS_FILE};
-use scim_sync::{ApplyOptions, Summary, SyncOptions};
+use scim_sync::{ApplyOptions, Summary};
 use scim_timecamp::{Client, ClientConfig, RetryPolicy};
 use serde_json::json;
 use tracing::{info, warn};
@@ -66,7 +66,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     let settings = TimecampSettings::from_env(&env)?;
     let api = settings.require_api()?;
     let storage_settings = StorageSettings::from_env(&env)?;
-    let options = SyncOptions::from_settings(&settings, &api);
+    let options = scim_sync::sync_options(&settings, &api);
 
     // The var/ lock is held already: the binary takes it before the runtime starts.
 

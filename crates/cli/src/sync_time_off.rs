@@ -8,7 +8,7 @@ use scim_core::Env;
 use scim_core::model::VacationFile;
 use scim_core::settings::{StorageSettings, TimecampSettings};
 use scim_core::storage::{self, VACATION_FILE};
-use scim_sync::time_off;
+use scim_plan::time_off;
 use tracing::{info, warn};
 
 /// Write the leaves of var/vacation.json (from fetch-factorial) into TimeCamp's attendance.

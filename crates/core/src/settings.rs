@@ -4,8 +4,6 @@
 //! working. Every value is validated here, even by a stage that does not use it,
 //! so a typo fails the first stage of the pipeline rather than the last.
 
-use std::fmt;
-
 use crate::env::{ConfigError, Env};
 use crate::secret::Secret;
 
@@ -76,47 +74,7 @@ pub struct TimecampSettings {
     pub time_off_include_weekends: bool,
 }
 
-/// How many users one run may disable: a count, or a share of the enabled
-/// users the sync manages (rounded up, at least 1).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum DeactivationLimit {
-    Count(usize),
-    Percent(f64),
-}
-
-impl DeactivationLimit {
-    /// The default protects a 5-person company (1 per run) and a 5,000-person
-    /// one (500 per run) alike: a truncated or wrong source file is stopped,
-    /// ordinary leavers go through.
-    pub const DEFAULT: DeactivationLimit = DeactivationLimit::Percent(10.0);
-
-    /// The number of users allowed out of `managed`.
-    pub fn allowed(self, managed: usize) -> usize {
-        match self {
-            DeactivationLimit::Count(n) => n,
-            DeactivationLimit::Percent(p) => ((managed as f64 * p / 100.0).ceil() as usize).max(1),
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        let text = text.trim();
-        if let Some(p) = text.strip_suffix('%') {
-            let p: f64 = p.trim().parse().ok()?;
-            (p > 0.0 && p <= 100.0).then_some(DeactivationLimit::Percent(p))
-        } else {
-            text.parse().ok().map(DeactivationLimit::Count)
-        }
-    }
-}
-
-impl fmt::Display for DeactivationLimit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DeactivationLimit::Count(n) => write!(f, "{n}"),
-            DeactivationLimit::Percent(p) => write!(f, "{p}%"),
-        }
-    }
-}
+pub use scim_model::DeactivationLimit;
 
 /// What a stage that talks to TimeCamp cannot run without.
 #[derive(Debug, Clone)]

@@ -1,12 +1,15 @@
 //! The stage files as typed values: `var/users.json` ([`SourceUsersFile`]) and
 //! `var/timecamp_users.json` (a list of [`TimecampUser`]), with the small
-//! types every stage shares ([`Status`], [`Role`], [`GroupMode`]). No I/O and
-//! no runtime: prepare and the planner build on this alone.
+//! types every stage shares ([`Status`], [`Role`], [`GroupMode`]), and what
+//! TimeCamp's API returns ([`timecamp`]). No I/O and no runtime: prepare and
+//! the planner build on this alone.
 //!
 //! Reading is tolerant where the fetchers of the original are loose (ids that
 //! are numbers, `null` where a string is expected) so that prepare can report a
 //! bad record instead of rejecting the whole file. Keys that no field names are
 //! kept in `extra`, so a file read and written back loses nothing.
+
+pub mod timecamp;
 
 use std::fmt;
 
@@ -369,6 +372,49 @@ impl Leave {
             }
         }
         out
+    }
+}
+
+/// How many users one run may disable: a count, or a share of the enabled
+/// users the sync manages (rounded up, at least 1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DeactivationLimit {
+    Count(usize),
+    Percent(f64),
+}
+
+impl DeactivationLimit {
+    /// The default protects a 5-person company (1 per run) and a 5,000-person
+    /// one (500 per run) alike: a truncated or wrong source file is stopped,
+    /// ordinary leavers go through.
+    pub const DEFAULT: DeactivationLimit = DeactivationLimit::Percent(10.0);
+
+    /// The number of users allowed out of `managed`.
+    pub fn allowed(self, managed: usize) -> usize {
+        match self {
+            DeactivationLimit::Count(n) => n,
+            DeactivationLimit::Percent(p) => ((managed as f64 * p / 100.0).ceil() as usize).max(1),
+        }
+    }
+
+    /// `10` (users) or `10%` (of the enabled users the sync manages).
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if let Some(p) = text.strip_suffix('%') {
+            let p: f64 = p.trim().parse().ok()?;
+            (p > 0.0 && p <= 100.0).then_some(DeactivationLimit::Percent(p))
+        } else {
+            text.parse().ok().map(DeactivationLimit::Count)
+        }
+    }
+}
+
+impl std::fmt::Display for DeactivationLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeactivationLimit::Count(n) => write!(f, "{n}"),
+            DeactivationLimit::Percent(p) => write!(f, "{p}%"),
+        }
     }
 }
 

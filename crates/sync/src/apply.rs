@@ -15,6 +15,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::plan::{Change, CurrentState, CurrentUser, GroupRef, NewUser, Plan, UserRef};
+use scim_plan::text::{display_path, subject};
 
 /// Reads groups, users, their settings and roles: the bulk reads of a run.
 pub async fn read_state(client: &Client) -> Result<CurrentState, ApiError> {
@@ -762,15 +763,6 @@ pub fn warn_billing() {
     );
 }
 
-/// Who or what a change is about, for log lines.
-pub fn subject(change: &Change) -> String {
-    match change {
-        Change::CreateGroup { path, .. } => format!("group {path:?}"),
-        Change::CreateUser(new) => new.email.clone(),
-        other => other.user().map(|u| u.email.clone()).unwrap_or_default(),
-    }
-}
-
 fn describe_done(change: &Change) -> String {
     match change {
         Change::CreateGroup { .. } => "group created".into(),
@@ -787,15 +779,6 @@ fn describe_done(change: &Change) -> String {
         Change::ResetAddedManually { .. } => "added_manually set to 0".into(),
         Change::Disable { reason, .. } => format!("disabled ({reason})"),
         Change::MoveToDisabledGroup { to, .. } => format!("moved to the disabled-users group {to}"),
-    }
-}
-
-/// `""` is the root group.
-pub fn display_path(path: &str) -> &str {
-    if path.is_empty() {
-        "(root group)"
-    } else {
-        path
     }
 }
 

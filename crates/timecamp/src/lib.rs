@@ -7,8 +7,6 @@
 //! also retries TimeCamp's transient 403 ("wait about one minute and retry").
 //! The bearer token never reaches a log line or an error message.
 
-mod types;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -20,26 +18,11 @@ use scim_core::retry::{self, MAX_RETRY_AFTER};
 use serde_json::{Value, json};
 use tracing::{debug, warn};
 
-pub use types::{Group, Roles, Settings, User, decode_roles, decode_settings, parse_id};
-
-/// An attendance day type (`Vacation`, `Sick Leave`, ...).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DayType {
-    pub id: u64,
-    pub name: String,
-    pub day_off: bool,
-}
-
-/// One day of attendance to write.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AttendanceDay {
-    pub day: String,
-    pub day_type_id: u64,
-    /// Expected work minutes.
-    pub should_be: u32,
-    /// Vacation minutes.
-    pub vacation_time: u32,
-}
+// The API's data types live with the other models (serde only), so the
+// planner and the tools use them without this client's HTTP stack.
+pub use scim_model::timecamp::{
+    AttendanceDay, DayType, Group, Roles, Settings, User, decode_roles, decode_settings, parse_id,
+};
 
 /// The settings the sync reads and writes.
 pub const SETTING_NAMES: [&str; 4] = [
@@ -214,13 +197,13 @@ impl Client {
     /// `GET /group`: every group of the account.
     pub async fn groups(&self) -> Result<Vec<Group>, ApiError> {
         let v = self.json(Method::GET, "group", &[], None).await?;
-        types::decode_list(v).map_err(|m| decode_err(Method::GET, "group", m))
+        scim_model::timecamp::decode_list(v).map_err(|m| decode_err(Method::GET, "group", m))
     }
 
     /// `GET /users`: every user, enabled or not.
     pub async fn users(&self) -> Result<Vec<User>, ApiError> {
         let v = self.json(Method::GET, "users", &[], None).await?;
-        types::decode_list(v).map_err(|m| decode_err(Method::GET, "users", m))
+        scim_model::timecamp::decode_list(v).map_err(|m| decode_err(Method::GET, "users", m))
     }
 
     /// `GET /user/<ids>/setting?name[]=...` in batches, a few batches at a time.

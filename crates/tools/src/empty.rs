@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 
 use scim_groups::{GroupNode, GroupTree};
-use scim_timecamp::Group;
+use scim_model::timecamp::Group;
 
 /// A group to delete, with its path under the root for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use scim_core::model::{Role, Status, TimecampUser};
 use scim_groups::{normalise_path, path_parts};
+use scim_model::{Role, Status, TimecampUser};
 use scim_report::{Group, Member, Page};
 
 const RULE: &str =

@@ -1,10 +1,10 @@
 //! The planner on in-memory state: no server, one rule per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic by design
 
-use scim_core::model::{Role, Status, TimecampUser};
-use scim_sync::plan::{LeaveReason, NewUser, PlanWarning};
-use scim_sync::{Change, CurrentState, CurrentUser, GroupRef, SyncOptions, plan};
-use scim_timecamp::Group;
+use scim_model::timecamp::Group;
+use scim_model::{Role, Status, TimecampUser};
+use scim_plan::plan::{LeaveReason, NewUser, PlanWarning};
+use scim_plan::{Change, CurrentState, CurrentUser, GroupRef, SyncOptions, plan};
 
 const ROOT: u64 = 10;
 
@@ -66,7 +66,7 @@ fn opts() -> SyncOptions {
     }
 }
 
-fn kinds(p: &scim_sync::Plan) -> Vec<&'static str> {
+fn kinds(p: &scim_plan::Plan) -> Vec<&'static str> {
     p.changes.iter().map(Change::kind).collect()
 }
 
@@ -416,7 +416,7 @@ fn with_the_switch_the_primary_email_follows_the_source() {
     assert_eq!(
         p.changes,
         [Change::SetEmail {
-            user: scim_sync::plan::UserRef {
+            user: scim_plan::plan::UserRef {
                 id: 1,
                 email: "ann.new@x.com".into()
             },

@@ -7,8 +7,8 @@
 
 use std::collections::HashMap;
 
-use scim_core::model::{Role, Status, TimecampUser};
 use scim_groups::{GroupNode, GroupTree, normalise_path, path_parts};
+use scim_model::{Role, Status, TimecampUser};
 use scim_report::{Group, Mark, MarkKind, Member, Page};
 
 use crate::plan::{Change, CurrentState, NewUser, Plan};
@@ -230,7 +230,7 @@ pub fn plan_page(
 mod tests {
     use super::*;
     use crate::plan::{CurrentUser, SyncOptions};
-    use scim_timecamp::Group as TcGroup;
+    use scim_model::timecamp::Group as TcGroup;
 
     fn group(id: u64, parent: u64, name: &str) -> TcGroup {
         TcGroup {

@@ -5,7 +5,7 @@
 //! out of their group into the disabled-users group counts like a disable: with
 //! deactivation switched off, that move is what a truncated file does to them.
 
-use scim_core::settings::DeactivationLimit;
+use scim_model::DeactivationLimit;
 use serde::Serialize;
 
 use crate::plan::{Change, CurrentState, Plan, SyncOptions, managed_enabled_users};

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, NaiveDate, Weekday};
-use scim_core::model::Leave;
-use scim_timecamp::{AttendanceDay, DayType};
+use scim_model::Leave;
+use scim_model::timecamp::{AttendanceDay, DayType};
 
 /// A full working day, in minutes.
 pub const WORK_MINUTES: u32 = 480;

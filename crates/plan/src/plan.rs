@@ -12,9 +12,9 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use scim_core::model::{Role, Status, TimecampUser};
 use scim_groups::{DuplicateName, GroupNode, GroupTree, normalise_path, path_parts};
-use scim_timecamp::Group;
+use scim_model::timecamp::Group;
+use scim_model::{Role, Status, TimecampUser};
 use serde::Serialize;
 
 /// TimeCamp allows groups up to this level (the account's top group is level 1).

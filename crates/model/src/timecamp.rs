@@ -8,6 +8,25 @@ use std::collections::HashMap;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+/// An attendance day type (`Vacation`, `Sick Leave`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayType {
+    pub id: u64,
+    pub name: String,
+    pub day_off: bool,
+}
+
+/// One day of attendance to write.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AttendanceDay {
+    pub day: String,
+    pub day_type_id: u64,
+    /// Expected work minutes.
+    pub should_be: u32,
+    /// Vacation minutes.
+    pub vacation_time: u32,
+}
+
 /// A TimeCamp group as `GET /group` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Group {
