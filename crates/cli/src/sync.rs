@@ -2,13 +2,12 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use scim_core::Env;
-use scim_core::model::TimecampUser;
 use scim_core::settings::{StorageSettings, TimecampSettings};
 use scim_core::storage::{self, TIMECAMP_USERS_FILE};
-use scim_sync::{ApplyOptions, Summary};
+use scim_sync::Summary;
+use scim_sync::run;
 use scim_timecamp::{Client, ClientConfig, RetryPolicy};
 use serde_json::json;
 use tracing::{info, warn};
@@ -59,57 +58,20 @@ pub enum Output {
     Html,
 }
 
-const SHAPE: &str = "a list of records with timecamp_email, timecamp_status, timecamp_user_name, \
-                     timecamp_groups_breadcrumb and timecamp_role";
-
 pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     let settings = TimecampSettings::from_env(&env)?;
     let api = settings.require_api()?;
     let storage_settings = StorageSettings::from_env(&env)?;
     let options = scim_sync::sync_options(&settings, &api);
-
     // The var/ lock is held already: the binary takes it before the runtime starts.
-
     let stop = scim_sync::StopFlag::default();
     if !args.dry_run {
         stop_on_signal(stop.clone());
     }
-
     let storage = crate::open_storage(&storage_settings).await?;
-    if !storage.exists(&args.input).await? {
-        bail!(
-            "{} does not exist: run prepare-timecamp first",
-            storage.location(&args.input)
-        );
-    }
-    let desired: Vec<TimecampUser> = storage::read_json(storage.as_ref(), &args.input, SHAPE)
+    let desired = run::load_prepared(storage.as_ref(), &args.input)
         .await
-        .context("sync stopped before any change")?;
-    info!("Read {} prepared users from {}", desired.len(), args.input);
-    let problems = scim_sync::validate_input(&desired);
-    if !problems.is_empty() {
-        for p in &problems {
-            warn!("{}: {p}", args.input);
-        }
-        bail!(
-            "{} has {} problem(s) (listed above); nothing was changed. Run prepare-timecamp again, \
-             or fix the file",
-            args.input,
-            problems.len()
-        );
-    }
-    if !desired
-        .iter()
-        .any(|d| d.timecamp_status == scim_core::model::Status::Active)
-    {
-        return Err(Refused(format!(
-            "{} has no active user: refusing to sync, since that would disable everyone. Nothing was changed. \
-             Check the fetch (var/users.json) and run prepare-timecamp again",
-            args.input
-        ))
-        .into());
-    }
-
+        .map_err(policy)?;
     let client = client(&settings, api.api_key)?;
     info!(
         "TimeCamp: {} (root group {}){}",
@@ -121,87 +83,36 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
             ""
         }
     );
-
-    let journal = match scim_sync::Journal::read(storage.as_ref()).await {
-        Ok(j) => j,
-        Err(e) => {
-            warn!("{e}; going on as if no invitation were unfinished");
-            scim_sync::Journal::default()
-        }
-    };
-    let mut current = scim_sync::read_state(&client)
+    let planned = run::plan_run(&client, storage.as_ref(), desired, options)
         .await
-        .context("cannot read the current state of TimeCamp; nothing was changed")?;
-    current.pending_invites = journal.emails();
-    if !journal.is_empty() {
-        info!(
-            "{} user(s) invited by an earlier run are still to be finished ({})",
-            current.pending_invites.len(),
-            scim_sync::pending::PENDING_FILE
-        );
-    }
-    info!(
-        "TimeCamp has {} users and {} groups",
-        current.users.len(),
-        current.groups.len()
-    );
-    let plan = scim_sync::plan(&current, &desired, &options);
+        .map_err(policy)?;
     if !args.explain.is_empty() {
-        return explain(
-            storage.as_ref(),
-            &settings,
-            &args.explain,
-            &desired,
-            &current,
-            &plan,
-        )
-        .await;
+        return explain(storage.as_ref(), &settings, &args.explain, &planned).await;
     }
-    for w in &plan.warnings {
-        warn!("{w}");
-    }
-    for s in &plan.skipped {
-        info!("{}: skipped: {}", s.email, s.reason);
-    }
-    let check =
-        scim_sync::check_deactivations(&plan, &current, &options, settings.max_deactivations);
-    let refused = check.exceeded() && !args.allow_mass_deactivation;
-    if check.exceeded() && args.allow_mass_deactivation {
-        warn!(
-            "--allow-mass-deactivation: disabling {} of {} enabled users (TIMECAMP_MAX_DEACTIVATIONS={} would allow {})",
-            check.planned, check.managed, check.limit, check.allowed
-        );
-    }
+    let (check, refused) = run::guard(&planned, &settings, args.allow_mass_deactivation);
 
     if args.dry_run {
-        let summary = Summary::of_plan(&plan);
-        if plan.adds_seats() {
+        if planned.plan.adds_seats() {
             scim_sync::apply::warn_billing();
         }
         match args.output {
-            Output::Text => print!("{}", scim_sync::plan_text(&plan)),
+            Output::Text => print!("{}", scim_sync::plan_text(&planned.plan)),
+            Output::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&planned.json(true, &check, refused))?
+            ),
             Output::Html => print!(
                 "{}",
                 scim_report::render(&scim_sync::plan_page(
-                    &plan,
-                    &desired,
-                    &current,
-                    options.root_group_id,
+                    &planned.plan,
+                    &planned.desired,
+                    &planned.current,
+                    planned.options.root_group_id,
                     &format!("TimeCamp sync plan, {}", scim_sync::journal::now()),
                 ))
             ),
-            Output::Json => println!(
-                "{}",
-                serde_json::to_string_pretty(&json!({
-                    "dry_run": true,
-                    "plan": plan,
-                    "summary": summary,
-                    "deactivation_check": check,
-                    "refused": refused,
-                }))?
-            ),
         }
-        info!("{}", summary.line(true));
+        info!("{}", Summary::of_plan(&planned.plan).line(true));
         log_requests(&client);
         if refused {
             return Err(Refused(format!("a real run would stop here: {}", check.refusal())).into());
@@ -212,41 +123,20 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         if args.output == Output::Json {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&json!({
-                    "dry_run": false,
-                    "plan": plan,
-                    "deactivation_check": check,
-                    "refused": true,
-                }))?
+                serde_json::to_string_pretty(&planned.json(false, &check, true))?
             );
         }
         return Err(Refused(check.refusal()).into());
     }
 
-    info!("Plan: {} changes", plan.changes.len());
-    // Whom this run invites is on record before the first invite, so an
-    // interrupted run's invitees are still finished by the next one.
-    let journal_now = journal.before_apply(&plan);
-    if journal_now != journal {
-        journal_now
-            .write(storage.as_ref())
-            .await
-            .context("cannot record the users about to be invited; nothing was changed")?;
-    }
-    if stop.is_requested() {
-        bail!("stopped on request before any change");
-    }
-    let run_id = scim_sync::journal::run_id();
-    let bar = crate::progress::Bar::on_terminal(plan.changes.len(), "applying changes");
-    let report = scim_sync::apply(
+    let bar = crate::progress::Bar::on_terminal(planned.plan.changes.len(), "applying changes");
+    let executed = run::execute(
+        &planned,
         &client,
-        &plan,
-        &ApplyOptions {
+        storage.as_ref(),
+        &settings,
+        run::ExecuteOptions {
             stop: stop.clone(),
-            new_user_wait: Duration::from_secs(settings.new_user_wait_seconds),
-            poll_interval: Duration::from_secs(2)
-                .min(Duration::from_secs(settings.new_user_wait_seconds.max(1))),
-            concurrency: settings.concurrency,
             progress: bar.as_ref().map(crate::progress::Bar::hook),
         },
     )
@@ -254,83 +144,33 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     if let Some(bar) = bar {
         bar.finish();
     }
-    scim_sync::journal::record(&scim_sync::journal::sync_entries(
-        &report,
-        &run_id,
-        &scim_sync::journal::now(),
-    ));
-    let journal_after = journal_now.after_apply(&current, &plan, &report);
-    if journal_after != journal_now
-        && let Err(e) = journal_after.write(storage.as_ref()).await
-    {
-        // Harmless: the next run crosses off whoever TimeCamp shows as finished.
-        warn!("cannot update {}: {e}", scim_sync::pending::PENDING_FILE);
-    }
-    let summary = Summary::of_report(&plan, &report);
-    let mut counts = serde_json::to_value(&summary)?;
-    counts["line"] = json!(summary.line(false));
+    let executed = executed.map_err(policy)?;
+    let mut counts = serde_json::to_value(&executed.summary)?;
+    counts["line"] = json!(executed.summary.line(false));
     crate::notify::report(crate::notify::RunSummary {
         counts,
-        changed: summary.created
-            + summary.updated
-            + summary.disabled
-            + summary.re_enabled
-            + summary.groups_created
-            > 0,
+        changed: executed.changed(),
     });
     if args.output == Output::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &json!({"dry_run": false, "result": report, "summary": summary})
-            )?
-        );
+        println!("{}", serde_json::to_string_pretty(&executed.json())?);
     }
-    info!("{}", summary.line(false));
+    info!("{}", executed.summary.line(false));
     log_requests(&client);
-    if stop.is_requested() {
-        bail!(
-            "stopped on request before the plan was finished ({} change(s) not made); the next run does the rest",
-            summary.skipped
-        );
-    }
-    if summary.failed > 0 {
-        bail!(
-            "{} change(s) failed (see the warnings above); the rest was applied, and the next run retries what is missing",
-            report.failures().count()
-        );
-    }
+    executed.verdict(&stop).map_err(policy)?;
     if settings.remove_empty_groups {
-        // Only after a sync with no failure, with the protections of
-        // remove-empty-groups: the groups the prepared users need stay, also
-        // those of invitees TimeCamp does not list yet.
-        let needed: Vec<String> = desired
-            .iter()
-            .filter(|d| d.timecamp_status == scim_core::model::Status::Active)
-            .filter_map(|d| d.timecamp_groups_breadcrumb.clone())
-            .collect();
-        let removal = scim_sync::empty_groups::remove_empty_groups(
-            &client,
-            options.root_group_id,
-            options.disabled_users_group_id,
-            &needed,
-            false,
-        )
-        .await
-        .context("TIMECAMP_REMOVE_EMPTY_GROUPS: cannot read TimeCamp's groups and users")?;
-        scim_sync::journal::record(&removal.journal_entries(
-            "sync-users",
-            &run_id,
-            &scim_sync::journal::now(),
-        ));
-        if removal.failed() > 0 {
-            bail!(
-                "TIMECAMP_REMOVE_EMPTY_GROUPS: {} empty group(s) could not be deleted; the next run tries again",
-                removal.failed()
-            );
-        }
+        run::remove_empty_groups_after(&planned, &executed, &client)
+            .await
+            .map_err(policy)?;
     }
     Ok(())
+}
+
+/// A refusal of the stage's guards is exit 3; anything else exit 1.
+fn policy(e: run::RunError) -> anyhow::Error {
+    match e {
+        run::RunError::Refused(why) => Refused(why).into(),
+        other => other.into(),
+    }
 }
 
 /// Prints `--explain` for each e-mail. The source file is read (when it is
@@ -339,9 +179,7 @@ async fn explain(
     storage: &dyn scim_core::storage::Storage,
     settings: &TimecampSettings,
     emails: &[String],
-    desired: &[TimecampUser],
-    current: &scim_sync::CurrentState,
-    plan: &scim_sync::Plan,
+    planned: &run::Planned,
 ) -> anyhow::Result<()> {
     let sources: Option<scim_core::model::SourceUsersFile> = storage::read_json(
         storage,
@@ -365,9 +203,9 @@ async fn explain(
                 sources.as_ref().map(|f| f.users.as_slice()),
                 &options,
                 &notes,
-                desired,
-                current,
-                plan,
+                &planned.desired,
+                &planned.current,
+                &planned.plan,
             )
         );
     }

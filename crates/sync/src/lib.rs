@@ -12,6 +12,7 @@ pub mod empty_groups;
 pub mod journal;
 pub mod pending;
 pub mod render;
+pub mod run;
 
 // The planner is pure and lives in scim-plan; the paths it had here stay.
 pub use scim_plan::{guard, plan, text};
