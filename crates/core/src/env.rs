@@ -216,6 +216,29 @@ impl Env {
             .transpose()
     }
 
+    /// Checks that `stage`'s required variables are set (not blank); the
+    /// error names every one missing at once, so one edit of `.env` fixes it.
+    pub fn require(&self, stage: &str, vars: &[&str]) -> Result<(), ConfigError> {
+        let missing: Vec<&str> = vars
+            .iter()
+            .copied()
+            .filter(|v| self.get(v).is_none())
+            .collect();
+        let (last, rest) = match missing.split_last() {
+            None => return Ok(()),
+            Some(split) => split,
+        };
+        let names = if rest.is_empty() {
+            (*last).to_owned()
+        } else {
+            format!("{} and {last}", rest.join(", "))
+        };
+        Err(ConfigError::Conflict(format!(
+            "{stage} needs {names}: set {} (see .env.sample)",
+            if rest.is_empty() { "it" } else { "them" }
+        )))
+    }
+
     /// A comma-separated list; entries are trimmed and empty entries dropped.
     pub fn list(&self, var: &str) -> Vec<String> {
         self.get(var)
@@ -353,6 +376,19 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Env {
         Env::from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn required_settings_are_named_together() {
+        let e = env(&[("A", "1"), ("B", "  ")]);
+        assert!(e.require("stage", &["A"]).is_ok());
+        let one = e.require("stage", &["A", "B"]).unwrap_err().to_string();
+        assert_eq!(one, "stage needs B: set it (see .env.sample)");
+        let three = e
+            .require("stage", &["B", "C", "D"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(three, "stage needs B, C and D: set them (see .env.sample)");
     }
 
     #[test]

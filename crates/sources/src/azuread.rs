@@ -76,17 +76,10 @@ impl AdditionalEmail {
 
 impl AzureSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let missing: Vec<&str> = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"]
-            .into_iter()
-            .filter(|v| env.get(v).is_none())
-            .collect();
-        if !missing.is_empty() {
-            return Err(ConfigError::Conflict(format!(
-                "fetch-azuread needs {}: set {} (see .env.sample)",
-                missing.join(", "),
-                if missing.len() == 1 { "it" } else { "them" }
-            )));
-        }
+        env.require(
+            "fetch-azuread",
+            &["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"],
+        )?;
         let graph_url = env
             .string("AZURE_GRAPH_URL", DEFAULT_GRAPH_URL)
             .trim_end_matches('/')
@@ -537,7 +530,7 @@ mod tests {
             AzureSettings::from_env(&Env::from_pairs([("AZURE_TENANT_ID", "t")])).unwrap_err();
         assert!(
             err.to_string()
-                .contains("AZURE_CLIENT_ID, AZURE_CLIENT_SECRET")
+                .contains("fetch-azuread needs AZURE_CLIENT_ID and AZURE_CLIENT_SECRET: set them")
         );
     }
 }

@@ -52,17 +52,10 @@ pub struct BambooSettings {
 
 impl BambooSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let missing: Vec<&str> = ["BAMBOOHR_SUBDOMAIN", "BAMBOOHR_API_KEY"]
-            .into_iter()
-            .filter(|v| env.get(v).is_none())
-            .collect();
-        if !missing.is_empty() {
-            return Err(ConfigError::Conflict(format!(
-                "fetch-bamboohr needs {}: set {} (see .env.sample)",
-                missing.join(" and "),
-                if missing.len() == 1 { "it" } else { "them" }
-            )));
-        }
+        env.require(
+            "fetch-bamboohr",
+            &["BAMBOOHR_SUBDOMAIN", "BAMBOOHR_API_KEY"],
+        )?;
         // The original ignored a malformed filter or rule with a warning, and then
         // fetched people it was told to leave out; here they stop the run.
         let exclude_filter = match env.get("BAMBOOHR_EXCLUDE_FILTER") {

@@ -28,17 +28,10 @@ pub struct FactorialSettings {
 
 impl FactorialSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let missing: Vec<&str> = ["FACTORIAL_API_URL", "FACTORIAL_API_KEY", "LeaveTypeMap"]
-            .into_iter()
-            .filter(|v| env.get(v).is_none())
-            .collect();
-        if !missing.is_empty() {
-            return Err(ConfigError::Conflict(format!(
-                "fetch-factorial needs {}: set {} (see .env.sample)",
-                missing.join(", "),
-                if missing.len() == 1 { "it" } else { "them" }
-            )));
-        }
+        env.require(
+            "fetch-factorial",
+            &["FACTORIAL_API_URL", "FACTORIAL_API_KEY", "LeaveTypeMap"],
+        )?;
         let url = env.string("FACTORIAL_API_URL", "");
         if !url.starts_with("http://") && !url.starts_with("https://") {
             return Err(ConfigError::Invalid {

@@ -60,17 +60,10 @@ pub struct HibobSettings {
 
 impl HibobSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let missing: Vec<&str> = ["HIBOB_SERVICE_USER_ID", "HIBOB_SERVICE_USER_TOKEN"]
-            .into_iter()
-            .filter(|v| env.get(v).is_none())
-            .collect();
-        if !missing.is_empty() {
-            return Err(ConfigError::Conflict(format!(
-                "fetch-hibob needs {}: set {} (see .env.sample)",
-                missing.join(" and "),
-                if missing.len() == 1 { "it" } else { "them" }
-            )));
-        }
+        env.require(
+            "fetch-hibob",
+            &["HIBOB_SERVICE_USER_ID", "HIBOB_SERVICE_USER_TOKEN"],
+        )?;
         let api_url = env.string("HIBOB_API_URL", DEFAULT_API_URL);
         if !api_url.starts_with("http://") && !api_url.starts_with("https://") {
             return Err(ConfigError::Invalid {

@@ -70,23 +70,16 @@ pub struct LdapSettings {
 
 impl LdapSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let missing: Vec<&str> = [
-            "LDAP_HOST",
-            "LDAP_DOMAIN",
-            "LDAP_DN",
-            "LDAP_USERNAME",
-            "LDAP_PASSWORD",
-        ]
-        .into_iter()
-        .filter(|v| env.get(v).is_none())
-        .collect();
-        if !missing.is_empty() {
-            return Err(ConfigError::Conflict(format!(
-                "fetch-ldap needs {}: set {} (see .env.sample)",
-                missing.join(", "),
-                if missing.len() == 1 { "it" } else { "them" }
-            )));
-        }
+        env.require(
+            "fetch-ldap",
+            &[
+                "LDAP_HOST",
+                "LDAP_DOMAIN",
+                "LDAP_DN",
+                "LDAP_USERNAME",
+                "LDAP_PASSWORD",
+            ],
+        )?;
         let ssl = env.bool("LDAP_USE_SSL", false)?;
         let start_tls = env.bool("LDAP_USE_START_TLS", false)?;
         if ssl && start_tls {
@@ -549,7 +542,7 @@ mod tests {
         let err = LdapSettings::from_env(&Env::from_pairs([("LDAP_HOST", "x")])).unwrap_err();
         let msg = err.to_string();
         assert!(
-            msg.contains("LDAP_DOMAIN, LDAP_DN, LDAP_USERNAME, LDAP_PASSWORD"),
+            msg.contains("LDAP_DOMAIN, LDAP_DN, LDAP_USERNAME and LDAP_PASSWORD"),
             "{msg}"
         );
     }

@@ -68,17 +68,7 @@ pub struct OktaSettings {
 
 impl OktaSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let missing: Vec<&str> = ["OKTA_ORG_URL", "OKTA_API_TOKEN"]
-            .into_iter()
-            .filter(|v| env.get(v).is_none())
-            .collect();
-        if !missing.is_empty() {
-            return Err(ConfigError::Conflict(format!(
-                "fetch-okta needs {}: set {} (see .env.sample)",
-                missing.join(" and "),
-                if missing.len() == 1 { "it" } else { "them" }
-            )));
-        }
+        env.require("fetch-okta", &["OKTA_ORG_URL", "OKTA_API_TOKEN"])?;
         let mut org_url = env
             .string("OKTA_ORG_URL", "")
             .trim_end_matches('/')

@@ -368,7 +368,7 @@ fn missing_settings_exit_2_naming_them() {
         .env("LDAP_HOST", "localhost")
         .run(FETCH, &[])
         .expect_code(2)
-        .expect_stderr("fetch-ldap needs LDAP_DOMAIN, LDAP_DN, LDAP_USERNAME, LDAP_PASSWORD");
+        .expect_stderr("fetch-ldap needs LDAP_DOMAIN, LDAP_DN, LDAP_USERNAME and LDAP_PASSWORD");
 }
 
 /// Forwards one connection to slapd, and cuts it once `limit` bytes came back.
