@@ -47,14 +47,15 @@ pub struct SourceUser {
     #[serde(default, deserialize_with = "lenient_string")]
     pub supervisor_id: Option<String>,
     /// BambooHR's supervisor rule result: a boolean, or a string such as `"yes"`.
+    /// (Boxed, like the two flags below: rarely set, and a record is held per person.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_supervisor: Option<Value>,
+    pub is_supervisor: Option<Box<Value>>,
     /// LDAP: member of the supervisor group. Only JSON `true` counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub force_supervisor_role: Option<Value>,
+    pub force_supervisor_role: Option<Box<Value>>,
     /// LDAP: member of the global-admin group. Only JSON `true` counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub force_global_admin_role: Option<Value>,
+    pub force_global_admin_role: Option<Box<Value>>,
     /// LDAP: the directory's `mail` when the primary e-mail was generated.
     #[serde(
         default,

@@ -416,7 +416,7 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
     let with_reports: HashSet<&str> = recs.iter().filter_map(|r| r.supervisor).collect();
     let force_supervisor_exists = source
         .iter()
-        .any(|u| is_true(u.force_supervisor_role.as_ref()));
+        .any(|u| is_true(u.force_supervisor_role.as_deref()));
 
     let hierarchy = Hierarchy {
         recs: &recs,
@@ -441,7 +441,12 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
             .collect(),
         None => HashSet::new(),
     };
-    let mut chosen: HashMap<String, (usize, TimecampUser)> = HashMap::with_capacity(recs.len());
+    // One slot per final e-mail; the map holds where, not the user itself, so
+    // each prepared user is stored once (this was a third of the peak memory).
+    let mut chosen = Chosen {
+        users: Vec::with_capacity(recs.len()),
+        at: HashMap::with_capacity(recs.len()),
+    };
     for (i, rec) in recs.iter().enumerate() {
         let is_supervisor = rec.id.is_some_and(|id| with_reports.contains(id));
         let mut breadcrumb = hierarchy.breadcrumb(rec, is_supervisor, &paths, &mut notes);
@@ -490,7 +495,7 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
             opts,
             &mut notes,
         );
-        let forced_admin = is_true(rec.src.force_global_admin_role.as_ref());
+        let forced_admin = is_true(rec.src.force_global_admin_role.as_deref());
         let timecamp_email = replace_domain(email, opts.replace_email_domain.as_deref());
         if let Some(problem) = email_problem(&timecamp_email) {
             notes.add(
@@ -538,8 +543,10 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
         keep_one_per_email(&recs, i, user, &mut chosen, &mut notes);
     }
 
-    let mut users: Vec<TimecampUser> = chosen.into_values().map(|(_, u)| u).collect();
-    users.sort_by(|a, b| a.timecamp_email.cmp(&b.timecamp_email));
+    let mut users = chosen.users;
+    // E-mails are unique here, so an unstable sort gives the same order without
+    // the scratch copy a stable sort makes.
+    users.sort_unstable_by(|a, b| a.timecamp_email.cmp(&b.timecamp_email));
     let stats = stats(source, &users, &notes.0);
     Ok(Prepared {
         users,
@@ -828,17 +835,17 @@ fn decide_role(
     notes: &mut Notes,
 ) -> Role {
     let src = rec.src;
-    if is_true(src.force_global_admin_role.as_ref()) {
+    if is_true(src.force_global_admin_role.as_deref()) {
         return Role::Administrator;
     }
-    if is_true(src.force_supervisor_role.as_ref()) {
+    if is_true(src.force_supervisor_role.as_deref()) {
         return Role::Supervisor;
     }
     if force_supervisor_exists {
         return Role::User;
     }
     if opts.use_is_supervisor_role {
-        let yes = match &src.is_supervisor {
+        let yes = match src.is_supervisor.as_deref() {
             Some(Value::Bool(b)) => *b,
             Some(Value::String(s)) => {
                 matches!(s.trim().to_lowercase().as_str(), "true" | "1" | "yes")
@@ -871,6 +878,13 @@ fn decide_role(
     }
 }
 
+/// The prepared users so far, one per final e-mail.
+struct Chosen {
+    users: Vec<TimecampUser>,
+    /// E-mail → (the record it came from, its slot in `users`).
+    at: HashMap<String, (usize, usize)>,
+}
+
 /// One TimeCamp user per final e-mail address: an active record wins over an
 /// inactive one, otherwise the later record wins (as in the original), and the
 /// other is reported instead of vanishing.
@@ -878,15 +892,16 @@ fn keep_one_per_email(
     recs: &[Rec],
     i: usize,
     user: TimecampUser,
-    chosen: &mut HashMap<String, (usize, TimecampUser)>,
+    chosen: &mut Chosen,
     notes: &mut Notes,
 ) {
     let key = user.timecamp_email.clone();
-    let Some((prev, prev_user)) = chosen.get(&key) else {
-        chosen.insert(key, (i, user));
+    let Some(&(prev, slot)) = chosen.at.get(&key) else {
+        chosen.at.insert(key, (i, chosen.users.len()));
+        chosen.users.push(user);
         return;
     };
-    let prev = *prev;
+    let prev_user = &chosen.users[slot];
     let new_wins =
         !(prev_user.timecamp_status == Status::Active && user.timecamp_status != Status::Active);
     let (winner, loser) = if new_wins { (i, prev) } else { (prev, i) };
@@ -900,7 +915,8 @@ fn keep_one_per_email(
         },
     );
     if new_wins {
-        chosen.insert(key, (i, user));
+        chosen.at.insert(key, (i, slot));
+        chosen.users[slot] = user;
     }
 }
 
@@ -933,11 +949,11 @@ fn stats(source: &[SourceUser], users: &[TimecampUser], notes: &[Note]) -> Stats
     s.groups = groups.len();
     s.forced_supervisors = source
         .iter()
-        .filter(|u| is_true(u.force_supervisor_role.as_ref()))
+        .filter(|u| is_true(u.force_supervisor_role.as_deref()))
         .count();
     s.forced_admins = source
         .iter()
-        .filter(|u| is_true(u.force_global_admin_role.as_ref()))
+        .filter(|u| is_true(u.force_global_admin_role.as_deref()))
         .count();
     for n in notes {
         match n.kind {

@@ -346,9 +346,9 @@ fn is_supervisor_role_reads_booleans_and_yes_strings() {
         person("3", "N", ""),
         person("4", "Absent", "")
     ]));
-    data[0].is_supervisor = Some(json!(true));
-    data[1].is_supervisor = Some(json!("Yes"));
-    data[2].is_supervisor = Some(json!(1));
+    data[0].is_supervisor = Some(Box::new(json!(true)));
+    data[1].is_supervisor = Some(Box::new(json!("Yes")));
+    data[2].is_supervisor = Some(Box::new(json!(1)));
     let opts = PrepareOptions {
         use_is_supervisor_role: true,
         ..mode(GroupMode::Supervisor)

@@ -204,7 +204,7 @@ pub fn map_row(
             Status::Active
         }),
         supervisor_id: Some(non_empty(row, "supervisorId").unwrap_or_default()),
-        is_supervisor: Some(Value::Bool(is_supervisor)),
+        is_supervisor: Some(Box::new(Value::Bool(is_supervisor))),
         ..SourceUser::default()
     }
     .with_raw_data(row.clone()))
@@ -438,7 +438,7 @@ mod tests {
             false,
         )
         .unwrap();
-        assert_eq!(u.is_supervisor, Some(Value::Bool(true)));
+        assert_eq!(u.is_supervisor.as_deref(), Some(&Value::Bool(true)));
         assert_eq!(u.external_id.as_deref(), Some("7"));
         let u = map_row(
             &json!({"employeeNumber": "8", "email": "b@x"}),
@@ -447,7 +447,7 @@ mod tests {
             false,
         )
         .unwrap();
-        assert_eq!(u.is_supervisor, Some(Value::Bool(false)));
+        assert_eq!(u.is_supervisor.as_deref(), Some(&Value::Bool(false)));
     }
 
     #[test]

@@ -221,7 +221,7 @@ pub fn map_employee(
         status: Some(Status::Active),
         // `reportsTo` is an object; its `id` is the manager's employee id.
         supervisor_id: Some(text_of(field(e, "work.reportsTo.id"))),
-        is_supervisor: Some(Value::Bool(is_supervisor)),
+        is_supervisor: Some(Box::new(Value::Bool(is_supervisor))),
         ..SourceUser::default()
     }
     .with_raw_data(e.clone());
@@ -370,7 +370,11 @@ mod tests {
         assert_eq!(u.department.as_deref(), Some("Engineering"));
         assert_eq!(u.job_title.as_deref(), Some("Developer"));
         assert_eq!(u.supervisor_id.as_deref(), Some("1"));
-        assert_eq!(u.is_supervisor, Some(Value::Bool(true)), "work.isManager");
+        assert_eq!(
+            u.is_supervisor.as_deref(),
+            Some(&Value::Bool(true)),
+            "work.isManager"
+        );
         assert!(!u.is_hierarchy_only());
         let m = map_employee(&employee(), &s, "2026-01-01", true).unwrap();
         assert!(m.is_hierarchy_only());
@@ -403,22 +407,22 @@ mod tests {
     fn the_supervisor_rule_reads_nested_and_root_paths() {
         let s = settings(&[("HIBOB_SUPERVISOR_RULE", "work.site:London")]).unwrap();
         let u = map_employee(&employee(), &s, "2026-01-01", false).unwrap();
-        assert_eq!(u.is_supervisor, Some(Value::Bool(true)));
+        assert_eq!(u.is_supervisor.as_deref(), Some(&Value::Bool(true)));
         let s = settings(&[("HIBOB_SUPERVISOR_RULE", "root.firstName:Bob")]).unwrap();
         let u = map_employee(&employee(), &s, "2026-01-01", false).unwrap();
-        assert_eq!(u.is_supervisor, Some(Value::Bool(false)));
+        assert_eq!(u.is_supervisor.as_deref(), Some(&Value::Bool(false)));
         let s = settings(&[("HIBOB_SUPERVISOR_RULE", "root.firstName:Ann")]).unwrap();
         let u = map_employee(&employee(), &s, "2026-01-01", false).unwrap();
         assert_eq!(
-            u.is_supervisor,
-            Some(Value::Bool(true)),
+            u.is_supervisor.as_deref(),
+            Some(&Value::Bool(true)),
             "root. fields are top-level"
         );
         let s = settings(&[("HIBOB_SUPERVISOR_RULE", "work.isManager:true")]).unwrap();
         let u = map_employee(&employee(), &s, "2026-01-01", false).unwrap();
         assert_eq!(
-            u.is_supervisor,
-            Some(Value::Bool(true)),
+            u.is_supervisor.as_deref(),
+            Some(&Value::Bool(true)),
             "the documented example works"
         );
     }

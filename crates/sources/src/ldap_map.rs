@@ -214,7 +214,7 @@ pub fn to_source_user(
         group
             .as_deref()
             .filter(|g| member_of(&e.member_of, g))
-            .map(|_| serde_json::Value::Bool(true))
+            .map(|_| Box::new(serde_json::Value::Bool(true)))
     };
     SourceUser {
         external_id: Some(e.external_id.clone()),
@@ -338,7 +338,10 @@ mod tests {
         assert_eq!(u.email.as_deref(), Some("jkowalski@corp.local"));
         assert_eq!(u.real_email.as_deref(), Some("jan.kowalski@corp.com"));
         assert_eq!(u.name.as_deref(), Some("Jan Kowalski"));
-        assert_eq!(u.force_supervisor_role, Some(serde_json::Value::Bool(true)));
+        assert_eq!(
+            u.force_supervisor_role.as_deref(),
+            Some(&serde_json::Value::Bool(true))
+        );
         assert_eq!(u.force_global_admin_role, None);
 
         let u = to_source_user(

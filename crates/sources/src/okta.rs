@@ -260,11 +260,11 @@ pub fn map_user(u: &Value, s: &OktaSettings, supervisor_group_member: bool) -> M
         job_title: Some(text_of(resolve(u, &s.job_title_field))),
         status: Some(status),
         supervisor_id: Some(reference(u, &s.supervisor_id_field)),
-        is_supervisor: Some(Value::Bool(
+        is_supervisor: Some(Box::new(Value::Bool(
             s.supervisor_rule
                 .as_ref()
                 .is_some_and(|r| r.matches(resolve(u, &r.field))),
-        )),
+        ))),
         role_id: supervisor_group_member.then(|| "2".to_owned()),
         ..SourceUser::default()
     }
