@@ -101,6 +101,11 @@ pub trait Storage: Send + Sync {
     /// Replaces the whole file; readers see the old or the new content, never a mix.
     async fn write(&self, name: &str, data: Vec<u8>) -> Result<(), StorageError>;
     async fn exists(&self, name: &str) -> Result<bool, StorageError>;
+    /// The file's path when `name` is a file on this machine, so a large stage
+    /// file can be written as it is produced instead of whole in memory.
+    fn local_path(&self, _name: &str) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// Files under a base directory (the working directory, in the binaries).
@@ -151,6 +156,10 @@ impl Storage for LocalStorage {
             .map_err(io_err)
     }
 
+    fn local_path(&self, name: &str) -> Option<PathBuf> {
+        Some(self.path(name))
+    }
+
     async fn exists(&self, name: &str) -> Result<bool, StorageError> {
         tokio::fs::try_exists(self.path(name))
             .await
@@ -167,6 +176,36 @@ impl Storage for LocalStorage {
 /// mode any new file would (0666 less the umask), as the original's did: a
 /// cron job and a service running as different users may share `var/`.
 fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    write_atomically_with(path, |w| w.write_all(data)).map(|_| ())
+}
+
+/// Counts and hashes what passes through to the file.
+struct Hashing<W> {
+    inner: W,
+    hasher: sha2::Sha256,
+    len: usize,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// [`write_atomically`] with the content written by `produce`; returns its
+/// size and SHA-256.
+fn write_atomically_with(
+    path: &Path,
+    produce: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<(usize, String)> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -186,12 +225,26 @@ fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
     let mut tmp = builder.tempfile_in(&dir)?;
-    tmp.write_all(data)?;
+    let (len, digest) = {
+        // Buffered before the hash, so the hash sees large blocks, not every
+        // small piece the serializer writes.
+        let mut out = std::io::BufWriter::with_capacity(
+            1 << 16,
+            Hashing {
+                inner: tmp.as_file_mut(),
+                hasher: sha2::Sha256::default(),
+                len: 0,
+            },
+        );
+        produce(&mut out)?;
+        let hashing = out.into_inner().map_err(|e| e.into_error())?;
+        (hashing.len, hex(&sha2::Digest::finalize(hashing.hasher)))
+    };
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     // The directory entry must reach the disk too, or a power cut may bring back the old name.
     std::fs::File::open(&dir)?.sync_all()?;
-    Ok(())
+    Ok((len, digest))
 }
 
 /// The JSON text the original writes: two-space indent, non-ASCII literal, no
@@ -269,6 +322,33 @@ pub async fn write_json<T: Serialize + ?Sized>(
     name: &str,
     value: &T,
 ) -> Result<(), StageFileError> {
+    if let Some(path) = storage.local_path(name) {
+        // Streamed to the file: a large output is never held whole in memory.
+        let write = || {
+            write_atomically_with(&path, |w| {
+                serde_json::to_writer_pretty(w, value).map_err(std::io::Error::other)
+            })
+        };
+        let on_worker = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let (size, digest) = if on_worker {
+            tokio::task::block_in_place(write)
+        } else {
+            write()
+        }
+        .map_err(|source| {
+            StageFileError::from(StorageError::Io {
+                name: name.to_owned(),
+                source,
+            })
+        })?;
+        tracing::info!(
+            "Artifact saved: storage={} path={} bytes={size} sha256={digest}",
+            storage.backend(),
+            storage.location(name)
+        );
+        return Ok(());
+    }
     let bytes = to_json_bytes(value).map_err(|source| StageFileError::Serialise {
         name: name.to_owned(),
         source,
@@ -286,10 +366,11 @@ pub async fn write_json<T: Serialize + ?Sized>(
 /// Lower-case hex SHA-256, as stored with S3 objects and logged for every stage file.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The one way fetchers save `var/users.json`: an empty list is refused, so a
