@@ -418,6 +418,33 @@ mod tests {
         );
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_streamed_stage_file_is_the_same_text_as_a_whole_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = LocalStorage::new(dir.path());
+        let value = serde_json::json!([{"b": "Zoë", "a": [1, 2]}, {"c": null}]);
+        write_json(&storage, "var/out.json", &value).await.unwrap();
+        let written = std::fs::read(dir.path().join("var/out.json")).unwrap();
+        assert_eq!(written, to_json_bytes(&value).unwrap());
+        assert_eq!(
+            sha256_hex(&written).len(),
+            64,
+            "the logged digest is of these bytes"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_single_threaded_runtime_writes_the_stage_file_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = LocalStorage::new(dir.path());
+        let value = serde_json::json!({"users": []});
+        write_json(&storage, "out.json", &value).await.unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("out.json")).unwrap(),
+            to_json_bytes(&value).unwrap()
+        );
+    }
+
     #[tokio::test]
     async fn missing_file_is_reported_by_name() {
         let dir = tempfile::tempdir().unwrap();
