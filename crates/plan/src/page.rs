@@ -197,8 +197,10 @@ pub fn plan_page(
         }
         leave_marks.entry(id).or_default().push(mark);
     }
+    let by_id: HashMap<u64, &crate::plan::CurrentUser> =
+        current.users.iter().map(|u| (u.id, u)).collect();
     for id in leavers {
-        let Some(user) = current.users.iter().find(|u| u.id == id) else {
+        let Some(user) = by_id.get(&id) else {
             continue;
         };
         let path = tree
