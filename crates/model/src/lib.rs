@@ -71,7 +71,59 @@ pub struct SourceUser {
     )]
     pub role_id: Option<String>,
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
+}
+
+/// The keys of a record that no field names, kept so that a file read and
+/// written back loses nothing (`raw_data`, `hierarchy_only`, a fetcher's
+/// own). Most records have none, and a record is held per person, so the map
+/// is only allocated when there is something in it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extra(Option<Box<Map<String, Value>>>);
+
+impl Extra {
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.as_deref()?.get(key)
+    }
+
+    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
+        self.0.get_or_insert_with(Box::default).insert(key, value)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.as_deref().is_none_or(Map::is_empty)
+    }
+}
+
+impl std::ops::Index<&str> for Extra {
+    type Output = Value;
+
+    /// `Null` for a missing key, as indexing a JSON object does.
+    fn index(&self, key: &str) -> &Value {
+        static NULL: Value = Value::Null;
+        self.get(key).unwrap_or(&NULL)
+    }
+}
+
+impl From<Map<String, Value>> for Extra {
+    fn from(map: Map<String, Value>) -> Self {
+        Self((!map.is_empty()).then(|| Box::new(map)))
+    }
+}
+
+impl Serialize for Extra {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_deref() {
+            Some(map) => map.serialize(s),
+            None => s.collect_map(std::iter::empty::<(&str, &Value)>()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Extra {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Map::deserialize(d).map(Self::from)
+    }
 }
 
 /// Reads a string, a number (as its text), a boolean (as its text) or `null`.
@@ -334,7 +386,7 @@ pub struct TimecampUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timecamp_real_email: Option<String>,
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 /// `var/vacation.json`: leaves to write into TimeCamp attendance.
@@ -467,7 +519,7 @@ mod tests {
             timecamp_status: Status::Active,
             timecamp_role: Some(Role::User),
             timecamp_real_email: None,
-            extra: Map::new(),
+            extra: Extra::default(),
         };
         assert_eq!(
             serde_json::to_string(&u).unwrap(),
