@@ -12,10 +12,11 @@ mod rules;
 mod text;
 pub mod transform;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use scim_model::{EmailProblem, GroupMode, Role, SourceUser, Status, TimecampUser, email_problem};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 pub use rules::{ExcludeFilter, GroupRule, RuleError, parse_group_rules, rewrite_path};
 pub use text::{SkipPrefixes, clean_name, replace_domain};
@@ -299,16 +300,23 @@ struct Rec<'a> {
     position: usize,
     id: Option<&'a str>,
     supervisor: Option<&'a str>,
-    /// The name as given (or its fallback), before formatting.
-    base_name: String,
-    display_name: String,
-    email: Option<String>,
+    /// The name as given (or its fallback), before formatting. Borrowed from
+    /// the source when it can be: a record is held per person.
+    base_name: Cow<'a, str>,
+    /// The user name, when formatting made it differ from `base_name`.
+    display_name: Option<String>,
+    /// Lower-cased; borrowed when the source has it so already.
+    email: Option<Cow<'a, str>>,
     status: Status,
     /// A manager from outside the fetched scope: shapes the tree, never output.
     hierarchy_only: bool,
 }
 
 impl Rec<'_> {
+    fn display_name(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.base_name)
+    }
+
     fn label(&self) -> String {
         label(self.position, self.email.as_deref(), self.id)
     }
@@ -446,6 +454,8 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
     let mut chosen = Chosen {
         users: Vec::with_capacity(recs.len()),
         at: HashMap::with_capacity(recs.len()),
+        colliding: HashMap::new(),
+        hasher: std::hash::RandomState::new(),
     };
     for (i, rec) in recs.iter().enumerate() {
         let is_supervisor = rec.id.is_some_and(|id| with_reports.contains(id));
@@ -528,7 +538,7 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
             });
         let user = TimecampUser {
             timecamp_external_id: Some(rec.id.unwrap_or_default().to_owned()),
-            timecamp_user_name: Some(rec.display_name.clone()),
+            timecamp_user_name: Some(rec.display_name().to_owned()),
             timecamp_email: timecamp_email.clone(),
             timecamp_groups_breadcrumb: Some(if forced_admin {
                 String::new()
@@ -538,7 +548,7 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
             timecamp_status: rec.status,
             timecamp_role: Some(role),
             timecamp_real_email: real_email,
-            extra: Map::new(),
+            extra: Default::default(),
         };
         keep_one_per_email(&recs, i, user, &mut chosen, &mut notes);
     }
@@ -563,7 +573,7 @@ fn collect<'a>(
     notes: &mut Notes,
 ) -> Rec<'a> {
     let id = non_blank(src.external_id.as_deref());
-    let email = non_blank(src.email.as_deref()).map(str::to_lowercase);
+    let email = non_blank(src.email.as_deref()).map(lower_case);
     let status = src.status.unwrap_or(Status::Inactive);
     let record = label(position, email.as_deref(), id);
     let active = status == Status::Active;
@@ -578,10 +588,14 @@ fn collect<'a>(
         // The original dropped these, and the sync then disabled them.
         notes.add(record.clone(), active, NoteReason::NoExternalId);
     }
-    let base_name = match non_blank(src.name.as_deref()) {
-        Some(name) => name.to_owned(),
+    let base_name: Cow<str> = match non_blank(src.name.as_deref()) {
+        Some(name) => Cow::Borrowed(name),
         None => {
-            let fallback = email.clone().or(id.map(str::to_owned)).unwrap_or_default();
+            let fallback = email
+                .as_deref()
+                .or(id)
+                .map(str::to_owned)
+                .unwrap_or_default();
             if email.is_some() {
                 notes.add(
                     record,
@@ -591,11 +605,11 @@ fn collect<'a>(
                     },
                 );
             }
-            fallback
+            Cow::Owned(fallback)
         }
     };
 
-    let mut display = base_name.clone();
+    let mut display = base_name.to_string();
     if opts.job_title_user_names
         && let Some(title) = non_blank(src.job_title.as_deref())
     {
@@ -612,11 +626,20 @@ fn collect<'a>(
         position,
         id,
         supervisor: non_blank(src.supervisor_id.as_deref()),
+        display_name: Some(clean_name(&display)).filter(|d| *d != base_name),
         base_name,
-        display_name: clean_name(&display),
         email,
         status,
         hierarchy_only: src.is_hierarchy_only(),
+    }
+}
+
+/// `s` lower-cased, copied only when that changes it.
+fn lower_case(s: &str) -> Cow<'_, str> {
+    if s.chars().all(|c| c.to_lowercase().eq(std::iter::once(c))) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.to_lowercase())
     }
 }
 
@@ -633,7 +656,7 @@ impl Hierarchy<'_, '_> {
     /// create an extra level and becomes `-`.
     fn group_name(&self, i: usize) -> String {
         let rec = &self.recs[i];
-        let mut base = rec.base_name.clone();
+        let mut base = rec.base_name.to_string();
         if self.opts.job_title_group_names
             && let Some(title) = non_blank(rec.src.job_title.as_deref())
         {
@@ -879,28 +902,60 @@ fn decide_role(
 }
 
 /// The prepared users so far, one per final e-mail.
-struct Chosen {
+struct Chosen<S = std::hash::RandomState> {
     users: Vec<TimecampUser>,
-    /// E-mail → (the record it came from, its slot in `users`).
-    at: HashMap<String, (usize, usize)>,
+    /// Hash of the e-mail → (the record it came from, its slot in `users`).
+    /// Keyed by hash so the e-mail is not stored a second time (a record is
+    /// held per person); the slot's user has the e-mail to compare.
+    at: HashMap<u64, (usize, usize)>,
+    /// E-mails whose hash another e-mail took first (rare).
+    colliding: HashMap<String, (usize, usize)>,
+    hasher: S,
+}
+
+impl<S: std::hash::BuildHasher> Chosen<S> {
+    fn find(&self, email: &str) -> Option<(usize, usize)> {
+        let &(rec, slot) = self.at.get(&self.hash(email))?;
+        if self.users[slot].timecamp_email == email {
+            Some((rec, slot))
+        } else {
+            self.colliding.get(email).copied()
+        }
+    }
+
+    fn set(&mut self, email: &str, entry: (usize, usize)) {
+        let hash = self.hash(email);
+        match self.at.get(&hash) {
+            Some(&(_, slot)) if self.users[slot].timecamp_email != email => {
+                self.colliding.insert(email.to_owned(), entry);
+            }
+            _ => {
+                self.at.insert(hash, entry);
+            }
+        }
+    }
+
+    fn hash(&self, email: &str) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, email)
+    }
 }
 
 /// One TimeCamp user per final e-mail address: an active record wins over an
 /// inactive one, otherwise the later record wins (as in the original), and the
 /// other is reported instead of vanishing.
-fn keep_one_per_email(
+fn keep_one_per_email<S: std::hash::BuildHasher>(
     recs: &[Rec],
     i: usize,
     user: TimecampUser,
-    chosen: &mut Chosen,
+    chosen: &mut Chosen<S>,
     notes: &mut Notes,
 ) {
-    let key = user.timecamp_email.clone();
-    let Some(&(prev, slot)) = chosen.at.get(&key) else {
-        chosen.at.insert(key, (i, chosen.users.len()));
+    let Some((prev, slot)) = chosen.find(&user.timecamp_email) else {
+        chosen.set(&user.timecamp_email, (i, chosen.users.len()));
         chosen.users.push(user);
         return;
     };
+    let key = user.timecamp_email.clone();
     let prev_user = &chosen.users[slot];
     let new_wins =
         !(prev_user.timecamp_status == Status::Active && user.timecamp_status != Status::Active);
@@ -915,8 +970,8 @@ fn keep_one_per_email(
         },
     );
     if new_wins {
-        chosen.at.insert(key, (i, slot));
         chosen.users[slot] = user;
+        chosen.set(&key, (i, slot));
     }
 }
 
@@ -963,4 +1018,91 @@ fn stats(source: &[SourceUser], users: &[TimecampUser], notes: &[Note]) -> Stats
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every e-mail hashes alike, so every second one takes the colliding path.
+    #[derive(Default)]
+    struct SameHash;
+
+    impl std::hash::Hasher for SameHash {
+        fn finish(&self) -> u64 {
+            7
+        }
+        fn write(&mut self, _: &[u8]) {}
+    }
+
+    impl std::hash::BuildHasher for SameHash {
+        type Hasher = SameHash;
+        fn build_hasher(&self) -> SameHash {
+            SameHash
+        }
+    }
+
+    fn user(email: &str, status: Status) -> TimecampUser {
+        TimecampUser {
+            timecamp_external_id: None,
+            timecamp_user_name: None,
+            timecamp_email: email.into(),
+            timecamp_groups_breadcrumb: None,
+            timecamp_status: status,
+            timecamp_role: None,
+            timecamp_real_email: None,
+            extra: Default::default(),
+        }
+    }
+
+    #[test]
+    fn one_user_per_email_survives_hash_collisions() {
+        let sources: Vec<SourceUser> = (0..4)
+            .map(|n| SourceUser {
+                email: Some(format!("p{n}@x.com")),
+                ..SourceUser::default()
+            })
+            .collect();
+        let opts = PrepareOptions::default();
+        let mut notes = Notes(Vec::new());
+        let recs: Vec<Rec> = sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| collect(s, i + 1, &opts, &mut notes))
+            .collect();
+        let mut chosen = Chosen {
+            users: Vec::new(),
+            at: HashMap::new(),
+            colliding: HashMap::new(),
+            hasher: SameHash,
+        };
+        for (i, (email, status)) in [
+            ("a@x.com", Status::Inactive),
+            ("b@x.com", Status::Active),
+            ("a@x.com", Status::Active),
+            ("b@x.com", Status::Inactive),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            keep_one_per_email(&recs, i, user(email, status), &mut chosen, &mut notes);
+        }
+        let kept: Vec<(&str, Status)> = chosen
+            .users
+            .iter()
+            .map(|u| (u.timecamp_email.as_str(), u.timecamp_status))
+            .collect();
+        assert_eq!(
+            kept,
+            [("a@x.com", Status::Active), ("b@x.com", Status::Active)],
+            "the later active a@ replaces the inactive one; the inactive b@ does not replace the active one"
+        );
+        let same: Vec<&NoteReason> = notes
+            .0
+            .iter()
+            .map(|n| &n.reason)
+            .filter(|r| matches!(r, NoteReason::SameEmail { .. }))
+            .collect();
+        assert_eq!(same.len(), 2);
+    }
 }
