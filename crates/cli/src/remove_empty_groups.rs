@@ -48,7 +48,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         users
             .into_iter()
             .filter(|u| u.timecamp_status == Status::Active)
-            .filter_map(|u| u.timecamp_groups_breadcrumb)
+            .filter_map(|u| u.timecamp_groups_breadcrumb.as_deref().map(str::to_owned))
             .collect()
     } else {
         warn!(

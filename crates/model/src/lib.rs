@@ -377,7 +377,7 @@ pub struct TimecampUser {
     pub timecamp_email: String,
     /// Group path under `TIMECAMP_ROOT_GROUP_ID`; `""` (or absent/`null`) is the root itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timecamp_groups_breadcrumb: Option<String>,
+    pub timecamp_groups_breadcrumb: Option<std::sync::Arc<str>>,
     pub timecamp_status: Status,
     /// Absent means `user`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -515,7 +515,7 @@ mod tests {
             timecamp_external_id: Some("1".into()),
             timecamp_user_name: Some("A".into()),
             timecamp_email: "a@x.com".into(),
-            timecamp_groups_breadcrumb: Some(String::new()),
+            timecamp_groups_breadcrumb: Some("".into()),
             timecamp_status: Status::Active,
             timecamp_role: Some(Role::User),
             timecamp_real_email: None,

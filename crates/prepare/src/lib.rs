@@ -14,6 +14,7 @@ pub mod transform;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use scim_model::{EmailProblem, GroupMode, Role, SourceUser, Status, TimecampUser, email_problem};
 use serde_json::Value;
@@ -457,6 +458,7 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
         colliding: HashMap::new(),
         hasher: std::hash::RandomState::new(),
     };
+    let mut crumbs = Interned::default();
     for (i, rec) in recs.iter().enumerate() {
         let is_supervisor = rec.id.is_some_and(|id| with_reports.contains(id));
         let mut breadcrumb = hierarchy.breadcrumb(rec, is_supervisor, &paths, &mut notes);
@@ -540,11 +542,11 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
             timecamp_external_id: Some(rec.id.unwrap_or_default().to_owned()),
             timecamp_user_name: Some(rec.display_name().to_owned()),
             timecamp_email: timecamp_email.clone(),
-            timecamp_groups_breadcrumb: Some(if forced_admin {
+            timecamp_groups_breadcrumb: Some(crumbs.intern(if forced_admin {
                 String::new()
             } else {
                 breadcrumb
-            }),
+            })),
             timecamp_status: rec.status,
             timecamp_role: Some(role),
             timecamp_real_email: real_email,
@@ -553,6 +555,8 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
         keep_one_per_email(&recs, i, user, &mut chosen, &mut notes);
     }
 
+    // The paths are held by the users now; the lookup is no longer needed.
+    drop(crumbs);
     let mut users = chosen.users;
     // E-mails are unique here, so an unstable sort gives the same order without
     // the scratch copy a stable sort makes.
@@ -898,6 +902,22 @@ fn decide_role(
             _ => Role::User,
         },
         GroupMode::Department => explicit.unwrap_or(Role::User),
+    }
+}
+
+/// Group paths shared by everyone in the group: one string per group, not per
+/// person (a supervisor's path can be long, and a record is held per person).
+#[derive(Default)]
+struct Interned(HashSet<Arc<str>>);
+
+impl Interned {
+    fn intern(&mut self, path: String) -> Arc<str> {
+        if let Some(shared) = self.0.get(path.as_str()) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = path.into();
+        self.0.insert(shared.clone());
+        shared
     }
 }
 

@@ -299,7 +299,7 @@ pub async fn remove_empty_groups_after(
         .desired
         .iter()
         .filter(|d| d.timecamp_status == Status::Active)
-        .filter_map(|d| d.timecamp_groups_breadcrumb.clone())
+        .filter_map(|d| d.timecamp_groups_breadcrumb.as_deref().map(str::to_owned))
         .collect();
     let removal = crate::empty_groups::remove_empty_groups(
         client,

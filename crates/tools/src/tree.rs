@@ -267,7 +267,7 @@ mod tests {
         let mut deep = users();
         deep[1].timecamp_groups_breadcrumb = Some("A/B/C".into());
         deep[2].timecamp_groups_breadcrumb = Some("A/D".into());
-        deep[3].timecamp_groups_breadcrumb = Some(String::new());
+        deep[3].timecamp_groups_breadcrumb = Some("".into());
         let deep_text = text(&deep, false);
         assert!(deep_text.contains("   • Total Groups: 4\n"), "{deep_text}");
     }
