@@ -289,10 +289,16 @@ fn bench_sync(counts: &[usize], latency: Duration, concurrencies: &[usize]) -> a
         for &c in concurrencies {
             let fake = scim_test_support::FakeTimecamp::start(10).latency(latency);
             let url = fake.url();
+            // The usual hourly runs after the first import: nothing, a few
+            // renames, and a wave of joiners (300) with a few renames.
             let runs = [
                 ("first run (all new)", desired_users(n, |_| false)),
                 ("no-op rerun", desired_users(n, |_| false)),
                 ("5% changed", desired_users(n, |i| i % 20 == 3)),
+                (
+                    "300 joined, 5% changed",
+                    desired_users(n + 300, |i| i % 20 == 7),
+                ),
             ];
             for (name, desired) in &runs {
                 let (secs, reads, writes, changes) =
