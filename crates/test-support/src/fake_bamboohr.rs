@@ -5,7 +5,6 @@
 //! as a URL, and throttling answered 503 (old) or 429 (new) with `Retry-After`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -33,31 +32,28 @@ struct State_ {
 
 /// A running fake; stops with the test process (its thread is detached).
 pub struct FakeBambooHr {
-    state: Arc<Mutex<State_>>,
-    addr: SocketAddr,
+    served: crate::Served<State_>,
 }
 
 impl FakeBambooHr {
     pub fn start() -> Self {
-        let state = Arc::new(Mutex::new(State_ {
-            max_page_size: 1000,
-            ..State_::default()
-        }));
-        let addr = crate::serve(
-            Router::new()
-                .route("/{subdomain}/v1/datasets/employee", post(handle))
-                .with_state(state.clone()),
+        let served = crate::Served::start(
+            State_ {
+                max_page_size: 1000,
+                ..State_::default()
+            },
+            Router::new().route("/{subdomain}/v1/datasets/employee", post(handle)),
         );
-        Self { state, addr }
+        Self { served }
     }
 
     /// The value for `BAMBOOHR_API_URL`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.served.base()
     }
 
     fn lock(&self) -> MutexGuard<'_, State_> {
-        self.state.lock().unwrap()
+        self.served.lock()
     }
 
     /// Adds an employee (a dataset row: field name → value).

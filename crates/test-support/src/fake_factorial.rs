@@ -4,7 +4,6 @@
 //! 429 with `Retry-After` on demand.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -28,17 +27,16 @@ struct State_ {
 
 /// A running fake (its thread ends with the test process).
 pub struct FakeFactorial {
-    state: Arc<Mutex<State_>>,
-    addr: SocketAddr,
+    served: crate::Served<State_>,
 }
 
 impl FakeFactorial {
     pub fn start() -> Self {
-        let state = Arc::new(Mutex::new(State_ {
-            page_size: 100,
-            ..State_::default()
-        }));
-        let addr = crate::serve(
+        let served = crate::Served::start(
+            State_ {
+                page_size: 100,
+                ..State_::default()
+            },
             Router::new()
                 .route(
                     "/api/2025-07-01/resources/teams/teams",
@@ -51,19 +49,18 @@ impl FakeFactorial {
                 .route(
                     "/api/2025-07-01/resources/timeoff/leaves",
                     get(|s, q, h| list(s, q, h, "leaves")),
-                )
-                .with_state(state.clone()),
+                ),
         );
-        Self { state, addr }
+        Self { served }
     }
 
     /// The value for `FACTORIAL_API_URL` (the versioned base).
     pub fn url(&self) -> String {
-        format!("http://{}/api/2025-07-01", self.addr)
+        format!("{}/api/2025-07-01", self.served.base())
     }
 
     fn lock(&self) -> MutexGuard<'_, State_> {
-        self.state.lock().unwrap()
+        self.served.lock()
     }
 
     pub fn team(self, team: Value) -> Self {

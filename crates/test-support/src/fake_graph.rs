@@ -39,8 +39,7 @@ struct State_ {
 
 /// A running fake (its thread is detached and ends with the test process).
 pub struct FakeGraph {
-    state: Arc<Mutex<State_>>,
-    addr: SocketAddr,
+    served: crate::Served<State_>,
 }
 
 fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -50,12 +49,12 @@ fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
 
 impl FakeGraph {
     pub fn start() -> Self {
-        let state = Arc::new(Mutex::new(State_ {
-            page_size: 100,
-            token_uses: u32::MAX,
-            ..State_::default()
-        }));
-        let addr = crate::serve(
+        let served = crate::Served::start(
+            State_ {
+                page_size: 100,
+                token_uses: u32::MAX,
+                ..State_::default()
+            },
             Router::new()
                 .route("/{tenant}/oauth2/v2.0/token", post(token))
                 .route("/v1.0/users", get(users))
@@ -63,20 +62,20 @@ impl FakeGraph {
                 .route(
                     "/v1.0/groups/{id}/transitiveMembers/microsoft.graph.user",
                     get(members),
-                )
-                .with_state(state.clone()),
+                ),
         );
-        state.lock().unwrap().addr = Some(addr);
-        Self { state, addr }
+        let addr = served.addr();
+        served.lock().addr = Some(addr);
+        Self { served }
     }
 
     /// The value for both `AZURE_LOGIN_URL` and `AZURE_GRAPH_URL`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.served.base()
     }
 
     fn lock(&self) -> MutexGuard<'_, State_> {
-        self.state.lock().unwrap()
+        self.served.lock()
     }
 
     /// Adds a user (a Graph user object; `manager` as an id is expanded on read).

@@ -6,7 +6,6 @@
 //! with HiBob's `{key, error}` body), and 429 with the rate-limit headers
 //! (`X-RateLimit-Reset`, no `Retry-After`) on demand.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -30,28 +29,25 @@ struct State_ {
 
 /// A running fake (its thread ends with the test process).
 pub struct FakeHibob {
-    state: Arc<Mutex<State_>>,
-    addr: SocketAddr,
+    served: crate::Served<State_>,
 }
 
 impl FakeHibob {
     pub fn start() -> Self {
-        let state = Arc::new(Mutex::new(State_::default()));
-        let addr = crate::serve(
-            Router::new()
-                .route("/v1/people/search", post(search))
-                .with_state(state.clone()),
+        let served = crate::Served::start(
+            State_::default(),
+            Router::new().route("/v1/people/search", post(search)),
         );
-        Self { state, addr }
+        Self { served }
     }
 
     /// The value for `HIBOB_API_URL`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.served.base()
     }
 
     fn lock(&self) -> MutexGuard<'_, State_> {
-        self.state.lock().unwrap()
+        self.served.lock()
     }
 
     /// An employee as HiBob holds it: root fields at the top level, `work`,

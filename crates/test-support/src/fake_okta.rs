@@ -36,37 +36,36 @@ struct State_ {
 
 /// A running fake (its thread ends with the test process).
 pub struct FakeOkta {
-    state: Arc<Mutex<State_>>,
-    addr: SocketAddr,
+    served: crate::Served<State_>,
 }
 
 type Shared = Arc<Mutex<State_>>;
 
 impl FakeOkta {
     pub fn start() -> Self {
-        let state: Shared = Arc::new(Mutex::new(State_ {
-            max_page: 200,
-            ..State_::default()
-        }));
-        let addr = crate::serve(
+        let served = crate::Served::start(
+            State_ {
+                max_page: 200,
+                ..State_::default()
+            },
             Router::new()
                 .route("/api/v1/users", get(users))
                 .route("/api/v1/users/{id}", get(user))
                 .route("/api/v1/groups", get(groups))
-                .route("/api/v1/groups/{id}/users", get(members))
-                .with_state(state.clone()),
+                .route("/api/v1/groups/{id}/users", get(members)),
         );
-        state.lock().unwrap().addr = Some(addr);
-        Self { state, addr }
+        let addr = served.addr();
+        served.lock().addr = Some(addr);
+        Self { served }
     }
 
     /// The value for `OKTA_ORG_URL`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.served.base()
     }
 
     fn lock(&self) -> MutexGuard<'_, State_> {
-        self.state.lock().unwrap()
+        self.served.lock()
     }
 
     /// A user: `{"id", "status", "profile": {...}}`.

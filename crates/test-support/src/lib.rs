@@ -44,6 +44,36 @@ pub use slapd::{
 pub use tls_server::TlsServer;
 pub use webhook::WebhookReceiver;
 
+/// A fake's state and where it listens: what every stateful fake shares.
+pub(crate) struct Served<S> {
+    state: std::sync::Arc<std::sync::Mutex<S>>,
+    addr: std::net::SocketAddr,
+}
+
+pub(crate) type Shared<S> = std::sync::Arc<std::sync::Mutex<S>>;
+
+impl<S: Send + 'static> Served<S> {
+    /// Serves `routes`, which take the shared state, on a free loopback port.
+    pub(crate) fn start(state: S, routes: axum::Router<Shared<S>>) -> Self {
+        let state = std::sync::Arc::new(std::sync::Mutex::new(state));
+        let addr = serve(routes.with_state(state.clone()));
+        Self { state, addr }
+    }
+
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, S> {
+        self.state.lock().unwrap()
+    }
+
+    pub(crate) fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// `http://` and the address.
+    pub(crate) fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
 /// Serves `app` on a free loopback port from a thread of its own, for fakes
 /// that live as long as the test process.
 pub(crate) fn serve(app: axum::Router) -> std::net::SocketAddr {
