@@ -165,40 +165,55 @@ fn compose_and_the_chart_use_the_same_image_tag_as_the_release() {
 }
 
 #[test]
-fn ldap_example_of_the_chart_is_complete_and_names_only_real_settings() {
-    let example = yaml("helm/timecamp-scim/examples/ldap.yaml");
-    let sample = read(".env.sample");
-    let config = example["config"].as_mapping().unwrap();
-    for key in config.keys().map(|k| k.as_str().unwrap()) {
-        assert!(
-            sample.contains(&format!("{key}=")),
-            "{key} is not a setting of .env.sample"
-        );
-    }
-    for needed in [
-        "LDAP_HOST",
-        "LDAP_DOMAIN",
-        "LDAP_DN",
-        "LDAP_USERNAME",
-        "TIMECAMP_ROOT_GROUP_ID",
-        "S3_BUCKET_NAME",
+fn chart_examples_are_complete_and_name_only_real_settings() {
+    for (file, fetcher, needed, secrets) in [
+        (
+            "helm/timecamp-scim/examples/ldap.yaml",
+            "fetch-ldap",
+            &["LDAP_HOST", "LDAP_DOMAIN", "LDAP_DN", "LDAP_USERNAME"][..],
+            &["LDAP_PASSWORD"][..],
+        ),
+        (
+            "helm/timecamp-scim/examples/hibob.yaml",
+            "fetch-hibob",
+            &["HIBOB_SERVICE_USER_ID"][..],
+            &["HIBOB_SERVICE_USER_TOKEN"][..],
+        ),
+        (
+            "helm/timecamp-scim/examples/okta.yaml",
+            "fetch-okta",
+            &["OKTA_ORG_URL"][..],
+            &["OKTA_API_TOKEN"][..],
+        ),
     ] {
-        assert!(config.contains_key(needed), "the example sets no {needed}");
-    }
-    // Secrets go in the Secret, never in the values.
-    for secret in ["LDAP_PASSWORD", "TIMECAMP_API_KEY", "S3_SECRET_ACCESS_KEY"] {
-        assert!(
-            !config.contains_key(secret),
-            "{secret} belongs in the Secret"
+        let example = yaml(file);
+        let text = read(file);
+        let config = example["config"].as_mapping().unwrap();
+        for key in config.keys().map(|k| k.as_str().unwrap()) {
+            let setting = scim_core::registry::lookup(key)
+                .unwrap_or_else(|| panic!("{file}: {key} is not a setting"));
+            // Secrets go in the Secret, never in the values.
+            assert!(!setting.secret, "{file}: {key} belongs in the Secret");
+        }
+        for key in needed
+            .iter()
+            .chain(&["TIMECAMP_ROOT_GROUP_ID", "S3_BUCKET_NAME"])
+        {
+            assert!(config.contains_key(*key), "{file} sets no {key}");
+        }
+        for secret in secrets
+            .iter()
+            .chain(&["TIMECAMP_API_KEY", "S3_SECRET_ACCESS_KEY"])
+        {
+            assert!(
+                text.contains(&format!("--from-literal={secret}=")),
+                "{file}: the example's Secret lacks {secret}"
+            );
+        }
+        assert_eq!(
+            example["jobs"][fetcher]["enabled"].as_bool(),
+            Some(true),
+            "{file}"
         );
-        assert!(
-            read("helm/timecamp-scim/examples/ldap.yaml")
-                .contains(&format!("--from-literal={secret}=")),
-            "the example's Secret lacks {secret}"
-        );
     }
-    assert_eq!(
-        example["jobs"]["fetch-ldap"]["enabled"].as_bool(),
-        Some(true)
-    );
 }
