@@ -247,10 +247,20 @@ fn write_atomically_with(
     Ok((len, digest))
 }
 
-/// The JSON text the original writes: two-space indent, non-ASCII literal, no
-/// trailing newline, keys in the order the value gives them.
+/// Writes the JSON text the original writes: two-space indent, non-ASCII
+/// literal, no trailing newline, keys in the order the value gives them.
+fn write_json_text<T: Serialize + ?Sized>(
+    out: impl Write,
+    value: &T,
+) -> Result<(), serde_json::Error> {
+    serde_json::to_writer_pretty(out, value)
+}
+
+/// [`write_json_text`] into memory.
 pub fn to_json_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
-    serde_json::to_vec_pretty(value)
+    let mut bytes = Vec::with_capacity(128);
+    write_json_text(&mut bytes, value)?;
+    Ok(bytes)
 }
 
 /// Reads and parses a stage file; errors name the file and the position.
@@ -322,39 +332,38 @@ pub async fn write_json<T: Serialize + ?Sized>(
     name: &str,
     value: &T,
 ) -> Result<(), StageFileError> {
-    if let Some(path) = storage.local_path(name) {
+    let (size, digest) = match storage.local_path(name) {
         // Streamed to the file: a large output is never held whole in memory.
-        let write = || {
-            write_atomically_with(&path, |w| {
-                serde_json::to_writer_pretty(w, value).map_err(std::io::Error::other)
-            })
-        };
-        let on_worker = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let (size, digest) = if on_worker {
-            tokio::task::block_in_place(write)
-        } else {
-            write()
+        Some(path) => {
+            let write = || {
+                write_atomically_with(&path, |w| {
+                    write_json_text(w, value).map_err(std::io::Error::other)
+                })
+            };
+            let on_worker = tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+            if on_worker {
+                tokio::task::block_in_place(write)
+            } else {
+                write()
+            }
+            .map_err(|source| {
+                StageFileError::from(StorageError::Io {
+                    name: name.to_owned(),
+                    source,
+                })
+            })?
         }
-        .map_err(|source| {
-            StageFileError::from(StorageError::Io {
+        None => {
+            let bytes = to_json_bytes(value).map_err(|source| StageFileError::Serialise {
                 name: name.to_owned(),
                 source,
-            })
-        })?;
-        tracing::info!(
-            "Artifact saved: storage={} path={} bytes={size} sha256={digest}",
-            storage.backend(),
-            storage.location(name)
-        );
-        return Ok(());
-    }
-    let bytes = to_json_bytes(value).map_err(|source| StageFileError::Serialise {
-        name: name.to_owned(),
-        source,
-    })?;
-    let (size, digest) = (bytes.len(), sha256_hex(&bytes));
-    storage.write(name, bytes).await?;
+            })?;
+            let measured = (bytes.len(), sha256_hex(&bytes));
+            storage.write(name, bytes).await?;
+            measured
+        }
+    };
     tracing::info!(
         "Artifact saved: storage={} path={} bytes={size} sha256={digest}",
         storage.backend(),
