@@ -219,7 +219,7 @@ pub struct Mapped {
 
 /// Maps an Okta user (`role` when a supervisor group holds them).
 pub fn map_user(u: &Value, s: &OktaSettings, supervisor_group_member: bool) -> Mapped {
-    let profile = |k: &str| text_of(u.get("profile").and_then(|p| p.get(k)));
+    let profile = |k: &str| text_of(resolve(u, k));
     let mut name = text_of(resolve(u, &s.name_field));
     if name.is_empty() {
         name = format!("{} {}", profile("firstName"), profile("lastName"))
@@ -247,9 +247,10 @@ pub fn map_user(u: &Value, s: &OktaSettings, supervisor_group_member: bool) -> M
     if configured_email.is_empty() {
         missing.push(("email", s.email_field.clone()));
     }
+    let okta = okta_status(u);
     let status = STATUSES
         .iter()
-        .find(|(n, _)| *n == okta_status(u))
+        .find(|(n, _)| *n == okta)
         .map(|(_, st)| *st)
         .unwrap_or(Status::Inactive);
     let user = SourceUser {
@@ -341,13 +342,13 @@ pub struct Report {
 }
 
 fn person(u: &SourceUser) -> Value {
-    let raw = u.raw_data().cloned().unwrap_or(Value::Null);
+    let raw = u.raw_data();
     json!({
         "email": u.email.clone().unwrap_or_default(),
         "external_id": u.external_id.clone().unwrap_or_default(),
-        "login": text_of(raw.get("profile").and_then(|p| p.get("login"))),
+        "login": text_of(raw.and_then(|r| value_at(r, "profile.login"))),
         "name": u.name.clone().unwrap_or_default(),
-        "okta_user_id": text_of(raw.get("id")),
+        "okta_user_id": text_of(raw.and_then(|r| r.get("id"))),
     })
 }
 
