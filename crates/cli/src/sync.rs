@@ -92,6 +92,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     let (check, refused) = run::guard(&planned, &settings, args.allow_mass_deactivation);
 
     if args.dry_run {
+        let summary = Summary::of_plan(&planned.plan);
         if planned.plan.adds_seats() {
             scim_sync::apply::warn_billing();
         }
@@ -99,7 +100,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
             Output::Text => print!("{}", scim_sync::plan_text(&planned.plan)),
             Output::Json => println!(
                 "{}",
-                serde_json::to_string_pretty(&planned.json(true, &check, refused))?
+                serde_json::to_string_pretty(&planned.dry_run_json(&summary, &check, refused))?
             ),
             Output::Html => print!(
                 "{}",
@@ -112,7 +113,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
                 ))
             ),
         }
-        info!("{}", Summary::of_plan(&planned.plan).line(true));
+        info!("{}", summary.line(true));
         log_requests(&client);
         if refused {
             return Err(Refused(format!("a real run would stop here: {}", check.refusal())).into());
@@ -123,7 +124,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         if args.output == Output::Json {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&planned.json(false, &check, true))?
+                serde_json::to_string_pretty(&planned.refused_json(&check))?
             );
         }
         return Err(Refused(check.refusal()).into());

@@ -4,7 +4,7 @@
 //! the unfinished invitations ([`plan_run`]), the deactivation guard
 //! ([`guard`]), applying with both journals and the optional empty-group
 //! removal ([`execute`]), and the JSON that `--output json` prints
-//! ([`Planned::json`], [`Executed::json`]). The binary only parses flags,
+//! ([`Planned::dry_run_json`], [`Planned::refused_json`], [`Executed::json`]). The binary only parses flags,
 //! prints, and turns a [`RunError`] into an exit code.
 
 use std::time::Duration;
@@ -172,24 +172,30 @@ pub fn guard(
 }
 
 impl Planned {
-    /// `--output json` of a dry run, or of a run the guard refused.
-    pub fn json(&self, dry_run: bool, check: &DeactivationCheck, refused: bool) -> Value {
-        if dry_run {
-            json!({
-                "dry_run": true,
-                "plan": self.plan,
-                "summary": Summary::of_plan(&self.plan),
-                "deactivation_check": check,
-                "refused": refused,
-            })
-        } else {
-            json!({
-                "dry_run": false,
-                "plan": self.plan,
-                "deactivation_check": check,
-                "refused": true,
-            })
-        }
+    /// `--output json` of a dry run.
+    pub fn dry_run_json(
+        &self,
+        summary: &Summary,
+        check: &DeactivationCheck,
+        refused: bool,
+    ) -> Value {
+        json!({
+            "dry_run": true,
+            "plan": self.plan,
+            "summary": summary,
+            "deactivation_check": check,
+            "refused": refused,
+        })
+    }
+
+    /// `--output json` of a run the guard refused.
+    pub fn refused_json(&self, check: &DeactivationCheck) -> Value {
+        json!({
+            "dry_run": false,
+            "plan": self.plan,
+            "deactivation_check": check,
+            "refused": true,
+        })
     }
 }
 
