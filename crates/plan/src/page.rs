@@ -40,7 +40,18 @@ pub fn plan_page(
     // Marks by TimeCamp user id (existing people) and by e-mail (new ones).
     let mut by_id: HashMap<u64, Vec<Mark>> = HashMap::new();
     let mut new_people: HashMap<String, Vec<Mark>> = HashMap::new();
-    let mut leaving: Vec<(u64, Mark)> = Vec::new();
+    // People who leave, in plan order, with what happens to them.
+    let mut leavers: Vec<u64> = Vec::new();
+    let mut leave_marks: HashMap<u64, Vec<Mark>> = HashMap::new();
+    let mut leave = |id: u64, mark: Mark| {
+        leave_marks
+            .entry(id)
+            .or_insert_with(|| {
+                leavers.push(id);
+                Vec::new()
+            })
+            .push(mark)
+    };
     let mut root = Group::named("Root group");
     // Every group there is stays (empty ones too), then the plan adds to it.
     for id in tree.below_post_order(root_group_id).into_iter().rev() {
@@ -134,19 +145,19 @@ pub fn plan_page(
             // Bookkeeping of the sync, not something a person sees change.
             Change::ResetAddedManually { .. } => {}
             Change::Disable { user, reason } => {
-                leaving.push((
+                leave(
                     user.id,
                     mark(MarkKind::Disable, format!("disabled: {reason}")),
-                ));
+                );
                 count("Disables", &mut counts);
             }
-            Change::MoveToDisabledGroup { user, to, .. } => leaving.push((
+            Change::MoveToDisabledGroup { user, to, .. } => leave(
                 user.id,
                 mark(
                     MarkKind::Disable,
                     format!("moved to the disabled-users group ({})", path_of(*to)),
                 ),
-            )),
+            ),
         }
     }
 
@@ -189,18 +200,10 @@ pub fn plan_page(
         placed += 1;
     }
     // People who leave stay where TimeCamp has them, marked.
-    let mut leavers: Vec<u64> = Vec::new();
-    let mut leave_marks: HashMap<u64, Vec<Mark>> = HashMap::new();
-    for (id, mark) in leaving {
-        if !leave_marks.contains_key(&id) {
-            leavers.push(id);
-        }
-        leave_marks.entry(id).or_default().push(mark);
-    }
-    let by_id: HashMap<u64, &crate::plan::CurrentUser> =
+    let users_by_id: HashMap<u64, &crate::plan::CurrentUser> =
         current.users.iter().map(|u| (u.id, u)).collect();
     for id in leavers {
-        let Some(user) = by_id.get(&id) else {
+        let Some(user) = users_by_id.get(&id) else {
             continue;
         };
         let path = tree
