@@ -89,10 +89,6 @@ impl Extra {
     pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
         self.0.get_or_insert_with(Box::default).insert(key, value)
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.as_deref().is_none_or(Map::is_empty)
-    }
 }
 
 impl std::ops::Index<&str> for Extra {
