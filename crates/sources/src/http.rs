@@ -75,7 +75,7 @@ fn header_number(headers: &reqwest::header::HeaderMap, names: &[&str]) -> Option
 /// How long until the rate-limit window resets, from the reset header
 /// (epoch seconds) and the server's clock (`Date`) when it sends one, so a
 /// skewed local clock does not matter; at least a second, at most a minute.
-pub fn reset_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+fn reset_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let reset = header_number(headers, &RESET_HEADERS)?;
     let now = headers
         .get(reqwest::header::DATE)
