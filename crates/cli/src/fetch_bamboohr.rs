@@ -1,10 +1,7 @@
 //! `fetch-bamboohr`: employees from BambooHR into `var/users.json`.
 
-use anyhow::Context;
 use clap::Parser;
 use scim_core::Env;
-use scim_core::settings::StorageSettings;
-use scim_core::storage::USERS_FILE;
 use scim_sources::bamboohr::{BambooSettings, fetch};
 
 /// Read the employees of BambooHR into var/users.json.
@@ -27,10 +24,5 @@ pub struct Args {
 }
 
 pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
-    let settings = BambooSettings::from_env(&env)?;
-    let storage = crate::open_storage(&StorageSettings::from_env(&env)?).await?;
-    let users = fetch(&settings)
-        .await
-        .with_context(|| format!("fetch-bamboohr stopped; {USERS_FILE} was left as it was"))?;
-    crate::save_users(storage.as_ref(), "fetch-bamboohr", users).await
+    crate::run_fetcher(&env, "fetch-bamboohr", BambooSettings::from_env, fetch).await
 }

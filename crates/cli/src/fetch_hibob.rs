@@ -1,10 +1,7 @@
 //! `fetch-hibob`: employees from HiBob into `var/users.json`.
 
-use anyhow::Context;
 use clap::Parser;
 use scim_core::Env;
-use scim_core::settings::StorageSettings;
-use scim_core::storage::USERS_FILE;
 use scim_sources::hibob::{HibobSettings, fetch};
 
 /// Read the employees of HiBob (people search, with a service user) into var/users.json.
@@ -28,10 +25,5 @@ pub struct Args {
 }
 
 pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
-    let settings = HibobSettings::from_env(&env)?;
-    let storage = crate::open_storage(&StorageSettings::from_env(&env)?).await?;
-    let users = fetch(&settings)
-        .await
-        .with_context(|| format!("fetch-hibob stopped; {USERS_FILE} was left as it was"))?;
-    crate::save_users(storage.as_ref(), "fetch-hibob", users).await
+    crate::run_fetcher(&env, "fetch-hibob", HibobSettings::from_env, fetch).await
 }

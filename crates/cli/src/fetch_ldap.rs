@@ -1,10 +1,7 @@
 //! `fetch-ldap`: users from LDAP / Active Directory into `var/users.json`.
 
-use anyhow::Context;
 use clap::Parser;
 use scim_core::Env;
-use scim_core::settings::StorageSettings;
-use scim_core::storage::USERS_FILE;
 use scim_sources::ldap::{LdapSettings, fetch};
 
 /// Read the users of an LDAP directory or Active Directory into var/users.json.
@@ -27,10 +24,5 @@ pub struct Args {
 }
 
 pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
-    let settings = LdapSettings::from_env(&env)?;
-    let storage = crate::open_storage(&StorageSettings::from_env(&env)?).await?;
-    let users = fetch(&settings)
-        .await
-        .with_context(|| format!("fetch-ldap stopped; {USERS_FILE} was left as it was"))?;
-    crate::save_users(storage.as_ref(), "fetch-ldap", users).await
+    crate::run_fetcher(&env, "fetch-ldap", LdapSettings::from_env, fetch).await
 }

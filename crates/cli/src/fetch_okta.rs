@@ -1,10 +1,7 @@
 //! `fetch-okta`: users from Okta into `var/users.json`.
 
-use anyhow::Context;
 use clap::Parser;
 use scim_core::Env;
-use scim_core::settings::StorageSettings;
-use scim_core::storage::USERS_FILE;
 use scim_sources::okta::{OktaSettings, fetch};
 
 /// Read the users of Okta (Users and Groups APIs, with an API token) into var/users.json.
@@ -30,10 +27,5 @@ pub struct Args {
 }
 
 pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
-    let settings = OktaSettings::from_env(&env)?;
-    let storage = crate::open_storage(&StorageSettings::from_env(&env)?).await?;
-    let users = fetch(&settings)
-        .await
-        .with_context(|| format!("fetch-okta stopped; {USERS_FILE} was left as it was"))?;
-    crate::save_users(storage.as_ref(), "fetch-okta", users).await
+    crate::run_fetcher(&env, "fetch-okta", OktaSettings::from_env, fetch).await
 }

@@ -197,6 +197,30 @@ pub async fn open_storage(settings: &StorageSettings) -> anyhow::Result<Box<dyn 
     Ok(storage)
 }
 
+/// The whole of a fetcher that writes only `var/users.json`: its settings
+/// (checked before anything is read), the fetch, then [`save_users`]. A
+/// failed fetch leaves the previous file and says so.
+pub async fn run_fetcher<S, E>(
+    env: &Env,
+    stage: &str,
+    settings: impl FnOnce(&Env) -> Result<S, ConfigError>,
+    fetch: impl AsyncFnOnce(&S) -> Result<Vec<scim_core::model::SourceUser>, E>,
+) -> anyhow::Result<()>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    use anyhow::Context;
+    let settings = settings(env)?;
+    let storage = open_storage(&StorageSettings::from_env(env)?).await?;
+    let users = fetch(&settings).await.with_context(|| {
+        format!(
+            "{stage} stopped; {} was left as it was",
+            scim_core::storage::USERS_FILE
+        )
+    })?;
+    save_users(storage.as_ref(), stage, users).await
+}
+
 /// Saves what a fetcher read, through the shared write path: an empty list is
 /// refused and the previous `var/users.json` stays.
 pub async fn save_users(
