@@ -1,0 +1,290 @@
+//! The one error type of every HTTP client: what went wrong stays typed
+//! ([`ErrorKind`], matched by callers and tests, never parsed from text), and
+//! the message names the setting to fix, from the [`Hints`] its client
+//! declared.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::paging::PagingError;
+use crate::tls::TlsRefusal;
+
+/// The settings a client's failures point at, declared once per client. An
+/// empty text means there is nothing to name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hints {
+    /// The settings holding the credentials, named on 401 (and on 403 when
+    /// [`Hints::forbidden`] is empty): `"TIMECAMP_API_KEY"`.
+    pub credentials: &'static str,
+    /// What a 403 means for this service, when it is not the credentials.
+    pub forbidden: &'static str,
+    /// What a 400 means, when the request is built from settings.
+    pub bad_request: &'static str,
+    /// The settings that make the URL, named on 404, on a host name that does
+    /// not resolve and on a refused connection: `"TIMECAMP_API_URL or TIMECAMP_DOMAIN"`.
+    pub location: &'static str,
+    /// The switch that turns certificate checks off, if the service has one.
+    pub insecure_switch: Option<&'static str>,
+    /// The setting of the request timeout, if the admin can change it.
+    pub timeout_setting: &'static str,
+    /// The setting of the unanswered-time budget, if the admin can change it.
+    pub budget_setting: &'static str,
+}
+
+/// Which call failed, for messages.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The service's name in messages: `TimeCamp`, `BambooHR`, `Graph`.
+    pub service: &'static str,
+    /// The call: `GET group`, `users, page 2`.
+    pub call: String,
+    /// `scheme://host/path` of the request (no query, credentials masked);
+    /// `None` when the URL is itself a secret (a webhook's).
+    pub url: Option<String>,
+    pub hints: Hints,
+}
+
+/// A failed call: its context and its cause.
+#[derive(Debug)]
+pub struct Error {
+    context: Box<Context>,
+    kind: ErrorKind,
+}
+
+/// Why a call failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The service answered with an error status (after the retries, for
+    /// throttling and gateway errors).
+    Status {
+        status: u16,
+        /// The service's own explanation, from its error body or header.
+        message: String,
+        /// The start of the error body, for callers that read error codes.
+        body: Vec<u8>,
+        /// A 404 the request expected as an answer ("no such user"), not a wrong URL.
+        not_found_is_an_answer: bool,
+    },
+    /// The host name does not resolve; not retried.
+    NameNotResolved { host: String },
+    /// No connection could be made (refused, unreachable), after the retries.
+    Connect { host: String, cause: String },
+    /// No answer within the request's timeout, after the retries.
+    Timeout { after: Duration },
+    /// The connection broke (reset, closed) after the request was sent, after the retries.
+    Transport { cause: String },
+    /// A request that is not safe to repeat failed after it may have reached
+    /// the server: it may or may not have taken effect, and it was not sent again.
+    OutcomeUnknown { cause: String },
+    /// The run's budget of unanswered time is spent: this failure is final.
+    BudgetSpent {
+        cause: String,
+        spent: Duration,
+        budget: Duration,
+    },
+    /// The server asked to wait longer than the client waits
+    /// ([`crate::RetryPolicy::max_wait`]); the wait was not made.
+    WaitTooLong {
+        /// The status of the answer that asked, if the ask came with one
+        /// (else it came with the rate-limit headers of a successful answer).
+        status: Option<u16>,
+        wait: crate::wait::ServerWait,
+        cap: Duration,
+    },
+    /// The server's certificate was refused; not retried.
+    Tls(TlsRefusal),
+    /// The answer is larger than the client reads.
+    TooLarge { limit: u64 },
+    /// A redirect to another origin, not followed.
+    Redirect { status: u16, to: String },
+    /// The listing's pages could not be walked.
+    Paging(PagingError),
+    /// The answer is not what the API documents.
+    Decode { message: String },
+    /// The HTTP client could not be built, or a URL could not be made.
+    Setup { message: String },
+}
+
+impl Error {
+    pub(crate) fn new(context: Context, kind: ErrorKind) -> Self {
+        Self {
+            context: Box::new(context),
+            kind,
+        }
+    }
+
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// The HTTP status, when the service answered with an error.
+    pub fn status(&self) -> Option<u16> {
+        match &self.kind {
+            ErrorKind::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The error body as JSON, when the service answered with one.
+    pub fn body_json(&self) -> Option<serde_json::Value> {
+        match &self.kind {
+            ErrorKind::Status { body, .. } => serde_json::from_slice(body).ok(),
+            _ => None,
+        }
+    }
+
+    /// Whether the call may have taken effect although it failed.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self.kind, ErrorKind::OutcomeUnknown { .. })
+    }
+
+    /// The same failure for another call (a caller's own label).
+    pub fn for_call(mut self, call: impl Into<String>) -> Self {
+        self.context.call = call.into();
+        self
+    }
+}
+
+fn advise(f: &mut fmt::Formatter<'_>, check: &str) -> fmt::Result {
+    if check.is_empty() {
+        Ok(())
+    } else {
+        write!(f, "; check {check}")
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Context {
+            service,
+            call,
+            url,
+            hints,
+        } = &*self.context;
+        let unreachable =
+            |f: &mut fmt::Formatter<'_>| write!(f, "{service} could not be reached ({call}): ");
+        match &self.kind {
+            ErrorKind::Status {
+                status,
+                message,
+                not_found_is_an_answer,
+                ..
+            } => {
+                write!(f, "{service} answered {status}")?;
+                let reason = reqwest::StatusCode::from_u16(*status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason());
+                if let Some(reason) = reason
+                    && !message.eq_ignore_ascii_case(reason)
+                {
+                    write!(f, " ({reason})")?;
+                }
+                write!(f, " to {call}")?;
+                if *status == 404
+                    && !not_found_is_an_answer
+                    && let Some(url) = url
+                {
+                    write!(f, " at {url}")?;
+                }
+                write!(f, ": {message}")?;
+                match status {
+                    401 => advise(f, hints.credentials),
+                    403 if !hints.forbidden.is_empty() => write!(f, "; {}", hints.forbidden),
+                    403 => advise(f, hints.credentials),
+                    404 if !not_found_is_an_answer => advise(f, hints.location),
+                    400 if !hints.bad_request.is_empty() => {
+                        write!(f, "; {}", hints.bad_request)
+                    }
+                    _ => Ok(()),
+                }
+            }
+            ErrorKind::NameNotResolved { host } => {
+                unreachable(f)?;
+                write!(f, "the host name {host} does not resolve")?;
+                advise(f, hints.location)
+            }
+            ErrorKind::Connect { host, cause } => {
+                unreachable(f)?;
+                write!(f, "cannot connect to {host}: {cause}")?;
+                advise(f, hints.location)
+            }
+            ErrorKind::Timeout { after } => {
+                unreachable(f)?;
+                write!(f, "no answer within {} s", after.as_secs())?;
+                if !hints.timeout_setting.is_empty() {
+                    write!(f, " ({})", hints.timeout_setting)?;
+                }
+                Ok(())
+            }
+            ErrorKind::Transport { cause } => {
+                unreachable(f)?;
+                write!(f, "connection failed: {cause}")
+            }
+            ErrorKind::OutcomeUnknown { cause } => write!(
+                f,
+                "{call} may or may not have taken effect at {service} ({cause}); it was not \
+                 sent again, because repeating it is not safe: the next run reads what happened"
+            ),
+            ErrorKind::BudgetSpent {
+                cause,
+                spent,
+                budget,
+            } => {
+                unreachable(f)?;
+                write!(
+                    f,
+                    "{cause}; giving up: {service} has left requests of this run unanswered \
+                     for {} s in all",
+                    spent.as_secs()
+                )?;
+                if hints.budget_setting.is_empty() {
+                    write!(f, " (at most {} s)", budget.as_secs())
+                } else {
+                    write!(f, " ({}={})", hints.budget_setting, budget.as_secs())
+                }
+            }
+            ErrorKind::WaitTooLong { status, wait, cap } => {
+                match status {
+                    Some(status) => write!(f, "{service} answered {status} to {call} and")?,
+                    None => write!(f, "before {call}, {service}")?,
+                }
+                write!(
+                    f,
+                    " asks to wait {} ({}), longer than the {} s this tool waits; run again later",
+                    wait.asked(),
+                    wait.source,
+                    cap.as_secs()
+                )
+            }
+            ErrorKind::Tls(refusal) => {
+                unreachable(f)?;
+                write!(f, "{refusal}")
+            }
+            ErrorKind::TooLarge { limit } => write!(
+                f,
+                "the answer of {service} to {call} is larger than {} MiB, the most this tool \
+                 reads; not read",
+                limit / (1024 * 1024)
+            ),
+            ErrorKind::Redirect { status, to } => write!(
+                f,
+                "{service} answered {status} to {call}: a redirect to {to}, not followed \
+                 (redirects to another origin would take the request's credentials with them)"
+            ),
+            ErrorKind::Paging(e) => write!(f, "unexpected answer from {service} ({call}): {e}"),
+            ErrorKind::Decode { message } => {
+                write!(f, "unexpected answer from {service} ({call}): {message}")
+            }
+            ErrorKind::Setup { message } => {
+                write!(f, "cannot set up the HTTP client for {service}: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,639 @@
+//! Paging styles as data, and the walk over a listing's pages that every
+//! style shares.
+//!
+//! A listing is described by a [`Paging`]: where a page's items are (a JSON
+//! pointer) and how the next page is found ([`Next`]). [`Pages`] walks it: it
+//! hands out the URL of each page to request and takes each answer back,
+//! returning the page's items. It sends nothing itself, so a client with its
+//! own needs (a token renewed on 401) drives it with its own requests; the
+//! common case is [`crate::Client::all`].
+//!
+//! Whatever the style, the walk refuses a next page on another origin (the
+//! credentials of a request would go with it), stops on a page asked for
+//! twice or answered twice with the same body (a server that ignores the
+//! cursor would otherwise be read forever), stops after
+//! [`Paging::max_pages`], and refuses an offset page that announces more
+//! pages without having items (its successor would be the same page).
+
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use reqwest::header::{HeaderMap, LINK};
+use serde_json::Value;
+use url::Url;
+
+/// The default most pages one listing may take: a million people at the
+/// smallest page size any supported API uses (100).
+pub const DEFAULT_MAX_PAGES: u32 = 10_000;
+
+/// How a listing is paged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paging {
+    /// JSON pointer to the page's list of items: `/value`, `/data`; `""` when
+    /// the answer is the list itself.
+    pub items: &'static str,
+    pub next: Next,
+    /// Pages read before the walk stops with an error.
+    pub max_pages: u32,
+}
+
+impl Paging {
+    /// Items at `items`, next pages as `next`, at most [`DEFAULT_MAX_PAGES`].
+    pub const fn new(items: &'static str, next: Next) -> Self {
+        Self {
+            items,
+            next,
+            max_pages: DEFAULT_MAX_PAGES,
+        }
+    }
+}
+
+/// How the next page is found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    /// One answer holds everything (HiBob's people search).
+    None,
+    /// The `Link: <url>; rel="next"` header (Okta).
+    LinkHeader,
+    /// A URL in the body at a JSON pointer: `/@odata.nextLink` (Graph),
+    /// `/_meta/links/next/href` (Personio v2). Absent, null or empty: last page.
+    UrlAt(&'static str),
+    /// A token in the body at `token_at`, sent back as the query parameter
+    /// `param`: Google's `nextPageToken` → `pageToken`. With `more`, that
+    /// says whether there is a next page; without, a token does.
+    Cursor {
+        token_at: &'static str,
+        param: &'static str,
+        more: Option<More>,
+    },
+    /// A page number in the query parameter `param`, from `first` (BambooHR's `page`).
+    PageNumber {
+        param: &'static str,
+        first: u64,
+        more: More,
+    },
+    /// An offset in the query parameter `param`, advanced by the number of
+    /// items each page returned (NetSuite SuiteQL's `offset`, with `limit` in
+    /// the first URL and `/hasMore` as `more`).
+    Offset { param: &'static str, more: More },
+}
+
+/// Whether a page says there is another.
+#[derive(Debug, Clone, PartialEq)]
+pub enum More {
+    /// A boolean at a JSON pointer (`/hasMore`, `/meta/has_next_page`).
+    Flag(&'static str),
+    /// A value at a JSON pointer that is present and not null, false or ""
+    /// (BambooHR's `/pagination/next_page`).
+    Present(&'static str),
+    /// A page with this many items may have a successor; a shorter one is the last.
+    FullPage(usize),
+}
+
+impl More {
+    fn says_more(&self, body: &Value, items: usize) -> bool {
+        match self {
+            More::Flag(at) => body.pointer(at).and_then(Value::as_bool) == Some(true),
+            More::Present(at) => present(body.pointer(at)),
+            More::FullPage(size) => items >= *size && *size > 0,
+        }
+    }
+}
+
+fn present(value: Option<&Value>) -> bool {
+    !matches!(value, None | Some(Value::Null) | Some(Value::Bool(false)))
+        && value != Some(&Value::String(String::new()))
+}
+
+/// Why a walk over pages stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PagingError {
+    #[error(
+        "the next page is on another origin ({origin}) than the listing; not followed, so \
+         the credentials stay with their own host"
+    )]
+    OtherOrigin { origin: String },
+    #[error("the next page would be a page already read ({url}); stopped instead of looping")]
+    RepeatedUrl { url: String },
+    #[error(
+        "page {page} is the same as the page before it: the server ignores the paging \
+         parameters; stopped instead of looping"
+    )]
+    RepeatedPage { page: u32 },
+    #[error("more than {limit} pages; stopped (a listing that long is taken for a loop)")]
+    TooManyPages { limit: u32 },
+    #[error("page {page} announces a next page but has no items")]
+    EmptyPageWithMore { page: u32 },
+    #[error("page {page} has no list at {pointer:?}")]
+    NoList { page: u32, pointer: &'static str },
+    #[error("page {page} names its next page as {link:?}, which is not a URL")]
+    BadNextLink { page: u32, link: String },
+    #[error("page {page} announces a next page without the {what} to reach it")]
+    NoCursor { page: u32, what: &'static str },
+    #[error("page {page} is not JSON: {message}")]
+    NotJson { page: u32, message: String },
+}
+
+/// A walk over the pages of one listing.
+#[derive(Debug)]
+pub struct Pages {
+    paging: Paging,
+    first: Url,
+    next: Option<Url>,
+    /// Pages answered so far.
+    page: u32,
+    /// Items received so far (the next offset).
+    received: u64,
+    asked: HashSet<String>,
+    last_body: Option<u64>,
+}
+
+impl Pages {
+    /// A walk starting at `first`, which holds any fixed parameters (`limit`,
+    /// filters); for the page-number and offset styles, the first page's
+    /// number or offset is set in it.
+    pub fn new(first: Url, paging: Paging) -> Self {
+        let (next, received) = match &paging.next {
+            Next::PageNumber {
+                param, first: n, ..
+            } => (with_param(&first, param, &n.to_string()), 0),
+            Next::Offset { param, .. } => {
+                let start = query_value(&first, param)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+                (with_param(&first, param, &start.to_string()), start)
+            }
+            _ => (first.clone(), 0),
+        };
+        Self {
+            paging,
+            first,
+            next: Some(next),
+            page: 0,
+            received,
+            asked: HashSet::new(),
+            last_body: None,
+        }
+    }
+
+    /// The URL of the next page to request; `None` once the listing is read.
+    pub fn next_url(&self) -> Option<&Url> {
+        self.next.as_ref()
+    }
+
+    /// The number of the page [`Pages::next_url`] asks for, from 1.
+    pub fn page(&self) -> u32 {
+        self.page + 1
+    }
+
+    /// Takes the answer to [`Pages::next_url`] (its headers and body) and
+    /// returns the page's items; the next URL is worked out from it.
+    pub fn accept(&mut self, headers: &HeaderMap, body: &[u8]) -> Result<Vec<Value>, PagingError> {
+        let Some(asked) = self.next.take() else {
+            return Ok(Vec::new());
+        };
+        self.page += 1;
+        let page = self.page;
+        self.asked.insert(asked.to_string());
+        let value: Value = serde_json::from_slice(body).map_err(|e| PagingError::NotJson {
+            page,
+            message: e.to_string(),
+        })?;
+        let items = match value.pointer(self.paging.items) {
+            Some(Value::Array(items)) => items.clone(),
+            _ => {
+                return Err(PagingError::NoList {
+                    page,
+                    pointer: self.paging.items,
+                });
+            }
+        };
+        let fingerprint = {
+            let mut h = DefaultHasher::new();
+            body.hash(&mut h);
+            h.finish()
+        };
+        if !items.is_empty() && self.last_body == Some(fingerprint) {
+            return Err(PagingError::RepeatedPage { page });
+        }
+        self.last_body = Some(fingerprint);
+        self.received += items.len() as u64;
+
+        let next = self.next_after(&asked, headers, &value, items.len())?;
+        if let Some(url) = &next {
+            // An offset that does not move would ask for this page again.
+            if items.is_empty() && matches!(self.paging.next, Next::Offset { .. }) {
+                return Err(PagingError::EmptyPageWithMore { page });
+            }
+            if url.origin() != self.first.origin() {
+                return Err(PagingError::OtherOrigin {
+                    origin: url.origin().ascii_serialization(),
+                });
+            }
+            if self.asked.contains(url.as_str()) {
+                return Err(PagingError::RepeatedUrl {
+                    url: scim_core::mask_url_credentials(url.as_str()).into_owned(),
+                });
+            }
+            if page >= self.paging.max_pages {
+                return Err(PagingError::TooManyPages {
+                    limit: self.paging.max_pages,
+                });
+            }
+        }
+        self.next = next;
+        Ok(items)
+    }
+
+    fn next_after(
+        &self,
+        asked: &Url,
+        headers: &HeaderMap,
+        body: &Value,
+        items: usize,
+    ) -> Result<Option<Url>, PagingError> {
+        let page = self.page;
+        let link = |text: &str| {
+            // Relative links are resolved against the page that named them.
+            asked.join(text).map_err(|_| PagingError::BadNextLink {
+                page,
+                link: text.chars().take(200).collect(),
+            })
+        };
+        match &self.paging.next {
+            Next::None => Ok(None),
+            Next::LinkHeader => headers
+                .get_all(LINK)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(next_link)
+                .map(|l| link(&l))
+                .transpose(),
+            Next::UrlAt(at) => match body.pointer(at) {
+                Some(Value::String(s)) if !s.is_empty() => link(s).map(Some),
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(_)) => Ok(None),
+                Some(other) => Err(PagingError::BadNextLink {
+                    page,
+                    link: other.to_string().chars().take(200).collect(),
+                }),
+            },
+            Next::Cursor {
+                token_at,
+                param,
+                more,
+            } => {
+                let token = match body.pointer(token_at) {
+                    Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                    Some(Value::Number(n)) => Some(n.to_string()),
+                    _ => None,
+                };
+                let wanted = match more {
+                    Some(more) => more.says_more(body, items),
+                    None => token.is_some(),
+                };
+                match (wanted, token) {
+                    (false, _) => Ok(None),
+                    (true, None) => Err(PagingError::NoCursor {
+                        page,
+                        what: "cursor",
+                    }),
+                    (true, Some(token)) => Ok(Some(with_param(asked, param, &token))),
+                }
+            }
+            Next::PageNumber { param, first, more } => {
+                if !more.says_more(body, items) {
+                    return Ok(None);
+                }
+                let number = first.saturating_add(u64::from(page));
+                Ok(Some(with_param(asked, param, &number.to_string())))
+            }
+            Next::Offset { param, more } => {
+                if !more.says_more(body, items) {
+                    return Ok(None);
+                }
+                Ok(Some(with_param(asked, param, &self.received.to_string())))
+            }
+        }
+    }
+}
+
+/// `url` with the query parameter `name` set to `value` (replaced, not repeated).
+fn with_param(url: &Url, name: &str, value: &str) -> Url {
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != name)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut out = url.clone();
+    out.query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair(name, value);
+    out
+}
+
+fn query_value(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The `rel="next"` URL of a `Link` header.
+pub fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (url, params) = part.trim().split_once('>')?;
+        let url = url.trim().strip_prefix('<')?;
+        params
+            .split(';')
+            .any(|p| {
+                let p = p.trim().replace(' ', "");
+                p.eq_ignore_ascii_case("rel=\"next\"") || p.eq_ignore_ascii_case("rel=next")
+            })
+            .then(|| url.to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+    use serde_json::json;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    fn body(v: Value) -> Vec<u8> {
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    fn no_headers() -> HeaderMap {
+        HeaderMap::new()
+    }
+
+    fn link(to: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.append(
+            LINK,
+            HeaderValue::from_str(&format!("<{to}>; rel=\"next\"")).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn link_headers_give_the_next_page() {
+        let h = r#"<https://acme.okta.com/api/v1/users?limit=200>; rel="self", <https://acme.okta.com/api/v1/users?after=00u5&limit=200>; rel="next""#;
+        assert_eq!(
+            next_link(h).as_deref(),
+            Some("https://acme.okta.com/api/v1/users?after=00u5&limit=200")
+        );
+        assert_eq!(next_link(r#"<https://x/a>; rel="self""#), None);
+        assert_eq!(next_link("garbage"), None);
+    }
+
+    #[test]
+    fn a_link_header_listing_is_read_to_the_end() {
+        let mut p = Pages::new(
+            url("https://o.example/api/users?limit=2"),
+            Paging::new("", Next::LinkHeader),
+        );
+        let items = p
+            .accept(
+                &link("https://o.example/api/users?after=2"),
+                &body(json!([1, 2])),
+            )
+            .unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(
+            p.next_url().unwrap().as_str(),
+            "https://o.example/api/users?after=2"
+        );
+        assert_eq!(p.page(), 2);
+        p.accept(&no_headers(), &body(json!([3]))).unwrap();
+        assert_eq!(p.next_url(), None);
+    }
+
+    #[test]
+    fn a_next_link_to_another_origin_is_refused() {
+        for other in [
+            "https://evil.example/v1.0/users?$skiptoken=2",
+            "http://graph.example/v1.0/users?$skiptoken=2",
+            "https://graph.example:444/v1.0/users?$skiptoken=2",
+        ] {
+            let mut p = Pages::new(
+                url("https://graph.example/v1.0/users"),
+                Paging::new("/value", Next::UrlAt("/@odata.nextLink")),
+            );
+            let err = p
+                .accept(
+                    &no_headers(),
+                    &body(json!({"value": [1], "@odata.nextLink": other})),
+                )
+                .unwrap_err();
+            assert!(
+                matches!(err, PagingError::OtherOrigin { .. }),
+                "{other}: {err}"
+            );
+            assert_eq!(p.next_url(), None, "nothing more is asked");
+        }
+    }
+
+    #[test]
+    fn a_repeated_next_link_stops_the_walk() {
+        let mut p = Pages::new(
+            url("https://o.example/api/users"),
+            Paging::new("", Next::LinkHeader),
+        );
+        p.accept(
+            &link("https://o.example/api/users?after=1"),
+            &body(json!([1])),
+        )
+        .unwrap();
+        let err = p
+            .accept(
+                &link("https://o.example/api/users?after=1"),
+                &body(json!([2])),
+            )
+            .unwrap_err();
+        assert!(matches!(err, PagingError::RepeatedUrl { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_server_that_ignores_the_page_parameter_is_caught() {
+        let mut p = Pages::new(
+            url("https://b.example/api/employees?page_size=2"),
+            Paging::new(
+                "/data",
+                Next::PageNumber {
+                    param: "page",
+                    first: 1,
+                    more: More::Present("/pagination/next_page"),
+                },
+            ),
+        );
+        assert_eq!(
+            p.next_url().unwrap().as_str(),
+            "https://b.example/api/employees?page_size=2&page=1"
+        );
+        let same = body(json!({"data": [1, 2], "pagination": {"next_page": "x"}}));
+        p.accept(&no_headers(), &same).unwrap();
+        assert_eq!(
+            p.next_url().unwrap().as_str(),
+            "https://b.example/api/employees?page_size=2&page=2"
+        );
+        let err = p.accept(&no_headers(), &same).unwrap_err();
+        assert_eq!(err, PagingError::RepeatedPage { page: 2 });
+    }
+
+    #[test]
+    fn the_walk_stops_at_the_page_limit() {
+        let paging = Paging {
+            max_pages: 3,
+            ..Paging::new(
+                "/items",
+                Next::Cursor {
+                    token_at: "/next",
+                    param: "pageToken",
+                    more: None,
+                },
+            )
+        };
+        let mut p = Pages::new(url("https://g.example/users"), paging);
+        for n in 1..=2 {
+            p.accept(
+                &no_headers(),
+                &body(json!({"items": [n], "next": format!("t{n}")})),
+            )
+            .unwrap();
+        }
+        let err = p
+            .accept(&no_headers(), &body(json!({"items": [3], "next": "t3"})))
+            .unwrap_err();
+        assert_eq!(err, PagingError::TooManyPages { limit: 3 });
+    }
+
+    #[test]
+    fn offset_paging_advances_by_the_items_received_until_has_more_is_false() {
+        let mut p = Pages::new(
+            url("https://n.example/suiteql?limit=2"),
+            Paging::new(
+                "/items",
+                Next::Offset {
+                    param: "offset",
+                    more: More::Flag("/hasMore"),
+                },
+            ),
+        );
+        assert_eq!(
+            p.next_url().unwrap().as_str(),
+            "https://n.example/suiteql?limit=2&offset=0"
+        );
+        p.accept(
+            &no_headers(),
+            &body(json!({"items": [1, 2], "hasMore": true})),
+        )
+        .unwrap();
+        assert_eq!(
+            p.next_url().unwrap().as_str(),
+            "https://n.example/suiteql?limit=2&offset=2"
+        );
+        p.accept(
+            &no_headers(),
+            &body(json!({"items": [3], "hasMore": false})),
+        )
+        .unwrap();
+        assert_eq!(p.next_url(), None);
+    }
+
+    #[test]
+    fn more_announced_on_an_empty_page_is_an_error() {
+        let mut p = Pages::new(
+            url("https://n.example/suiteql?limit=2"),
+            Paging::new(
+                "/items",
+                Next::Offset {
+                    param: "offset",
+                    more: More::Flag("/hasMore"),
+                },
+            ),
+        );
+        let err = p
+            .accept(&no_headers(), &body(json!({"items": [], "hasMore": true})))
+            .unwrap_err();
+        assert_eq!(err, PagingError::EmptyPageWithMore { page: 1 });
+    }
+
+    #[test]
+    fn a_cursor_with_a_more_flag_needs_its_cursor() {
+        let paging = Paging::new(
+            "/data",
+            Next::Cursor {
+                token_at: "/meta/end_cursor",
+                param: "after_id",
+                more: Some(More::Flag("/meta/has_next_page")),
+            },
+        );
+        let mut p = Pages::new(
+            url("https://f.example/api/employees?limit=1"),
+            paging.clone(),
+        );
+        p.accept(
+            &no_headers(),
+            &body(json!({"data": [1], "meta": {"has_next_page": true, "end_cursor": 17}})),
+        )
+        .unwrap();
+        assert_eq!(
+            p.next_url().unwrap().as_str(),
+            "https://f.example/api/employees?limit=1&after_id=17"
+        );
+        let mut p = Pages::new(url("https://f.example/api/employees"), paging);
+        let err = p
+            .accept(
+                &no_headers(),
+                &body(json!({"data": [1], "meta": {"has_next_page": true}})),
+            )
+            .unwrap_err();
+        assert!(matches!(err, PagingError::NoCursor { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_page_without_its_list_or_json_is_an_error() {
+        let mut p = Pages::new(
+            url("https://g.example/users"),
+            Paging::new("/value", Next::UrlAt("/@odata.nextLink")),
+        );
+        assert_eq!(
+            p.accept(&no_headers(), &body(json!({"error": "x"}))),
+            Err(PagingError::NoList {
+                page: 1,
+                pointer: "/value"
+            })
+        );
+        let mut p = Pages::new(
+            url("https://g.example/users"),
+            Paging::new("/value", Next::None),
+        );
+        assert!(matches!(
+            p.accept(&no_headers(), b"<html>"),
+            Err(PagingError::NotJson { .. })
+        ));
+    }
+
+    #[test]
+    fn a_relative_next_link_is_resolved_against_the_page() {
+        let mut p = Pages::new(
+            url("https://p.example/v2/persons?limit=50"),
+            Paging::new("/data", Next::UrlAt("/_meta/links/next/href")),
+        );
+        p.accept(
+            &no_headers(),
+            &body(json!({"data": [1], "_meta": {"links": {"next": {"href": "/v2/persons?cursor=abc"}}}})),
+        )
+        .unwrap();
+        assert_eq!(
+            p.next_url().unwrap().as_str(),
+            "https://p.example/v2/persons?cursor=abc"
+        );
+    }
+}

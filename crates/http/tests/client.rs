@@ -1,0 +1,431 @@
+//! The layer against small servers on loopback: what is retried, what is
+//! never sent twice, what is refused, and what the messages name.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use scim_core::Secret;
+use scim_http::{
+    Client, ClientOptions, ErrorKind, Hints, Next, Paging, Request, RetryPolicy, TransientRefusal,
+    Url,
+};
+use serde_json::json;
+
+const HINTS: Hints = Hints {
+    credentials: "TEST_API_KEY",
+    forbidden: "",
+    bad_request: "",
+    location: "TEST_API_URL",
+    insecure_switch: None,
+    timeout_setting: "TEST_TIMEOUT_SECONDS",
+    budget_setting: "",
+};
+
+fn client_with(timeout: Duration, tweak: impl FnOnce(&mut ClientOptions)) -> Client {
+    let mut options = ClientOptions {
+        timeout,
+        retry: RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+            max_wait: Duration::from_secs(5),
+            unanswered_budget: Duration::from_secs(30),
+        },
+        error_text: scim_http::ErrorText {
+            json: &["/message"],
+            headers: &[],
+        },
+        ..ClientOptions::new("Test", HINTS)
+    };
+    tweak(&mut options);
+    Client::new(options).unwrap()
+}
+
+fn client() -> Client {
+    client_with(Duration::from_secs(5), |_| {})
+}
+
+/// A server whose every answer `answer` gives, from the number of the
+/// request (1-based) and its headers; returns its base URL and the count.
+async fn serve<F, Fut>(answer: F) -> (Url, Arc<AtomicU32>)
+where
+    F: Fn(u32, HeaderMap) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response> + Send,
+{
+    let count = Arc::new(AtomicU32::new(0));
+    let seen = count.clone();
+    let app = Router::new().fallback(any(move |headers: HeaderMap| {
+        let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+        let answer = answer.clone();
+        async move { answer(n, headers).await }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (Url::parse(&format!("http://{addr}/api/")).unwrap(), count)
+}
+
+fn ok() -> Response {
+    axum::Json(json!({"ok": true})).into_response()
+}
+
+fn status(code: u16, headers: &[(&'static str, &str)]) -> Response {
+    let mut r = (
+        StatusCode::from_u16(code).unwrap(),
+        axum::Json(json!({"message": "said the server"})),
+    )
+        .into_response();
+    for (k, v) in headers {
+        r.headers_mut().insert(*k, v.parse().unwrap());
+    }
+    r
+}
+
+#[tokio::test]
+async fn an_unsafe_request_that_timed_out_is_not_sent_again() {
+    let (url, count) = serve(|_, _| async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        ok()
+    })
+    .await;
+    let c = client_with(Duration::from_millis(300), |_| {});
+    let create = Request::post(url.join("group").unwrap(), "PUT group").unsafe_to_repeat();
+    let err = c.send(&create).await.unwrap_err();
+    assert!(err.outcome_unknown(), "{err:?}");
+    assert!(
+        err.to_string().contains("may or may not have taken effect"),
+        "{err}"
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 1, "sent once");
+    assert_eq!(c.request_counts().retries, 0);
+
+    let read = Request::get(url.join("group").unwrap(), "GET group");
+    let err = c.send(&read).await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Timeout { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("no answer within 0 s (TEST_TIMEOUT_SECONDS)"),
+        "{err}"
+    );
+    assert_eq!(c.request_counts().retries, 2, "a read is tried three times");
+}
+
+#[tokio::test]
+async fn an_unsafe_request_is_not_repeated_after_a_gateway_error_but_is_after_429() {
+    let (url, count) = serve(|n, _| async move {
+        match n {
+            1 => status(429, &[("retry-after", "0")]),
+            2 => status(502, &[]),
+            _ => ok(),
+        }
+    })
+    .await;
+    let c = client();
+    let invite = Request::post(url.join("group/1/user").unwrap(), "POST group/1/user")
+        .unsafe_to_repeat()
+        .json(json!({"email": ["a@x.com"]}));
+    let err = c.send(&invite).await.unwrap_err();
+    assert!(err.outcome_unknown(), "{err:?}");
+    assert!(err.to_string().contains("answered 502"), "{err}");
+    assert_eq!(count.load(Ordering::SeqCst), 2, "429 retried, 502 not");
+}
+
+#[tokio::test]
+async fn an_unsafe_request_is_sent_again_when_it_never_left() {
+    // A port nobody listens on: the connection is refused, nothing was sent.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = client();
+    let url = Url::parse(&format!("http://127.0.0.1:{port}/api/group")).unwrap();
+    let err = c
+        .send(&Request::post(url, "PUT group").unsafe_to_repeat())
+        .await
+        .unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Connect { .. }), "{err:?}");
+    assert_eq!(c.request_counts().writes, 3, "every attempt was made");
+    assert!(err.to_string().contains("check TEST_API_URL"), "{err}");
+}
+
+#[tokio::test]
+async fn an_answer_larger_than_the_limit_is_refused_while_it_streams() {
+    // Chunked, no length announced, never ending: only a streaming check stops it.
+    let (url, _) = serve(|_, _| async {
+        let chunk = vec![b'x'; 64 * 1024];
+        let endless = futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+        Response::new(Body::from_stream(endless))
+    })
+    .await;
+    let c = client_with(Duration::from_secs(30), |o| o.max_body = 1024 * 1024);
+    let err = c
+        .send(&Request::get(url.clone(), "GET everything"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::TooLarge { limit } if *limit == 1024 * 1024),
+        "{err:?}"
+    );
+    assert_eq!(c.request_counts().retries, 0, "not retried");
+
+    let (url, _) = serve(|_, _| async {
+        let mut r = Response::new(Body::from(vec![b' '; 2 * 1024 * 1024]));
+        r.headers_mut()
+            .insert("content-type", "application/json".parse().unwrap());
+        r
+    })
+    .await;
+    let err = c.send(&Request::get(url, "GET big")).await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::TooLarge { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_not_followed_and_no_referer_is_sent() {
+    let referers: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let seen = referers.clone();
+    let (elsewhere, elsewhere_count) = serve(move |_, headers: HeaderMap| {
+        let seen = seen.clone();
+        async move {
+            seen.lock().unwrap().push(
+                headers
+                    .get("referer")
+                    .map(|v| v.to_str().unwrap().to_owned()),
+            );
+            ok()
+        }
+    })
+    .await;
+    let target = elsewhere.join("collect").unwrap().to_string();
+    let (url, _) = serve(move |_, _| {
+        let target = target.clone();
+        async move { status(307, &[("location", &target)]) }
+    })
+    .await;
+    let c = client();
+    let alert =
+        Request::post(url.join("hook/SECRET-KEY").unwrap(), "the alert").json(json!({"text": "x"}));
+    let err = c.send(&alert).await.unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Redirect { status: 307, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        elsewhere_count.load(Ordering::SeqCst),
+        0,
+        "nothing reached the other origin"
+    );
+    assert!(!err.to_string().contains("SECRET-KEY"), "{err}");
+
+    // Within the origin a redirect is followed, without a Referer.
+    let (same, _) = serve(move |n, _| async move {
+        if n == 1 {
+            status(307, &[("location", "/api/moved")])
+        } else {
+            ok()
+        }
+    })
+    .await;
+    c.send(&Request::get(same.join("x").unwrap(), "GET x"))
+        .await
+        .unwrap();
+    assert!(referers.lock().unwrap().iter().all(Option::is_none));
+}
+
+#[tokio::test]
+async fn a_host_name_that_does_not_resolve_is_named_and_not_retried() {
+    let c = client();
+    let url = Url::parse("https://no-such-host.invalid/third_party/api/group").unwrap();
+    let err = c.send(&Request::get(url, "GET group")).await.unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::NameNotResolved { host } if host == "no-such-host.invalid"),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("no-such-host.invalid does not resolve"),
+        "{text}"
+    );
+    assert!(text.contains("check TEST_API_URL"), "{text}");
+    assert_eq!(c.request_counts().reads, 1, "not retried");
+}
+
+#[tokio::test]
+async fn hostile_retry_after_values_fail_at_once_without_a_panic() {
+    for value in ["inf", "1e20", "Fri, 31 Dec 9999 23:59:59 GMT", "3600"] {
+        let v = value.to_owned();
+        let (url, count) = serve(move |_, _| {
+            let v = v.clone();
+            async move { status(429, &[("retry-after", &v)]) }
+        })
+        .await;
+        let c = client();
+        let err = c.send(&Request::get(url, "GET group")).await.unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::WaitTooLong {
+                    status: Some(429),
+                    ..
+                }
+            ),
+            "{value}: {err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("longer than the 5 s this tool waits"),
+            "{err}"
+        );
+        assert_eq!(count.load(Ordering::SeqCst), 1, "{value}");
+    }
+    // Values that mean nothing fall back to the backoff; negative ones to no wait.
+    for value in ["NaN", "-5", "soon"] {
+        let v = value.to_owned();
+        let (url, count) = serve(move |n, _| {
+            let v = v.clone();
+            async move {
+                if n == 1 {
+                    status(429, &[("retry-after", &v)])
+                } else {
+                    ok()
+                }
+            }
+        })
+        .await;
+        client()
+            .send(&Request::get(url, "GET group"))
+            .await
+            .unwrap();
+        assert_eq!(count.load(Ordering::SeqCst), 2, "{value}");
+    }
+}
+
+fn epoch_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test]
+async fn a_spent_rate_limit_window_delays_the_next_request_not_the_answer() {
+    // The window resets two seconds on; the timeout is shorter than that, so
+    // a wait inside the request (before its body is read) would time it out.
+    let (url, count) = serve(|_, _| async {
+        let mut r = axum::Json(json!([1, 2, 3])).into_response();
+        let h = r.headers_mut();
+        h.insert("x-rate-limit-remaining", "0".parse().unwrap());
+        h.insert(
+            "x-rate-limit-reset",
+            (epoch_now() + 2).to_string().parse().unwrap(),
+        );
+        r
+    })
+    .await;
+    let c = client_with(Duration::from_millis(800), |_| {});
+    let first = c.send(&Request::get(url.clone(), "page 1")).await.unwrap();
+    assert_eq!(first.json().unwrap(), json!([1, 2, 3]));
+    let second = c.send(&Request::get(url, "page 2")).await.unwrap();
+    assert_eq!(second.json().unwrap(), json!([1, 2, 3]));
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+    assert_eq!(c.request_counts().retries, 0);
+}
+
+#[tokio::test]
+async fn status_errors_name_the_settings_their_client_declared() {
+    let (url, _) = serve(|n, _| async move {
+        match n {
+            1 => status(401, &[]),
+            _ => StatusCode::NOT_FOUND.into_response(),
+        }
+    })
+    .await;
+    let c = client();
+    let err = c
+        .send(&Request::get(
+            url.join("group?x=secret").unwrap(),
+            "GET group",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(
+        err.to_string(),
+        "Test answered 401 (Unauthorized) to GET group: said the server; check TEST_API_KEY"
+    );
+    let err = c
+        .send(&Request::get(
+            url.join("grup?x=secret").unwrap(),
+            "GET grup",
+        ))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(&format!("at {}grup:", url)), "{text}");
+    assert!(text.contains("check TEST_API_URL"), "{text}");
+    assert!(!text.contains("secret"), "no query: {text}");
+    let err = c
+        .send(&Request::get(url.join("user/9").unwrap(), "GET user 9").not_found_is_an_answer())
+        .await
+        .unwrap_err();
+    assert!(!err.to_string().contains("TEST_API_URL"), "{err}");
+}
+
+#[tokio::test]
+async fn a_transient_refusal_is_retried_a_bounded_number_of_times() {
+    let (url, count) =
+        serve(|n, _| async move { if n <= 2 { status(403, &[]) } else { ok() } }).await;
+    let c = client();
+    let refusal = TransientRefusal {
+        status: 403,
+        attempts: 3,
+        step: Duration::from_millis(10),
+    };
+    let create = Request::post(url.clone(), "PUT group")
+        .unsafe_to_repeat()
+        .transient_refusal(refusal);
+    c.send(&create).await.unwrap();
+    assert_eq!(count.load(Ordering::SeqCst), 3);
+
+    let (url, count) = serve(|_, _| async { status(403, &[]) }).await;
+    let err = c.send(&create.to(url, "PUT group")).await.unwrap_err();
+    assert_eq!(err.status(), Some(403));
+    assert_eq!(count.load(Ordering::SeqCst), 3, "three tries in all");
+}
+
+#[tokio::test]
+async fn paging_never_sends_credentials_to_another_origin() {
+    let (elsewhere, elsewhere_count) = serve(|_, _| async { ok() }).await;
+    let next = elsewhere.join("users?page=2").unwrap().to_string();
+    let (url, count) = serve(move |_, _| {
+        let next = next.clone();
+        async move { axum::Json(json!({"value": [1], "@odata.nextLink": next})).into_response() }
+    })
+    .await;
+    let c = client();
+    let listing = Request::get(url.join("users").unwrap(), "users").bearer(&Secret::new("t"));
+    let err = c
+        .all(
+            &listing,
+            Paging::new("/value", Next::UrlAt("/@odata.nextLink")),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Paging(scim_http::PagingError::OtherOrigin { .. })
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("users, page 1"), "{err}");
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    assert_eq!(elsewhere_count.load(Ordering::SeqCst), 0);
+}
