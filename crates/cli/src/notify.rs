@@ -3,13 +3,18 @@
 //! that changed something. The body has a `text` field, so a Slack or Teams
 //! incoming webhook shows it as it is, plus the structured fields for
 //! anything else. The URL is a secret (it carries the webhook's key): it is
-//! never logged, and a webhook that fails is logged without it and never
-//! changes the stage's exit code.
+//! checked at start (an `http://` or `https://` URL, or the stage stops
+//! with exit 2 before doing anything), never logged, and never sent
+//! anywhere but its own origin: the alert goes through the shared HTTP layer,
+//! which follows no redirect to another origin and sends no `Referer`. A
+//! webhook that fails is logged without the URL and never changes the
+//! stage's exit code.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use scim_core::{ConfigError, Env, Secret};
+use scim_core::{ConfigError, Env};
+use scim_http::{Client, ClientOptions, Hints, Request, RetryPolicy};
 use serde_json::{Value, json};
 
 /// When to send.
@@ -25,8 +30,12 @@ pub enum NotifyOn {
 
 #[derive(Debug, Clone)]
 pub struct NotifySettings {
-    pub url: Secret,
+    /// `NOTIFY_WEBHOOK_URL`, checked to be an `http://` or `https://` URL.
+    pub url: scim_http::Url,
     pub on: NotifyOn,
+    /// This machine's name, for the message; read once, at start, so no
+    /// file is read on the async runtime's threads.
+    pub host: String,
 }
 
 impl NotifySettings {
@@ -44,9 +53,16 @@ impl NotifySettings {
                 });
             }
         };
-        Ok(env.get("NOTIFY_WEBHOOK_URL").map(|url| Self {
-            url: Secret::new(url),
+        let url = env.url(
+            "NOTIFY_WEBHOOK_URL",
+            "the webhook's http:// or https:// URL (the value is not shown: it holds the webhook's key)",
+        )?;
+        Ok(url.map(|url| Self {
+            url,
             on,
+            host: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "unknown host".into()),
         }))
     }
 }
@@ -153,42 +169,50 @@ pub async fn send(
     if !wanted(settings.on, outcome, summary.changed) {
         return;
     }
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "unknown host".into());
     let body = message(
         stage,
         outcome,
         exit_code,
         &summary,
         error,
-        &host,
+        &settings.host,
         &scim_sync::journal::now(),
     );
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-    {
+    let client = match Client::new(ClientOptions {
+        timeout: Duration::from_secs(10),
+        // One try: a second copy of an alert is worse than a logged failure.
+        retry: RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        },
+        secret_url: true,
+        ..ClientOptions::new("the notification webhook", HINTS)
+    }) {
         Ok(c) => c,
         Err(e) => {
-            tracing::warn!("cannot send the notification: {}", e.without_url());
+            tracing::warn!("cannot send the notification: {e}");
             return;
         }
     };
-    match client.post(settings.url.expose()).json(&body).send().await {
-        Ok(resp) if resp.status().is_success() => {
-            tracing::info!("Notification sent ({})", outcome.as_str());
-        }
-        Ok(resp) => tracing::warn!(
-            "the notification webhook answered HTTP {}; the run's outcome stands",
-            resp.status().as_u16()
-        ),
-        Err(e) => tracing::warn!(
-            "cannot send the notification ({}); the run's outcome stands",
-            scim_core::net::error_chain(&e.without_url())
-        ),
+    let alert = Request::post(settings.url.clone(), "the alert")
+        .unsafe_to_repeat()
+        .json(body);
+    match client.send(&alert).await {
+        Ok(_) => tracing::info!("Notification sent ({})", outcome.as_str()),
+        Err(e) => tracing::warn!("cannot send the notification ({e}); the run's outcome stands"),
     }
 }
+
+/// What the webhook's failures point at.
+const HINTS: Hints = Hints {
+    credentials: "NOTIFY_WEBHOOK_URL (its key)",
+    forbidden: "",
+    bad_request: "",
+    location: "NOTIFY_WEBHOOK_URL",
+    insecure_switch: None,
+    timeout_setting: "",
+    budget_setting: "",
+};
 
 #[cfg(test)]
 mod tests {

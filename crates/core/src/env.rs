@@ -270,10 +270,38 @@ impl Env {
             .collect()
     }
 
+    /// An `http://` or `https://` URL with a host, when set, parsed by
+    /// `url::Url` (not by its prefix: `https://` alone, `http:/x` or
+    /// `https://exa mple.com` are refused here, not at the first request).
+    /// The value of a secret setting is not repeated in the error.
+    pub fn url(
+        &self,
+        var: &'static str,
+        expected: &'static str,
+    ) -> Result<Option<url::Url>, ConfigError> {
+        let Some(value) = self.get(var) else {
+            return Ok(None);
+        };
+        http_url(value)
+            .map(Some)
+            .ok_or_else(|| ConfigError::Invalid {
+                var,
+                value: crate::registry::shown(var, value),
+                expected,
+            })
+    }
+
     /// A value that must be set (for the stages that need it).
     pub fn required(&self, var: &'static str, why: &'static str) -> Result<&str, ConfigError> {
         self.get(var).ok_or(ConfigError::Missing { var, why })
     }
+}
+
+/// `text` as an `http://` or `https://` URL with a host.
+pub fn http_url(text: &str) -> Option<url::Url> {
+    let url = url::Url::parse(text).ok()?;
+    (matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty()))
+        .then_some(url)
 }
 
 /// The line (1-based) that sets each variable of a `.env` text. The first

@@ -95,7 +95,7 @@ impl TimecampSettings {
                 expected: GROUP_ID,
             });
         }
-        Ok(Self {
+        let settings = Self {
             api_key: env.get("TIMECAMP_API_KEY").map(Secret::new),
             domain: env.string("TIMECAMP_DOMAIN", "app.timecamp.com"),
             root_group_id,
@@ -130,19 +130,12 @@ impl TimecampSettings {
             disable_group_updates: env.bool("TIMECAMP_DISABLE_GROUP_UPDATES", false)?,
             disable_role_updates: env.bool("TIMECAMP_DISABLE_ROLE_UPDATES", false)?,
             disable_groups_creation: env.bool("TIMECAMP_DISABLE_GROUPS_CREATION", false)?,
-            api_url: match env.get("TIMECAMP_API_URL") {
-                Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-                    Some(url.trim_end_matches('/').to_owned())
-                }
-                Some(url) => {
-                    return Err(ConfigError::Invalid {
-                        var: "TIMECAMP_API_URL",
-                        value: url.to_owned(),
-                        expected: "a URL starting with http:// or https://, e.g. https://app.timecamp.com/third_party/api",
-                    });
-                }
-                None => None,
-            },
+            api_url: env
+                .url(
+                    "TIMECAMP_API_URL",
+                    "an http:// or https:// URL, e.g. https://app.timecamp.com/third_party/api",
+                )?
+                .map(|url| url.as_str().trim_end_matches('/').to_owned()),
             ssl_verify: env.bool("TIMECAMP_SSL_VERIFY", true)?,
             http_timeout_seconds: positive(env, "TIMECAMP_HTTP_TIMEOUT_SECONDS", 30)?,
             http_retry_budget_seconds: positive(env, "TIMECAMP_HTTP_RETRY_BUDGET_SECONDS", 120)?,
@@ -186,7 +179,15 @@ impl TimecampSettings {
                 .int("TIMECAMP_LOCK_WAIT_SECONDS", "a whole number of seconds")?
                 .unwrap_or(60),
             time_off_include_weekends: env.bool("TIMECAMP_TIME_OFF_INCLUDE_WEEKENDS", false)?,
-        })
+        };
+        if settings.api_url.is_none() && domain_base_url(&settings.domain).is_none() {
+            return Err(ConfigError::Invalid {
+                var: "TIMECAMP_DOMAIN",
+                value: settings.domain,
+                expected: "TimeCamp's host name, e.g. app.timecamp.com (or an http:// or https:// URL)",
+            });
+        }
+        Ok(settings)
     }
 
     /// The API base URL: `TIMECAMP_API_URL`, else `https://<TIMECAMP_DOMAIN>/third_party/api`
@@ -195,12 +196,8 @@ impl TimecampSettings {
         if let Some(url) = &self.api_url {
             return url.clone();
         }
-        let domain = self.domain.trim_end_matches('/');
-        if domain.starts_with("http://") || domain.starts_with("https://") {
-            format!("{domain}/third_party/api")
-        } else {
-            format!("https://{domain}/third_party/api")
-        }
+        domain_base_url(&self.domain)
+            .unwrap_or_else(|| format!("https://{}/third_party/api", self.domain))
     }
 
     /// The group mode: supervisor groups on selects supervisor-only or hybrid;
@@ -284,19 +281,12 @@ impl StorageSettings {
             return Ok(Self::Local);
         }
         const WHY: &str = "USE_S3_STORAGE=true needs the bucket's name and credentials";
-        let endpoint_url = match env.get("S3_ENDPOINT_URL") {
-            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-                Some(url.trim_end_matches('/').to_owned())
-            }
-            Some(url) => {
-                return Err(ConfigError::Invalid {
-                    var: "S3_ENDPOINT_URL",
-                    value: url.to_owned(),
-                    expected: "a URL starting with http:// or https://, e.g. http://minio:9000",
-                });
-            }
-            None => None,
-        };
+        let endpoint_url = env
+            .url(
+                "S3_ENDPOINT_URL",
+                "an http:// or https:// URL, e.g. http://minio:9000",
+            )?
+            .map(|url| url.as_str().trim_end_matches('/').to_owned());
         Ok(Self::S3(S3Settings {
             endpoint_url,
             access_key_id: env.required("S3_ACCESS_KEY_ID", WHY)?.to_owned(),
@@ -325,6 +315,20 @@ impl LogSettings {
             disable_file_logging: env.bool("DISABLE_FILE_LOGGING", false)?,
         })
     }
+}
+
+/// The API base URL for a `TIMECAMP_DOMAIN`: a host name (with a port, if
+/// any) gets `https://`; an `http://` or `https://` URL keeps its scheme.
+/// `None` for anything else.
+fn domain_base_url(domain: &str) -> Option<String> {
+    let domain = domain.trim_end_matches('/');
+    if crate::env::http_url(domain).is_some() {
+        return Some(format!("{domain}/third_party/api"));
+    }
+    let bare_host = !domain.is_empty()
+        && !domain.contains(|c: char| c.is_whitespace() || matches!(c, '/' | '@' | '?' | '#'));
+    let url = format!("https://{domain}/third_party/api");
+    (bare_host && crate::env::http_url(&url).is_some()).then_some(url)
 }
 
 #[cfg(test)]
@@ -430,8 +434,19 @@ mod tests {
                 .api_base_url(),
             "http://127.0.0.1:8080/third_party/api"
         );
-        let err = settings(&[("TIMECAMP_API_URL", "app.timecamp.com")]).unwrap_err();
-        assert!(err.to_string().contains("TIMECAMP_API_URL"));
+        for bad in [
+            "app.timecamp.com",
+            "https://",
+            "ftp://app.timecamp.com",
+            "http:// x",
+        ] {
+            let err = settings(&[("TIMECAMP_API_URL", bad)]).unwrap_err();
+            assert!(err.to_string().contains("TIMECAMP_API_URL"), "{bad}");
+        }
+        for bad in ["ftp://app.timecamp.com", "app timecamp com"] {
+            let err = settings(&[("TIMECAMP_DOMAIN", bad)]).unwrap_err();
+            assert!(err.to_string().contains("TIMECAMP_DOMAIN"), "{bad}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 use url::Url;
 
 use crate::dns::{NameNotResolved, Resolver};
@@ -179,12 +179,14 @@ impl Response {
 
     /// A [`ErrorKind::Decode`] for this answer: it is not what the API documents.
     pub fn error(&self, message: impl Into<String>) -> Error {
-        Error::new(
-            self.context.clone(),
-            ErrorKind::Decode {
-                message: message.into(),
-            },
-        )
+        self.failure(ErrorKind::Decode {
+            message: message.into(),
+        })
+    }
+
+    /// An error of any kind about this answer (a page that cannot be walked).
+    pub fn failure(&self, kind: ErrorKind) -> Error {
+        Error::new(self.context.clone(), kind)
     }
 }
 
@@ -328,10 +330,10 @@ impl Client {
             let response = self.send(&request.to(url.clone(), call)).await?;
             let page = pages
                 .accept(response.headers(), response.body())
-                .map_err(|e| Error::new(response.context.clone(), ErrorKind::Paging(e)))?;
+                .map_err(|e| response.failure(ErrorKind::Paging(e)))?;
             items.extend(page);
-            debug!(
-                "{}: {} items read so far ({})",
+            info!(
+                "{}: {} read so far ({})",
                 self.options.service,
                 items.len(),
                 response.context.call
@@ -507,7 +509,12 @@ impl Client {
     }
 
     fn status_error(&self, request: &Request, answer: Answer) -> Error {
-        let message = error_message(&self.options.error_text, &answer.headers, &answer.body);
+        let message = error_message(
+            &self.options.error_text,
+            answer.status,
+            &answer.headers,
+            &answer.body,
+        );
         self.error(
             request,
             ErrorKind::Status {
@@ -754,8 +761,9 @@ async fn read_body(response: &mut reqwest::Response, limit: u64) -> Result<Vec<u
     Ok(body)
 }
 
-/// The explanation a service gives for an error, else the start of the body.
-fn error_message(text: &ErrorText, headers: &HeaderMap, body: &[u8]) -> String {
+/// The explanation a service gives for an error, else the start of the body,
+/// else the status's name.
+fn error_message(text: &ErrorText, status: u16, headers: &HeaderMap, body: &[u8]) -> String {
     let json: Option<Value> = serde_json::from_slice(body).ok();
     let from_json = json.as_ref().and_then(|v| {
         text.json.iter().find_map(|at| match v.pointer(at) {
@@ -780,7 +788,11 @@ fn error_message(text: &ErrorText, headers: &HeaderMap, body: &[u8]) -> String {
         .filter(|c| !c.is_control())
         .collect();
     if text.is_empty() {
-        "(empty body)".into()
+        reqwest::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("(empty body)")
+            .to_owned()
     } else {
         text
     }
@@ -854,19 +866,23 @@ mod tests {
         };
         let h = HeaderMap::new();
         assert_eq!(
-            error_message(&text, &h, br#"{"error": {"message": "bad token"}}"#),
+            error_message(&text, 401, &h, br#"{"error": {"message": "bad token"}}"#),
             "bad token"
         );
         assert_eq!(
-            error_message(&text, &h, br#"{"message": "invalid email "}"#),
+            error_message(&text, 400, &h, br#"{"message": "invalid email "}"#),
             "invalid email"
         );
         let mut with_header = HeaderMap::new();
         with_header.insert("x-error", "no such subdomain".parse().unwrap());
-        assert_eq!(error_message(&text, &with_header, b""), "no such subdomain");
-        assert_eq!(error_message(&text, &h, b""), "(empty body)");
         assert_eq!(
-            error_message(&text, &h, b"<html>oops</html>"),
+            error_message(&text, 404, &with_header, b""),
+            "no such subdomain"
+        );
+        assert_eq!(error_message(&text, 404, &h, b""), "Not Found");
+        assert_eq!(error_message(&text, 599, &h, b""), "(empty body)");
+        assert_eq!(
+            error_message(&text, 500, &h, b"<html>oops</html>"),
             "<html>oops</html>"
         );
     }

@@ -175,16 +175,7 @@ impl fmt::Display for Error {
                 not_found_is_an_answer,
                 ..
             } => {
-                write!(f, "{service} answered {status}")?;
-                let reason = reqwest::StatusCode::from_u16(*status)
-                    .ok()
-                    .and_then(|s| s.canonical_reason());
-                if let Some(reason) = reason
-                    && !message.eq_ignore_ascii_case(reason)
-                {
-                    write!(f, " ({reason})")?;
-                }
-                write!(f, " to {call}")?;
+                write!(f, "{service} answered {status} to {call}")?;
                 if *status == 404
                     && !not_found_is_an_answer
                     && let Some(url) = url

@@ -47,7 +47,7 @@
 //! certificate, ...), never a decision made on error text. Each client
 //! declares, in its [`Hints`], which settings its 401/403, 404, DNS and
 //! connection failures point at, and the error's `Display` names them:
-//! `TimeCamp answered 401 (Unauthorized) to GET group: ...; check TIMECAMP_API_KEY`.
+//! `TimeCamp answered 401 to GET group: Unauthorized; check TIMECAMP_API_KEY`.
 //! A host name that does not resolve is named and not retried. Refused
 //! certificates are classified from the typed `rustls` error ([`tls`]),
 //! which `fetch-ldap` uses too.

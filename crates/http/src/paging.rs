@@ -201,6 +201,8 @@ impl Pages {
         })?;
         let items = match value.pointer(self.paging.items) {
             Some(Value::Array(items)) => items.clone(),
+            // Some APIs say "no items" with null.
+            Some(Value::Null) => Vec::new(),
             _ => {
                 return Err(PagingError::NoList {
                     page,

@@ -358,7 +358,7 @@ async fn status_errors_name_the_settings_their_client_declared() {
     assert_eq!(err.status(), Some(401));
     assert_eq!(
         err.to_string(),
-        "Test answered 401 (Unauthorized) to GET group: said the server; check TEST_API_KEY"
+        "Test answered 401 to GET group: said the server; check TEST_API_KEY"
     );
     let err = c
         .send(&Request::get(

@@ -2,9 +2,10 @@
 //!
 //! A client-credentials token is fetched once and reused for the run (kept in
 //! memory: the admin's `.env` is never rewritten); a 401 gets one fresh
-//! token. Pages are followed through `@odata.nextLink` to the end, throttling
-//! (429, 503, 504) is retried with `Retry-After`, and disabled accounts come
-//! through as inactive. With `AZURE_FILTER_GROUPS`, members of nested
+//! token. Pages are followed through `@odata.nextLink` to the end (on Graph's
+//! own origin only: the token never goes to another host), throttling (429,
+//! 503, 504) is retried with `Retry-After`, both by the shared HTTP layer
+//! (`scim-http`), and disabled accounts come through as inactive. With `AZURE_FILTER_GROUPS`, members of nested
 //! groups count, and a group that does not exist fails the fetch
 //! instead of producing an empty list.
 
@@ -13,15 +14,42 @@ use std::time::{Duration, Instant};
 
 use scim_core::model::{SourceUser, Status};
 use scim_core::{ConfigError, Env, Secret};
+use scim_http::{
+    Client, ClientOptions, ErrorKind, ErrorText, Hints, Next, Pages, Paging, Request, Url,
+};
 use serde_json::Value;
 use tracing::{info, warn};
-
-use crate::http::{self, Failure};
 
 pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
 const USER_FIELDS: &str =
     "id,displayName,mail,userPrincipalName,department,jobTitle,givenName,surname,accountEnabled";
+
+/// Graph's collections: items in `value`, the next page in `@odata.nextLink`.
+const PAGING: Paging = Paging::new("/value", Next::UrlAt("/@odata.nextLink"));
+
+/// What the token endpoint's failures point at.
+const TOKEN_HINTS: Hints = Hints {
+    credentials: "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET",
+    forbidden: "",
+    bad_request: "check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET",
+    location: "AZURE_LOGIN_URL",
+    insecure_switch: None,
+    timeout_setting: "",
+    budget_setting: "",
+};
+
+/// What Graph's failures point at.
+const GRAPH_HINTS: Hints = Hints {
+    credentials: "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET",
+    forbidden: "the app registration lacks a Graph application permission \
+                (User.Read.All, and GroupMember.Read.All for the group settings)",
+    bad_request: "",
+    location: "AZURE_GRAPH_URL (and AZURE_SCIM_ENDPOINT, if set)",
+    insecure_switch: None,
+    timeout_setting: "",
+    budget_setting: "",
+};
 
 /// The `AZURE_*` settings.
 #[derive(Debug, Clone)]
@@ -81,7 +109,11 @@ impl AzureSettings {
             &["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"],
         )?;
         let graph_url = env
-            .string("AZURE_GRAPH_URL", DEFAULT_GRAPH_URL)
+            .url(
+                "AZURE_GRAPH_URL",
+                "Graph's base URL, e.g. https://graph.microsoft.com",
+            )?
+            .map_or_else(|| DEFAULT_GRAPH_URL.to_owned(), String::from)
             .trim_end_matches('/')
             .to_owned();
         let default_users = format!("{graph_url}/v1.0/users");
@@ -103,7 +135,11 @@ impl AzureSettings {
             client_id: env.string("AZURE_CLIENT_ID", ""),
             client_secret: Secret::new(env.string("AZURE_CLIENT_SECRET", "")),
             login_url: env
-                .string("AZURE_LOGIN_URL", DEFAULT_LOGIN_URL)
+                .url(
+                    "AZURE_LOGIN_URL",
+                    "the identity platform's base URL, e.g. https://login.microsoftonline.com",
+                )?
+                .map_or_else(|| DEFAULT_LOGIN_URL.to_owned(), String::from)
                 .trim_end_matches('/')
                 .to_owned(),
             graph_url,
@@ -119,24 +155,10 @@ impl AzureSettings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AzureError {
-    #[error(
-        "cannot get a token from {url}: {message} (check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET)"
-    )]
-    Token { url: String, message: String },
-    #[error("Graph answered {status} to {what}: {message}")]
-    Status {
-        status: u16,
-        what: String,
-        message: String,
-    },
-    #[error("Graph could not be reached ({what}): {message}")]
-    Transport { what: String, message: String },
-    #[error("unexpected answer from Graph ({what}): {message}")]
-    Decode { what: String, message: String },
+    #[error(transparent)]
+    Http(#[from] scim_http::Error),
     #[error("{var}: no group named {name:?} (names are exact and case-sensitive)")]
     UnknownGroup { var: &'static str, name: String },
-    #[error("cannot set up the HTTP client: {0}")]
-    Setup(String),
 }
 
 /// Quotes a string for an OData filter (`'` doubles).
@@ -206,7 +228,8 @@ pub fn map_user(
 
 struct Graph<'a> {
     s: &'a AzureSettings,
-    http: reqwest::Client,
+    login: Client,
+    http: Client,
     token: Option<(Secret, Instant)>,
     tokens: u32,
 }
@@ -219,45 +242,21 @@ impl Graph<'_> {
         {
             return Ok(token.clone());
         }
-        let url = format!(
+        let url = self.login.url(&format!(
             "{}/{}/oauth2/v2.0/token",
             self.s.login_url, self.s.tenant_id
-        );
-        let err = |message: String| AzureError::Token {
-            url: url.clone(),
-            message,
-        };
-        let resp = self
-            .http
-            .post(&url)
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", self.s.client_id.as_str()),
-                ("client_secret", self.s.client_secret.expose()),
-                ("scope", "https://graph.microsoft.com/.default"),
-            ])
-            .send()
-            .await
-            // No answer is not a credentials problem; say what happened instead.
-            .map_err(|e| AzureError::Transport {
-                what: format!("token request to {url}"),
-                message: crate::http::transport_failure(&e).to_string(),
-            })?;
-        let status = resp.status();
-        let body: Value = resp
-            .json()
-            .await
-            .map_err(|e| err(format!("not JSON: {e}")))?;
-        if !status.is_success() {
-            let why = body["error_description"]
-                .as_str()
-                .or(body["error"].as_str())
-                .unwrap_or("refused");
-            return Err(err(format!("HTTP {}: {why}", status.as_u16())));
-        }
+        ))?;
+        let request = Request::post(url, "the token request").form(vec![
+            ("grant_type", Secret::new("client_credentials")),
+            ("client_id", Secret::new(self.s.client_id.as_str())),
+            ("client_secret", self.s.client_secret.clone()),
+            ("scope", Secret::new("https://graph.microsoft.com/.default")),
+        ]);
+        let response = self.login.send(&request).await?;
+        let body = response.json()?;
         let token = body["access_token"]
             .as_str()
-            .ok_or_else(|| err("no access_token".into()))?;
+            .ok_or_else(|| response.error("no access_token"))?;
         let lifetime = body["expires_in"].as_u64().unwrap_or(3600);
         // Renewed five minutes early, as the original did.
         let until = Instant::now() + Duration::from_secs(lifetime.saturating_sub(300));
@@ -267,76 +266,31 @@ impl Graph<'_> {
         Ok(token)
     }
 
-    /// A Graph GET with throttling retries and one re-authentication on 401.
-    async fn get(&mut self, url: &str, what: &str) -> Result<Value, AzureError> {
+    /// A Graph GET, with one re-authentication on 401.
+    async fn get(&mut self, url: Url, call: &str) -> Result<scim_http::Response, AzureError> {
         let mut renewed = false;
         loop {
-            let token = self.token(false).await?;
-            let client = self.http.clone();
-            let request = || {
-                client
-                    .get(url)
-                    .bearer_auth(token.expose())
-                    .header("Accept", "application/json")
-            };
-            match http::send(request, "Graph", what).await {
-                Ok(resp) => {
-                    return resp.json().await.map_err(|e| AzureError::Decode {
-                        what: what.into(),
-                        message: e.to_string(),
-                    });
-                }
-                Err(Failure::Status { status: 401, .. }) if !renewed => {
-                    renewed = true;
-                    self.token(true).await?;
-                }
-                Err(Failure::Status { status, body, .. }) => {
-                    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    return Err(AzureError::Status {
-                        status,
-                        what: what.into(),
-                        message: body["error"]["message"]
-                            .as_str()
-                            .unwrap_or("request refused")
-                            .to_owned(),
-                    });
-                }
-                Err(failure @ (Failure::Transport(_) | Failure::Tls(_))) => {
-                    let message = failure.to_string();
-                    return Err(AzureError::Transport {
-                        what: what.into(),
-                        message,
-                    });
-                }
+            let token = self.token(renewed).await?;
+            let request = Request::get(url.clone(), call).bearer(&token);
+            match self.http.send(&request).await {
+                Err(e) if e.status() == Some(401) && !renewed => renewed = true,
+                result => return Ok(result?),
             }
         }
     }
 
     /// Every item of a collection, following `@odata.nextLink` to the end.
-    async fn all(&mut self, first: String, what: &str) -> Result<Vec<Value>, AzureError> {
+    async fn all(&mut self, first: Url, call: &str) -> Result<Vec<Value>, AzureError> {
+        let mut pages = Pages::new(first, PAGING);
         let mut items = Vec::new();
-        let mut next = Some(first);
-        let mut page = 1;
-        while let Some(url) = next.take() {
-            let what = format!("{what}, page {page}");
-            let body = self.get(&url, &what).await?;
-            match body.get("value") {
-                Some(Value::Array(v)) => {
-                    items.extend(v.iter().cloned());
-                    tracing::info!("Graph: {} read so far ({what})", items.len());
-                }
-                _ => {
-                    return Err(AzureError::Decode {
-                        what,
-                        message: "no `value` list".into(),
-                    });
-                }
-            }
-            next = body
-                .get("@odata.nextLink")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            page += 1;
+        while let Some(url) = pages.next_url().cloned() {
+            let page_call = format!("{call}, page {}", pages.page());
+            let response = self.get(url, &page_call).await?;
+            let page = pages
+                .accept(response.headers(), response.body())
+                .map_err(|e| response.failure(ErrorKind::Paging(e)))?;
+            items.extend(page);
+            info!("Graph: {} read so far ({page_call})", items.len());
         }
         Ok(items)
     }
@@ -350,15 +304,13 @@ impl Graph<'_> {
     ) -> Result<HashSet<String>, AzureError> {
         let mut ids = HashSet::new();
         for name in names {
-            let url = reqwest::Url::parse_with_params(
-                &format!("{}/v1.0/groups", self.s.graph_url),
-                &[
-                    ("$filter", format!("displayName eq {}", odata_quote(name))),
-                    ("$select", "id".into()),
-                ],
-            )
-            .map_err(|e| AzureError::Setup(e.to_string()))?;
-            let found = self.get(url.as_str(), &format!("group {name:?}")).await?;
+            let mut url = self
+                .http
+                .url(&format!("{}/v1.0/groups", self.s.graph_url))?;
+            url.query_pairs_mut()
+                .append_pair("$filter", &format!("displayName eq {}", odata_quote(name)))
+                .append_pair("$select", "id");
+            let found = self.get(url, &format!("group {name:?}")).await?.json()?;
             let Some(id) = found["value"]
                 .get(0)
                 .and_then(|g| g["id"].as_str())
@@ -369,12 +321,11 @@ impl Graph<'_> {
                     name: name.clone(),
                 });
             };
-            let members = self
-                .all(
-                    format!("{}/v1.0/groups/{id}/transitiveMembers/microsoft.graph.user?$select=id&$top=999", self.s.graph_url),
-                    &format!("members of {name:?}"),
-                )
-                .await?;
+            let first = self.http.url(&format!(
+                "{}/v1.0/groups/{id}/transitiveMembers/microsoft.graph.user?$select=id&$top=999",
+                self.s.graph_url
+            ))?;
+            let members = self.all(first, &format!("members of {name:?}")).await?;
             info!(
                 "Group {name:?}: {} users (nested groups included)",
                 members.len()
@@ -393,11 +344,22 @@ impl Graph<'_> {
 pub async fn fetch(s: &AzureSettings) -> Result<Vec<SourceUser>, AzureError> {
     let mut graph = Graph {
         s,
-        http: reqwest::Client::builder()
-            .timeout(s.timeout)
-            .user_agent(concat!("timecamp-scim/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| AzureError::Setup(e.to_string()))?,
+        login: Client::new(ClientOptions {
+            timeout: s.timeout,
+            error_text: ErrorText {
+                json: &["/error_description", "/error"],
+                headers: &[],
+            },
+            ..ClientOptions::new("Entra ID", TOKEN_HINTS)
+        })?,
+        http: Client::new(ClientOptions {
+            timeout: s.timeout,
+            error_text: ErrorText {
+                json: &["/error/message"],
+                headers: &[],
+            },
+            ..ClientOptions::new("Graph", GRAPH_HINTS)
+        })?,
         token: None,
         tokens: 0,
     };
@@ -418,10 +380,10 @@ pub async fn fetch(s: &AzureSettings) -> Result<Vec<SourceUser>, AzureError> {
             "AZURE_SUPERVISOR_GROUPS: the groups have no members; nobody gets the supervisor role from them"
         );
     }
-    let first = format!(
+    let first = graph.http.url(&format!(
         "{}?$select={USER_FIELDS}&$expand=manager($select=id)&$top=999",
         s.users_url
-    );
+    ))?;
     let raw = graph.all(first, "users").await?;
     let mut users = Vec::with_capacity(raw.len());
     for u in &raw {

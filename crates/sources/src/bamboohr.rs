@@ -3,22 +3,46 @@
 //! Every page is read (the page number goes in the query string, where the
 //! API reads it; the original sent it in the body), then supervisors
 //! missing from the listing are looked up, up the chain, and added as
-//! inactive. Throttling (429, 503) is retried with `Retry-After`. Any failed
-//! request fails the whole fetch: nothing is written from a partial read.
+//! inactive. Requests go through the shared HTTP layer (`scim-http`):
+//! throttling (429, 503) is retried with `Retry-After`, a server that
+//! ignores the page number is caught. Any failed request fails the whole
+//! fetch: nothing is written from a partial read.
 
 use std::time::Duration;
 
 use scim_core::model::{SourceUser, Status};
 use scim_core::{ConfigError, Env, Secret};
+use scim_http::{Client, ClientOptions, ErrorText, Hints, More, Next, Paging, Request};
 use serde_json::{Value, json};
 use tracing::{debug, info};
 
 use crate::fields::SupervisorRule;
-use crate::http::{self, Failure};
 
 pub const DEFAULT_API_URL: &str = "https://api.bamboohr.com/api/gateway.php";
 /// The API's largest page.
 const PAGE_SIZE: usize = 1000;
+
+/// The dataset's pages: rows in `data`, the page number in `page`, and
+/// `pagination.next_page` set while there are more.
+const PAGING: Paging = Paging::new(
+    "/data",
+    Next::PageNumber {
+        param: "page",
+        first: 1,
+        more: More::Present("/pagination/next_page"),
+    },
+);
+
+/// What BambooHR's failures point at.
+const HINTS: Hints = Hints {
+    credentials: "BAMBOOHR_API_KEY and BAMBOOHR_SUBDOMAIN",
+    forbidden: "",
+    bad_request: "check BAMBOOHR_EXCLUDE_FILTER and BAMBOOHR_SUPERVISOR_RULE",
+    location: "BAMBOOHR_SUBDOMAIN (and BAMBOOHR_API_URL, if set)",
+    insecure_switch: None,
+    timeout_setting: "",
+    budget_setting: "",
+};
 
 const FIELDS: &[&str] = &[
     "employeeNumber",
@@ -81,7 +105,11 @@ impl BambooSettings {
             subdomain: env.string("BAMBOOHR_SUBDOMAIN", ""),
             api_key: Secret::new(env.string("BAMBOOHR_API_KEY", "")),
             api_url: env
-                .string("BAMBOOHR_API_URL", DEFAULT_API_URL)
+                .url(
+                    "BAMBOOHR_API_URL",
+                    "the API's base URL, e.g. https://api.bamboohr.com/api/gateway.php",
+                )?
+                .map_or_else(|| DEFAULT_API_URL.to_owned(), String::from)
                 .trim_end_matches('/')
                 .to_owned(),
             exclude_filter,
@@ -104,22 +132,6 @@ impl BambooSettings {
         }
         f
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum BambooError {
-    #[error("BambooHR answered {status} to page {page}: {message}")]
-    Status {
-        status: u16,
-        page: usize,
-        message: String,
-    },
-    #[error("BambooHR could not be reached (page {page}): {message}")]
-    Transport { page: usize, message: String },
-    #[error("unexpected answer from BambooHR (page {page}): {message}")]
-    Decode { page: usize, message: String },
-    #[error("cannot set up the HTTP client: {0}")]
-    Setup(String),
 }
 
 /// The text of a dataset value: strings as they are, numbers as digits, null as nothing.
@@ -212,106 +224,43 @@ pub fn map_row(
 
 struct Api<'a> {
     s: &'a BambooSettings,
-    http: reqwest::Client,
+    http: Client,
 }
 
 impl Api<'_> {
-    /// All rows matching `filters`, every page, each request retried when throttled.
-    async fn rows(&self, filters: Value) -> Result<Vec<Value>, BambooError> {
-        let fields = self.s.fields();
-        let mut rows = Vec::new();
-        let mut page = 1;
-        loop {
-            let answer = self
-                .post(page, &json!({"filters": filters, "fields": fields}))
-                .await?;
-            let decode = |message: String| BambooError::Decode { page, message };
-            match answer.get("data") {
-                Some(Value::Array(data)) => {
-                    rows.extend(data.iter().cloned());
-                    tracing::info!("BambooHR: read {} employees, page {page}", rows.len());
-                }
-                None | Some(Value::Null) => {}
-                Some(_) => return Err(decode("`data` is not a list".into())),
-            }
-            let pagination = answer.get("pagination").cloned().unwrap_or(Value::Null);
-            let next = pagination
-                .get("next_page")
-                .is_some_and(|n| !n.is_null() && n != "" && n != false);
-            if let Some(current) = pagination.get("current_page").and_then(Value::as_u64)
-                && current != page as u64
-            {
-                // Following `next_page` would repeat one page forever.
-                return Err(decode(format!("asked for page {page}, got page {current}")));
-            }
-            if !next {
-                return Ok(rows);
-            }
-            page += 1;
-        }
-    }
-
-    async fn post(&self, page: usize, body: &Value) -> Result<Value, BambooError> {
-        let what = format!("page {page}");
-        let request = || {
-            self.http
-                .post(self.s.endpoint())
-                .query(&[
-                    ("page", page.to_string()),
-                    ("page_size", PAGE_SIZE.to_string()),
-                ])
-                .basic_auth(self.s.api_key.expose(), Some("x"))
-                .header("Accept", "application/json")
-                .json(body)
-        };
-        let resp = http::send(request, "BambooHR", &what)
-            .await
-            .map_err(|f| match f {
-                Failure::Status {
-                    status, headers, ..
-                } => BambooError::Status {
-                    status,
-                    page,
-                    message: headers
-                        .get("x-bamboohr-error-message")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| match status {
-                            401 | 403 => "check BAMBOOHR_API_KEY and BAMBOOHR_SUBDOMAIN".into(),
-                            _ => "request refused".into(),
-                        }),
-                },
-                other => BambooError::Transport {
-                    page,
-                    message: other.to_string(),
-                },
-            })?;
-        let bytes = resp.bytes().await.map_err(|e| BambooError::Transport {
-            page,
-            message: e.to_string(),
-        })?;
-        serde_json::from_slice(&bytes).map_err(|e| BambooError::Decode {
-            page,
-            message: format!("not JSON: {e}"),
-        })
+    /// All rows matching `filters`, every page.
+    async fn rows(&self, filters: Value, call: &str) -> Result<Vec<Value>, scim_http::Error> {
+        let mut url = self.http.url(&self.s.endpoint())?;
+        url.query_pairs_mut()
+            .append_pair("page_size", &PAGE_SIZE.to_string());
+        let request = Request::post(url, call)
+            .basic(self.s.api_key.expose(), &Secret::new("x"))
+            .json(json!({"filters": filters, "fields": self.s.fields()}));
+        self.http.all(&request, PAGING).await
     }
 }
 
 /// Reads every employee and the supervisors needed to complete the chain.
-pub async fn fetch(s: &BambooSettings) -> Result<Vec<SourceUser>, BambooError> {
+pub async fn fetch(s: &BambooSettings) -> Result<Vec<SourceUser>, scim_http::Error> {
     let api = Api {
         s,
-        http: reqwest::Client::builder()
-            .timeout(s.timeout)
-            .user_agent(concat!("timecamp-scim/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| BambooError::Setup(e.to_string()))?,
+        http: Client::new(ClientOptions {
+            timeout: s.timeout,
+            error_text: ErrorText {
+                json: &["/error/message"],
+                headers: &["x-bamboohr-error-message"],
+            },
+            ..ClientOptions::new("BambooHR", HINTS)
+        })?,
     };
     let mut filters = Vec::new();
     filters.extend(s.exclude_filter.clone());
     filters.push(json!({"field": "employmentStatus", "operator": "does_not_include", "value": ["Terminated"]}));
     let rows = api
-        .rows(json!({"match": "all", "filters": filters}))
+        .rows(
+            json!({"match": "all", "filters": filters}),
+            "the employee listing",
+        )
         .await?;
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     let mut users = Vec::with_capacity(rows.len());
@@ -333,7 +282,10 @@ pub async fn fetch(s: &BambooSettings) -> Result<Vec<SourceUser>, BambooError> {
             .map(|id| json!({"field": "employeeNumber", "operator": "equal", "value": id}))
             .collect();
         let found = api
-            .rows(json!({"match": "any", "filters": lookups}))
+            .rows(
+                json!({"match": "any", "filters": lookups}),
+                "the supervisor lookup",
+            )
             .await?;
         Ok(found
             .iter()

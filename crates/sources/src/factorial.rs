@@ -1,7 +1,8 @@
 //! fetch-factorial: employees and leaves from Factorial.
 //!
 //! Unlike the original, which read only Factorial's first page of each list,
-//! every page is read (cursor pagination). Employees become users like
+//! every page is read (cursor pagination, through the shared HTTP layer
+//! `scim-http`, which also retries throttling). Employees become users like
 //! the other sources (team as department, manager as supervisor, terminated as
 //! inactive); approved leaves become `vacation.json` entries with TimeCamp day
 //! types from `LeaveTypeMap`.
@@ -11,10 +12,31 @@ use std::time::Duration;
 
 use scim_core::model::{Leave, SourceUser, Status};
 use scim_core::{ConfigError, Env, Secret};
+use scim_http::{Client, ClientOptions, Hints, More, Next, Paging, Request};
 use serde_json::Value;
 use tracing::{info, warn};
 
-use crate::http::{self, Failure};
+/// Every list: items in `data`, `meta.has_next_page` and the cursor
+/// `meta.end_cursor`, sent back as `after_id`.
+const PAGING: Paging = Paging::new(
+    "/data",
+    Next::Cursor {
+        token_at: "/meta/end_cursor",
+        param: "after_id",
+        more: Some(More::Flag("/meta/has_next_page")),
+    },
+);
+
+/// What Factorial's failures point at.
+const HINTS: Hints = Hints {
+    credentials: "FACTORIAL_API_KEY",
+    forbidden: "",
+    bad_request: "",
+    location: "FACTORIAL_API_URL",
+    insecure_switch: None,
+    timeout_setting: "",
+    budget_setting: "",
+};
 
 #[derive(Debug, Clone)]
 pub struct FactorialSettings {
@@ -32,14 +54,13 @@ impl FactorialSettings {
             "fetch-factorial",
             &["FACTORIAL_API_URL", "FACTORIAL_API_KEY", "LeaveTypeMap"],
         )?;
-        let url = env.string("FACTORIAL_API_URL", "");
-        if !url.starts_with("http://") && !url.starts_with("https://") {
-            return Err(ConfigError::Invalid {
-                var: "FACTORIAL_API_URL",
-                value: url,
-                expected: "the versioned API base, e.g. https://api.factorialhr.com/api/2025-07-01",
-            });
-        }
+        let url = env
+            .url(
+                "FACTORIAL_API_URL",
+                "the versioned API base, e.g. https://api.factorialhr.com/api/2025-07-01",
+            )?
+            .map(String::from)
+            .unwrap_or_default();
         let map_text = env.string("LeaveTypeMap", "");
         let leave_types = serde_json::from_str::<HashMap<String, String>>(&map_text).map_err(|_| ConfigError::Invalid {
             var: "LeaveTypeMap",
@@ -55,22 +76,6 @@ impl FactorialSettings {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum FactorialError {
-    #[error("Factorial answered {status} to {what}: {message}")]
-    Status {
-        status: u16,
-        what: String,
-        message: String,
-    },
-    #[error("Factorial could not be reached ({what}): {message}")]
-    Transport { what: String, message: String },
-    #[error("unexpected answer from Factorial ({what}): {message}")]
-    Decode { what: String, message: String },
-    #[error("cannot set up the HTTP client: {0}")]
-    Setup(String),
-}
-
 /// What fetch-factorial read.
 #[derive(Debug, Clone, Default)]
 pub struct Fetched {
@@ -80,84 +85,22 @@ pub struct Fetched {
 
 struct Api<'a> {
     s: &'a FactorialSettings,
-    http: reqwest::Client,
+    http: Client,
 }
 
 impl Api<'_> {
-    async fn get(&self, url: &str, what: &str) -> Result<Value, FactorialError> {
-        let request = || {
-            self.http
-                .get(url)
-                .header("accept", "application/json")
-                .header("x-api-key", self.s.api_key.expose())
-        };
-        let resp = http::send(request, "Factorial", what)
-            .await
-            .map_err(|f| match f {
-                Failure::Status { status, .. } => FactorialError::Status {
-                    status,
-                    what: what.into(),
-                    message: if status == 401 {
-                        "check FACTORIAL_API_KEY"
-                    } else {
-                        "request refused"
-                    }
-                    .into(),
-                },
-                other => FactorialError::Transport {
-                    what: what.into(),
-                    message: other.to_string(),
-                },
-            })?;
-        resp.json().await.map_err(|e| FactorialError::Decode {
-            what: what.into(),
-            message: e.to_string(),
-        })
-    }
-
-    /// Every item of a list, page after page (cursor pagination).
-    async fn all(&self, path: &str, query: &str) -> Result<Vec<Value>, FactorialError> {
-        let mut items = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let mut url = format!("{}/{path}?limit=100{query}", self.s.api_url);
-            if let Some(a) = &after {
-                url.push_str(&format!("&after_id={a}"));
-            }
-            let what = format!("{path} (after {})", after.as_deref().unwrap_or("the start"));
-            let body = self.get(&url, &what).await?;
-            let Some(Value::Array(data)) = body.get("data") else {
-                return Err(FactorialError::Decode {
-                    what,
-                    message: "no `data` list".into(),
-                });
-            };
-            items.extend(data.iter().cloned());
-            tracing::info!("Factorial: read {} {path} so far", items.len());
-            let meta = body.get("meta").cloned().unwrap_or(Value::Null);
-            if meta.get("has_next_page").and_then(Value::as_bool) != Some(true) {
-                return Ok(items);
-            }
-            let next = meta
-                .get("end_cursor")
-                .and_then(|c| {
-                    c.as_str()
-                        .map(str::to_owned)
-                        .or_else(|| c.as_u64().map(|n| n.to_string()))
-                })
-                .or_else(|| {
-                    data.last()
-                        .and_then(|d| d.get("id"))
-                        .map(|id| id.to_string())
-                });
-            if next.is_none() || next == after {
-                return Err(FactorialError::Decode {
-                    what,
-                    message: "a next page is announced without a cursor to reach it".into(),
-                });
-            }
-            after = next;
-        }
+    /// Every item of a list, page after page.
+    async fn all(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Vec<Value>, scim_http::Error> {
+        let mut url = self.http.url(&format!("{}/{path}", self.s.api_url))?;
+        url.query_pairs_mut()
+            .append_pair("limit", "100")
+            .extend_pairs(query);
+        let request = Request::get(url, path).secret_header("x-api-key", self.s.api_key.clone());
+        self.http.all(&request, PAGING).await
     }
 }
 
@@ -192,23 +135,22 @@ fn employee_email(e: &Value) -> String {
     }
 }
 
-pub async fn fetch(s: &FactorialSettings) -> Result<Fetched, FactorialError> {
+pub async fn fetch(s: &FactorialSettings) -> Result<Fetched, scim_http::Error> {
     let api = Api {
         s,
-        http: reqwest::Client::builder()
-            .timeout(s.timeout)
-            .user_agent(concat!("timecamp-scim/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| FactorialError::Setup(e.to_string()))?,
+        http: Client::new(ClientOptions {
+            timeout: s.timeout,
+            ..ClientOptions::new("Factorial", HINTS)
+        })?,
     };
-    let teams = api.all("resources/teams/teams", "").await?;
+    let teams = api.all("resources/teams/teams", &[]).await?;
     let employees = api
-        .all("resources/employees/employees", "&only_active=false")
+        .all("resources/employees/employees", &[("only_active", "false")])
         .await?;
     let leaves = api
         .all(
             "resources/timeoff/leaves",
-            "&include_leave_type=true&include_duration=true",
+            &[("include_leave_type", "true"), ("include_duration", "true")],
         )
         .await?;
 

@@ -6,21 +6,41 @@
 //! selects, as in the original); managers the listing names but did not
 //! return are then looked up, inactive ones included, up the chain, and
 //! written as `hierarchy_only` records, so they shape the supervisor groups
-//! without becoming (or disabling) TimeCamp users. 429 answers are retried
-//! after `Retry-After` or the rate-limit window's reset; 401 and 403 are not
-//! (HiBob blocks addresses that keep failing to authenticate).
+//! without becoming (or disabling) TimeCamp users. Requests go through the
+//! shared HTTP layer (`scim-http`): 429 answers are retried after
+//! `Retry-After` or the rate-limit window's reset; 401 and 403 are not
+//! (HiBob blocks addresses that keep failing to authenticate). Since the one
+//! answer holds everybody, it may be larger than other services' pages:
+//! up to 256 MiB is read.
 
 use std::time::Duration;
 
 use scim_core::model::{SourceUser, Status};
 use scim_core::{ConfigError, Env, Secret};
+use scim_http::{Client, ClientOptions, ErrorText, Hints, Request};
 use serde_json::{Value, json};
 use tracing::{debug, info};
 
 use crate::fields::{SupervisorRule, text_of, value_at};
-use crate::http::{self, Failure};
 
 pub const DEFAULT_API_URL: &str = "https://api.hibob.com";
+
+/// The most of one search answer read: the search has no paging, so a large
+/// company's whole staff, with the readable copies of its fields, comes in
+/// one answer (about 3 KiB a person: 256 MiB holds some 80,000 people).
+const MAX_ANSWER: u64 = 256 * 1024 * 1024;
+
+/// What HiBob's failures point at.
+const HINTS: Hints = Hints {
+    credentials: "HIBOB_SERVICE_USER_ID and HIBOB_SERVICE_USER_TOKEN (HiBob blocks addresses \
+                  that keep failing)",
+    forbidden: "the service user lacks a permission for these fields",
+    bad_request: "check HIBOB_EXCLUDE_FILTER, HIBOB_SUPERVISOR_RULE and HIBOB_CUSTOM_FIELDS",
+    location: "HIBOB_API_URL",
+    insecure_switch: None,
+    timeout_setting: "",
+    budget_setting: "",
+};
 
 /// The fields every search asks for; the rule's path and
 /// `HIBOB_CUSTOM_FIELDS` are added after them.
@@ -64,14 +84,12 @@ impl HibobSettings {
             "fetch-hibob",
             &["HIBOB_SERVICE_USER_ID", "HIBOB_SERVICE_USER_TOKEN"],
         )?;
-        let api_url = env.string("HIBOB_API_URL", DEFAULT_API_URL);
-        if !api_url.starts_with("http://") && !api_url.starts_with("https://") {
-            return Err(ConfigError::Invalid {
-                var: "HIBOB_API_URL",
-                value: api_url,
-                expected: "the API's base URL, e.g. https://api.hibob.com",
-            });
-        }
+        let api_url = env
+            .url(
+                "HIBOB_API_URL",
+                "the API's base URL, e.g. https://api.hibob.com",
+            )?
+            .map_or_else(|| DEFAULT_API_URL.to_owned(), String::from);
         // The original ignored a malformed filter with a warning and then
         // fetched everyone; here it stops the run.
         let exclude_filter = match env.get("HIBOB_EXCLUDE_FILTER") {
@@ -130,22 +148,6 @@ fn is_search_filter(v: &Value) -> bool {
         && v.get("values")
             .and_then(Value::as_array)
             .is_some_and(|a| !a.is_empty())
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum HibobError {
-    #[error("HiBob answered {status} to {what}: {message}")]
-    Status {
-        status: u16,
-        what: &'static str,
-        message: String,
-    },
-    #[error("HiBob could not be reached ({what}): {message}")]
-    Transport { what: &'static str, message: String },
-    #[error("unexpected answer from HiBob ({what}): {message}")]
-    Decode { what: &'static str, message: String },
-    #[error("cannot set up the HTTP client: {0}")]
-    Setup(String),
 }
 
 /// A field of an employee by its path. Root fields come back at the top level
@@ -234,76 +236,45 @@ pub fn map_employee(
 
 struct Api<'a> {
     s: &'a HibobSettings,
-    http: reqwest::Client,
+    http: Client,
 }
 
 impl Api<'_> {
-    async fn search(&self, body: &Value, what: &'static str) -> Result<Vec<Value>, HibobError> {
-        let url = format!("{}/v1/people/search", self.s.api_url);
-        let request = || {
-            self.http
-                .post(&url)
-                .basic_auth(&self.s.service_user_id, Some(self.s.token.expose()))
-                .header("Accept", "application/json")
-                .json(body)
-        };
-        let resp = http::send(request, "HiBob", what)
-            .await
-            .map_err(|f| match f {
-                Failure::Status { status, body, .. } => {
-                    let said: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    let said = said["error"].as_str().unwrap_or_default().to_owned();
-                    let advice = match status {
-                        401 => "check HIBOB_SERVICE_USER_ID and HIBOB_SERVICE_USER_TOKEN (HiBob blocks addresses that keep failing)",
-                        403 => "the service user lacks a permission for these fields",
-                        400 => "check HIBOB_EXCLUDE_FILTER, HIBOB_SUPERVISOR_RULE and HIBOB_CUSTOM_FIELDS",
-                        _ => "request refused",
-                    };
-                    HibobError::Status {
-                        status,
-                        what,
-                        message: if said.is_empty() {
-                            advice.to_owned()
-                        } else {
-                            format!("{said}; {advice}")
-                        },
-                    }
-                }
-                other => HibobError::Transport {
-                    what,
-                    message: other.to_string(),
-                },
-            })?;
-        let answer: Value = resp.json().await.map_err(|e| HibobError::Decode {
-            what,
-            message: format!("not JSON: {e}"),
-        })?;
-        match answer.get("employees") {
-            Some(Value::Array(list)) => Ok(list.clone()),
-            _ => Err(HibobError::Decode {
-                what,
-                message: "no `employees` list".into(),
-            }),
+    async fn search(&self, body: Value, call: &str) -> Result<Vec<Value>, scim_http::Error> {
+        let url = self
+            .http
+            .url(&format!("{}/v1/people/search", self.s.api_url))?;
+        let request = Request::post(url, call)
+            .basic(&self.s.service_user_id, &self.s.token)
+            .json(body);
+        let response = self.http.send(&request).await?;
+        match response.json()?.get_mut("employees").map(Value::take) {
+            Some(Value::Array(list)) => Ok(list),
+            _ => Err(response.error("no `employees` list")),
         }
     }
 }
 
 /// Reads the employees and the managers needed to complete the chain.
-pub async fn fetch(s: &HibobSettings) -> Result<Vec<SourceUser>, HibobError> {
+pub async fn fetch(s: &HibobSettings) -> Result<Vec<SourceUser>, scim_http::Error> {
     let api = Api {
         s,
-        http: reqwest::Client::builder()
-            .timeout(s.timeout)
-            .user_agent(concat!("timecamp-scim/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| HibobError::Setup(e.to_string()))?,
+        http: Client::new(ClientOptions {
+            timeout: s.timeout,
+            max_body: MAX_ANSWER,
+            error_text: ErrorText {
+                json: &["/error", "/message"],
+                headers: &[],
+            },
+            ..ClientOptions::new("HiBob", HINTS)
+        })?,
     };
     let fields = s.fields();
     let mut body = json!({"fields": fields, "showInactive": false, "humanReadable": "APPEND"});
     if let Some(filter) = &s.exclude_filter {
         body["filters"] = json!([filter]);
     }
-    let listed = api.search(&body, "the employee search").await?;
+    let listed = api.search(body, "the employee search").await?;
     info!("HiBob: read {} employees", listed.len());
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     let mut users = Vec::with_capacity(listed.len());
@@ -326,7 +297,7 @@ pub async fn fetch(s: &HibobSettings) -> Result<Vec<SourceUser>, HibobError> {
             "showInactive": true,
             "humanReadable": "APPEND",
         });
-        let found = api.search(&lookup, "the manager lookup").await?;
+        let found = api.search(lookup, "the manager lookup").await?;
         Ok(found
             .iter()
             .filter_map(|e| map_employee(e, s, &today, true).ok())

@@ -179,6 +179,13 @@ impl LdapSettings {
 pub enum LdapFetchError {
     #[error("cannot connect to {url}: {message}")]
     Connect { url: String, message: String },
+    /// The directory's certificate was refused; classified from the typed
+    /// TLS error, as the HTTP clients do.
+    #[error("cannot connect to {url}: {refusal}")]
+    Tls {
+        url: String,
+        refusal: scim_http::TlsRefusal,
+    },
     #[error("bind as {name} failed: {message}")]
     Bind { name: String, message: String },
     #[error("search of {base} with filter {filter} failed: {message}")]
@@ -210,9 +217,19 @@ pub async fn fetch(s: &LdapSettings) -> Result<Vec<SourceUser>, LdapFetchError> 
     }
     let (conn, mut ldap) = LdapConnAsync::with_settings(conn_settings, &url)
         .await
-        .map_err(|e| LdapFetchError::Connect {
-            url: url.clone(),
-            message: e.to_string(),
+        .map_err(|e| match scim_http::tls::classify(&e) {
+            Some(problem) if s.transport != Transport::Plain => LdapFetchError::Tls {
+                url: url.clone(),
+                refusal: scim_http::TlsRefusal {
+                    host: format!("{}:{}", s.host, s.port),
+                    problem,
+                    insecure_switch: Some("LDAP_SSL_VERIFY"),
+                },
+            },
+            _ => LdapFetchError::Connect {
+                url: url.clone(),
+                message: e.to_string(),
+            },
         })?;
     ldap3::drive!(conn);
     info!("Connected to {url}");

@@ -1,6 +1,8 @@
 //! The user sources of timecamp-scim. Each fetcher reads its system into
 //! `SourceUser` values; the binaries save them with the shared write path,
-//! which refuses an empty list and never leaves half a file.
+//! which refuses an empty list and never leaves half a file. The HTTP
+//! sources call their services through the one HTTP layer, `scim-http`
+//! (timeouts, retries, paging, size limits, errors that name the setting).
 
 pub mod azuread;
 pub mod bamboohr;
@@ -8,7 +10,6 @@ pub mod chain;
 pub mod factorial;
 pub mod fields;
 pub mod hibob;
-pub mod http;
 pub mod ldap;
 pub mod ldap_map;
 pub mod okta;

@@ -4,7 +4,8 @@
 //! The population is the members of `OKTA_FILTER_GROUPS` / `OKTA_FILTER_GROUP_IDS`,
 //! or every user in `OKTA_USER_STATUSES`; every page is read (`Link: <…>;
 //! rel="next"`, followed only on the organisation's own host, so the token
-//! never goes elsewhere) and the rate-limit headers are honoured. Which
+//! never goes elsewhere) and the rate-limit headers are honoured, both by the
+//! shared HTTP layer (`scim-http`). Which
 //! profile fields hold the id, e-mail, name, department, title and manager is
 //! configurable. Managers are linked by `OKTA_SUPERVISOR_MATCH_FIELD`;
 //! managers outside the population are looked up and written as
@@ -18,14 +19,28 @@ use std::time::Duration;
 
 use scim_core::model::{SourceUser, Status};
 use scim_core::{ConfigError, Env, Secret};
+use scim_http::{Client, ClientOptions, ErrorText, Hints, Next, Paging, Request, Url};
 use serde_json::{Value, json};
 use tracing::{debug, error, info, warn};
 
 use crate::fields::{SupervisorRule, text_of, value_at};
-use crate::http::{self, Failure};
 
 /// Okta's largest page for users and groups.
 const PAGE_SIZE: u32 = 200;
+
+/// Every list: the answer is the list; the next page is the `Link` header's.
+const PAGING: Paging = Paging::new("", Next::LinkHeader);
+
+/// What Okta's failures point at.
+const HINTS: Hints = Hints {
+    credentials: "OKTA_API_TOKEN (and that it has not expired)",
+    forbidden: "the token's admin lacks the permission to read users and groups",
+    bad_request: "",
+    location: "OKTA_ORG_URL",
+    insecure_switch: None,
+    timeout_setting: "",
+    budget_setting: "",
+};
 
 /// Okta's user statuses, and what each means for TimeCamp: people who are
 /// employed but cannot sign in for now (locked out, password expired, in
@@ -69,17 +84,18 @@ pub struct OktaSettings {
 impl OktaSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         env.require("fetch-okta", &["OKTA_ORG_URL", "OKTA_API_TOKEN"])?;
-        let mut org_url = env
-            .string("OKTA_ORG_URL", "")
-            .trim_end_matches('/')
-            .to_owned();
-        if !org_url.starts_with("https://") && !org_url.starts_with("http://") {
-            org_url = format!("https://{org_url}");
-        }
-        if reqwest::Url::parse(&org_url).is_err() {
+        // The organisation's host may be given without a scheme (acme.okta.com).
+        let given = env.string("OKTA_ORG_URL", "");
+        let given = given.trim_end_matches('/');
+        let org_url = if given.contains("://") {
+            given.to_owned()
+        } else {
+            format!("https://{given}")
+        };
+        if scim_core::env::http_url(&org_url).is_none() {
             return Err(ConfigError::Invalid {
                 var: "OKTA_ORG_URL",
-                value: org_url,
+                value: given.to_owned(),
                 expected: "your Okta organisation's URL, e.g. https://acme.okta.com",
             });
         }
@@ -138,16 +154,8 @@ impl OktaSettings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum OktaError {
-    #[error("Okta answered {status} to {what}: {message}")]
-    Status {
-        status: u16,
-        what: String,
-        message: String,
-    },
-    #[error("Okta could not be reached ({what}): {message}")]
-    Transport { what: String, message: String },
-    #[error("unexpected answer from Okta ({what}): {message}")]
-    Decode { what: String, message: String },
+    #[error(transparent)]
+    Http(#[from] scim_http::Error),
     #[error("{var}: Okta has no group named {name:?} (names are exact and case-sensitive)")]
     UnknownGroup { var: &'static str, name: String },
     #[error(
@@ -159,8 +167,6 @@ pub enum OktaError {
         .0.join("; ")
     )]
     Validation(Vec<String>),
-    #[error("cannot set up the HTTP client: {0}")]
-    Setup(String),
 }
 
 // ---------------------------------------------------------------------------
@@ -511,128 +517,41 @@ pub fn validate(
 // ---------------------------------------------------------------------------
 // The API
 
-/// The `rel="next"` URL of a `Link` header.
-pub fn next_link(header: &str) -> Option<String> {
-    header.split(',').find_map(|part| {
-        let (url, params) = part.trim().split_once('>')?;
-        let url = url.trim().strip_prefix('<')?;
-        params
-            .split(';')
-            .any(|p| {
-                let p = p.trim().replace(' ', "");
-                p == "rel=\"next\"" || p == "rel=next"
-            })
-            .then(|| url.to_owned())
-    })
-}
-
 struct Api<'a> {
     s: &'a OktaSettings,
-    origin: reqwest::Url,
-    http: reqwest::Client,
-}
-
-/// What a GET answered: the JSON, or "not found".
-enum Got {
-    Found(Value, Option<String>),
-    NotFound,
+    origin: Url,
+    http: Client,
 }
 
 impl Api<'_> {
-    fn url(&self, path: &str, query: &[(&str, String)]) -> Result<reqwest::Url, OktaError> {
-        let mut url = self
-            .origin
-            .join(path)
-            .map_err(|e| OktaError::Setup(e.to_string()))?;
+    fn url(&self, path: &str, query: &[(&str, String)]) -> Result<Url, OktaError> {
+        let mut url = self.http.url(&format!("{}{path}", self.origin))?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
         Ok(url)
     }
 
-    async fn get(&self, url: &reqwest::Url, what: &str) -> Result<Got, OktaError> {
-        // The token goes to the organisation's host only, whatever a Link says.
-        if url.origin() != self.origin.origin() {
-            return Err(OktaError::Decode {
-                what: what.into(),
-                message: format!("a next page on another host ({url}); not followed"),
-            });
+    fn request(&self, url: Url, call: &str) -> Request {
+        Request::get(url, call).secret_header(
+            "authorization",
+            Secret::new(format!("SSWS {}", self.s.token.expose())),
+        )
+    }
+
+    /// One user, or `None` when Okta has nobody by that id or login.
+    async fn user(&self, url: Url, call: &str) -> Result<Option<Value>, OktaError> {
+        let request = self.request(url, call).not_found_is_an_answer();
+        match self.http.json(&request).await {
+            Ok(user) => Ok(Some(user)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e.into()),
         }
-        let request = || {
-            self.http
-                .get(url.clone())
-                .header("Authorization", format!("SSWS {}", self.s.token.expose()))
-                .header("Accept", "application/json")
-        };
-        let resp = match http::send(request, "Okta", what).await {
-            Ok(resp) => resp,
-            Err(Failure::Status { status: 404, .. }) => return Ok(Got::NotFound),
-            Err(Failure::Status { status, body, .. }) => {
-                let said: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let summary = said["errorSummary"].as_str().unwrap_or("request refused");
-                let advice = match status {
-                    401 => "; check OKTA_API_TOKEN (and that it has not expired)",
-                    403 => "; the token's admin lacks the permission to read users and groups",
-                    _ => "",
-                };
-                return Err(OktaError::Status {
-                    status,
-                    what: what.into(),
-                    message: format!("{summary}{advice}"),
-                });
-            }
-            Err(other) => {
-                return Err(OktaError::Transport {
-                    what: what.into(),
-                    message: other.to_string(),
-                });
-            }
-        };
-        let next = resp
-            .headers()
-            .get_all(reqwest::header::LINK)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(next_link);
-        let body = resp.json().await.map_err(|e| OktaError::Decode {
-            what: what.into(),
-            message: format!("not JSON: {e}"),
-        })?;
-        Ok(Got::Found(body, next))
     }
 
     /// Every item of a list, following `rel="next"` to the end.
-    async fn all(&self, first: reqwest::Url, what: &str) -> Result<Vec<Value>, OktaError> {
-        let mut items = Vec::new();
-        let mut next = Some(first);
-        let mut page = 1;
-        while let Some(url) = next.take() {
-            let what = format!("{what}, page {page}");
-            match self.get(&url, &what).await? {
-                Got::Found(Value::Array(list), link) => {
-                    items.extend(list);
-                    info!("Okta: {} read so far ({what})", items.len());
-                    next = match link {
-                        Some(l) => {
-                            Some(reqwest::Url::parse(&l).map_err(|e| OktaError::Decode {
-                                what: what.clone(),
-                                message: format!("next page {l:?}: {e}"),
-                            })?)
-                        }
-                        None => None,
-                    };
-                }
-                Got::Found(other @ Value::Object(_), _) => items.push(other),
-                Got::Found(_, _) | Got::NotFound => {
-                    return Err(OktaError::Decode {
-                        what,
-                        message: "not a list".into(),
-                    });
-                }
-            }
-            page += 1;
-        }
-        Ok(items)
+    async fn all(&self, first: Url, call: &str) -> Result<Vec<Value>, OktaError> {
+        Ok(self.http.all(&self.request(first, call), PAGING).await?)
     }
 
     /// The id of the group named exactly `name`.
@@ -654,10 +573,9 @@ impl Api<'_> {
 
     async fn members(&self, group_id: &str) -> Result<Vec<Value>, OktaError> {
         let mut url = self.url("api/v1/groups/", &[("limit", PAGE_SIZE.to_string())])?;
-        url.path_segments_mut()
-            .map_err(|()| OktaError::Setup("OKTA_ORG_URL cannot take a path".into()))?
-            .pop_if_empty()
-            .extend([group_id, "users"]);
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().extend([group_id, "users"]);
+        }
         self.all(url, &format!("members of group {group_id}")).await
     }
 
@@ -701,17 +619,14 @@ impl Api<'_> {
         let matches = |u: &Value| normalize(field, &resolve_id(u, field)) == wanted;
         if ["", "id", "login", "profile.login"].contains(&field.as_str()) {
             let mut url = self.url("api/v1/users/", &[])?;
-            url.path_segments_mut()
-                .map_err(|()| OktaError::Setup("OKTA_ORG_URL cannot take a path".into()))?
-                .pop_if_empty()
-                .push(reference);
-            return Ok(
-                match self.get(&url, &format!("manager {reference:?}")).await? {
-                    // Okta also finds users by a login's short name; only an exact match links.
-                    Got::Found(u, _) if matches(&u) => Some(u),
-                    Got::Found(..) | Got::NotFound => None,
-                },
-            );
+            if let Ok(mut segments) = url.path_segments_mut() {
+                segments.pop_if_empty().push(reference);
+            }
+            // Okta also finds users by a login's short name; only an exact match links.
+            return Ok(self
+                .user(url, &format!("manager {reference:?}"))
+                .await?
+                .filter(|u| matches(u)));
         }
         let path = if field.contains('.') {
             field.clone()
@@ -755,15 +670,18 @@ fn log_report(report: &Report) {
 /// Reads the population, links managers (looking up those outside it) and
 /// validates the result.
 pub async fn fetch(s: &OktaSettings) -> Result<Vec<SourceUser>, OktaError> {
+    let http = Client::new(ClientOptions {
+        timeout: s.timeout,
+        error_text: ErrorText {
+            json: &["/errorSummary"],
+            headers: &[],
+        },
+        ..ClientOptions::new("Okta", HINTS)
+    })?;
     let api = Api {
         s,
-        origin: reqwest::Url::parse(&format!("{}/", s.org_url))
-            .map_err(|e| OktaError::Setup(e.to_string()))?,
-        http: reqwest::Client::builder()
-            .timeout(s.timeout)
-            .user_agent(concat!("timecamp-scim/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| OktaError::Setup(e.to_string()))?,
+        origin: http.url(&format!("{}/", s.org_url))?,
+        http,
     };
     let supervisors: HashSet<String> = if s.supervisor_groups.is_empty() {
         HashSet::new()
@@ -1116,15 +1034,5 @@ mod tests {
             r.json["unresolved_supervisors"][0]["direct_reports"][0]["external_id"],
             "1"
         );
-    }
-
-    #[test]
-    fn link_headers_give_the_next_page() {
-        let h = r#"<https://acme.okta.com/api/v1/users?limit=200>; rel="self", <https://acme.okta.com/api/v1/users?after=00u5&limit=200>; rel="next""#;
-        assert_eq!(
-            next_link(h).as_deref(),
-            Some("https://acme.okta.com/api/v1/users?after=00u5&limit=200")
-        );
-        assert_eq!(next_link(r#"<https://x/a>; rel="self""#), None);
     }
 }

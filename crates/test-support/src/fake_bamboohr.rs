@@ -3,6 +3,7 @@
 //! API key as user name), `filters` evaluated server-side, only the requested
 //! `fields` returned, pages capped at a maximum size with `pagination.next_page`
 //! as a URL, and throttling answered 503 (old) or 429 (new) with `Retry-After`.
+//! A subdomain other than [`BAMBOOHR_SUBDOMAIN`] answers 404.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -144,9 +145,11 @@ async fn handle(
         "Basic {}",
         crate::base64(format!("{BAMBOOHR_KEY}:x").as_bytes())
     );
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str())
-        || subdomain != BAMBOOHR_SUBDOMAIN
-    {
+    // BambooHR's gateway knows no such company.
+    if subdomain != BAMBOOHR_SUBDOMAIN {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
         return (
             StatusCode::UNAUTHORIZED,
             axum::Json(json!({"error": {"code": 401, "message": "Unauthorized"}})),

@@ -35,6 +35,10 @@ struct State_ {
     throttle_every: Option<u64>,
     failing_page: Option<usize>,
     counter: u64,
+    /// The base URL the users' next links name instead of this fake's.
+    next_link_base: Option<String>,
+    /// Every users page links to the second one.
+    repeat_next_link: bool,
 }
 
 /// A running fake (its thread is detached and ends with the test process).
@@ -115,6 +119,19 @@ impl FakeGraph {
     /// User page `n` (1-based) answers 500.
     pub fn fail_page(self, n: usize) -> Self {
         self.lock().failing_page = Some(n);
+        self
+    }
+
+    /// The users' `@odata.nextLink` names `base` (another server) instead of this fake.
+    pub fn next_link_to(self, base: &str) -> Self {
+        self.lock().next_link_base = Some(base.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Every users page links to the second page, for ever. After 50 repeats
+    /// the fake answers 500, so that a client that loops still ends.
+    pub fn repeat_next_link(self) -> Self {
+        self.lock().repeat_next_link = true;
         self
     }
 
@@ -230,6 +247,13 @@ async fn users(
         .get("$skiptoken")
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
+    if s.repeat_next_link && s.counter > 50 {
+        return graph_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "generalException",
+            "the fake's loop guard",
+        );
+    }
     if s.failing_page == Some(skip / size + 1) {
         return graph_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -264,9 +288,19 @@ async fn users(
         })
         .collect();
     let mut body = json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users", "value": value});
+    // A server in a loop links every page to the second one.
+    let next = if s.repeat_next_link {
+        (size < s.users.len()).then_some(size)
+    } else {
+        next
+    };
     if let (Some(next), Some(addr)) = (next, s.addr) {
+        let base = s
+            .next_link_base
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
         body["@odata.nextLink"] = json!(format!(
-            "http://{addr}/v1.0/users?$top={size}&$skiptoken={next}{}",
+            "{base}/v1.0/users?$top={size}&$skiptoken={next}{}",
             if expand { "&$expand=manager" } else { "" }
         ));
     }

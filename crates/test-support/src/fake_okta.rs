@@ -32,6 +32,10 @@ struct State_ {
     window: (u64, u32),
     throttled: u32,
     requests: Vec<String>,
+    /// Every answer says the window is spent and resets this many seconds on.
+    window_resets_in: Option<u64>,
+    /// Every page links to the same next page (a server caught in a loop).
+    repeat_next_link: bool,
 }
 
 /// A running fake (its thread ends with the test process).
@@ -95,6 +99,20 @@ impl FakeOkta {
         self
     }
 
+    /// Every answer says no request is left in the window, which resets
+    /// `secs` seconds on.
+    pub fn window_resets_in(self, secs: u64) -> Self {
+        self.lock().window_resets_in = Some(secs);
+        self
+    }
+
+    /// Every page links to the second page, for ever. After 50 repeats the
+    /// fake answers 500, so that a client that loops still ends.
+    pub fn repeat_next_link(self) -> Self {
+        self.lock().repeat_next_link = true;
+        self
+    }
+
     /// How many requests got 429.
     pub fn throttled(&self) -> u32 {
         self.lock().throttled
@@ -144,14 +162,28 @@ fn admit(
     }
     s.window.1 += 1;
     let limit = s.per_second.unwrap_or(1000);
-    let rate = [
-        ("x-rate-limit-limit", limit.to_string()),
-        (
-            "x-rate-limit-remaining",
-            limit.saturating_sub(s.window.1).to_string(),
-        ),
-        ("x-rate-limit-reset", (second + 1).to_string()),
-    ];
+    let rate = match s.window_resets_in {
+        Some(secs) => [
+            ("x-rate-limit-limit", limit.to_string()),
+            ("x-rate-limit-remaining", "0".to_owned()),
+            ("x-rate-limit-reset", (second + secs).to_string()),
+        ],
+        None => [
+            ("x-rate-limit-limit", limit.to_string()),
+            (
+                "x-rate-limit-remaining",
+                limit.saturating_sub(s.window.1).to_string(),
+            ),
+            ("x-rate-limit-reset", (second + 1).to_string()),
+        ],
+    };
+    if s.repeat_next_link && s.requests.len() > 50 {
+        return Err(Box::new(okta_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "E0000009",
+            "Internal Server Error (the fake's loop guard)",
+        )));
+    }
     if s.window.1 > limit {
         s.throttled += 1;
         let mut resp = okta_error(
@@ -192,9 +224,15 @@ fn page(
     for (k, v) in &rate {
         resp.headers_mut().insert(*k, v.parse().unwrap());
     }
-    if start + limit < items.len()
-        && let Some(last) = chunk.last()
-    {
+    // A server in a loop links every page to the second one.
+    let last = if s.repeat_next_link {
+        items
+            .get(limit.saturating_sub(1))
+            .filter(|_| limit < items.len())
+    } else {
+        chunk.last().filter(|_| start + limit < items.len())
+    };
+    if let Some(last) = last {
         let mut next = form_urlencoded::Serializer::new(String::new());
         for (k, v) in q {
             if k != "after" {

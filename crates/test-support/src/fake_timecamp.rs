@@ -62,7 +62,10 @@ struct FakeUser {
 struct Faults {
     /// Every n-th request answers 429 with `Retry-After: <retry_after>`.
     throttle_every: Option<u64>,
-    retry_after: u64,
+    retry_after: String,
+    /// Successful answers to GETs whose path starts with this are padded with
+    /// white space to this many bytes (still valid JSON).
+    padded: Option<(String, usize)>,
     /// Writes about these user ids or e-mails answer 500.
     failing: HashSet<String>,
     /// Invited users stay out of `GET /users` for this many calls.
@@ -271,11 +274,24 @@ impl FakeTimecamp {
 
     /// Every `n`-th request is answered 429 with `Retry-After: retry_after`.
     pub fn throttle_every(self, n: u64, retry_after: u64) -> Self {
+        self.throttle_every_saying(n, &retry_after.to_string())
+    }
+
+    /// Every `n`-th request is answered 429 with this `Retry-After` text,
+    /// whatever it is (`inf`, `1e20`, a date).
+    pub fn throttle_every_saying(self, n: u64, retry_after: &str) -> Self {
         {
             let mut s = self.lock();
             s.faults.throttle_every = Some(n);
-            s.faults.retry_after = retry_after;
+            s.faults.retry_after = retry_after.to_owned();
         }
+        self
+    }
+
+    /// Answers to GETs whose path starts with `path_prefix` are padded with
+    /// white space to `bytes` bytes: valid JSON, only too large.
+    pub fn pad_answers(self, path_prefix: &str, bytes: usize) -> Self {
+        self.lock().faults.padded = Some((path_prefix.to_owned(), bytes));
         self
     }
 
@@ -556,9 +572,32 @@ async fn handle(
     if hang == Some(false) {
         hang_for_good().await;
     }
-    let response = respond(&state, method, uri, headers, body);
+    let padding = {
+        let s = state.lock().unwrap();
+        s.faults.padded.clone().filter(|(prefix, _)| {
+            method == Method::GET
+                && uri
+                    .path()
+                    .trim_start_matches("/third_party/api/")
+                    .starts_with(prefix.as_str())
+        })
+    };
+    let mut response = respond(&state, method, uri, headers, body);
     if hang == Some(true) {
         hang_for_good().await;
+    }
+    if let Some((_, bytes)) = padding
+        && response.status().is_success()
+    {
+        let (parts, body) = response.into_parts();
+        let mut text = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default()
+            .to_vec();
+        text.resize(text.len().max(bytes), b' ');
+        let mut padded = Response::from_parts(parts, axum::body::Body::from(text));
+        padded.headers_mut().remove("content-length");
+        response = padded;
     }
     response
 }
@@ -603,7 +642,7 @@ fn respond(
     if let Some(n) = s.faults.throttle_every
         && s.counter.is_multiple_of(n)
     {
-        let retry_after = s.faults.retry_after.to_string();
+        let retry_after = s.faults.retry_after.clone();
         return (
             StatusCode::TOO_MANY_REQUESTS,
             [("Retry-After", retry_after)],

@@ -13,7 +13,8 @@
 //! - [`MotoServer`]: a real S3-compatible server (moto) on loopback.
 //! - [`Slapd`]: a real OpenLDAP server on loopback, with TLS and `memberOf`.
 //! - [`TlsServer`]: a real TLS endpoint (`openssl s_server`) with a private CA.
-//! - [`WebhookReceiver`]: keeps the alerts a stage POSTs.
+//! - [`WebhookReceiver`]: keeps the alerts a stage POSTs, and records any request
+//!   that reaches it (to show a credential did not).
 //! - [`browser`]: headless Chromium running the HTML pages the stages write.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -41,8 +42,8 @@ pub use project::{Project, Run};
 pub use slapd::{
     LDAP_ADMIN_DN, LDAP_ADMIN_PASSWORD, LDAP_BASE, LDAP_READER_DN, LDAP_READER_PASSWORD, Slapd,
 };
-pub use tls_server::TlsServer;
-pub use webhook::WebhookReceiver;
+pub use tls_server::{Certificate, TlsServer};
+pub use webhook::{Received, WebhookReceiver};
 
 /// A fake's state and where it listens: what every stateful fake shares.
 pub(crate) struct Served<S> {

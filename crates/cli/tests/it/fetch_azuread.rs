@@ -209,3 +209,25 @@ fn supervisor_groups_and_the_additional_email_reach_timecamp() {
         .expect_code(2)
         .expect_stderr("AZURE_ADDITIONAL_EMAIL_SOURCE");
 }
+
+#[test]
+fn a_next_link_to_another_host_is_not_followed_and_gets_no_token() {
+    let elsewhere = scim_test_support::WebhookReceiver::start();
+    let g = tenant().next_link_to(elsewhere.base());
+    let p = project(&g);
+    p.run(FETCH, &[])
+        .expect_code(1)
+        .expect_stderr("the next page is on another origin");
+    assert_eq!(elsewhere.requests(), [], "the token never left its host");
+    assert_eq!(p.read("var/users.json"), OLD_USERS);
+}
+
+#[test]
+fn a_next_link_that_repeats_stops_the_fetch() {
+    let g = tenant().repeat_next_link();
+    let p = project(&g);
+    p.run(FETCH, &[])
+        .expect_code(1)
+        .expect_stderr("stopped instead of looping");
+    assert_eq!(p.read("var/users.json"), OLD_USERS);
+}

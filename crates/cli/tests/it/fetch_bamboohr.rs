@@ -61,8 +61,7 @@ fn every_page_is_read_and_the_supervisor_chain_completed() {
     p.run(FETCH, &[])
         .expect_success()
         // Progress, page by page, for long fetches.
-        .expect_stderr("BambooHR: read ")
-        .expect_stderr(" employees, page 2");
+        .expect_stderr("BambooHR: 10 read so far (the employee listing, page 2)");
     let u = p.source_users();
     let active: Vec<&Value> = u.iter().filter(|x| x["status"] == "active").collect();
     assert_eq!(
@@ -116,9 +115,9 @@ fn throttling_is_retried_with_retry_after() {
     for status in [429, 503] {
         let fake = company().throttle_every(2, status);
         let p = project(&fake);
-        p.run(FETCH, &[])
-            .expect_success()
-            .expect_stderr(&format!("BambooHR answered {status} to page"));
+        p.run(FETCH, &[]).expect_success().expect_stderr(&format!(
+            "BambooHR answered {status} to the employee listing, page"
+        ));
         assert!(p.source_users().len() > 12);
     }
 }
@@ -129,7 +128,7 @@ fn a_failing_page_leaves_the_previous_file() {
     let p = project(&fake);
     p.run(FETCH, &[])
         .expect_code(1)
-        .expect_stderr("BambooHR answered 500 to page 3")
+        .expect_stderr("BambooHR answered 500 to the employee listing, page 3")
         .expect_stderr("fetch-bamboohr stopped; var/users.json was left as it was");
     assert_eq!(p.read("var/users.json"), OLD_USERS);
 }

@@ -333,7 +333,12 @@ fn ldaps_and_starttls_verify_the_certificate() {
     let p = ldaps(project(&s));
     p.run(FETCH, &[])
         .expect_code(1)
-        .expect_stderr("cannot connect to ldaps://localhost");
+        .expect_stderr("cannot connect to ldaps://localhost")
+        .expect_stderr(
+            "self-signed or issued by a certificate authority this machine does not trust",
+        )
+        .expect_stderr("set SSL_CERT_FILE")
+        .expect_stderr("LDAP_SSL_VERIFY=false turns the certificate check off");
     assert_eq!(p.read("var/users.json"), OLD_USERS);
     let p = ldaps(project(&s)).env("LDAP_SSL_VERIFY", "false");
     p.run(FETCH, &[])

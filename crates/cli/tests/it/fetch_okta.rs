@@ -311,3 +311,30 @@ fn fetch_prepare_and_sync_end_to_end() {
     );
     assert_eq!(tc.user_id("dan@acme.com"), None);
 }
+
+#[test]
+fn a_spent_rate_limit_window_on_the_last_page_does_not_fail_the_fetch() {
+    // One request reads everybody (active users, one page, managers among
+    // them); its answer says the window is spent for a minute. The answer is
+    // read at once; a wait would come before a next request, and there is none.
+    let f = org().max_page(200).window_resets_in(60);
+    let p = project(&f);
+    p.run(FETCH, &[]).expect_success();
+    assert_eq!(f.requests().len(), 1);
+    assert_eq!(p.source_users().len(), 7);
+}
+
+#[test]
+fn a_next_link_that_repeats_stops_the_fetch() {
+    let f = org().repeat_next_link();
+    let p = project(&f);
+    p.run(FETCH, &[])
+        .expect_code(1)
+        .expect_stderr("stopped instead of looping");
+    assert!(
+        f.requests().len() <= 3,
+        "stopped at the repeat: {:?}",
+        f.requests()
+    );
+    assert_eq!(p.read("var/users.json"), OLD_USERS);
+}

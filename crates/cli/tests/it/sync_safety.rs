@@ -593,3 +593,40 @@ fn a_long_run_says_how_far_it_is() {
         .expect_stderr("Reading TimeCamp: groups, users and roles")
         .expect_stderr(" of 80 changes");
 }
+
+#[test]
+fn a_webhook_that_redirects_elsewhere_does_not_get_the_alert_posted_there() {
+    let elsewhere = scim_test_support::WebhookReceiver::start();
+    let hook = scim_test_support::WebhookReceiver::redirecting_to(elsewhere.url());
+    let fake = company_of(20);
+    let p = project(&fake, &first(12)).env("NOTIFY_WEBHOOK_URL", hook.url());
+    let refused = run(&p, &[]);
+    refused
+        .expect_code(3)
+        .expect_stderr("cannot send the notification")
+        .expect_stderr("not followed");
+    assert_eq!(hook.requests().len(), 1, "one POST to the webhook");
+    assert_eq!(hook.requests()[0].referer, None);
+    assert_eq!(elsewhere.requests(), [], "nothing re-posted elsewhere");
+    assert!(
+        !refused.stderr.contains("T0-SECRET-KEY"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn a_webhook_url_that_is_not_http_stops_the_stage_at_start() {
+    for url in ["not a url", "ftp://hooks.example/T0-SECRET-KEY", "https://"] {
+        let fake = company_of(2);
+        let p = project(&fake, &first(2)).env("NOTIFY_WEBHOOK_URL", url);
+        let stopped = run(&p, &[]);
+        stopped.expect_code(2).expect_stderr("NOTIFY_WEBHOOK_URL");
+        assert!(
+            !stopped.stderr.contains("T0-SECRET-KEY"),
+            "{}",
+            stopped.stderr
+        );
+        assert!(fake.requests().is_empty(), "{url}: stopped before any work");
+    }
+}

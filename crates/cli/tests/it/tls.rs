@@ -1,8 +1,10 @@
 //! What the HTTP stages say when a server's certificate is refused: which
 //! host, why, and what to set; no retries, since a retry cannot fix it. The
-//! server is a real TLS endpoint with a certificate from a private CA.
+//! server is a real TLS endpoint presenting a certificate from a private CA,
+//! a self-signed CA certificate as `openssl req -x509` makes one, an expired
+//! one, or no TLS at all.
 
-use scim_test_support::{Project, Run, TlsServer};
+use scim_test_support::{Certificate, FakeTimecamp, Project, Run, TlsServer};
 use serde_json::json;
 
 const SYNC: &str = env!("CARGO_BIN_EXE_sync-users");
@@ -69,7 +71,71 @@ fn certificate_for_another_name_is_named_as_such() {
         .env("SSL_CERT_FILE", &ca)
         .run(SYNC, &[]);
     run.expect_code(1)
-        .expect_stderr("certificate is issued for another host name");
+        .expect_stderr("certificate is issued for another host name")
+        .expect_stderr("SSL_CERT_FILE only adds trusted CAs")
+        .expect_stderr("TIMECAMP_SSL_VERIFY=false");
+    assert_not_retried(&run);
+}
+
+#[test]
+fn a_self_signed_ca_certificate_is_named_with_what_to_do() {
+    // `openssl req -x509` makes a CA certificate; TLS clients refuse one as a
+    // server's own certificate, even when it is trusted through SSL_CERT_FILE.
+    let server = TlsServer::presenting(Certificate::SelfSignedCa);
+    let ca = server.ca_file().display().to_string();
+    for trusted in [false, true] {
+        let mut p = sync_against(&server.url("/third_party/api"));
+        if trusted {
+            p = p.env("SSL_CERT_FILE", &ca);
+        }
+        let run = p.run(SYNC, &[]);
+        run.expect_code(1)
+            .expect_stderr("TLS connection to 127.0.0.1:")
+            .expect_stderr("its certificate is a CA certificate")
+            .expect_stderr("set SSL_CERT_FILE")
+            .expect_stderr("TIMECAMP_SSL_VERIFY=false");
+        assert_not_retried(&run);
+    }
+    // The switch does turn the check off.
+    let run = sync_against(&server.url("/third_party/api"))
+        .env("TIMECAMP_SSL_VERIFY", "false")
+        .run(SYNC, &[]);
+    assert!(!run.stderr.contains("TLS connection"), "{}", run.stderr);
+}
+
+#[test]
+fn an_expired_certificate_is_named_as_such() {
+    let server = TlsServer::presenting(Certificate::Expired);
+    let ca = server.ca_file().display().to_string();
+    let run = sync_against(&server.url("/third_party/api"))
+        .env("SSL_CERT_FILE", &ca)
+        .run(SYNC, &[]);
+    run.expect_code(1)
+        .expect_stderr("its certificate has expired")
+        .expect_stderr("SSL_CERT_FILE")
+        .expect_stderr("TIMECAMP_SSL_VERIFY=false");
+    assert_not_retried(&run);
+    let run = Project::new()
+        .env("DISABLE_FILE_LOGGING", "true")
+        .env("BAMBOOHR_API_URL", &server.url("/api/gateway.php"))
+        .env("BAMBOOHR_SUBDOMAIN", "acme")
+        .env("BAMBOOHR_API_KEY", "bamboo-key")
+        .env("SSL_CERT_FILE", &ca)
+        .run(BAMBOO, &[]);
+    run.expect_code(1)
+        .expect_stderr("its certificate has expired")
+        .expect_stderr("SSL_CERT_FILE");
+    assert!(!run.stderr.contains("_SSL_VERIFY"), "{}", run.stderr);
+}
+
+#[test]
+fn plain_http_behind_https_is_named_as_such() {
+    let fake = FakeTimecamp::start(10);
+    let run = sync_against(&fake.url().replace("http://", "https://")).run(SYNC, &[]);
+    run.expect_code(1)
+        .expect_stderr("does not speak TLS on that port")
+        .expect_stderr("Use http:// in the URL")
+        .expect_stderr("SSL_CERT_FILE");
     assert_not_retried(&run);
 }
 
