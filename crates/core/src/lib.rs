@@ -10,9 +10,7 @@ pub mod lock;
 pub mod logging;
 /// The stage files as typed values (the `scim-model` crate).
 pub use scim_model as model;
-pub mod net;
 pub mod registry;
-pub mod retry;
 pub mod secret;
 pub mod settings;
 pub mod storage;

@@ -277,7 +277,7 @@ pub const SETTINGS: &[Setting] = &[
         "NOTIFY_WEBHOOK_URL",
         "–",
         "every stage",
-        "an HTTP(S) URL that gets one JSON message (with a `text` field, as Slack and Teams incoming webhooks expect) when a stage fails or is refused, and per `NOTIFY_ON`; never logged",
+        "an HTTP(S) URL that gets one JSON message (with a `text` field, as Slack and Teams incoming webhooks expect) when a stage fails or is refused, and per `NOTIFY_ON`; checked at start (anything else stops the stage with exit 2); never logged, and never sent to another origin (no redirect to one is followed)",
     ),
     s(
         "NOTIFY_ON",

@@ -117,5 +117,6 @@ pub use client::{
 pub use error::{Context, Error, ErrorKind, Hints};
 pub use paging::{More, Next, Pages, Paging, PagingError};
 pub use request::{Repeat, Request, TransientRefusal};
+pub use reqwest::Method;
 pub use tls::{TlsProblem, TlsRefusal};
 pub use url::Url;

@@ -463,7 +463,9 @@ async fn invite_batch(
             .into_iter()
             .map(|(i, u)| (i, Outcome::Done, Some(u)))
             .collect(),
-        Err(e) if users.len() == 1 => users
+        // A batch that may have been applied is not sent again, one by one
+        // either: the next run reads who is there.
+        Err(e) if users.len() == 1 || e.outcome_unknown() => users
             .into_iter()
             .map(|(i, _)| {
                 (

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use scim_core::Secret;
+use scim_http::ErrorKind;
 use scim_test_support::{FakeTimecamp, TOKEN};
-use scim_timecamp::{ApiError, Client, ClientConfig, RetryPolicy, SETTING_NAMES};
+use scim_timecamp::{Client, ClientConfig, RetryPolicy, SETTING_NAMES};
 
 fn client(fake: &FakeTimecamp, timeout: Duration) -> Client {
     Client::new(ClientConfig {
@@ -73,7 +74,7 @@ async fn a_server_slower_than_the_timeout_fails_after_the_attempts() {
     let fake = FakeTimecamp::start(10).stall_next(10);
     let c = client(&fake, Duration::from_millis(200));
     let err = c.users().await.unwrap_err();
-    assert!(matches!(err, ApiError::Transport { .. }), "{err:?}");
+    assert!(matches!(err.kind(), ErrorKind::Timeout { .. }), "{err:?}");
     assert!(err.to_string().contains("no answer within"), "{err}");
 }
 
@@ -82,7 +83,7 @@ async fn malformed_json_is_a_decode_error_naming_the_call() {
     let fake = FakeTimecamp::start(10).malformed_json_for("people_picker");
     let c = client(&fake, Duration::from_secs(5));
     let err = c.roles().await.unwrap_err();
-    assert!(matches!(err, ApiError::Decode { .. }), "{err:?}");
+    assert!(matches!(err.kind(), ErrorKind::Decode { .. }), "{err:?}");
     assert!(err.to_string().contains("people_picker"), "{err}");
 }
 
@@ -208,4 +209,43 @@ async fn a_server_that_never_answers_exhausts_the_run_budget_then_fails_at_once(
         tries + 1,
         "one attempt, no retries"
     );
+}
+
+#[tokio::test]
+async fn a_group_creation_that_timed_out_is_not_sent_again() {
+    let fake = FakeTimecamp::start(10).stall_next(1);
+    let c = client(&fake, Duration::from_millis(300));
+    let err = c.create_group("Eng", 10).await.unwrap_err();
+    assert!(err.outcome_unknown(), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("PUT group may or may not have taken effect"),
+        "{err}"
+    );
+    // The fake records a stalled request only when it answers, so count on the client.
+    assert_eq!(c.request_counts().writes, 1);
+    assert_eq!(c.request_counts().retries, 0);
+}
+
+#[tokio::test]
+async fn an_invitation_answered_by_a_failing_gateway_is_not_sent_again() {
+    let fake = FakeTimecamp::start(10).fail_every(1, 502);
+    let c = client(&fake, Duration::from_secs(5));
+    let err = c.invite(10, "new@x.com").await.unwrap_err();
+    assert!(err.outcome_unknown(), "{err:?}");
+    assert_eq!(fake.requests().len(), 1);
+    // A write that sets a value is safe to repeat, and is.
+    let err = c.set_display_name(1, "B").await.unwrap_err();
+    assert_eq!(err.status(), Some(502), "{err}");
+    assert_eq!(fake.requests().len(), 4, "three tries of the rename");
+}
+
+#[tokio::test]
+async fn an_invitation_throttled_with_429_is_sent_again() {
+    let fake = FakeTimecamp::start(10).throttle_every(2, 0);
+    let c = client(&fake, Duration::from_secs(5));
+    c.groups().await.unwrap();
+    c.invite(10, "new@x.com").await.unwrap();
+    assert_eq!(c.request_counts().retries, 1);
+    assert!(fake.user_id("new@x.com").is_some());
 }

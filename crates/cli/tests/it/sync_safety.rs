@@ -295,7 +295,7 @@ fn malformed_json_from_the_server_fails_the_run_without_changes() {
     let p = project(&fake, &json!([active("u1@x.com"), active("new@x.com")]));
     run(&p, &[])
         .expect_code(1)
-        .expect_stderr("people_picker: unexpected answer from TimeCamp: not JSON");
+        .expect_stderr("unexpected answer from TimeCamp (GET people_picker): not JSON");
     assert!(fake.writes().is_empty());
 }
 

@@ -835,7 +835,10 @@ fn turning_tls_verification_off_is_warned_about() {
 fn wrong_api_key_fails_without_changes() {
     let s = Sync::new(company(), json!([active("a@x.com", "A", "", "user")]))
         .env("TIMECAMP_API_KEY", "wrong");
-    s.run(&[]).expect_code(1).expect_stderr("HTTP 401");
+    s.run(&[])
+        .expect_code(1)
+        .expect_stderr("TimeCamp answered 401")
+        .expect_stderr("check TIMECAMP_API_KEY");
     assert!(s.fake.writes().is_empty());
 }
 
