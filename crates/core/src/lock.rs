@@ -1,7 +1,7 @@
 //! One writer to TimeCamp at a time per `var/` directory.
 //!
-//! sync-users and remove-empty-groups take the same lock, so overlapping cron
-//! runs cannot interleave their changes. The lock is an advisory `flock` on a
+//! sync-users, remove-empty-groups and sync-time-off take the same lock, so
+//! overlapping cron runs cannot interleave their changes. The lock is an advisory `flock` on a
 //! file under `var/`: the kernel releases it when the process ends, however it
 //! ends, so a killed run never leaves a lock that blocks the next one. The
 //! file's content (pid, program, start time) only serves the error message.

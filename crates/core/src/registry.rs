@@ -258,7 +258,7 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "TIMECAMP_LOCK_WAIT_SECONDS",
         "`60`",
-        "sync",
+        "sync, remove-empty-groups, sync-time-off",
         "how long a run waits for another one on the same `var/` to finish",
     ),
     s(

@@ -5,5 +5,8 @@ use timecamp_scim::sync_time_off::{Args, run};
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    timecamp_scim::run_stage(args.debug, |env| run(env, args))
+    // It writes to TimeCamp like sync-users: one writer per var/ at a time.
+    // Dry runs change nothing, so they neither take nor wait for the lock.
+    let lock_as = (!args.dry_run).then_some("sync-time-off");
+    timecamp_scim::run_stage_locked(args.debug, lock_as, |env| run(env, args))
 }

@@ -277,3 +277,33 @@ fn leaves_reach_accounts_under_the_login_or_the_work_email() {
         "only one address"
     );
 }
+
+/// sync-time-off writes to TimeCamp, so it waits for the same lock as
+/// sync-users and remove-empty-groups: one writer per `var/` at a time.
+#[test]
+fn time_off_waits_for_the_writer_lock_like_the_other_writers() {
+    let tc = timecamp();
+    let p = Project::new()
+        .env("DISABLE_FILE_LOGGING", "true")
+        .env("TIMECAMP_LOCK_WAIT_SECONDS", "0")
+        .timecamp(&tc, 10)
+        .file(
+            "var/vacation.json",
+            vacation(json!([{"email": "bo@acme.com", "start_on": "2025-08-07", "finish_on": null, "tc_leave_type": "Vacation"}])),
+        );
+    let held = scim_core::lock::acquire(
+        &p.path("var/timecamp.lock"),
+        "sync-users (test)",
+        std::time::Duration::ZERO,
+    )
+    .unwrap();
+    p.run(TIME_OFF, &[])
+        .expect_code(1)
+        .expect_stderr("another run is changing TimeCamp (pid")
+        .expect_stderr("sync-users (test)");
+    assert!(tc.requests().is_empty(), "nothing was read or written");
+    p.run(TIME_OFF, &["--dry-run"]).expect_success();
+    drop(held);
+    p.run(TIME_OFF, &[]).expect_success();
+    assert_eq!(tc.attendance_of("bo@acme.com", "2025-08-07"), Some(13));
+}
