@@ -103,6 +103,21 @@ struct State_ {
     writes_seen: u64,
     /// Write requests now hanging.
     hanging: u64,
+    /// `true` while requests are held (see [`FakeTimecamp::hold_requests`]).
+    gate: Gate,
+    /// Requests waiting at the gate now.
+    held: u64,
+}
+
+/// Holds requests until the test opens it: a point a test can wait for
+/// instead of guessing how long a client takes to get there.
+#[derive(Debug)]
+struct Gate(tokio::sync::watch::Sender<bool>);
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self(tokio::sync::watch::Sender::new(false))
+    }
 }
 
 /// Accepts connections, but resets (RST, via SO_LINGER 0) the next
@@ -315,6 +330,23 @@ impl FakeTimecamp {
     pub fn invites_visible_after(self, calls: u32) -> Self {
         self.lock().faults.invite_hidden_for = calls;
         self
+    }
+
+    /// Every request from now on waits, unanswered, until
+    /// [`FakeTimecamp::release_requests`]; [`FakeTimecamp::held`] says how
+    /// many wait. A test holds a client in the middle of its run this way.
+    pub fn hold_requests(&self) {
+        self.lock().gate.0.send_replace(true);
+    }
+
+    /// Answers the held requests, and no longer holds new ones.
+    pub fn release_requests(&self) {
+        self.lock().gate.0.send_replace(false);
+    }
+
+    /// Requests waiting now (see [`FakeTimecamp::hold_requests`]).
+    pub fn held(&self) -> u64 {
+        self.lock().held
     }
 
     pub fn latency(self, latency: Duration) -> Self {
@@ -539,6 +571,21 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let mut gate = state.lock().unwrap().gate.0.subscribe();
+    if *gate.borrow_and_update() {
+        /// Counts a held request until it goes on or its client hangs up.
+        struct Waiting<'s>(&'s Mutex<State_>);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                if let Ok(mut s) = self.0.lock() {
+                    s.held -= 1;
+                }
+            }
+        }
+        state.lock().unwrap().held += 1;
+        let _waiting = Waiting(&state);
+        let _ = gate.wait_for(|held| !held).await;
+    }
     let (latency, stall) = {
         let mut s = state.lock().unwrap();
         let stall = s.faults.stall_next > 0;

@@ -15,6 +15,8 @@
 //! - [`TlsServer`]: a real TLS endpoint (`openssl s_server`) with a private CA.
 //! - [`WebhookReceiver`]: keeps the alerts a stage POSTs, and records any request
 //!   that reaches it (to show a credential did not).
+//! - [`ReservedPort`]: a loopback port held for a test, for servers that
+//!   cannot bind port 0 and for "nobody listens here".
 //! - [`browser`]: headless Chromium running the HTML pages the stages write.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -26,6 +28,7 @@ mod fake_hibob;
 mod fake_okta;
 mod fake_timecamp;
 mod moto;
+mod ports;
 mod project;
 mod slapd;
 mod tls_server;
@@ -38,6 +41,7 @@ pub use fake_hibob::{FakeHibob, HIBOB_SERVICE_USER, HIBOB_TOKEN};
 pub use fake_okta::{FakeOkta, OKTA_TOKEN};
 pub use fake_timecamp::{FakeTimecamp, Recorded, TOKEN};
 pub use moto::MotoServer;
+pub use ports::ReservedPort;
 pub use project::{Project, Run};
 pub use slapd::{
     LDAP_ADMIN_DN, LDAP_ADMIN_PASSWORD, LDAP_BASE, LDAP_READER_DN, LDAP_READER_PASSWORD, Slapd,

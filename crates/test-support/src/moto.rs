@@ -1,11 +1,11 @@
 //! A real S3-compatible server for tests: moto's server mode (PyPI `moto[server]`),
-//! started on a free loopback port and stopped on drop.
+//! started on a loopback port of its own choosing (port 0; it prints the port
+//! it bound) and stopped on drop.
 //!
 //! `scripts/test` installs it into `target/test-tools/moto`; `MOTO_SERVER` may
 //! point at another `moto_server`. The tests seed and read buckets with the
 //! AWS SDK's own client and credentials, not through the code under test.
 
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 pub struct MotoServer {
     child: Child,
     port: u16,
+    /// Holds the server's log, where it says which port it bound.
+    _dir: tempfile::TempDir,
 }
 
 impl Drop for MotoServer {
@@ -48,36 +50,50 @@ impl MotoServer {
     }
 
     fn spawn(check_credentials: bool) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("find a free port")
-            .port();
+        let dir = tempfile::tempdir().expect("a directory for moto's log");
+        let log = dir.path().join("moto.log");
         let binary = moto_binary();
         let mut cmd = Command::new(&binary);
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        cmd.args(["-H", "127.0.0.1", "-p", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(std::fs::File::create(&log).expect("moto's log file"));
         if check_credentials {
             cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");
         }
-        let child = cmd.spawn().unwrap_or_else(|e| {
+        let mut child = cmd.spawn().unwrap_or_else(|e| {
             panic!(
                 "cannot start {} ({e}); run scripts/test, which installs moto into target/test-tools, \
                  or set MOTO_SERVER",
                 binary.display()
             )
         });
-        let server = Self { child, port };
+        // Werkzeug prints ` * Running on http://127.0.0.1:<port>` once it listens.
         let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let port = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(port) = text
+                .split("Running on http://127.0.0.1:")
+                .nth(1)
+                .and_then(|rest| {
+                    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    digits.parse::<u16>().ok()
+                })
+            {
+                break port;
+            }
+            let exited = child.try_wait().ok().flatten().is_some();
             assert!(
-                Instant::now() < deadline,
-                "moto_server did not start on port {port}"
+                Instant::now() < deadline && !exited,
+                "moto_server did not start: {text}"
             );
             std::thread::sleep(Duration::from_millis(100));
+        };
+        Self {
+            child,
+            port,
+            _dir: dir,
         }
-        server
     }
 
     /// The value for `S3_ENDPOINT_URL`.

@@ -1,6 +1,11 @@
 //! A real OpenLDAP server for tests: `slapd` from Debian (`.ci/run` installs
-//! `slapd`, `ldap-utils` and `openssl`), started on free loopback ports with
-//! its own temporary database, and stopped on drop.
+//! `slapd`, `ldap-utils` and `openssl`), started on loopback ports held for
+//! it with its own temporary database, and stopped on drop.
+//!
+//! slapd cannot bind port 0 (it reads `ldap://host:0/` as the default port
+//! 389) nor take a listening socket from its parent, so its two ports are
+//! [`ReservedPort`]s: held by this process until slapd listens on them, so no
+//! other test can take them in between (slapd binds with `SO_REUSEADDR`).
 //!
 //! It carries the Active Directory attributes fetch-ldap reads (a small schema:
 //! `sAMAccountName`, `userAccountControl`, `objectGUID`, `department`), the
@@ -8,10 +13,12 @@
 //! Entries are added online with `ldapadd`, so the overlay maintains `memberOf`.
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::ReservedPort;
 
 pub const LDAP_BASE: &str = "dc=corp,dc=local";
 pub const LDAP_ADMIN_DN: &str = "cn=admin,dc=corp,dc=local";
@@ -49,13 +56,6 @@ impl Drop for Slapd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("find a free port")
-        .port()
 }
 
 pub(crate) fn run(cmd: &mut Command, what: &str) {
@@ -175,7 +175,9 @@ impl Slapd {
             dir = d.display()
         );
         std::fs::write(d.join("slapd.conf"), conf).expect("slapd.conf");
-        let (port, tls_port) = (free_port(), free_port());
+        // Held until slapd listens on both (see the module's documentation).
+        let (held, held_tls) = (ReservedPort::new(), ReservedPort::new());
+        let (port, tls_port) = (held.port(), held_tls.port());
         let urls = format!("ldap://127.0.0.1:{port}/ ldaps://127.0.0.1:{tls_port}/");
         let log = std::fs::File::create(d.join("slapd.log")).expect("log file");
         let child = Command::new("/usr/sbin/slapd")
@@ -187,7 +189,7 @@ impl Slapd {
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start /usr/sbin/slapd ({e}); .ci/run installs it"));
-        let server = Self {
+        let mut server = Self {
             child,
             dir,
             port,
@@ -197,13 +199,15 @@ impl Slapd {
         while TcpStream::connect(("127.0.0.1", port)).is_err()
             || TcpStream::connect(("127.0.0.1", tls_port)).is_err()
         {
+            let exited = server.child.try_wait().ok().flatten().is_some();
             assert!(
-                Instant::now() < deadline,
+                Instant::now() < deadline && !exited,
                 "slapd did not start:\n{}",
                 std::fs::read_to_string(server.dir.path().join("slapd.log")).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+        drop((held, held_tls));
         server.add(&format!(
             "dn: {LDAP_BASE}\nobjectClass: dcObject\nobjectClass: organization\ndc: corp\no: Corp\n\n\
              dn: {LDAP_READER_DN}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\n\

@@ -3,12 +3,11 @@
 //! clients say when a certificate is refused and that `SSL_CERT_FILE` makes
 //! a private CA trusted.
 
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::slapd::{free_port, make_certificates_for, run};
+use crate::slapd::{make_certificates_for, run};
 
 /// The certificate a [`TlsServer`] presents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,24 +115,37 @@ impl TlsServer {
                 );
             }
         }
-        let port = free_port();
-        let child = Command::new("openssl")
-            .args(["s_server", "-quiet", "-www", "-accept"])
-            .arg(format!("127.0.0.1:{port}"))
+        // Port 0: the server binds a port of its own and prints it
+        // (`ACCEPT 127.0.0.1:<port>`) before it accepts anything.
+        let out = d.join("s_server.out");
+        let mut child = Command::new("openssl")
+            .args(["s_server", "-www", "-accept", "127.0.0.1:0"])
             .arg("-cert")
             .arg(d.join("server.pem"))
             .arg("-key")
             .arg(d.join("server.key"))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(&out).expect("s_server's output file"))
             .stderr(Stdio::null())
             .spawn()
             .expect("openssl s_server starts (scripts/test installs openssl)");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "openssl s_server did not listen");
+        let port = loop {
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            if let Some(port) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("ACCEPT 127.0.0.1:"))
+                .and_then(|p| p.trim().parse::<u16>().ok())
+            {
+                break port;
+            }
+            let exited = child.try_wait().ok().flatten().is_some();
+            assert!(
+                Instant::now() < deadline && !exited,
+                "openssl s_server did not listen: {text}"
+            );
             std::thread::sleep(Duration::from_millis(20));
-        }
+        };
         Self {
             child,
             dir,

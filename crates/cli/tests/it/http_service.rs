@@ -1,7 +1,7 @@
 //! http-service over real HTTP: the service binary runs as a child process on
-//! a free loopback port and runs the real stage binaries next to it.
+//! a loopback port it binds itself (port 0, read back from its start-up
+//! line) and runs the real stage binaries next to it.
 
-use std::net::TcpListener;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,23 +23,17 @@ impl Drop for Service {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start(project: &Project, extra: &[(&str, &str)]) -> Service {
     start_binary(BIN, project, extra)
 }
 
+/// Starts the service on port 0 and waits for the line naming the port it
+/// bound: no port is picked, released and handed over, so no other test can
+/// take it in between.
 fn start_binary(bin: &str, project: &Project, extra: &[(&str, &str)]) -> Service {
-    let port = free_port();
     let mut cmd = project.command(bin, &[]);
     cmd.env("HTTP_SERVICE_HOST", "127.0.0.1")
-        .env("HTTP_SERVICE_PORT", port.to_string())
+        .env("HTTP_SERVICE_PORT", "0")
         .env("HTTP_SERVICE_TOKEN", SECRET)
         .env("DISABLE_FILE_LOGGING", "true")
         .stdout(Stdio::null())
@@ -47,15 +41,32 @@ fn start_binary(bin: &str, project: &Project, extra: &[(&str, &str)]) -> Service
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    let child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "http-service did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut child = cmd.spawn().unwrap();
+    let port = bound_port(project, &mut child);
     Service {
         child,
         url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// The port of the service's start-up line (`listening on http://127.0.0.1:<port>`).
+fn bound_port(project: &Project, child: &mut Child) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = service_log(project);
+        if let Some(rest) = log.split("listening on http://127.0.0.1:").nth(1) {
+            return rest
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("no port in the start-up line: {log}"));
+        }
+        let exited = child.try_wait().ok().flatten().is_some();
+        assert!(
+            Instant::now() < deadline && !exited,
+            "http-service did not start: {log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -222,7 +233,7 @@ fn slow_sync_project(fake: &FakeTimecamp) -> Project {
 
 #[tokio::test]
 async fn one_run_of_a_stage_at_a_time() {
-    let fake = FakeTimecamp::start(10).latency(Duration::from_millis(700));
+    let fake = FakeTimecamp::start(10);
     let p = slow_sync_project(&fake);
     let env: Vec<(String, String)> = vec![
         ("TIMECAMP_API_URL".into(), fake.url()),
@@ -233,12 +244,17 @@ async fn one_run_of_a_stage_at_a_time() {
     let s = start(&p, &env);
     let url = format!("{}/run", s.url);
     let body = json!({"script": "timecamp_sync_users.py", "args": ["--dry-run"]});
-    let first = call("POST", &url, Some(SECRET), Some(body.clone()));
-    let second = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        call("POST", &url, Some(SECRET), Some(body.clone())).await
-    };
-    let ((s1, b1), (s2, b2)) = tokio::join!(first, second);
+    // The first run is held at its first request to TimeCamp: it is running
+    // for certain when the second request comes, however slow the machine.
+    fake.hold_requests();
+    let first = tokio::spawn({
+        let (url, body) = (url.clone(), body.clone());
+        async move { call("POST", &url, Some(SECRET), Some(body)).await }
+    });
+    eventually("the first sync waits on TimeCamp", || fake.held() > 0).await;
+    let (s2, b2) = call("POST", &url, Some(SECRET), Some(body.clone())).await;
+    fake.release_requests();
+    let (s1, b1) = first.await.unwrap();
     assert_eq!(s1, 200, "{b1}");
     assert_eq!(s2, 409, "{b2}");
     assert!(b2["error"].as_str().unwrap().contains("already running"));
@@ -478,32 +494,8 @@ async fn repeated_flags_lowercase_bearer_and_every_error_as_json() {
 #[test]
 fn start_up_line_names_the_port_actually_bound() {
     let p = Project::new();
-    let mut child = p
-        .command(BIN, &[])
-        .env("HTTP_SERVICE_HOST", "127.0.0.1")
-        .env("HTTP_SERVICE_PORT", "0")
-        .env("HTTP_SERVICE_TOKEN", SECRET)
-        .env("DISABLE_FILE_LOGGING", "true")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(p.path("service.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let port = loop {
-        let log = service_log(&p);
-        if let Some(rest) = log.split("listening on http://127.0.0.1:").nth(1) {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .parse::<u16>()
-                .unwrap();
-        }
-        assert!(Instant::now() < deadline, "no start-up line: {log}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let s = start(&p, &[]);
+    let port: u16 = s.url.rsplit(':').next().unwrap().parse().unwrap();
     assert_ne!(port, 0);
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
-    let _ = child.kill();
-    let _ = child.wait();
 }

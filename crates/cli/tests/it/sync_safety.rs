@@ -552,15 +552,10 @@ fn a_refused_run_alerts_the_webhook_and_a_dead_webhook_changes_nothing() {
     assert_eq!(last["outcome"], "success");
     assert_eq!(last["summary"]["created"], 1);
 
-    // A webhook nobody answers: logged, and the exit code stands.
-    let dead = format!(
-        "http://127.0.0.1:{}/hook/T0-SECRET-KEY",
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    );
+    // A webhook nobody answers: logged, and the exit code stands. The port
+    // is held for the test, so nothing else can start listening there.
+    let nobody = scim_test_support::ReservedPort::new();
+    let dead = format!("http://127.0.0.1:{}/hook/T0-SECRET-KEY", nobody.port());
     let fake = company_of(20);
     let p = project(&fake, &first(12)).env("NOTIFY_WEBHOOK_URL", &dead);
     let unsent = run(&p, &[]);

@@ -183,12 +183,9 @@ fn fetch_azuread_does_not_blame_the_credentials_for_a_tls_failure() {
 
 #[test]
 fn connection_refused_is_said_in_plain_words() {
-    // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port nobody listens on, held for the test so nothing else can.
+    let nobody = scim_test_support::ReservedPort::new();
+    let port = nobody.port();
     let run = Project::new()
         .env("DISABLE_FILE_LOGGING", "true")
         .env(
