@@ -9,13 +9,15 @@ use scim_core::model::VacationFile;
 use scim_core::settings::{StorageSettings, TimecampSettings};
 use scim_core::storage::{self, VACATION_FILE};
 use scim_plan::time_off;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// Write the leaves of var/vacation.json (from fetch-factorial) into TimeCamp's attendance.
 ///
 /// Each leave day gets its day type; weekends are left out unless
 /// TIMECAMP_TIME_OFF_INCLUDE_WEEKENDS=true. Days already recorded with the same day
-/// type are not written again.
+/// type are not written again. A leave longer than two years, or starting more than
+/// two years from today, is refused with a warning; one that ended more than two years
+/// ago is left as it is.
 #[derive(Debug, Parser)]
 #[command(
     name = "sync-time-off",
@@ -66,7 +68,21 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         &day_types,
         &by_email,
         settings.time_off_include_weekends,
+        chrono::Local::now().date_naive(),
     );
+    // Years of past leaves are history, not mistakes: counted, not warned
+    // about one by one on every run.
+    let (history, skipped): (Vec<_>, Vec<_>) = skipped.into_iter().partition(|s| s.history);
+    for s in &history {
+        debug!("leave {} not written: {}", s.leave, s.reason);
+    }
+    if !history.is_empty() {
+        info!(
+            "{} leave(s) ended more than {} days ago and are left as TimeCamp has them (--debug lists them)",
+            history.len(),
+            time_off::WINDOW_DAYS
+        );
+    }
     for s in &skipped {
         warn!("leave {} skipped: {}", s.leave, s.reason);
     }

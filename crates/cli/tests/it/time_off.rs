@@ -1,6 +1,7 @@
 //! fetch-factorial and sync-time-off: Factorial's employees and leaves, through
 //! `var/vacation.json`, into TimeCamp attendance.
 
+use chrono::{Datelike, Duration, NaiveDate};
 use scim_test_support::{FACTORIAL_KEY, FakeFactorial, FakeTimecamp, Project};
 use serde_json::{Value, json};
 
@@ -10,6 +11,31 @@ const SYNC: &str = env!("CARGO_BIN_EXE_sync-users");
 const TIME_OFF: &str = env!("CARGO_BIN_EXE_sync-time-off");
 const LEAVE_TYPES: &str =
     r#"{"Vacaciones": "Vacation", "Baja médica": "Sick Leave", "Default": "Vacation"}"#;
+
+/// The Monday `weeks` weeks from this week's (negative: before). Leaves in
+/// these tests lie near today, as real ones do (sync-time-off writes only the
+/// leaves within two years of today), on known weekdays.
+fn monday(weeks: i64) -> NaiveDate {
+    let today = chrono::Local::now().date_naive();
+    today - Duration::days(i64::from(today.weekday().num_days_from_monday()))
+        + Duration::weeks(weeks)
+}
+
+/// `YYYY-MM-DD` of the day `plus` days after `from`.
+fn day(from: NaiveDate, plus: i64) -> String {
+    (from + Duration::days(plus)).format("%Y-%m-%d").to_string()
+}
+
+/// The week of most leaves below: Bo is off from its Thursday to the next
+/// Monday, Cy on its Monday.
+fn leave_week() -> NaiveDate {
+    monday(-10)
+}
+
+/// Ola's week.
+fn ola_week() -> NaiveDate {
+    monday(-6)
+}
 
 /// Five employees on pages of 2: Ana manages the others; Teo left; Ola has only a personal e-mail.
 fn factorial() -> FakeFactorial {
@@ -30,10 +56,10 @@ fn factorial() -> FakeFactorial {
         .employee(emp(13, "Cy Dev", json!("cy@acme.com"), "cy@home.org", json!(11), Value::Null))
         .employee(emp(14, "Ola Sales", Value::Null, "ola@acme.com", json!(11), Value::Null))
         .employee(emp(15, "Teo Gone", json!("teo@acme.com"), "teo@home.org", json!(11), json!("2020-01-31")))
-        .leave(json!({"id": 101, "employee_id": 12, "start_on": "2025-08-07", "finish_on": "2025-08-11", "leave_type_name": "Vacaciones", "approved": true}))
-        .leave(json!({"id": 102, "employee_id": 13, "start_on": "2025-08-04", "finish_on": null, "leave_type_name": "Baja médica", "approved": true}))
-        .leave(json!({"id": 103, "employee_id": 14, "start_on": "2025-09-01", "finish_on": "2025-09-02", "leave_type_name": "Otro", "approved": true}))
-        .leave(json!({"id": 104, "employee_id": 12, "start_on": "2025-10-01", "finish_on": "2025-10-03", "leave_type_name": "Vacaciones", "approved": false}))
+        .leave(json!({"id": 101, "employee_id": 12, "start_on": day(leave_week(), 3), "finish_on": day(leave_week(), 7), "leave_type_name": "Vacaciones", "approved": true}))
+        .leave(json!({"id": 102, "employee_id": 13, "start_on": day(leave_week(), 0), "finish_on": null, "leave_type_name": "Baja médica", "approved": true}))
+        .leave(json!({"id": 103, "employee_id": 14, "start_on": day(ola_week(), 0), "finish_on": day(ola_week(), 1), "leave_type_name": "Otro", "approved": true}))
+        .leave(json!({"id": 104, "employee_id": 12, "start_on": day(monday(-4), 2), "finish_on": day(monday(-4), 4), "leave_type_name": "Vacaciones", "approved": false}))
 }
 
 fn project(f: &FakeFactorial) -> Project {
@@ -75,7 +101,7 @@ fn employees_and_every_page_of_leaves_are_fetched() {
     assert_eq!(v.len(), 3, "the unapproved leave is left out");
     assert_eq!(
         v[0],
-        json!({"email": "bo@home.org", "other_emails": ["bo@acme.com"], "start_on": "2025-08-07", "finish_on": "2025-08-11", "tc_leave_type": "Vacation"}),
+        json!({"email": "bo@home.org", "other_emails": ["bo@acme.com"], "start_on": day(leave_week(), 3), "finish_on": day(leave_week(), 7), "tc_leave_type": "Vacation"}),
         "the work e-mail first, as the original wrote it, and the login e-mail beside it"
     );
     assert_eq!(v[1]["tc_leave_type"], "Sick Leave");
@@ -144,27 +170,28 @@ fn vacation(entries: Value) -> String {
 #[test]
 fn leaves_become_attendance_days_without_weekends_and_the_rerun_writes_nothing() {
     let tc = timecamp();
+    let w = leave_week();
     let p = Project::new().env("DISABLE_FILE_LOGGING", "true").timecamp(&tc, 10).file(
         "var/vacation.json",
         vacation(json!([
-            {"email": "BO@acme.com", "start_on": "2025-08-07", "finish_on": "2025-08-11", "tc_leave_type": "Vacation"},
-            {"email": "cy@acme.com", "start_on": "2025-08-04", "finish_on": null, "tc_leave_type": "Sick Leave"},
-            {"email": "nobody@acme.com", "start_on": "2025-08-04", "finish_on": null, "tc_leave_type": "Vacation"},
-            {"email": "ola@acme.com", "start_on": "2025-08-04", "finish_on": null, "tc_leave_type": null}
+            {"email": "BO@acme.com", "start_on": day(w, 3), "finish_on": day(w, 7), "tc_leave_type": "Vacation"},
+            {"email": "cy@acme.com", "start_on": day(w, 0), "finish_on": null, "tc_leave_type": "Sick Leave"},
+            {"email": "nobody@acme.com", "start_on": day(w, 0), "finish_on": null, "tc_leave_type": "Vacation"},
+            {"email": "ola@acme.com", "start_on": day(w, 0), "finish_on": null, "tc_leave_type": null}
         ])),
     );
     p.run(TIME_OFF, &[])
         .expect_success()
         .expect_stderr("Summary: added 4 days; 0 already recorded; 2 leaves skipped")
         .expect_stderr("no TimeCamp user with this e-mail");
-    assert_eq!(tc.attendance_of("bo@acme.com", "2025-08-08"), Some(13));
+    assert_eq!(tc.attendance_of("bo@acme.com", &day(w, 4)), Some(13));
     assert_eq!(
-        tc.attendance_of("bo@acme.com", "2025-08-09"),
+        tc.attendance_of("bo@acme.com", &day(w, 5)),
         None,
         "Saturday"
     );
-    assert_eq!(tc.attendance_of("bo@acme.com", "2025-08-11"), Some(13));
-    assert_eq!(tc.attendance_of("cy@acme.com", "2025-08-04"), Some(14));
+    assert_eq!(tc.attendance_of("bo@acme.com", &day(w, 7)), Some(13));
+    assert_eq!(tc.attendance_of("cy@acme.com", &day(w, 0)), Some(14));
     let posts: Vec<_> = tc
         .writes()
         .into_iter()
@@ -184,7 +211,7 @@ fn leaves_become_attendance_days_without_weekends_and_the_rerun_writes_nothing()
     );
     assert_eq!(
         posts[0].body[0],
-        json!({"day": "2025-08-07", "dayTypeId": 13, "shouldBe": 0, "vacationTime": 480})
+        json!({"day": day(w, 3), "dayTypeId": 13, "shouldBe": 0, "vacationTime": 480})
     );
 
     tc.clear_requests();
@@ -196,20 +223,25 @@ fn leaves_become_attendance_days_without_weekends_and_the_rerun_writes_nothing()
 
 #[test]
 fn weekends_on_request_long_leaves_in_batches_and_dry_run() {
-    let tc = timecamp().attendance_day(2, "2025-01-02", 12);
+    let start = monday(-30);
+    let tc = timecamp().attendance_day(2, &day(start, 1), 12);
     let p = Project::new()
         .env("DISABLE_FILE_LOGGING", "true")
         .env("TIMECAMP_TIME_OFF_INCLUDE_WEEKENDS", "true")
         .timecamp(&tc, 10)
         .file(
             "var/vacation.json",
-            vacation(json!([{"email": "bo@acme.com", "start_on": "2025-01-01", "finish_on": "2025-05-31", "tc_leave_type": "Vacation"}])),
+            vacation(json!([{"email": "bo@acme.com", "start_on": day(start, 0), "finish_on": day(start, 150), "tc_leave_type": "Vacation"}])),
         );
     let dry = p.run(TIME_OFF, &["--dry-run"]);
     dry.expect_success();
     assert_eq!(
         dry.stdout,
-        "would add 151 day(s) for bo@acme.com: 2025-01-01 .. 2025-05-31\n"
+        format!(
+            "would add 151 day(s) for bo@acme.com: {} .. {}\n",
+            day(start, 0),
+            day(start, 150)
+        )
     );
     assert!(tc.writes().is_empty());
     p.run(TIME_OFF, &[]).expect_success();
@@ -220,12 +252,12 @@ fn weekends_on_request_long_leaves_in_batches_and_dry_run() {
         "151 days go in two requests of at most 100 days' span"
     );
     assert_eq!(
-        tc.attendance_of("bo@acme.com", "2025-01-04"),
+        tc.attendance_of("bo@acme.com", &day(start, 5)),
         Some(13),
         "a Saturday, included"
     );
     assert_eq!(
-        tc.attendance_of("bo@acme.com", "2025-01-02"),
+        tc.attendance_of("bo@acme.com", &day(start, 1)),
         Some(13),
         "a different day type is overwritten"
     );
@@ -242,8 +274,14 @@ fn factorial_to_timecamp_end_to_end() {
     assert_eq!(tc.group_path_of("bo@acme.com"), "Company/Engineering");
     assert_eq!(tc.user_count(), 4, "the terminated employee is not created");
     p.run(TIME_OFF, &[]).expect_success();
-    assert_eq!(tc.attendance_of("bo@acme.com", "2025-08-07"), Some(13));
-    assert_eq!(tc.attendance_of("ola@acme.com", "2025-09-02"), Some(13));
+    assert_eq!(
+        tc.attendance_of("bo@acme.com", &day(leave_week(), 3)),
+        Some(13)
+    );
+    assert_eq!(
+        tc.attendance_of("ola@acme.com", &day(ola_week(), 1)),
+        Some(13)
+    );
 }
 
 /// Many companies use Factorial only for time off, with TimeCamp accounts made
@@ -262,17 +300,17 @@ fn leaves_reach_accounts_under_the_login_or_the_work_email() {
         .expect_success()
         .expect_stderr("0 leaves skipped");
     assert_eq!(
-        tc.attendance_of("bo@acme.com", "2025-08-07"),
+        tc.attendance_of("bo@acme.com", &day(leave_week(), 3)),
         Some(13),
         "login e-mail"
     );
     assert_eq!(
-        tc.attendance_of("cy@home.org", "2025-08-04"),
+        tc.attendance_of("cy@home.org", &day(leave_week(), 0)),
         Some(14),
         "work e-mail"
     );
     assert_eq!(
-        tc.attendance_of("ola@acme.com", "2025-09-01"),
+        tc.attendance_of("ola@acme.com", &day(ola_week(), 0)),
         Some(13),
         "only one address"
     );
@@ -289,7 +327,7 @@ fn time_off_waits_for_the_writer_lock_like_the_other_writers() {
         .timecamp(&tc, 10)
         .file(
             "var/vacation.json",
-            vacation(json!([{"email": "bo@acme.com", "start_on": "2025-08-07", "finish_on": null, "tc_leave_type": "Vacation"}])),
+            vacation(json!([{"email": "bo@acme.com", "start_on": day(leave_week(), 3), "finish_on": null, "tc_leave_type": "Vacation"}])),
         );
     let held = scim_core::lock::acquire(
         &p.path("var/timecamp.lock"),
@@ -305,5 +343,52 @@ fn time_off_waits_for_the_writer_lock_like_the_other_writers() {
     p.run(TIME_OFF, &["--dry-run"]).expect_success();
     drop(held);
     p.run(TIME_OFF, &[]).expect_success();
-    assert_eq!(tc.attendance_of("bo@acme.com", "2025-08-07"), Some(13));
+    assert_eq!(
+        tc.attendance_of("bo@acme.com", &day(leave_week(), 3)),
+        Some(13)
+    );
+}
+
+/// A leave "until 9999-12-31" (an open end written as a date) made the stage
+/// walk millions of days and send a request per hundred of them. It is
+/// refused by name; a leave in the year 9999 too; years-old leaves are
+/// counted as history; the others are written.
+#[test]
+fn leaves_without_a_real_end_or_far_from_today_are_refused_by_name() {
+    let tc = timecamp();
+    let w = leave_week();
+    let p = Project::new().env("DISABLE_FILE_LOGGING", "true").timecamp(&tc, 10).file(
+        "var/vacation.json",
+        vacation(json!([
+            {"email": "bo@acme.com", "start_on": day(w, 0), "finish_on": "9999-12-31", "tc_leave_type": "Vacation"},
+            {"email": "bo@acme.com", "start_on": "9999-06-01", "finish_on": null, "tc_leave_type": "Vacation"},
+            {"email": "bo@acme.com", "start_on": "2001-03-05", "finish_on": "2001-03-09", "tc_leave_type": "Vacation"},
+            {"email": "cy@acme.com", "start_on": day(w, 0), "finish_on": null, "tc_leave_type": "Sick Leave"}
+        ])),
+    );
+    let run = p.run(TIME_OFF, &[]);
+    run.expect_success()
+        .expect_stderr(&format!(
+            "leave bo@acme.com {}..9999-12-31 skipped: it lasts",
+            day(w, 0)
+        ))
+        .expect_stderr("more than the 731 a leave may have")
+        .expect_stderr("leave bo@acme.com 9999-06-01..9999-06-01 skipped: it starts more than 731 days from today")
+        .expect_stderr("1 leave(s) ended more than 731 days ago and are left as TimeCamp has them")
+        .expect_stderr("Summary: added 1 days; 0 already recorded; 2 leaves skipped");
+    assert!(
+        !run.stderr.contains("2001-03-05"),
+        "history is not warned about: {}",
+        run.stderr
+    );
+    assert_eq!(tc.attendance_of("cy@acme.com", &day(w, 0)), Some(14));
+    assert_eq!(tc.attendance_of("bo@acme.com", &day(w, 0)), None);
+    assert_eq!(
+        tc.requests()
+            .iter()
+            .filter(|r| r.path.starts_with("attendance/") && r.path.ends_with("/user"))
+            .count(),
+        2,
+        "Cy's days read, then written; nothing for Bo"
+    );
 }
