@@ -52,6 +52,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     )
     .await
     .with_context(|| format!("cannot show {}", args.file))?;
+    tree::check_depths(&users).with_context(|| format!("cannot show {}", args.file))?;
     if args.detailed && args.format != Format::Text {
         tracing::warn!(
             "--detailed has no effect with --format {}: it lists every user already",

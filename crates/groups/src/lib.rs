@@ -8,9 +8,56 @@
 //! could delete the group the sync had just filled. Now both ask one
 //! [`GroupTree`], which picks the same group every time.
 //!
+//! It also holds the one depth limit of group paths ([`MAX_PATH_DEPTH`],
+//! checked by [`check_depth`]): prepare refuses to write a deeper path, the
+//! sync refuses to plan one, display-tree to draw one. Nothing here recurses,
+//! so a deep tree from elsewhere (a hostile server's groups) cannot overflow
+//! the stack either.
+//!
 //! No I/O and no dependencies: the tree is built from `(id, parent, name)`.
 
 use std::collections::{HashMap, HashSet};
+
+/// The most levels a group path may have, in every stage. TimeCamp itself
+/// nests groups four levels deep; a path of more than 32 is bad data (a
+/// department field holding a whole history, a loop written out), and
+/// refusing it keeps every stage's time and memory linear in the input.
+pub const MAX_PATH_DEPTH: usize = 32;
+
+/// A group path deeper than [`MAX_PATH_DEPTH`], and the record that has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathTooDeep {
+    /// Which record, as the caller names it (`record #3 (ann@x.com)`).
+    pub record: String,
+    /// How many levels the path has.
+    pub levels: usize,
+}
+
+impl std::fmt::Display for PathTooDeep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: the group path has {} levels, more than the {MAX_PATH_DEPTH} a group path may \
+             have; check the department (or supervisor) values of this person in the source",
+            self.record, self.levels
+        )
+    }
+}
+
+impl std::error::Error for PathTooDeep {}
+
+/// The depth rule of every stage: `path` may have at most [`MAX_PATH_DEPTH`]
+/// levels. `record` names the record holding it, asked only when it is too deep.
+pub fn check_depth(path: &str, record: impl FnOnce() -> String) -> Result<(), PathTooDeep> {
+    let levels = path_parts(path).count();
+    if levels > MAX_PATH_DEPTH {
+        return Err(PathTooDeep {
+            record: record(),
+            levels,
+        });
+    }
+    Ok(())
+}
 
 /// The parts of a group path: split on `/`, each trimmed, empty ones dropped.
 /// `" Eng //  Backend "` is `["Eng", "Backend"]`; `""` is the root itself.
@@ -205,13 +252,16 @@ impl GroupTree {
         level
     }
 
-    /// The path of `id` below `root` (`""` for the root), if `id` is in its subtree.
+    /// The path of `id` below `root` (`""` for the root), if `id` is in its
+    /// subtree at most [`MAX_PATH_DEPTH`] levels down. A deeper group has no
+    /// path any stage would write, and building one for each group of a deep
+    /// chain would take time and memory growing with the square of its depth.
     pub fn path_below(&self, root: u64, id: u64) -> Option<String> {
         let mut parts = Vec::new();
-        let mut seen = HashSet::new();
         let mut at = id;
         while at != root {
-            if !seen.insert(at) {
+            // Also ends a parent cycle: it never reaches the root.
+            if parts.len() == MAX_PATH_DEPTH {
                 return None;
             }
             let g = self.nodes.get(&at)?;
@@ -310,5 +360,37 @@ mod tests {
         assert_eq!(tree.path_below(10, 20), None);
         assert_eq!(tree.below_post_order(10), [12, 11]);
         assert_eq!(tree.below_post_order(20), [21]);
+    }
+
+    #[test]
+    fn paths_deeper_than_the_limit_are_refused_naming_the_record() {
+        let limit = vec!["L"; MAX_PATH_DEPTH].join("/");
+        assert_eq!(check_depth(&limit, || unreachable!()), Ok(()));
+        let deep = vec!["L"; 20_000].join(" / ");
+        let err = check_depth(&deep, || "record #7 (deep@x.com)".into()).unwrap_err();
+        assert_eq!(err.levels, 20_000);
+        assert!(
+            err.to_string()
+                .starts_with("record #7 (deep@x.com): the group path has 20000 levels"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_chain_of_twenty_thousand_groups_is_walked_without_recursion() {
+        let depth = 20_000;
+        let tree = GroupTree::new(
+            std::iter::once(g(1, "Root", 0)).chain((2..=depth).map(|id| g(id, "G", id - 1))),
+        );
+        assert_eq!(tree.level(depth), depth as usize);
+        assert_eq!(tree.below_post_order(1).len(), depth as usize - 1);
+        assert_eq!(
+            tree.path_below(1, 1 + MAX_PATH_DEPTH as u64)
+                .map(|p| p.split('/').count()),
+            Some(MAX_PATH_DEPTH)
+        );
+        assert_eq!(tree.path_below(1, depth), None, "deeper than any path");
+        let deep_path = vec!["G"; depth as usize - 1].join("/");
+        assert_eq!(tree.resolve(1, &deep_path).group(1), Some(depth));
     }
 }

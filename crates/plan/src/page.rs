@@ -53,10 +53,16 @@ pub fn plan_page(
             .push(mark)
     };
     let mut root = Group::named("Root group");
-    // Every group there is stays (empty ones too), then the plan adds to it.
+    // Every group there is stays (empty ones too), then the plan adds to it;
+    // but not one deeper than any path may be (TimeCamp's own limit is four
+    // levels, so only a broken or hostile answer has them).
+    let mut too_deep = 0;
     for id in tree.below_post_order(root_group_id).into_iter().rev() {
-        if let Some(path) = tree.path_below(root_group_id, id) {
-            root.at(path_parts(&path));
+        match tree.path_below(root_group_id, id) {
+            Some(path) => {
+                root.at(path_parts(&path));
+            }
+            None => too_deep += 1,
         }
     }
     let count = |label: &str, counts: &mut Vec<(String, usize)>| match counts
@@ -223,11 +229,19 @@ pub fn plan_page(
     all_counts.extend(counts);
     all_counts.push(("Unchanged".into(), plan.unchanged.len()));
     all_counts.push(("Left alone".into(), plan.skipped.len()));
+    let mut notes: Vec<String> = plan.warnings.iter().map(ToString::to_string).collect();
+    if too_deep > 0 {
+        notes.push(format!(
+            "{too_deep} group(s) of TimeCamp lie more than {} levels below the root group and \
+             are not drawn",
+            scim_groups::MAX_PATH_DEPTH
+        ));
+    }
     Page {
         title: title.to_owned(),
         counts: all_counts,
         root,
-        notes: plan.warnings.iter().map(ToString::to_string).collect(),
+        notes,
     }
 }
 
@@ -317,5 +331,35 @@ mod tests {
             (1, 1, 1, 1, 1)
         );
         assert_eq!(count("People after the run"), 3);
+    }
+
+    /// TimeCamp nests groups four levels deep; an answer with a chain of
+    /// 20,000 is drawn to the depth limit, in time linear in the groups.
+    #[test]
+    fn groups_deeper_than_any_path_are_counted_in_a_note_not_drawn() {
+        let depth: u64 = 20_000;
+        let mut groups = vec![group(10, 0, "Company")];
+        groups.extend((11..10 + depth).map(|id| group(id, id - 1, "G")));
+        let current = CurrentState {
+            groups,
+            users: vec![tc_user(1, "ann@x.com", 10)],
+            ..CurrentState::default()
+        };
+        let desired = vec![record("ann@x.com", "ann", "")];
+        let opts = SyncOptions {
+            root_group_id: 10,
+            ..SyncOptions::default()
+        };
+        let plan = crate::plan::plan(&current, &desired, &opts);
+        let page = plan_page(&plan, &desired, &current, 10, "Plan");
+        assert_eq!(page.root.descendants(), scim_groups::MAX_PATH_DEPTH);
+        let not_drawn = depth as usize - 1 - scim_groups::MAX_PATH_DEPTH;
+        assert!(
+            page.notes.contains(&format!(
+                "{not_drawn} group(s) of TimeCamp lie more than 32 levels below the root group and are not drawn"
+            )),
+            "{:?}",
+            page.notes
+        );
     }
 }

@@ -827,6 +827,12 @@ pub fn validate_input(desired: &[TimecampUser]) -> Vec<String> {
                 i + 1
             ));
         }
+        let crumb = d.timecamp_groups_breadcrumb.as_deref().unwrap_or_default();
+        if let Err(too_deep) =
+            scim_groups::check_depth(crumb, || format!("record #{} ({email})", i + 1))
+        {
+            problems.push(too_deep.to_string());
+        }
     }
     problems
 }

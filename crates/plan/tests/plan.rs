@@ -451,3 +451,21 @@ fn an_external_id_on_two_timecamp_users_matches_neither_and_disables_neither() {
     )));
     assert_eq!(p.skipped.len(), 1);
 }
+
+#[test]
+fn a_prepared_path_deeper_than_any_stage_accepts_is_refused_naming_the_record() {
+    let deep = vec!["L"; scim_groups::MAX_PATH_DEPTH + 1].join("/");
+    let problems = scim_plan::validate_input(&[
+        want("ann@x.com", "Ann", "Sales", Role::User),
+        want("deep@x.com", "Deep", &deep, Role::User),
+    ]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("record #2 (deep@x.com): the group path has 33 levels"),
+        "{problems:?}"
+    );
+    let limit = vec!["L"; scim_groups::MAX_PATH_DEPTH].join("/");
+    assert!(
+        scim_plan::validate_input(&[want("deep@x.com", "Deep", &limit, Role::User)]).is_empty()
+    );
+}

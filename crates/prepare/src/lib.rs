@@ -62,11 +62,11 @@ impl Default for PrepareOptions {
     }
 }
 
-/// The deepest supervisor chain prepare follows. TimeCamp itself nests groups
-/// only a few levels deep, so a longer chain is bad data (a loop through
-/// several ids, an import error); refusing it keeps time and memory linear in
-/// the number of users instead of growing with the square of the depth.
-pub const MAX_SUPERVISOR_DEPTH: usize = 32;
+/// The deepest supervisor chain prepare follows: a chain is a group path, so
+/// the depth limit of every group path. A longer chain is bad data (a loop
+/// through several ids, an import error); refusing it keeps time and memory
+/// linear in the number of users instead of growing with the square of the depth.
+pub const MAX_SUPERVISOR_DEPTH: usize = scim_groups::MAX_PATH_DEPTH;
 
 /// Why prepare produced nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,6 +80,9 @@ pub enum PrepareError {
     /// a name set to an object).
     #[error("TIMECAMP_PREPARE_TRANSFORM_CONFIG made a record unreadable: {0}")]
     Transform(String),
+    /// A record's final group path is deeper than any stage accepts.
+    #[error(transparent)]
+    PathTooDeep(#[from] scim_groups::PathTooDeep),
 }
 
 /// What happened to a record that did not go through unchanged.
@@ -500,6 +503,12 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
                 breadcrumb = rewritten;
             }
         }
+        // The one depth rule, on the path as it is written; a forced
+        // administrator goes to the root whatever the source says.
+        let forced_admin = is_true(rec.src.force_global_admin_role.as_deref());
+        if !forced_admin {
+            scim_groups::check_depth(&breadcrumb, || rec.label())?;
+        }
         let role = decide_role(
             rec,
             is_supervisor,
@@ -507,7 +516,6 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
             opts,
             &mut notes,
         );
-        let forced_admin = is_true(rec.src.force_global_admin_role.as_deref());
         let timecamp_email = replace_domain(email, opts.replace_email_domain.as_deref());
         if let Some(problem) = email_problem(&timecamp_email) {
             notes.add(

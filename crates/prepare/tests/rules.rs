@@ -599,6 +599,46 @@ fn supervisor_chain_past_the_depth_limit_is_refused_naming_the_record() {
     }
 }
 
+fn in_department(path: &str) -> Vec<SourceUser> {
+    users(json!([
+        {"external_id": "1", "name": "Ann", "email": "ann@x.com", "department": "Sales", "status": "active"},
+        {"external_id": "2", "name": "Deep", "email": "deep@x.com", "department": path, "status": "active"}
+    ]))
+}
+
+#[test]
+fn a_department_twenty_thousand_levels_deep_stops_prepare_naming_the_record() {
+    let deep: Vec<String> = (0..20_000).map(|i| format!("L{i}")).collect();
+    let err = prepare(&in_department(&deep.join("/")), &PrepareOptions::default()).unwrap_err();
+    let PrepareError::PathTooDeep(too_deep) = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(too_deep.levels, 20_000);
+    assert!(
+        err.to_string()
+            .starts_with("record #2 (deep@x.com, external_id 2): the group path has 20000 levels"),
+        "{err}"
+    );
+    let limit = &deep[..scim_groups::MAX_PATH_DEPTH];
+    let p = prepare(&in_department(&limit.join("/")), &PrepareOptions::default()).unwrap();
+    assert_eq!(crumb(&p, "deep@x.com"), limit.join("/"));
+}
+
+#[test]
+fn a_department_under_a_long_supervisor_chain_is_held_to_the_same_limit() {
+    let limit: Vec<String> = (0..scim_groups::MAX_PATH_DEPTH)
+        .map(|i| format!("L{i}"))
+        .collect();
+    let mut records = in_department(&limit.join("/"));
+    // Deep reports to Ann: in hybrid mode her group goes below the department.
+    records[1].supervisor_id = Some("1".into());
+    let err = prepare(&records, &mode(GroupMode::Hybrid)).unwrap_err();
+    assert!(
+        matches!(&err, PrepareError::PathTooDeep(d) if d.levels == scim_groups::MAX_PATH_DEPTH + 1),
+        "{err}"
+    );
+}
+
 #[test]
 fn department_mode_ignores_deep_supervisor_chains() {
     let p = prepare(&chain(1_000), &mode(GroupMode::Department)).unwrap();

@@ -80,10 +80,9 @@ pub struct Group {
 
 impl Group {
     pub fn named(name: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            ..Self::default()
-        }
+        let mut group = Self::default();
+        group.name = name.into();
+        group
     }
 
     /// The group at `parts` below this one, made (with the groups between)
@@ -103,14 +102,36 @@ impl Group {
         node
     }
 
+    /// This group and every group below it, parents first. Every walk of the
+    /// tree goes through here, without recursion: a tree as deep as its
+    /// input makes it must not overflow the stack.
+    pub fn subtree(&self) -> impl Iterator<Item = &Group> {
+        let mut stack = vec![self];
+        std::iter::from_fn(move || {
+            let g = stack.pop()?;
+            stack.extend(g.children.iter().rev());
+            Some(g)
+        })
+    }
+
     /// People in this group and all below it.
     pub fn total(&self) -> usize {
-        self.members.len() + self.children.iter().map(Group::total).sum::<usize>()
+        self.subtree().map(|g| g.members.len()).sum()
     }
 
     /// Groups below this one.
     pub fn descendants(&self) -> usize {
-        self.children.iter().map(|c| 1 + c.descendants()).sum()
+        self.subtree().count() - 1
+    }
+}
+
+/// Dropped level by level: the derived drop would recurse once per level.
+impl Drop for Group {
+    fn drop(&mut self) {
+        let mut below = std::mem::take(&mut self.children);
+        while let Some(mut g) = below.pop() {
+            below.append(&mut g.children);
+        }
     }
 }
 
@@ -192,23 +213,97 @@ fn people(n: usize) -> String {
 
 /// Whether a group or anything below it is marked.
 fn changed(g: &Group) -> bool {
-    !g.marks.is_empty()
-        || g.members.iter().any(|m| !m.marks.is_empty())
-        || g.children.iter().any(changed)
+    g.subtree()
+        .any(|g| !g.marks.is_empty() || g.members.iter().any(|m| !m.marks.is_empty()))
 }
 
-fn group_html(g: &Group, path: &str, depth: usize, out: &mut String) {
+/// What the summary of each group shows about everything below it, by the
+/// group's address, computed in one pass from the deepest groups up.
+struct Below {
+    /// People in the group and below.
+    total: usize,
+    /// Whether anything in the group or below is marked.
+    changed: bool,
+}
+
+fn below(root: &Group) -> std::collections::HashMap<*const Group, Below> {
+    let order: Vec<&Group> = root.subtree().collect();
+    let mut facts: std::collections::HashMap<*const Group, Below> =
+        std::collections::HashMap::with_capacity(order.len());
+    // Children come after their parents in `order`: read backwards, every
+    // child is done before its parent.
+    for g in order.into_iter().rev() {
+        let mut own = Below {
+            total: g.members.len(),
+            changed: !g.marks.is_empty() || g.members.iter().any(|m| !m.marks.is_empty()),
+        };
+        for c in &g.children {
+            if let Some(c) = facts.get(&std::ptr::from_ref(c)) {
+                own.total += c.total;
+                own.changed |= c.changed;
+            }
+        }
+        facts.insert(std::ptr::from_ref(g), own);
+    }
+    facts
+}
+
+/// The tree as nested `<details>`, written without recursion.
+fn tree_html(root: &Group, out: &mut String) {
+    enum Step<'g> {
+        Open {
+            g: &'g Group,
+            path: String,
+            depth: usize,
+        },
+        Close,
+    }
+    let facts = below(root);
+    let mut steps = vec![Step::Open {
+        g: root,
+        path: String::new(),
+        depth: 0,
+    }];
+    while let Some(step) = steps.pop() {
+        let Step::Open { g, path, depth } = step else {
+            out.push_str("</details>\n");
+            continue;
+        };
+        let (total, changed) = facts
+            .get(&std::ptr::from_ref(g))
+            .map_or((g.members.len(), false), |f| (f.total, f.changed));
+        group_html(g, &path, depth, total, changed, out);
+        steps.push(Step::Close);
+        let mut children: Vec<&Group> = g.children.iter().collect();
+        children.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+        for c in children.into_iter().rev() {
+            let child_path = if path.is_empty() {
+                c.name.clone()
+            } else {
+                format!("{path}/{}", c.name)
+            };
+            steps.push(Step::Open {
+                g: c,
+                path: child_path,
+                depth: depth + 1,
+            });
+        }
+    }
+}
+
+/// One group's summary and its people; its subgroups follow, then `</details>`.
+fn group_html(g: &Group, path: &str, depth: usize, total: usize, changed: bool, out: &mut String) {
     let open = if depth <= 2 { " open" } else { "" };
     let count = if g.children.is_empty() {
         people(g.members.len())
     } else {
-        format!("{} here, {} in all", g.members.len(), people(g.total()))
+        format!("{} here, {} in all", g.members.len(), people(total))
     };
     let _ = writeln!(
         out,
         "<details class=\"group\" data-depth=\"{depth}\" data-path=\"{}\"{}{open}><summary><b>{}</b> <span class=\"count\">{count}</span>{}</summary>",
         esc(path),
-        if changed(g) { " data-changed" } else { "" },
+        if changed { " data-changed" } else { "" },
         esc(&g.name),
         marks_html(&g.marks)
     );
@@ -246,17 +341,6 @@ fn group_html(g: &Group, path: &str, depth: usize, out: &mut String) {
         }
         out.push_str("</ul>\n");
     }
-    let mut children: Vec<&Group> = g.children.iter().collect();
-    children.sort_by(|a, b| natural_cmp(&a.name, &b.name));
-    for c in children {
-        let child_path = if path.is_empty() {
-            c.name.clone()
-        } else {
-            format!("{path}/{}", c.name)
-        };
-        group_html(c, &child_path, depth + 1, out);
-    }
-    out.push_str("</details>\n");
 }
 
 const STYLE: &str = "body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
@@ -325,7 +409,7 @@ const SCRIPT: &str = r#"(function () {
 /// The page as one HTML document.
 pub fn render(page: &Page) -> String {
     let mut tree = String::new();
-    group_html(&page.root, "", 0, &mut tree);
+    tree_html(&page.root, &mut tree);
     let counts: String = page
         .counts
         .iter()
@@ -437,5 +521,44 @@ mod tests {
         let p = page();
         assert_eq!(p.root.total(), 1);
         assert_eq!(p.root.descendants(), 3);
+    }
+
+    /// The pages check the depth of the paths they are given, but a page of
+    /// any depth is still drawn and dropped without recursion: here in a
+    /// stack that one frame per level would overflow.
+    #[test]
+    fn a_deep_tree_is_drawn_and_dropped_without_recursion() {
+        let depth = 3_000;
+        let mut root = Group::named("Root");
+        root.at(std::iter::repeat_n("G", depth))
+            .members
+            .push(Member {
+                name: "Deep".into(),
+                email: "deep@x.com".into(),
+                role: "user".into(),
+                marks: vec![Mark::new(MarkKind::New, "new")],
+            });
+        assert_eq!((root.total(), root.descendants()), (1, depth));
+        let page = Page {
+            root,
+            ..Page::default()
+        };
+        // A thread with a small stack, as tokio's workers have.
+        let html = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let html = render(&page);
+                drop(page);
+                html
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(html.matches("<details").count(), depth + 1);
+        assert_eq!(html.matches("</details>").count(), depth + 1);
+        assert!(html.contains(
+            "data-changed open><summary><b>Root</b> <span class=\"count\">0 here, 1 person in all</span>"
+        ));
+        assert!(html.contains(&format!("data-depth=\"{depth}\" data-path=\"G/")));
     }
 }

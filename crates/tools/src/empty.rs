@@ -48,7 +48,12 @@ pub fn empty_groups(
             removable.insert(id);
             out.push(EmptyGroup {
                 id,
-                path: tree.path_below(root, id).unwrap_or_default(),
+                path: tree.path_below(root, id).unwrap_or_else(|| {
+                    format!(
+                        "group {id}, more than {} levels below the root",
+                        scim_groups::MAX_PATH_DEPTH
+                    )
+                }),
             });
         }
     }

@@ -31,9 +31,31 @@ fn distribution(users: &[TimecampUser]) -> BTreeMap<String, Vec<&TimecampUser>> 
     buckets
 }
 
+/// The depth rule of every stage, over the prepared file: the first record
+/// whose group path is deeper than [`scim_groups::MAX_PATH_DEPTH`], named. The
+/// tool checks it before drawing, as prepare does before writing.
+pub fn check_depths(users: &[TimecampUser]) -> Result<(), scim_groups::PathTooDeep> {
+    users.iter().enumerate().try_for_each(|(i, u)| {
+        scim_groups::check_depth(
+            u.timecamp_groups_breadcrumb.as_deref().unwrap_or_default(),
+            || format!("record #{} ({})", i + 1, u.timecamp_email),
+        )
+    })
+}
+
 /// The group tree: name → subtree, siblings in sorted order.
 #[derive(Default)]
 struct Node(BTreeMap<String, Node>);
+
+/// Dropped level by level: the derived drop would recurse once per level.
+impl Drop for Node {
+    fn drop(&mut self) {
+        let mut below: Vec<Node> = std::mem::take(&mut self.0).into_values().collect();
+        while let Some(mut n) = below.pop() {
+            below.extend(std::mem::take(&mut n.0).into_values());
+        }
+    }
+}
 
 fn tree(users: &[TimecampUser]) -> Node {
     let mut root = Node::default();
@@ -50,7 +72,13 @@ impl Node {
     /// Groups in the subtree below this node, as the tree draws them
     /// (a path's intermediate groups included).
     fn count(&self) -> usize {
-        self.0.values().map(|child| 1 + child.count()).sum()
+        let mut stack = vec![self];
+        let mut n = 0;
+        while let Some(node) = stack.pop() {
+            n += node.0.len();
+            stack.extend(node.0.values());
+        }
+        n
     }
 }
 
@@ -98,7 +126,7 @@ pub fn text(users: &[TimecampUser], detailed: bool) -> String {
     if root.0.is_empty() {
         let _ = writeln!(out, "   (No group structure found - all users in root)");
     } else {
-        print_tree(&root, "", &mut out);
+        print_tree(&root, &mut out);
     }
     let _ = writeln!(out, "\n👥 USER DISTRIBUTION:");
     for (key, members) in &buckets {
@@ -138,16 +166,23 @@ pub fn text(users: &[TimecampUser], detailed: bool) -> String {
     out
 }
 
-fn print_tree(node: &Node, indent: &str, out: &mut String) {
-    let last = node.0.len().saturating_sub(1);
-    for (i, (name, child)) in node.0.iter().enumerate() {
-        let (connector, next) = if i == last {
+/// The tree with its connectors, written without recursion.
+fn print_tree(root: &Node, out: &mut String) {
+    // Each level's remaining children, with the indent of that level.
+    let mut levels = vec![(root.0.iter().peekable(), String::new())];
+    while let Some((siblings, indent)) = levels.last_mut() {
+        let Some((name, child)) = siblings.next() else {
+            levels.pop();
+            continue;
+        };
+        let (connector, next) = if siblings.peek().is_none() {
             ("└── ", "    ")
         } else {
             ("├── ", "│   ")
         };
         let _ = writeln!(out, "{indent}{connector}{name}");
-        print_tree(child, &format!("{indent}{next}"), out);
+        let indent = format!("{indent}{next}");
+        levels.push((child.0.iter().peekable(), indent));
     }
 }
 
@@ -314,6 +349,41 @@ mod tests {
         assert!(
             h.contains("<b>Backend</b> <span class=\"count\">1 person</span>"),
             "a leaf says only its count: {h}"
+        );
+    }
+
+    /// display-tree refuses a path deeper than any stage accepts; the text
+    /// and the page of a deep one are still written without recursion, here
+    /// in a stack that one frame per level would overflow.
+    #[test]
+    fn deep_paths_are_refused_by_name_and_still_drawn_without_recursion() {
+        let mut u = users();
+        let deep = vec!["G"; 2_000].join("/");
+        u[2].timecamp_groups_breadcrumb = Some(deep.into());
+        let err = check_depths(&u).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("record #3 (cy@x.com): the group path has 2000 levels"),
+            "{err}"
+        );
+        assert!(check_depths(&users()).is_ok());
+        let (text, html) = std::thread::Builder::new()
+            .stack_size(128 * 1024)
+            .spawn(move || (text(&u, false), html(&u, "Deep")))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(
+            text.contains("   • Total Groups: 2002\n"),
+            "{}",
+            &text[..400]
+        );
+        let last = format!("\n{}└── G\n", "    ".repeat(1_999));
+        assert!(text.contains(&last));
+        assert_eq!(
+            html.matches("<details").count(),
+            2_003,
+            "the root, Eng, Backend and 2,000 levels"
         );
     }
 
