@@ -8,6 +8,7 @@ use scim_core::model::SourceUsersFile;
 use scim_core::settings::{StorageSettings, TimecampSettings};
 use scim_core::storage::{self, Storage, TIMECAMP_USERS_FILE, USERS_FILE};
 use scim_prepare::{ExcludeFilter, NoteKind, PrepareOptions, Prepared, parse_group_rules};
+use std::os::unix::fs::FileTypeExt;
 use tracing::{debug, info, warn};
 
 /// Turn var/users.json (from a fetcher) into var/timecamp_users.json.
@@ -123,12 +124,8 @@ pub fn options(s: &TimecampSettings) -> Result<PrepareOptions, ConfigError> {
     let transform = s
         .prepare_transform_config
         .as_deref()
-        .map(scim_prepare::transform::TransformConfig::load)
-        .transpose()
-        .map_err(|e| ConfigError::Rule {
-            var: "TIMECAMP_PREPARE_TRANSFORM_CONFIG",
-            message: e.to_string(),
-        })?
+        .map(transform_config)
+        .transpose()?
         .flatten();
     if let Some(config) = &transform {
         // Applied to the source records only; the original also ran it over the
@@ -154,6 +151,79 @@ pub fn options(s: &TimecampSettings) -> Result<PrepareOptions, ConfigError> {
         group_rules,
         transform,
     })
+}
+
+const TRANSFORM_VAR: &str = "TIMECAMP_PREPARE_TRANSFORM_CONFIG";
+
+/// `TIMECAMP_PREPARE_TRANSFORM_CONFIG`: inline JSON, or the path of a file
+/// holding it (relative to the working directory), parsed by the pure rules.
+fn transform_config(
+    setting: &str,
+) -> Result<Option<scim_prepare::transform::TransformConfig>, ConfigError> {
+    use scim_prepare::transform::{TransformConfig, is_inline};
+    let rule = |message: String| ConfigError::Rule {
+        var: TRANSFORM_VAR,
+        message,
+    };
+    let (text, from) = if is_inline(setting) {
+        (setting.to_owned(), String::new())
+    } else {
+        let path = setting.trim();
+        (read_config_file(path).map_err(rule)?, format!("{path}: "))
+    };
+    TransformConfig::parse(&text).map_err(|e| rule(format!("{from}{e}")))
+}
+
+/// Reads a config file of at most [`MAX_CONFIG_BYTES`]: a path that names a
+/// FIFO, a device (`/dev/zero`) or a directory, or a larger file, is refused
+/// before a byte is read, so a wrong path can neither block the stage nor
+/// make it read without end.
+///
+/// [`MAX_CONFIG_BYTES`]: scim_prepare::transform::MAX_CONFIG_BYTES
+fn read_config_file(path: &str) -> Result<String, String> {
+    use rustix::fs::{Mode, OFlags};
+    use scim_prepare::transform::MAX_CONFIG_BYTES;
+    use std::io::Read;
+    let cannot = |e: &dyn std::fmt::Display| {
+        format!("cannot read the file {path}: {e} (give a JSON file, or the JSON itself)")
+    };
+    // Non-blocking, so opening a FIFO nobody writes returns at once; the
+    // descriptor's own type is checked below, not the path's, which could
+    // change in between.
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| cannot(&std::io::Error::from(e)))?;
+    let file = std::fs::File::from(fd);
+    let meta = file.metadata().map_err(|e| cannot(&e))?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() {
+            "a directory"
+        } else if meta.file_type().is_fifo() {
+            "a FIFO"
+        } else if meta.file_type().is_char_device() || meta.file_type().is_block_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        };
+        return Err(format!(
+            "{path} is {kind}; give a JSON file, or the JSON itself"
+        ));
+    }
+    if meta.len() > MAX_CONFIG_BYTES as u64 {
+        return Err(format!(
+            "{path} is {} bytes, more than the {MAX_CONFIG_BYTES} a transform config may have",
+            meta.len()
+        ));
+    }
+    // The size can still grow while it is read: never read more than the limit.
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| cannot(&e))?;
+    Ok(text)
 }
 
 fn log_settings(s: &TimecampSettings, opts: &PrepareOptions) {

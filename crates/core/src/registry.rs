@@ -169,13 +169,13 @@ pub const SETTINGS: &[Setting] = &[
         "TIMECAMP_CHANGE_GROUPS_REGEX",
         "empty",
         "prepare",
-        "`pattern\\|\\|\\|replacement` rules separated by `;;;`, applied in order to every group path; replacements may use `\\1`, `\\g<name>`, `$1` or `${name}`; an invalid rule stops prepare (exit 2)",
+        "`pattern\\|\\|\\|replacement` rules separated by `;;;`, applied in order to every group path; replacements may use `\\1`, `\\g<name>`, `$1` or `${name}` (`$$` is a literal `$`); an invalid rule, or a replacement naming a group its pattern lacks, stops prepare (exit 2)",
     ),
     s(
         "TIMECAMP_PREPARE_TRANSFORM_CONFIG",
         "empty",
         "prepare",
-        "inline JSON or a file path: `exclude` and `filter` nodes (`and`, `or`, `not`, leaves comparing a `property` such as `department` or `raw_data.x` with `equals`, `starts_with`, `ends_with`, `contains`) and `transform` rules (`replace_all`), applied to the source records before prepare's own rules; an invalid config stops prepare (exit 2)",
+        "inline JSON or a file path: `exclude` and `filter` nodes (`and`, `or`, `not`, leaves comparing a `property` such as `department` or `raw_data.x` with `equals`, `starts_with`, `ends_with`, `contains`) and `transform` rules (`replace_all`), applied to the source records before prepare's own rules; any unknown key, operator or action stops prepare (exit 2) with its JSON path; at most 1 MiB, a regular file",
     ),
     s(
         "TIMECAMP_USE_IS_SUPERVISOR_ROLE",

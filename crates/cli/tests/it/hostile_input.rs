@@ -66,3 +66,163 @@ fn the_html_plan_of_a_path_deeper_than_any_stage_accepts_is_refused_before_timec
         "refused before TimeCamp is read"
     );
 }
+
+fn one_user() -> Project {
+    Project::new()
+        .env("DISABLE_FILE_LOGGING", "true")
+        .users(json!({"users": [
+            {"external_id": "1", "name": "Ann", "email": "ann@x.com", "department": "Company/Sales", "status": "active"}
+        ]}))
+}
+
+/// Runs prepare, failing the test (instead of hanging it) if the stage does
+/// not end within 30 s: a config path that blocks must not block the test too.
+fn prepare_within_a_deadline(p: &Project) -> scim_test_support::Run {
+    use std::time::{Duration, Instant};
+    let mut child = p
+        .command(PREPARE, &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(p.path("stderr.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("prepare-timecamp did not end within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    scim_test_support::Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: p.read("stderr.log"),
+    }
+}
+
+#[test]
+fn a_misspelt_key_operator_or_action_in_the_transform_config_stops_prepare_with_its_path() {
+    for (config, said) in [
+        (
+            r#"{"exclud": {"property": "job_title", "string": {"equals": "Intern"}}}"#,
+            "TIMECAMP_PREPARE_TRANSFORM_CONFIG: exclud: unknown key \"exclud\"",
+        ),
+        (
+            r#"{"exclude": {"property": "department", "string": {"regex": "^Company"}}}"#,
+            "TIMECAMP_PREPARE_TRANSFORM_CONFIG: exclude.string.regex: unknown operator \"regex\"",
+        ),
+        (
+            r#"{"transform": [{"property": "department", "action": "delete_all", "value": ""}]}"#,
+            "TIMECAMP_PREPARE_TRANSFORM_CONFIG: transform[0].action: unknown action \"delete_all\"",
+        ),
+    ] {
+        let p = one_user().env("TIMECAMP_PREPARE_TRANSFORM_CONFIG", config);
+        p.run(PREPARE, &[]).expect_code(2).expect_stderr(said);
+        assert!(!p.exists("var/timecamp_users.json"), "{config}");
+    }
+}
+
+#[test]
+fn a_transform_property_of_ten_thousand_parts_is_refused_at_start() {
+    let long = vec!["raw_data"; 10_000].join(".");
+    let config = json!({"transform": [{"property": long, "action": "replace_all", "value": "x"}]});
+    one_user()
+        .env("TIMECAMP_PREPARE_TRANSFORM_CONFIG", &config.to_string())
+        .run(PREPARE, &[])
+        .expect_code(2)
+        .expect_stderr(
+            "transform[0].property: the property has 10000 parts, more than the 32 a property may have",
+        );
+}
+
+#[test]
+fn a_replacement_naming_a_group_the_pattern_lacks_stops_prepare() {
+    for (rules, group) in [
+        (r"^Company/(.*)|||\9", r"\9"),
+        ("^Company/(.*)|||${zz}", "${zz}"),
+    ] {
+        let p = one_user().env("TIMECAMP_CHANGE_GROUPS_REGEX", rules);
+        p.run(PREPARE, &[]).expect_code(2).expect_stderr(&format!(
+            "TIMECAMP_CHANGE_GROUPS_REGEX: rule 1: the replacement names the group {group}, which \
+             the pattern does not have (it has groups 0 to 1)"
+        ));
+        assert!(!p.exists("var/timecamp_users.json"));
+    }
+}
+
+#[test]
+fn a_transform_config_path_that_is_no_regular_file_or_too_big_is_refused_without_reading_it() {
+    let p = one_user();
+    std::fs::create_dir_all(p.path("conf/dir")).unwrap();
+    let fifo = p.path("conf/fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo");
+    let big = p.path("conf/big.json");
+    std::fs::write(
+        &big,
+        format!("{{\"filter\": {{}}, \"x\": \"{}\"}}", "y".repeat(1 << 20)),
+    )
+    .unwrap();
+    for (path, said) in [
+        (fifo.display().to_string(), "is a FIFO"),
+        ("/dev/zero".to_owned(), "/dev/zero is a device"),
+        (p.path("conf/dir").display().to_string(), "is a directory"),
+        (
+            big.display().to_string(),
+            "more than the 1048576 a transform config may have",
+        ),
+        (
+            p.path("conf/missing.json").display().to_string(),
+            "No such file or directory",
+        ),
+    ] {
+        let p = one_user().env("TIMECAMP_PREPARE_TRANSFORM_CONFIG", &path);
+        let run = prepare_within_a_deadline(&p);
+        run.expect_code(2)
+            .expect_stderr("TIMECAMP_PREPARE_TRANSFORM_CONFIG: ")
+            .expect_stderr(said);
+    }
+    // A file that is fine is read, and its mistakes are named with the file.
+    std::fs::write(p.path("conf/t.json"), r#"{"filter": {"propety": "x"}}"#).unwrap();
+    p.run(PREPARE, &[]).expect_success();
+    let with_file = one_user().env(
+        "TIMECAMP_PREPARE_TRANSFORM_CONFIG",
+        &p.path("conf/t.json").display().to_string(),
+    );
+    with_file
+        .run(PREPARE, &[])
+        .expect_code(2)
+        .expect_stderr("conf/t.json: filter.propety: unknown key \"propety\"");
+}
+
+/// serde_json refuses input nested more than 128 levels deep ("recursion
+/// limit exceeded"), so a hostile stage file cannot overflow the stack of
+/// the parser or of anything that walks what it parsed: every stage reads
+/// its files through it.
+#[test]
+fn stage_files_nested_deeper_than_serde_jsons_limit_are_refused_cleanly() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let p = Project::new()
+        .env("DISABLE_FILE_LOGGING", "true")
+        .file(
+            "var/users.json",
+            format!(
+                r#"{{"users": [{{"external_id": "1", "email": "a@x.com", "status": "active", "raw_data": {deep}}}]}}"#
+            ),
+        )
+        .file(
+            "var/timecamp_users.json",
+            format!(r#"[{{"timecamp_email": "a@x.com", "timecamp_status": "active", "x": {deep}}}]"#),
+        );
+    p.run(PREPARE, &[])
+        .expect_code(1)
+        .expect_stderr("recursion limit exceeded");
+    p.run(TREE, &[])
+        .expect_code(1)
+        .expect_stderr("recursion limit exceeded");
+}
