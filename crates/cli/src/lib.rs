@@ -4,6 +4,8 @@
 //! Start-up is the same for every stage ([`run_stage`]): read the environment
 //! and `.env`, set up logging, run, and turn the outcome into an exit code:
 //! 0 success, 1 the run failed, 2 the configuration or command line is wrong.
+//! A panic anywhere (a bug) still ends as a failed run: logged, alerted
+//! through `NOTIFY_WEBHOOK_URL`, exit 1 ([`install_panic_hook`]).
 
 /// The end of every stage's `-h` and `--help`: what it needs (given), where
 /// settings come from and where they are all listed.
@@ -57,6 +59,74 @@ pub const EXIT_REFUSED: u8 = 3;
 #[error("{0}")]
 pub struct Refused(pub String);
 
+/// Where the panic hook sends its alert, once the settings are read.
+static PANIC_ALERT: std::sync::OnceLock<notify::NotifySettings> = std::sync::OnceLock::new();
+
+/// The last line of defence, installed once by the start-up of every stage:
+/// a panic in any thread (a bug; on the runtime's worker threads tokio would
+/// otherwise turn it into an error some caller may drop) is printed as
+/// usual, logged, alerted through the webhook like any failed run, and ends
+/// the process with exit 1 at once, since the run's state is unknown. Without
+/// it a panic exited 101 and sent no alert.
+pub fn install_panic_hook() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let print = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            print(info);
+            let place = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            let what = info
+                .payload()
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("a panic");
+            let error = format!("internal error (a bug, please report it): {what}{place}");
+            tracing::error!("{error}; the run stopped");
+            alert_after_panic(&error);
+            std::process::exit(i32::from(EXIT_FAILURE));
+        }));
+    });
+}
+
+/// Sends the failure alert from a thread of its own, with a runtime of its
+/// own: the panicking thread may be one of the stage's runtime workers,
+/// where another runtime cannot start. A panic while alerting sends nothing more.
+fn alert_after_panic(error: &str) {
+    static ALERTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let Some(settings) = PANIC_ALERT.get() else {
+        return;
+    };
+    if ALERTING.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let (stage, error) = (program_name(), error.to_owned());
+    let sent = std::thread::Builder::new()
+        .name("panic-alert".into())
+        .spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(notify::send(
+                settings,
+                &stage,
+                notify::Outcome::Failure,
+                EXIT_FAILURE,
+                Some(&error),
+            ));
+        });
+    // The send has its own timeout; the process exits when it is done.
+    if let Ok(handle) = sent {
+        let _ = handle.join();
+    }
+}
+
 /// Loads the environment, sets up logging and runs `body` on a Tokio runtime.
 pub fn run_stage<F, Fut>(debug: bool, body: F) -> ExitCode
 where
@@ -75,6 +145,7 @@ where
     F: FnOnce(Env) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
+    install_panic_hook();
     let env = Env::load();
     let origins = env.as_ref().ok().cloned();
     // The file log is opened only when the environment says so and parses.
@@ -88,6 +159,9 @@ where
         LogSettings::from_env(&env)?;
         log_start(&env);
         let notify = notify::NotifySettings::from_env(&env)?;
+        if let Some(settings) = &notify {
+            let _ = PANIC_ALERT.set(settings.clone());
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

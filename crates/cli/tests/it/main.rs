@@ -14,6 +14,7 @@ mod fetch_okta;
 mod hostile_input;
 mod http_errors;
 mod http_service;
+mod panic_hook;
 mod prepare_cli;
 mod prepare_golden;
 mod s3_storage;
