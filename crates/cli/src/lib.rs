@@ -148,12 +148,17 @@ where
     install_panic_hook();
     let env = Env::load();
     let origins = env.as_ref().ok().cloned();
+    let unconfigured = env.as_ref().is_ok_and(is_unconfigured);
     // The file log is opened only when the environment says so and parses.
     let file = match env.as_ref().map(LogSettings::from_env) {
         Ok(Ok(s)) if !s.disable_file_logging => Some(LOG_FILE.into()),
         _ => None,
     };
-    logging::init(&LogOptions { debug, file });
+    logging::init(&LogOptions {
+        debug,
+        file,
+        hold_file: unconfigured,
+    });
 
     let result = env.map_err(anyhow::Error::from).and_then(|env| {
         LogSettings::from_env(&env)?;
@@ -169,8 +174,11 @@ where
         let result = (|| {
             let _lock = match lock_as {
                 Some(program) => {
-                    let wait =
-                        scim_core::settings::TimecampSettings::from_env(&env)?.lock_wait_seconds;
+                    let settings = scim_core::settings::TimecampSettings::from_env(&env)?;
+                    // Every stage that takes the lock writes with the key: without
+                    // one, it stops before the lock file is made.
+                    settings.require_api_key()?;
+                    let wait = settings.lock_wait_seconds;
                     Some(scim_core::lock::acquire(
                         std::path::Path::new(scim_core::lock::TIMECAMP_LOCK_FILE),
                         program,
@@ -194,7 +202,37 @@ where
         }
         result
     });
-    exit_code(result, origins.as_ref())
+    if unconfigured {
+        // Where no .env was found and no setting given, the log file is made
+        // only for a run that worked: a cron job that forgot to `cd` leaves
+        // nothing in the directory it ran in.
+        if result.is_ok() {
+            logging::write_held_file();
+        } else {
+            logging::drop_held_file();
+        }
+    }
+    let failed = result.is_err();
+    let code = exit_code(result, origins.as_ref());
+    if failed && unconfigured {
+        let here = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|_| "the working directory".into());
+        tracing::error!(
+            "No .env was found in {here} or any directory above it, and no setting is set in \
+             the environment: settings come from one of them. Run the stages from the directory \
+             that holds .env and var/ (in cron: cd /opt/timecamp-scim && sync-users); nothing \
+             was written here"
+        );
+    }
+    code
+}
+
+/// A run that found no `.env` and was given none of the settings: most
+/// likely one started in the wrong directory (cron without `cd`), so it
+/// creates nothing there unless it works (see [`run_stage_locked`]).
+fn is_unconfigured(env: &Env) -> bool {
+    env.dotenv_path().is_none() && env.settings_for_log().is_empty()
 }
 
 /// The first lines of every run: what runs, which settings it got (secrets

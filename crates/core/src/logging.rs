@@ -8,7 +8,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::Layer;
@@ -26,12 +26,107 @@ pub const MAX_LOG_BYTES: u64 = 10 * 1024 * 1024;
 /// Old files kept: `sync.log.1` (newest) … `sync.log.5` (oldest).
 pub const LOG_BACKUPS: usize = 5;
 
+/// The most a held file log keeps in memory before it is written after all.
+pub const MAX_HELD_LOG_BYTES: usize = 4 * 1024 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct LogOptions {
     /// `--debug`: DEBUG on the console and in the file.
     pub debug: bool,
     /// `DISABLE_FILE_LOGGING=true` turns the file off.
     pub file: Option<PathBuf>,
+    /// Keep the file's lines in memory, creating nothing, until
+    /// [`write_held_file`] (or [`MAX_HELD_LOG_BYTES`] of them); [`drop_held_file`]
+    /// discards them. For a run that may be in the wrong directory.
+    pub hold_file: bool,
+}
+
+/// The log file, or its lines until it may be created.
+#[derive(Debug)]
+enum FileLog {
+    Held { path: PathBuf, lines: Vec<u8> },
+    Open(RotatingFile),
+    Off,
+}
+
+impl FileLog {
+    /// Creates the held file with its lines. A file that cannot be opened
+    /// leaves the console only, as at start; the error is returned to be
+    /// logged once the lock on this log is released.
+    fn write_held(&mut self) -> Option<String> {
+        let FileLog::Held { path, lines } = self else {
+            return None;
+        };
+        let opened = RotatingFile::open(path, MAX_LOG_BYTES, LOG_BACKUPS)
+            .and_then(|mut f| f.write_all(lines).map(|()| f));
+        match opened {
+            Ok(f) => {
+                *self = FileLog::Open(f);
+                None
+            }
+            Err(e) => {
+                let msg = format!("cannot open the log file {}: {e}", path.display());
+                *self = FileLog::Off;
+                Some(msg)
+            }
+        }
+    }
+}
+
+/// The file log's writer, shared by the subscriber and [`write_held_file`].
+#[derive(Debug)]
+struct SharedFile(Mutex<FileLog>);
+
+impl Write for &SharedFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let Ok(mut log) = self.0.lock() else {
+            return Ok(buf.len());
+        };
+        match &mut *log {
+            FileLog::Held { lines, .. } => {
+                lines.extend_from_slice(buf);
+                // A run this talkative is doing real work where it is: the
+                // lines go to the file rather than grow without bound.
+                if lines.len() > MAX_HELD_LOG_BYTES
+                    && let Some(msg) = log.write_held()
+                {
+                    eprintln!("{msg}; logging to the console only");
+                }
+                Ok(buf.len())
+            }
+            FileLog::Open(f) => f.write(buf),
+            FileLog::Off => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.0.lock().as_deref_mut() {
+            Ok(FileLog::Open(f)) => f.flush(),
+            _ => Ok(()),
+        }
+    }
+}
+
+static FILE_LOG: OnceLock<Arc<SharedFile>> = OnceLock::new();
+
+/// Creates the held log file (see [`LogOptions::hold_file`]) with the lines
+/// logged so far; the next ones go straight to it.
+pub fn write_held_file() {
+    let failed = FILE_LOG
+        .get()
+        .and_then(|f| f.0.lock().ok().and_then(|mut log| log.write_held()));
+    if let Some(msg) = failed {
+        tracing::warn!("{msg}; logging to the console only");
+    }
+}
+
+/// Forgets the held log lines: the file is never created.
+pub fn drop_held_file() {
+    if let Some(mut log) = FILE_LOG.get().and_then(|f| f.0.lock().ok())
+        && matches!(*log, FileLog::Held { .. })
+    {
+        *log = FileLog::Off;
+    }
 }
 
 /// Installs the global subscriber. A log file that cannot be opened (a
@@ -56,20 +151,31 @@ pub fn init(options: &LogOptions) {
         .with_filter(ours.clone());
     let mut file_error = None;
     let file = options.file.as_ref().and_then(|path| {
-        match RotatingFile::open(path, MAX_LOG_BYTES, LOG_BACKUPS) {
-            Ok(f) => Some(
-                tracing_subscriber::fmt::layer()
-                    .event_format(PlainFormat)
-                    .with_ansi(false)
-                    .with_writer(Mutex::new(f))
-                    .with_filter(level)
-                    .with_filter(ours),
-            ),
-            Err(e) => {
-                file_error = Some(format!("cannot open the log file {}: {e}", path.display()));
-                None
+        let log = if options.hold_file {
+            FileLog::Held {
+                path: path.clone(),
+                lines: Vec::new(),
             }
-        }
+        } else {
+            match RotatingFile::open(path, MAX_LOG_BYTES, LOG_BACKUPS) {
+                Ok(f) => FileLog::Open(f),
+                Err(e) => {
+                    file_error = Some(format!("cannot open the log file {}: {e}", path.display()));
+                    return None;
+                }
+            }
+        };
+        let shared = Arc::new(SharedFile(Mutex::new(log)));
+        // A second init (tests running several mains) keeps the first file.
+        let shared = FILE_LOG.get_or_init(|| shared).clone();
+        Some(
+            tracing_subscriber::fmt::layer()
+                .event_format(PlainFormat)
+                .with_ansi(false)
+                .with_writer(shared)
+                .with_filter(level)
+                .with_filter(ours),
+        )
     });
     // A second init (tests running several mains) keeps the first subscriber.
     let _ = tracing_subscriber::registry()

@@ -14,6 +14,7 @@ mod fetch_okta;
 mod hostile_input;
 mod http_errors;
 mod http_service;
+mod no_dotenv;
 mod panic_hook;
 mod prepare_cli;
 mod prepare_golden;
