@@ -28,6 +28,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clap::Parser;
+use scim_core::stages::{Flag, STAGES, Stage};
 use scim_core::{ConfigError, Env, Secret};
 use serde_json::{Value, json};
 use tracing::{info, warn};
@@ -53,99 +54,26 @@ pub struct Args {
     pub debug: bool,
 }
 
-/// A flag a stage accepts over HTTP: a switch, or an option with its allowed values.
-#[derive(Debug, Clone, Copy)]
-enum Flag {
-    Switch(&'static str),
-    Choice(&'static str, &'static [&'static str]),
-}
-
-#[derive(Debug)]
-struct Stage {
-    name: &'static str,
-    /// The original tool's script name.
-    original: &'static str,
-    flags: &'static [Flag],
-}
-
-const DEBUG: Flag = Flag::Switch("--debug");
-const DRY_RUN: Flag = Flag::Switch("--dry-run");
-
-const STAGES: &[Stage] = &[
-    Stage {
-        name: "fetch-bamboohr",
-        original: "fetch_bamboohr.py",
-        flags: &[DEBUG],
-    },
-    Stage {
-        name: "fetch-azuread",
-        original: "fetch_azuread.py",
-        flags: &[DEBUG],
-    },
-    Stage {
-        name: "fetch-ldap",
-        original: "fetch_ldap.py",
-        flags: &[DEBUG],
-    },
-    Stage {
-        name: "fetch-factorial",
-        original: "fetch_factorialhr.py",
-        flags: &[DEBUG],
-    },
-    Stage {
-        name: "fetch-hibob",
-        original: "fetch_hibob.py",
-        flags: &[DEBUG],
-    },
-    Stage {
-        name: "fetch-okta",
-        original: "fetch_okta.py",
-        flags: &[DEBUG],
-    },
-    Stage {
-        name: "prepare-timecamp",
-        original: "prepare_timecamp_json_from_fetch.py",
-        flags: &[DEBUG],
-    },
-    Stage {
-        name: "sync-users",
-        original: "timecamp_sync_users.py",
-        flags: &[
-            DRY_RUN,
-            DEBUG,
-            Flag::Switch("--allow-mass-deactivation"),
-            Flag::Choice("--output", &["text", "json", "html"]),
-        ],
-    },
-    Stage {
-        name: "sync-time-off",
-        original: "timecamp_sync_time_off.py",
-        flags: &[DRY_RUN, DEBUG],
-    },
-    Stage {
-        name: "display-tree",
-        original: "scripts/display_timecamp_tree.py",
-        flags: &[
-            Flag::Switch("--detailed"),
-            Flag::Choice("--format", &["text", "csv", "html"]),
-            DEBUG,
-        ],
-    },
-    Stage {
-        name: "remove-empty-groups",
-        original: "scripts/remove_empty_groups.py",
-        flags: &[DRY_RUN, DEBUG],
-    },
-];
-
-/// Every stage binary of the project, as named on PATH.
+/// Every stage binary http-service may run, as named on PATH.
 pub fn stage_names() -> impl Iterator<Item = &'static str> {
-    STAGES.iter().map(|s| s.name)
+    runnable().map(|s| s.name)
+}
+
+/// The stages of the one list that http-service starts.
+fn runnable() -> impl Iterator<Item = &'static Stage> {
+    STAGES.iter().filter(|s| s.runs_over_http())
+}
+
+/// Every name a caller may use: the binaries' and the original scripts'.
+fn all_names() -> Vec<&'static str> {
+    runnable()
+        .flat_map(|s| std::iter::once(s.name).chain(s.original))
+        .collect()
 }
 
 fn find_stage(name: &str) -> Option<&'static Stage> {
     let name = name.trim_start_matches('/');
-    STAGES.iter().find(|s| s.name == name || s.original == name)
+    runnable().find(|s| s.name == name || s.original == Some(name))
 }
 
 /// Checks the arguments against the stage's flags.
@@ -273,8 +201,7 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
         timeout: settings.timeout,
         stop_grace: settings.stop_grace,
         bin_dir,
-        running: STAGES
-            .iter()
+        running: runnable()
             .map(|s| (s.name, Arc::new(tokio::sync::Mutex::new(()))))
             .collect(),
     });
@@ -375,9 +302,8 @@ async fn health() -> Response {
 }
 
 async fn scripts(State(app): State<Shared>) -> Response {
-    let names: Vec<&str> = STAGES.iter().flat_map(|s| [s.name, s.original]).collect();
-    let stages: Vec<Value> = STAGES
-        .iter()
+    let names = all_names();
+    let stages: Vec<Value> = runnable()
         .map(|s| {
             json!({"name": s.name, "original_name": s.original, "flags": allowed_flags(s),
                    "installed": app.bin_dir.join(s.name).is_file()})
@@ -436,7 +362,7 @@ async fn run_named(State(app): State<Shared>, Path(name): Path<String>, body: By
 
 async fn run_stage(app: &App, name: &str, args: Vec<String>) -> Response {
     let Some(stage) = find_stage(name) else {
-        let names: Vec<&str> = STAGES.iter().flat_map(|s| [s.name, s.original]).collect();
+        let names = all_names();
         return json_response(
             StatusCode::BAD_REQUEST,
             json!({"error": format!("Script '{name}' not allowed"), "available_scripts": names}),

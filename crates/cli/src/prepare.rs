@@ -82,8 +82,9 @@ async fn read_source(
 ) -> anyhow::Result<SourceUsersFile> {
     if !storage.exists(input).await? {
         bail!(
-            "{} does not exist: run a fetcher first (fetch-bamboohr, fetch-azuread, fetch-ldap or fetch-factorial)",
-            storage.location(input)
+            "{} does not exist: run a fetcher first ({})",
+            storage.location(input),
+            scim_core::stages::fetcher_names()
         );
     }
     let source: SourceUsersFile = storage::read_json(storage, input, USERS_SHAPE)

@@ -13,6 +13,7 @@ pub use scim_model as model;
 pub mod registry;
 pub mod secret;
 pub mod settings;
+pub mod stages;
 pub mod storage;
 
 pub use env::{ConfigError, Env};

@@ -22,6 +22,14 @@ pub struct Setting {
     pub secret: bool,
 }
 
+impl Setting {
+    /// Whether the stages that read it cannot run without it, as its doc
+    /// says with a closing `(required)`; each stage's `--help` names these.
+    pub fn is_required(&self) -> bool {
+        self.doc.ends_with("(required)")
+    }
+}
+
 const fn s(
     name: &'static str,
     default: &'static str,
@@ -783,19 +791,15 @@ const NOT_READ: &[(&str, &str)] = &[
     ),
 ];
 
-/// The prefixes that mark a variable as meant for this tool.
-const PREFIXES: &[&str] = &[
-    "TIMECAMP_",
-    "NOTIFY_",
-    "BAMBOOHR_",
-    "AZURE_",
-    "LDAP_",
-    "OKTA_",
-    "HIBOB_",
-    "FACTORIAL_",
-    "S3_",
-    "HTTP_SERVICE_",
-];
+/// The prefixes that mark a variable as meant for this tool, besides the
+/// fetchers' own (declared with each fetcher in [`crate::stages`]).
+const PREFIXES: &[&str] = &["TIMECAMP_", "NOTIFY_", "S3_", "HTTP_SERVICE_"];
+
+/// Whether `name` looks meant for this tool: it starts like its settings.
+pub fn has_setting_prefix(name: &str) -> bool {
+    PREFIXES.iter().any(|p| name.starts_with(p))
+        || crate::stages::fetcher_of_setting(name).is_some()
+}
 
 /// The setting called `name`, if there is one.
 pub fn lookup(name: &str) -> Option<&'static Setting> {
@@ -853,7 +857,7 @@ impl std::fmt::Display for UnknownSetting {
 pub fn unknown_settings<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<UnknownSetting> {
     let mut out = Vec::new();
     for name in names {
-        if !PREFIXES.iter().any(|p| name.starts_with(p)) || lookup(name).is_some() {
+        if !has_setting_prefix(name) || lookup(name).is_some() {
             continue;
         }
         let kubernetes = name.contains("_SERVICE_HOST")

@@ -42,7 +42,7 @@ pub use fake_okta::{FakeOkta, OKTA_TOKEN};
 pub use fake_timecamp::{FakeTimecamp, Recorded, TOKEN};
 pub use moto::MotoServer;
 pub use ports::ReservedPort;
-pub use project::{Project, Run};
+pub use project::{Project, Run, binary};
 pub use slapd::{
     LDAP_ADMIN_DN, LDAP_ADMIN_PASSWORD, LDAP_BASE, LDAP_READER_DN, LDAP_READER_PASSWORD, Slapd,
 };

@@ -3,6 +3,25 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The path of a binary of the workspace by its name on `PATH`, for tests
+/// that go over the stage list instead of naming each binary with
+/// `env!("CARGO_BIN_EXE_<name>")`. Cargo builds every binary before it runs
+/// integration tests, next to the directory of the test executable.
+pub fn binary(name: &str) -> String {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test executable lives in target/<profile>/deps");
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} is not built: is {name} a file of crates/cli/src/bin/?",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
+}
+
 /// A temporary working directory for one test.
 pub struct Project {
     dir: tempfile::TempDir,

@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use scim_core::stages::{STAGES, Stage};
 use serde_yaml::Value;
-use timecamp_scim::http_service::stage_names;
 
 fn read(rel: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -18,32 +18,33 @@ fn yaml(rel: &str) -> Value {
     v
 }
 
-/// The stages, and the service that runs them.
+/// Every program of the stage list (crates/core/src/stages.rs).
 fn known_binaries() -> impl Iterator<Item = &'static str> {
-    stage_names().chain(["http-service"])
+    STAGES.iter().map(|s| s.name)
 }
 
-/// The binaries this crate builds, from its manifest.
+/// The binaries this crate builds: the files of src/bin/.
 fn built_binaries() -> BTreeSet<String> {
-    read("crates/cli/Cargo.toml")
-        .lines()
-        .filter_map(|l| l.strip_prefix("name = \""))
-        .map(|n| n.trim_end_matches('"').to_owned())
-        .filter(|n| n != "timecamp-scim" && n != "timecamp_scim")
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
         .collect()
 }
 
 #[test]
-fn every_built_binary_is_a_known_stage() {
+fn the_built_binaries_are_the_stage_list() {
     let stages: BTreeSet<String> = known_binaries().map(str::to_owned).collect();
     let built = built_binaries();
     assert!(
         built.contains("sync-users") && built.contains("http-service"),
         "{built:?}"
     );
-    assert!(
-        built.is_subset(&stages),
-        "binaries {built:?} vs stages {stages:?}"
+    assert_eq!(
+        built, stages,
+        "crates/cli/src/bin/ and the stage list (crates/core/src/stages.rs) differ"
     );
 }
 
@@ -118,26 +119,23 @@ fn helm_chart_has_a_cronjob_value_for_every_scheduled_stage() {
     assert_eq!(chart["name"].as_str(), Some("timecamp-scim"));
     let values = yaml("helm/timecamp-scim/values.yaml");
     let jobs = values["jobs"].as_mapping().unwrap();
-    let stages: BTreeSet<&str> = stage_names().collect();
     for (name, job) in jobs {
         let name = name.as_str().unwrap();
-        assert!(stages.contains(name), "job {name} is not a stage");
+        assert!(
+            scim_core::stages::find(name).is_some_and(Stage::runs_over_http),
+            "job {name} is not a stage"
+        );
         let schedule = job["schedule"].as_str().unwrap();
         assert_eq!(schedule.split_whitespace().count(), 5, "{name}: {schedule}");
         assert!(job["enabled"].as_bool().is_some(), "{name}");
     }
     // Every fetcher and the stages after them run on a schedule.
-    for needed in stage_names().filter(|s| {
-        s.starts_with("fetch-")
-            || [
-                "prepare-timecamp",
-                "sync-users",
-                "sync-time-off",
-                "remove-empty-groups",
-            ]
-            .contains(s)
-    }) {
-        assert!(jobs.contains_key(needed), "no job for {needed}");
+    for needed in STAGES.iter().filter(|s| s.is_scheduled()) {
+        assert!(
+            jobs.contains_key(needed.name),
+            "helm/timecamp-scim/values.yaml has no job for {}",
+            needed.name
+        );
     }
     assert!(["s3", "volume"].contains(&values["storage"]["mode"].as_str().unwrap()));
     let cron = read("helm/timecamp-scim/templates/cronjobs.yaml");
@@ -164,30 +162,17 @@ fn compose_and_the_chart_use_the_same_image_tag_as_the_release() {
     assert_eq!(chart["appVersion"].as_str(), Some(version.as_str()));
 }
 
+/// Each fetcher has a complete example of the chart's values, named after its
+/// source (`fetch-hibob`: `examples/hibob.yaml`): the settings it needs, and
+/// the Secret's keys for its secrets.
 #[test]
 fn chart_examples_are_complete_and_name_only_real_settings() {
-    for (file, fetcher, needed, secrets) in [
-        (
-            "helm/timecamp-scim/examples/ldap.yaml",
-            "fetch-ldap",
-            &["LDAP_HOST", "LDAP_DOMAIN", "LDAP_DN", "LDAP_USERNAME"][..],
-            &["LDAP_PASSWORD"][..],
-        ),
-        (
-            "helm/timecamp-scim/examples/hibob.yaml",
-            "fetch-hibob",
-            &["HIBOB_SERVICE_USER_ID"][..],
-            &["HIBOB_SERVICE_USER_TOKEN"][..],
-        ),
-        (
-            "helm/timecamp-scim/examples/okta.yaml",
-            "fetch-okta",
-            &["OKTA_ORG_URL"][..],
-            &["OKTA_API_TOKEN"][..],
-        ),
-    ] {
-        let example = yaml(file);
-        let text = read(file);
+    use scim_core::registry::SETTINGS;
+    for fetcher in scim_core::stages::fetchers() {
+        let source = fetcher.name.trim_start_matches("fetch-");
+        let file = format!("helm/timecamp-scim/examples/{source}.yaml");
+        let example = yaml(&file);
+        let text = read(&file);
         let config = example["config"].as_mapping().unwrap();
         for key in config.keys().map(|k| k.as_str().unwrap()) {
             let setting = scim_core::registry::lookup(key)
@@ -195,25 +180,33 @@ fn chart_examples_are_complete_and_name_only_real_settings() {
             // Secrets go in the Secret, never in the values.
             assert!(!setting.secret, "{file}: {key} belongs in the Secret");
         }
-        for key in needed
+        let required = SETTINGS
             .iter()
-            .chain(&["TIMECAMP_ROOT_GROUP_ID", "S3_BUCKET_NAME"])
-        {
-            assert!(config.contains_key(*key), "{file} sets no {key}");
+            .filter(|s| s.read_by == fetcher.name && s.is_required());
+        for s in required.clone().filter(|s| !s.secret) {
+            assert!(config.contains_key(s.name), "{file} sets no {}", s.name);
         }
-        for secret in secrets
-            .iter()
-            .chain(&["TIMECAMP_API_KEY", "S3_SECRET_ACCESS_KEY"])
-        {
+        for key in ["TIMECAMP_ROOT_GROUP_ID", "S3_BUCKET_NAME"] {
+            assert!(config.contains_key(key), "{file} sets no {key}");
+        }
+        let secrets = required.filter(|s| s.secret).map(|s| s.name);
+        for secret in secrets.chain(["TIMECAMP_API_KEY", "S3_SECRET_ACCESS_KEY"]) {
             assert!(
                 text.contains(&format!("--from-literal={secret}=")),
                 "{file}: the example's Secret lacks {secret}"
             );
         }
+        let jobs = example["jobs"].as_mapping().unwrap();
         assert_eq!(
-            example["jobs"][fetcher]["enabled"].as_bool(),
+            example["jobs"][fetcher.name]["enabled"].as_bool(),
             Some(true),
             "{file}"
         );
+        for (job, _) in jobs {
+            let job = job.as_str().unwrap();
+            let other_fetcher =
+                scim_core::stages::find(job).is_some_and(|s| s.is_fetcher() && s != fetcher);
+            assert!(!other_fetcher, "{file} runs {job} too");
+        }
     }
 }

@@ -19,6 +19,7 @@ mod panic_hook;
 mod prepare_cli;
 mod prepare_golden;
 mod s3_storage;
+mod stage_list;
 mod sync_safety;
 mod sync_users;
 mod time_off;

@@ -1,0 +1,455 @@
+//! The one list of stages (crates/core/src/stages.rs) against everything that
+//! names them: each binary's `--help`, the settings registry and the code that
+//! reads settings, `.env.sample`, the README's stage table and diagram, and
+//! the sections of docs/stages.md. (The deployment files are checked against
+//! the same list in `deployment.rs`.)
+//!
+//! The README's table and diagram are rendered from the list: after adding a
+//! stage, `UPDATE_DOCS=1 cargo test -p timecamp-scim --test it stage_list::`
+//! writes them.
+
+use scim_core::registry::{SETTINGS, Setting, lookup, table_row};
+use scim_core::stages::{self, Kind, STAGES, Stage};
+use scim_test_support::{Project, binary};
+
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// Whether this run should rewrite rendered documentation instead of failing.
+fn updating_docs() -> bool {
+    #[allow(clippy::disallowed_methods)] // the test's own switch, not a setting
+    std::env::var_os("UPDATE_DOCS").is_some()
+}
+
+/// Compares the text between `start` and `end` in `rel` with `want`, or, with
+/// `UPDATE_DOCS` set, writes `want` there.
+fn rendered_section(rel: &str, start: &str, end: &str, want: &str) {
+    let text = read(rel);
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("{rel}: no {start:?}"))
+        + start.len();
+    let to = from
+        + text[from..]
+            .find(end)
+            .unwrap_or_else(|| panic!("{rel}: no {end:?} after {start:?}"));
+    if &text[from..to] == want {
+        return;
+    }
+    if updating_docs() {
+        let updated = format!("{}{want}{}", &text[..from], &text[to..]);
+        std::fs::write(root().join(rel), updated).unwrap();
+        return;
+    }
+    panic!(
+        "{rel} differs from the stage list (crates/core/src/stages.rs); run \
+         UPDATE_DOCS=1 cargo test -p timecamp-scim --test it stage_list:: or make it:\n{want}"
+    );
+}
+
+/// The settings only `stage` reads.
+fn settings_of(stage: &Stage) -> impl Iterator<Item = &'static Setting> + '_ {
+    SETTINGS.iter().filter(move |s| s.read_by == stage.name)
+}
+
+/// What a help must name beyond the stage's own required settings: those of
+/// the TimeCamp stages, whose registry rows name a group of stages.
+const HELP_ALSO_NAMES: &[(&str, &[&str])] = &[
+    ("prepare-timecamp", &["TIMECAMP_USE_"]),
+    (
+        "sync-users",
+        &["TIMECAMP_API_KEY", "TIMECAMP_ROOT_GROUP_ID"],
+    ),
+    ("sync-time-off", &["TIMECAMP_API_KEY"]),
+    (
+        "remove-empty-groups",
+        &["TIMECAMP_API_KEY", "TIMECAMP_ROOT_GROUP_ID"],
+    ),
+    (
+        "http-service",
+        &[
+            "HTTP_SERVICE_TOKEN",
+            "HTTP_SERVICE_PORT",
+            "HTTP_SERVICE_TIMEOUT_SECONDS",
+        ],
+    ),
+];
+
+#[test]
+fn each_binary_says_what_it_does_what_it_needs_and_where_the_rest_is() {
+    for (name, _) in HELP_ALSO_NAMES {
+        assert!(stages::find(name).is_some(), "{name} is not a stage");
+    }
+    let mut firsts = std::collections::HashSet::new();
+    for stage in STAGES {
+        let name = stage.name;
+        let bin = binary(name);
+        let short = Project::new().run(&bin, &["-h"]);
+        short.expect_success();
+        let first = short.stdout.lines().next().unwrap().to_owned();
+        assert!(
+            firsts.insert(first.clone()),
+            "{name}: -h starts like another binary's: {first}"
+        );
+        let long = Project::new().run(&bin, &["--help"]);
+        long.expect_success();
+        let also = HELP_ALSO_NAMES
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .flat_map(|(_, vars)| vars.iter().copied());
+        let required = settings_of(stage)
+            .filter(|s| s.is_required())
+            .map(|s| s.name);
+        for var in required.chain(also) {
+            assert!(
+                short.stdout.contains(var),
+                "{name} -h does not name {var}:\n{}",
+                short.stdout
+            );
+            assert!(
+                long.stdout.contains(var),
+                "{name} --help does not name {var}:\n{}",
+                long.stdout
+            );
+        }
+        assert!(
+            long.stdout.contains("docs/configuration.md"),
+            "{name}:\n{}",
+            long.stdout
+        );
+        // The usage line lists every flag of the options list.
+        let usage = long
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("Usage:"))
+            .unwrap()
+            .to_owned();
+        for flag in long
+            .stdout
+            .split_whitespace()
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .map(|w| w.trim_end_matches([',', '.', ')']))
+            .filter(|w| {
+                !["--help", "--version"].contains(w)
+                    && w.chars()
+                        .skip(2)
+                        .all(|c| c.is_ascii_lowercase() || c == '-')
+            })
+        {
+            assert!(
+                usage.contains(flag),
+                "{name}: the usage line does not list {flag}: {usage}"
+            );
+        }
+        // What http-service lets through, the binary takes.
+        for flag in stage.flags {
+            assert!(
+                long.stdout.contains(flag.name()),
+                "{name}: http-service allows {} but --help does not list it",
+                flag.name()
+            );
+        }
+    }
+}
+
+/// The registry of settings is the one list: the table of docs/configuration.md is
+/// its rendering, `.env.sample` has an example of each, and the code reads no
+/// variable that is not in it.
+#[test]
+fn the_settings_registry_is_the_documentation() {
+    let doc = read("docs/configuration.md");
+    let table: Vec<&str> = doc
+        .lines()
+        .skip_while(|l| !l.starts_with("| Variable |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    let expected: Vec<String> = SETTINGS.iter().map(table_row).collect();
+    for (i, want) in expected.iter().enumerate() {
+        assert_eq!(
+            table.get(i).copied(),
+            Some(want.as_str()),
+            "row {} of the table in docs/configuration.md differs from the registry \
+             (crates/core/src/registry.rs)",
+            i + 1
+        );
+    }
+    assert_eq!(
+        table.len(),
+        expected.len(),
+        "the table has rows the registry lacks"
+    );
+
+    let sample = read(".env.sample");
+    for s in SETTINGS {
+        assert!(
+            sample.contains(&format!("{}=", s.name)),
+            "{} is missing from .env.sample",
+            s.name
+        );
+    }
+    for line in sample.lines() {
+        let line = line.trim_start_matches('#');
+        if let Some((name, _)) = line.split_once('=')
+            && !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            assert!(
+                lookup(name).is_some(),
+                ".env.sample has {name}, which is not a setting"
+            );
+        }
+    }
+}
+
+/// Every source file of the workspace's crates (tests and test modules left
+/// out): none may read a setting the registry does not declare.
+#[test]
+fn the_code_reads_no_setting_the_registry_lacks() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for krate in std::fs::read_dir(root().join("crates")).unwrap() {
+        let krate = krate.unwrap().path();
+        let name = krate.file_name().unwrap().to_string_lossy().into_owned();
+        // The test helpers set settings, they do not read them; the registry
+        // names unknown variables in its own tests.
+        if name != "test-support" && name != "bench" && krate.join("src").is_dir() {
+            walk(&krate.join("src"), &mut files);
+        }
+    }
+    assert!(files.len() > 40, "{} files", files.len());
+    let mut read_somewhere = std::collections::BTreeSet::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        // Unit tests sit at the end of a file, and may name anything.
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        let code = if file.ends_with("core/src/registry.rs") {
+            // The registry declares them; what it declares is the other side.
+            code.split("pub const SETTINGS").next().unwrap()
+        } else {
+            code
+        };
+        for quoted in code.split('"').skip(1).step_by(2) {
+            if lookup(quoted).is_some() {
+                read_somewhere.insert(quoted.to_owned());
+                continue;
+            }
+            let looks_like_a_setting = quoted.len() > 3
+                && !quoted.ends_with('_')
+                && scim_core::registry::has_setting_prefix(quoted)
+                && quoted
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            assert!(
+                !looks_like_a_setting,
+                "{} reads {quoted}, which is not in the registry",
+                file.display()
+            );
+        }
+    }
+    // And the scan does see the settings: every fetcher's are read by name.
+    for stage in stages::fetchers() {
+        for s in settings_of(stage) {
+            assert!(
+                read_somewhere.contains(s.name),
+                "{} is registered for {} but no code names it",
+                s.name,
+                stage.name
+            );
+        }
+    }
+}
+
+/// A fetcher's settings start with its prefix and are read by it alone; a
+/// setting read by one stage names a stage of the list.
+#[test]
+fn each_fetchers_settings_are_its_own() {
+    for s in SETTINGS {
+        if let Some(fetcher) = stages::fetcher_of_setting(s.name) {
+            assert_eq!(
+                s.read_by, fetcher.name,
+                "{} has the prefix of {}",
+                s.name, fetcher.name
+            );
+        }
+        for word in s.read_by.split([' ', ',', '(', ')']) {
+            if word.starts_with("fetch-") {
+                assert!(
+                    stages::find(word).is_some(),
+                    "{}: {word} is not a stage",
+                    s.name
+                );
+            }
+        }
+    }
+    for stage in stages::fetchers() {
+        assert!(
+            settings_of(stage).next().is_some(),
+            "{} has no settings in the registry",
+            stage.name
+        );
+    }
+}
+
+/// An admin reads `.env.sample` to learn what a variable does: each one has
+/// a comment of its own right above it.
+#[test]
+fn env_sample_explains_every_setting() {
+    let sample = read(".env.sample");
+    let lines: Vec<&str> = sample.lines().collect();
+    let example = |l: &str| {
+        l.trim_start_matches('#')
+            .split_once('=')
+            .is_some_and(|(k, _)| {
+                !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+    };
+    let mut unexplained = Vec::new();
+    for s in SETTINGS {
+        let at = lines
+            .iter()
+            .position(|l| {
+                l.trim_start_matches('#')
+                    .starts_with(&format!("{}=", s.name))
+            })
+            .unwrap_or_else(|| panic!("{} is missing from .env.sample", s.name));
+        let above = at.checked_sub(1).map(|i| lines[i]).unwrap_or_default();
+        let explained = above.starts_with("# ") && !example(above) && !above.starts_with("# ---");
+        if !explained {
+            unexplained.push(format!("{} (line {})", s.name, at + 1));
+        }
+    }
+    assert!(
+        unexplained.is_empty(),
+        ".env.sample has no comment right above: {}",
+        unexplained.join(", ")
+    );
+}
+
+/// The rows of the README's table of stages.
+fn readme_rows() -> String {
+    let mut out = String::new();
+    for s in STAGES {
+        out.push_str(&format!("| `{}` | {} | {} |\n", s.name, s.reads, s.writes));
+    }
+    out
+}
+
+/// The README's diagram: each source into its fetcher, the fetchers into
+/// `var/users.json`, then the pipeline.
+fn readme_diagram() -> String {
+    let fetchers: Vec<(&str, &str)> = stages::fetchers()
+        .map(|s| match s.kind {
+            Kind::Fetch { system, .. } => (system, s.name),
+            _ => unreachable!(),
+        })
+        .collect();
+    let system_width = fetchers
+        .iter()
+        .map(|(s, _)| s.chars().count())
+        .max()
+        .unwrap();
+    let name_width = fetchers.iter().map(|(_, n)| n.len()).max().unwrap();
+    let last = fetchers.len() - 1;
+    let middle = last / 2;
+    let mut lines = Vec::new();
+    for (i, (system, name)) in fetchers.iter().enumerate() {
+        let join = match i {
+            _ if last == 0 => "──",
+            0 => "─┐",
+            i if i == last => "─┘",
+            _ => "─┤",
+        };
+        let into = if i == middle && last > 0 {
+            "─┼─▶ var/users.json"
+        } else if i == middle {
+            "──▶ var/users.json"
+        } else {
+            join
+        };
+        let pad = system_width - system.chars().count();
+        lines.push(format!(
+            " {system}{} {join} {name:<name_width$} {into}",
+            " ".repeat(pad)
+        ));
+    }
+    // The column under the middle of `var/users.json`.
+    let users_at = lines[middle].chars().count() - "var/users.json".len();
+    let down = users_at + 7;
+    let at = |column: usize, text: &str| format!("{}{text}", " ".repeat(column));
+    for line in lines.iter_mut().skip(middle + 1) {
+        let width = line.chars().count();
+        line.push_str(&at(down - width, "│"));
+    }
+    for text in [
+        at(down, "▼"),
+        at(down - 8, "prepare-timecamp"),
+        at(down, "│"),
+        at(down, "▼"),
+        at(
+            down - 12,
+            "var/timecamp_users.json ──▶ display-tree (preview)",
+        ),
+        at(down, "│"),
+        at(down, "▼"),
+        at(down - 5, "sync-users ──▶ TimeCamp REST API"),
+    ] {
+        lines.push(text);
+    }
+    format!("\n{}\n", lines.join("\n"))
+}
+
+#[test]
+fn the_readme_shows_the_stage_list() {
+    rendered_section(
+        "README.md",
+        "Stages are separate programs that hand JSON files to each other:\n\n```",
+        "```",
+        &readme_diagram(),
+    );
+    rendered_section(
+        "README.md",
+        "| Stage | Reads | Writes |\n|---|---|---|\n",
+        "\nA typical crontab",
+        &readme_rows(),
+    );
+    let readme = read("README.md");
+    // The first paragraph names every source.
+    let intro = readme.split("\n\n").nth(1).unwrap().replace('\n', " ");
+    for s in stages::fetchers() {
+        let system = s.reads.split(" (").next().unwrap();
+        assert!(
+            intro.contains(system),
+            "README's first paragraph does not name {system}"
+        );
+    }
+}
+
+#[test]
+fn docs_stages_has_a_section_for_every_stage() {
+    let doc = read("docs/stages.md");
+    let headings: Vec<&str> = doc.lines().filter(|l| l.starts_with("## ")).collect();
+    for s in STAGES {
+        assert!(
+            headings
+                .iter()
+                .any(|h| h.split([' ', ',']).any(|w| w == s.name)),
+            "docs/stages.md has no section for {}",
+            s.name
+        );
+    }
+}
