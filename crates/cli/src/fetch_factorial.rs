@@ -35,7 +35,7 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
         format!("fetch-factorial stopped; {USERS_FILE} and {VACATION_FILE} were left as they were")
     })?;
     let leaves = fetched.leaves.len();
-    crate::save_users(storage.as_ref(), "fetch-factorial", fetched.users).await?;
+    crate::save_users(storage.as_ref(), "fetch-factorial", fetched.users, false).await?;
     storage::write_json(
         storage.as_ref(),
         VACATION_FILE,

@@ -330,15 +330,17 @@ where
             scim_core::storage::USERS_FILE
         )
     })?;
-    save_users(storage.as_ref(), stage, users).await
+    save_users(storage.as_ref(), stage, users, false).await
 }
 
-/// Saves what a fetcher read, through the shared write path: an empty list is
-/// refused and the previous `var/users.json` stays.
+/// Saves what a fetcher read, through the shared write path: an empty list,
+/// or one without an active person (unless `allow_no_active`), is refused and
+/// the previous `var/users.json` stays.
 pub async fn save_users(
     storage: &dyn Storage,
     stage: &str,
     users: Vec<scim_core::model::SourceUser>,
+    allow_no_active: bool,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
     use scim_core::storage::USERS_FILE;
@@ -353,6 +355,7 @@ pub async fn save_users(
             users,
             ..Default::default()
         },
+        allow_no_active,
     )
     .await
     .with_context(|| format!("{stage} found nothing to write; {USERS_FILE} was left as it was"))?;

@@ -40,6 +40,9 @@ pub enum StorageError {
         expected: String,
         actual: String,
     },
+    /// The file is larger than the reader takes.
+    #[error("{name} is larger than {limit} bytes, the most this stage reads")]
+    TooLarge { name: String, limit: u64 },
     #[error("{name}: {source}")]
     Io {
         name: String,
@@ -98,6 +101,19 @@ pub trait Storage: Send + Sync {
         name.to_owned()
     }
     async fn read(&self, name: &str) -> Result<Vec<u8>, StorageError>;
+    /// [`Storage::read`] of a file from outside (an HR export), refused with
+    /// [`StorageError::TooLarge`] when it holds more than `limit` bytes. A
+    /// backend should stop reading at the limit; this default reads it all.
+    async fn read_at_most(&self, name: &str, limit: u64) -> Result<Vec<u8>, StorageError> {
+        let data = self.read(name).await?;
+        if data.len() as u64 > limit {
+            return Err(StorageError::TooLarge {
+                name: self.location(name),
+                limit,
+            });
+        }
+        Ok(data)
+    }
     /// Replaces the whole file; readers see the old or the new content, never a mix.
     async fn write(&self, name: &str, data: Vec<u8>) -> Result<(), StorageError>;
     async fn exists(&self, name: &str) -> Result<bool, StorageError>;
@@ -142,6 +158,37 @@ impl Storage for LocalStorage {
                 source,
             }),
         }
+    }
+
+    /// Stops at the limit: a file that grows while it is read cannot make it
+    /// read more.
+    async fn read_at_most(&self, name: &str, limit: u64) -> Result<Vec<u8>, StorageError> {
+        use tokio::io::AsyncReadExt;
+        let io_err = |source| StorageError::Io {
+            name: name.to_owned(),
+            source,
+        };
+        let file = match tokio::fs::File::open(self.path(name)).await {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StorageError::NotFound {
+                    name: name.to_owned(),
+                });
+            }
+            Err(e) => return Err(io_err(e)),
+        };
+        let mut data = Vec::new();
+        file.take(limit.saturating_add(1))
+            .read_to_end(&mut data)
+            .await
+            .map_err(io_err)?;
+        if data.len() as u64 > limit {
+            return Err(StorageError::TooLarge {
+                name: name.to_owned(),
+                limit,
+            });
+        }
+        Ok(data)
     }
 
     async fn write(&self, name: &str, data: Vec<u8>) -> Result<(), StorageError> {
@@ -382,18 +429,35 @@ fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The one way fetchers save `var/users.json`: an empty list is refused, so a
-/// fetch that found nobody (a wrong filter, a permission problem) cannot make
-/// the next sync disable everyone. The previous file stays.
+/// The one way fetchers save `var/users.json`: an empty list is refused, and
+/// so is a list without one active person unless `allow_no_active` (a source
+/// whose admin said so), so a fetch that found nobody (a wrong filter, a
+/// permission problem, a status read wrongly) cannot make the next sync
+/// disable everyone. The previous file stays.
 pub async fn write_source_users(
     storage: &dyn Storage,
     file: &SourceUsersFile,
+    allow_no_active: bool,
 ) -> Result<(), StageFileError> {
-    if file.users.is_empty() {
-        return Err(StageFileError::Refused {
+    let refuse = |reason: String| {
+        Err(StageFileError::Refused {
             name: USERS_FILE.to_owned(),
-            reason: "the source returned no users".to_owned(),
-        });
+            reason,
+        })
+    };
+    if file.users.is_empty() {
+        return refuse("the source returned no users".to_owned());
+    }
+    let active = file
+        .users
+        .iter()
+        .any(|u| u.status == Some(crate::model::Status::Active));
+    if !active && !allow_no_active {
+        return refuse(format!(
+            "the source returned no active person ({} inactive), and the sync would disable \
+             everyone",
+            file.users.len()
+        ));
     }
     write_json(storage, USERS_FILE, file).await
 }
@@ -483,6 +547,29 @@ mod tests {
         assert_eq!(mode("var/a.json"), mode("plain"));
     }
 
+    #[tokio::test]
+    async fn a_file_over_the_limit_is_refused_without_reading_it_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = LocalStorage::new(dir.path());
+        storage
+            .write("var/in.csv", b"0123456789".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(
+            storage.read_at_most("var/in.csv", 10).await.unwrap(),
+            b"0123456789"
+        );
+        let err = storage.read_at_most("var/in.csv", 9).await.unwrap_err();
+        assert!(
+            matches!(err, StorageError::TooLarge { limit: 9, .. }),
+            "{err}"
+        );
+        assert!(matches!(
+            storage.read_at_most("var/none.csv", 9).await,
+            Err(StorageError::NotFound { .. })
+        ));
+    }
+
     #[test]
     fn byte_order_mark_is_accepted() {
         let v: serde_json::Value =
@@ -527,22 +614,33 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn empty_source_user_list_is_refused_and_old_file_kept() {
+    async fn a_list_with_nobody_or_nobody_active_is_refused_and_old_file_kept() {
         let dir = tempfile::tempdir().unwrap();
         let storage = LocalStorage::new(dir.path());
-        let one = SourceUsersFile {
-            users: vec![SourceUser {
-                email: Some("a@x.com".into()),
-                ..Default::default()
-            }],
+        let person = |status| SourceUser {
+            email: Some("a@x.com".into()),
+            status: Some(status),
             ..Default::default()
         };
-        write_source_users(&storage, &one).await.unwrap();
+        let file = |users| SourceUsersFile {
+            users,
+            ..Default::default()
+        };
+        let one = file(vec![person(crate::model::Status::Active)]);
+        write_source_users(&storage, &one, false).await.unwrap();
         let before = storage.read(USERS_FILE).await.unwrap();
-        let err = write_source_users(&storage, &SourceUsersFile::default())
+        let err = write_source_users(&storage, &SourceUsersFile::default(), true)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("no users"), "{err}");
         assert_eq!(storage.read(USERS_FILE).await.unwrap(), before);
+        let leavers = file(vec![person(crate::model::Status::Inactive)]);
+        let err = write_source_users(&storage, &leavers, false)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("no active person"), "{err}");
+        assert_eq!(storage.read(USERS_FILE).await.unwrap(), before);
+        write_source_users(&storage, &leavers, true).await.unwrap();
+        assert_ne!(storage.read(USERS_FILE).await.unwrap(), before);
     }
 }

@@ -68,6 +68,72 @@ impl S3Storage {
         }
     }
 
+    /// Downloads an object, refusing one over `limit` bytes: by its length
+    /// before the body is read, and by what arrives (a length can be wrong).
+    async fn get(&self, name: &str, limit: Option<u64>) -> Result<Vec<u8>, StorageError> {
+        let result = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.key(name))
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                // Written by this tool or the newest original: the digest of the body.
+                let expected = out
+                    .metadata()
+                    .and_then(|m| m.get(SHA256_METADATA))
+                    .filter(|v| !v.is_empty())
+                    .cloned();
+                let too_large = |limit| StorageError::TooLarge {
+                    name: self.location(name),
+                    limit,
+                };
+                if let (Some(limit), Some(length)) = (limit, out.content_length())
+                    && u64::try_from(length).unwrap_or(0) > limit
+                {
+                    return Err(too_large(limit));
+                }
+                let mut body = out.body;
+                let mut bytes = Vec::new();
+                loop {
+                    let chunk = body.try_next().await.map_err(|e| StorageError::Backend {
+                        name: self.location(name),
+                        message: format!("download interrupted: {e}"),
+                    })?;
+                    let Some(chunk) = chunk else { break };
+                    bytes.extend_from_slice(&chunk);
+                    if let Some(limit) = limit
+                        && bytes.len() as u64 > limit
+                    {
+                        return Err(too_large(limit));
+                    }
+                }
+                if let Some(expected) = expected {
+                    let actual = sha256_hex(&bytes);
+                    if actual != expected {
+                        return Err(StorageError::Integrity {
+                            name: self.location(name),
+                            expected,
+                            actual,
+                        });
+                    }
+                }
+                Ok(bytes)
+            }
+            Err(e) if status(&e) == Some(404) || e.code() == Some("NoSuchKey") => {
+                Err(StorageError::NotFound {
+                    name: self.location(name),
+                })
+            }
+            Err(e) => Err(StorageError::Backend {
+                name: self.location(name),
+                message: format!("cannot read: {}", describe(&e)),
+            }),
+        }
+    }
+
     async fn check_bucket(&self) -> Result<(), StorageError> {
         let name = format!("s3://{}", self.bucket);
         match self.client.head_bucket().bucket(&self.bucket).send().await {
@@ -170,52 +236,11 @@ impl Storage for S3Storage {
     }
 
     async fn read(&self, name: &str) -> Result<Vec<u8>, StorageError> {
-        let result = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.key(name))
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                // Written by this tool or the newest original: the digest of the body.
-                let expected = out
-                    .metadata()
-                    .and_then(|m| m.get(SHA256_METADATA))
-                    .filter(|v| !v.is_empty())
-                    .cloned();
-                let bytes = out
-                    .body
-                    .collect()
-                    .await
-                    .map(|b| b.into_bytes().to_vec())
-                    .map_err(|e| StorageError::Backend {
-                        name: self.location(name),
-                        message: format!("download interrupted: {e}"),
-                    })?;
-                if let Some(expected) = expected {
-                    let actual = sha256_hex(&bytes);
-                    if actual != expected {
-                        return Err(StorageError::Integrity {
-                            name: self.location(name),
-                            expected,
-                            actual,
-                        });
-                    }
-                }
-                Ok(bytes)
-            }
-            Err(e) if status(&e) == Some(404) || e.code() == Some("NoSuchKey") => {
-                Err(StorageError::NotFound {
-                    name: self.location(name),
-                })
-            }
-            Err(e) => Err(StorageError::Backend {
-                name: self.location(name),
-                message: format!("cannot read: {}", describe(&e)),
-            }),
-        }
+        self.get(name, None).await
+    }
+
+    async fn read_at_most(&self, name: &str, limit: u64) -> Result<Vec<u8>, StorageError> {
+        self.get(name, Some(limit)).await
     }
 
     /// One PUT: S3 replaces an object atomically, so readers see the old or the new file.

@@ -202,3 +202,37 @@ fn stage_files_carry_their_sha256_and_a_tampered_one_is_refused() {
         .expect_stderr("s3://hr-files/var/users.json failed its integrity check");
     assert_eq!(s3.get(BUCKET, "var/timecamp_users.json").unwrap(), body);
 }
+
+/// A file from outside (an HR export) is read only up to a limit: an object
+/// over it is refused by its length, before its body is read.
+#[test]
+fn an_object_over_the_readers_limit_is_refused() {
+    use scim_core::storage::{Storage, StorageError};
+    let s3 = MotoServer::start();
+    s3.create_bucket(BUCKET);
+    s3.put(BUCKET, "var/users.csv", &[b'x'; 100]);
+    let settings = scim_core::settings::S3Settings {
+        endpoint_url: Some(s3.url()),
+        access_key_id: "AKIAEXAMPLE".into(),
+        secret_access_key: scim_core::Secret::new("s3-secret-value-123".to_owned()),
+        bucket: BUCKET.into(),
+        region: "us-east-1".into(),
+        prefix: String::new(),
+        force_path_style: true,
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let storage = runtime
+        .block_on(scim_s3::S3Storage::connect(&settings))
+        .unwrap();
+    let read = |limit| runtime.block_on(storage.read_at_most("var/users.csv", limit));
+    assert_eq!(read(100).unwrap().len(), 100);
+    let err = read(99).unwrap_err();
+    assert!(
+        matches!(err, StorageError::TooLarge { limit: 99, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("s3://hr-files/var/users.csv"),
+        "{err}"
+    );
+}
