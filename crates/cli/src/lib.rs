@@ -26,6 +26,7 @@ pub mod display_tree;
 pub mod explain;
 pub mod fetch_azuread;
 pub mod fetch_bamboohr;
+pub mod fetch_csv;
 pub mod fetch_factorial;
 pub mod fetch_hibob;
 pub mod fetch_ldap;

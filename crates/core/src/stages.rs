@@ -145,6 +145,13 @@ pub const STAGES: &[Stage] = &[
             "Factorial",
         )
     },
+    fetch(
+        "fetch-csv",
+        None,
+        "CSV file",
+        "CSV_",
+        "a CSV file (an HR system's export)",
+    ),
     Stage {
         name: "prepare-timecamp",
         original: Some("prepare_timecamp_json_from_fetch.py"),

@@ -7,6 +7,7 @@
 pub mod azuread;
 pub mod bamboohr;
 pub mod chain;
+pub mod csv_file;
 pub mod factorial;
 pub mod fields;
 pub mod hibob;

@@ -8,6 +8,7 @@ mod browser;
 mod deployment;
 mod fetch_azuread;
 mod fetch_bamboohr;
+mod fetch_csv;
 mod fetch_hibob;
 mod fetch_ldap;
 mod fetch_okta;

@@ -1,0 +1,774 @@
+//! fetch-csv: people from a CSV file, for HR systems that can only export one
+//! (or drop it on a file share).
+//!
+//! The file has a header row; the columns default to the field names of
+//! `var/users.json` (`external_id, name, email, department, job_title, status,
+//! supervisor_id`), and `CSV_COLUMN_*` name others. It may be UTF-8 with or
+//! without a byte-order mark, separated by `,` or `;` (the header tells which),
+//! with quoted fields (a quoted field may hold the separator, `""` and line
+//! breaks). Every row is checked and every problem is reported with its line;
+//! one bad row stops the fetch, since the person on it would otherwise be
+//! disabled by the next sync. The file is bounded: [`MAX_FILE_BYTES`],
+//! [`MAX_ROWS`] rows, [`MAX_FIELD_CHARS`] characters a field.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use scim_core::model::{EmailProblem, SourceUser, Status, email_problem};
+use scim_core::storage::{Storage, StorageError};
+use scim_core::{ConfigError, Env};
+use serde_json::{Map, Value};
+use tracing::warn;
+
+/// `CSV_FILE` when unset.
+pub const DEFAULT_FILE: &str = "var/users.csv";
+/// The largest file read: 64 MiB, some 300,000 people with long rows.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// The most rows (people) a file may have.
+pub const MAX_ROWS: usize = 200_000;
+/// The longest field (and column name), in characters.
+pub const MAX_FIELD_CHARS: usize = 4096;
+/// Row problems listed in the error; the rest are counted.
+const PROBLEMS_SHOWN: usize = 25;
+
+/// A field of `var/users.json` that a column fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    ExternalId,
+    Name,
+    Email,
+    Department,
+    JobTitle,
+    Status,
+    SupervisorId,
+}
+
+impl Field {
+    pub const ALL: [Field; 7] = [
+        Field::ExternalId,
+        Field::Name,
+        Field::Email,
+        Field::Department,
+        Field::JobTitle,
+        Field::Status,
+        Field::SupervisorId,
+    ];
+
+    /// Its name in `var/users.json`, and the column's default name.
+    pub fn key(self) -> &'static str {
+        match self {
+            Field::ExternalId => "external_id",
+            Field::Name => "name",
+            Field::Email => "email",
+            Field::Department => "department",
+            Field::JobTitle => "job_title",
+            Field::Status => "status",
+            Field::SupervisorId => "supervisor_id",
+        }
+    }
+
+    /// The setting naming its column.
+    pub fn setting(self) -> &'static str {
+        match self {
+            Field::ExternalId => "CSV_COLUMN_EXTERNAL_ID",
+            Field::Name => "CSV_COLUMN_NAME",
+            Field::Email => "CSV_COLUMN_EMAIL",
+            Field::Department => "CSV_COLUMN_DEPARTMENT",
+            Field::JobTitle => "CSV_COLUMN_JOB_TITLE",
+            Field::Status => "CSV_COLUMN_STATUS",
+            Field::SupervisorId => "CSV_COLUMN_SUPERVISOR_ID",
+        }
+    }
+
+    /// Whether every file needs the column (and every row a value in it).
+    /// Without a status column everyone is active.
+    pub fn required(self) -> bool {
+        matches!(self, Field::ExternalId | Field::Name | Field::Email)
+    }
+}
+
+/// The `CSV_*` settings.
+#[derive(Debug, Clone)]
+pub struct CsvSettings {
+    /// `CSV_FILE`: a path, or with S3 storage a key under the prefix.
+    pub file: String,
+    /// The column of each field, in [`Field::ALL`]'s order, and whether the
+    /// admin named it (a column named on purpose must exist).
+    pub columns: Vec<(Field, String, bool)>,
+    /// Status values, lower-cased.
+    pub active_values: Vec<String>,
+    pub inactive_values: Vec<String>,
+}
+
+impl CsvSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let columns = Field::ALL
+            .iter()
+            .map(|&f| match env.get(f.setting()) {
+                Some(name) => (f, name.to_owned(), true),
+                None => (f, f.key().to_owned(), false),
+            })
+            .collect::<Vec<_>>();
+        for (i, (f, name, _)) in columns.iter().enumerate() {
+            if let Some((g, _, _)) = columns[i + 1..]
+                .iter()
+                .find(|(_, other, _)| other.eq_ignore_ascii_case(name))
+            {
+                return Err(ConfigError::Conflict(format!(
+                    "{} and {} both name the column {name:?}; each field needs its own column",
+                    f.setting(),
+                    g.setting()
+                )));
+            }
+        }
+        let values = |var: &'static str, default: &str| -> Vec<String> {
+            let list = env.list(var);
+            if list.is_empty() {
+                vec![default.to_owned()]
+            } else {
+                list.iter().map(|v| v.to_lowercase()).collect()
+            }
+        };
+        let active_values = values("CSV_ACTIVE_VALUES", "active");
+        let inactive_values = values("CSV_INACTIVE_VALUES", "inactive");
+        if let Some(both) = active_values.iter().find(|v| inactive_values.contains(v)) {
+            return Err(ConfigError::Conflict(format!(
+                "the status {both:?} is in both CSV_ACTIVE_VALUES and CSV_INACTIVE_VALUES"
+            )));
+        }
+        Ok(Self {
+            file: env.string("CSV_FILE", DEFAULT_FILE),
+            columns,
+            active_values,
+            inactive_values,
+        })
+    }
+}
+
+/// Why the file was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    #[error("{file} does not exist: export the people to it, or set CSV_FILE to the file")]
+    NotFound { file: String },
+    #[error(
+        "{file} is larger than {MAX_FILE_BYTES} bytes, the most fetch-csv reads; export fewer \
+         columns"
+    )]
+    TooLarge { file: String },
+    #[error("cannot read {file}: {source}")]
+    Storage {
+        file: String,
+        #[source]
+        source: StorageError,
+    },
+    #[error("{file}, line {line}: not UTF-8 text; export the file as UTF-8 (with or without BOM)")]
+    Encoding { file: String, line: u64 },
+    #[error("{file} is empty: it needs a header row naming the columns, then one row a person")]
+    Empty { file: String },
+    #[error("{file}, line {line}: {message}")]
+    Syntax {
+        file: String,
+        line: u64,
+        message: String,
+    },
+    #[error("{file}, line 1: the header names the column {column:?} twice")]
+    DuplicateColumn { file: String, column: String },
+    #[error(
+        "{file}, line 1: the header has no column {column:?} for {field}{hint}; its columns are: \
+         {found}"
+    )]
+    MissingColumn {
+        file: String,
+        column: String,
+        field: &'static str,
+        /// How to name another column, when the default was used.
+        hint: String,
+        found: String,
+    },
+    #[error(
+        "{file}, line 1: a column name is longer than {MAX_FIELD_CHARS} characters; is the first \
+         row a header?"
+    )]
+    LongHeader { file: String },
+    #[error("{file} has more than {MAX_ROWS} rows, the most fetch-csv reads")]
+    TooManyRows { file: String },
+    #[error("{file} has a header but no rows")]
+    NoRows { file: String },
+    #[error("{}", RowsMessage(file, problems))]
+    Rows {
+        file: String,
+        problems: Vec<RowProblem>,
+    },
+}
+
+struct RowsMessage<'a>(&'a str, &'a [RowProblem]);
+
+impl fmt::Display for RowsMessage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let RowsMessage(file, problems) = self;
+        write!(
+            f,
+            "{file} has {} problem{} (every row must be right, or the people on the others \
+             would be disabled):",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        )?;
+        for p in problems.iter().take(PROBLEMS_SHOWN) {
+            write!(f, "\n  {file}, {p}")?;
+        }
+        if problems.len() > PROBLEMS_SHOWN {
+            write!(f, "\n  ... and {} more", problems.len() - PROBLEMS_SHOWN)?;
+        }
+        Ok(())
+    }
+}
+
+/// A row that cannot be read as a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowProblem {
+    /// The line the row starts on (1 is the header).
+    pub line: u64,
+    pub kind: Problem,
+}
+
+impl fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.kind)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error(
+        "{found} fields, but the header has {expected} columns (a separator in an unquoted value?)"
+    )]
+    FieldCount { found: usize, expected: usize },
+    #[error("no {column}")]
+    Missing { column: String },
+    #[error("the e-mail {value:?} {problem}")]
+    BadEmail {
+        value: String,
+        problem: EmailProblem,
+    },
+    #[error(
+        "the {column} {value:?} is neither active ({active}) nor inactive ({inactive}); \
+         CSV_ACTIVE_VALUES and CSV_INACTIVE_VALUES name the values"
+    )]
+    UnknownStatus {
+        column: String,
+        value: String,
+        active: String,
+        inactive: String,
+    },
+    #[error("the {column} is {chars} characters long, more than {MAX_FIELD_CHARS}")]
+    TooLong { column: String, chars: usize },
+    #[error("the {column} {value:?} is also on line {first_line}: one person, two rows?")]
+    DuplicateExternalId {
+        column: String,
+        value: String,
+        first_line: u64,
+    },
+    #[error("the e-mail {value:?} is also on line {first_line}: two people cannot share a login")]
+    DuplicateEmail { value: String, first_line: u64 },
+}
+
+/// Reads the file `s.file` from `storage` into people.
+pub async fn fetch(s: &CsvSettings, storage: &dyn Storage) -> Result<Vec<SourceUser>, CsvError> {
+    let name = if storage.backend() == "local" {
+        s.file.as_str()
+    } else {
+        // An object key, relative to the prefix.
+        s.file.trim_start_matches('/')
+    };
+    let file = storage.location(name);
+    let bytes = match storage.read_at_most(name, MAX_FILE_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(StorageError::NotFound { .. }) => return Err(CsvError::NotFound { file }),
+        Err(StorageError::TooLarge { .. }) => return Err(CsvError::TooLarge { file }),
+        Err(source) => return Err(CsvError::Storage { file, source }),
+    };
+    tracing::info!(
+        "Read {file} ({} bytes, sha256 {})",
+        bytes.len(),
+        scim_core::storage::sha256_hex(&bytes)
+    );
+    parse(&file, &bytes, s)
+}
+
+/// The line (1-based) of byte `at`.
+fn line_of(bytes: &[u8], at: usize) -> u64 {
+    bytes[..at.min(bytes.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count() as u64
+        + 1
+}
+
+/// Line numbers of byte offsets met in order, counted as the reader goes (the
+/// reader's own count is off after an empty line).
+struct Lines<'a> {
+    text: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl Lines<'_> {
+    /// The line of the first character at or after `byte` that is not a line
+    /// break: where a record starting at `byte` is.
+    fn line_of(&mut self, byte: u64) -> u64 {
+        let mut to = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        while to < self.text.len() && matches!(self.text[to], b'\r' | b'\n') {
+            to += 1;
+        }
+        if to > self.at {
+            self.line += self.text[self.at..to]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count() as u64;
+            self.at = to;
+        }
+        self.line
+    }
+}
+
+/// Column names as the header row gives them with `delimiter`.
+fn header_with(text: &str, delimiter: u8) -> Option<Vec<String>> {
+    let mut reader = ::csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut record = ::csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(true) => Some(record.iter().map(|c| c.trim().to_owned()).collect()),
+        _ => None,
+    }
+}
+
+/// The column index of each field (`None`: an optional column that is not there).
+type Columns = Vec<(Field, String, Option<usize>)>;
+
+/// A column the header lacks: its name, its field, whether a setting named it.
+type Lacking = (String, Field, bool);
+
+/// Finds the columns in `header`; names match without regard to case.
+fn find_columns(header: &[String], s: &CsvSettings) -> Result<Columns, Lacking> {
+    let mut out = Vec::new();
+    for (field, name, named) in &s.columns {
+        let at = header.iter().position(|h| h.eq_ignore_ascii_case(name));
+        if at.is_none() && (field.required() || *named) {
+            return Err((name.clone(), *field, *named));
+        }
+        out.push((*field, name.clone(), at));
+    }
+    Ok(out)
+}
+
+/// Parses the bytes of the file `file`.
+pub fn parse(file: &str, bytes: &[u8], s: &CsvSettings) -> Result<Vec<SourceUser>, CsvError> {
+    let file_name = || file.to_owned();
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| CsvError::Encoding {
+        file: file_name(),
+        line: line_of(bytes, e.valid_up_to()),
+    })?;
+    if text.trim().is_empty() {
+        return Err(CsvError::Empty { file: file_name() });
+    }
+
+    // The separator is the one under which the header has the columns asked for.
+    let mut best: Option<(u8, Vec<String>, Result<Columns, Lacking>)> = None;
+    for delimiter in [b',', b';'] {
+        let Some(header) = header_with(text, delimiter) else {
+            continue;
+        };
+        let found = find_columns(&header, s);
+        let better = match &best {
+            None => true,
+            Some((_, h, Err(_))) => found.is_ok() || header.len() > h.len(),
+            Some((_, _, Ok(_))) => false,
+        };
+        if better {
+            best = Some((delimiter, header, found));
+        }
+    }
+    let Some((delimiter, header, found)) = best else {
+        return Err(CsvError::Empty { file: file_name() });
+    };
+    if header.iter().any(|h| h.chars().count() > MAX_FIELD_CHARS) {
+        return Err(CsvError::LongHeader { file: file_name() });
+    }
+    for (i, h) in header.iter().enumerate() {
+        if !h.is_empty() && header[..i].iter().any(|o| o.eq_ignore_ascii_case(h)) {
+            return Err(CsvError::DuplicateColumn {
+                file: file_name(),
+                column: h.clone(),
+            });
+        }
+    }
+    let columns = found.map_err(|(column, field, named)| CsvError::MissingColumn {
+        file: file_name(),
+        column,
+        field: field.key(),
+        hint: if named {
+            format!(" (named by {})", field.setting())
+        } else {
+            format!(" (set {} to the column that holds it)", field.setting())
+        },
+        found: header
+            .iter()
+            .map(|h| format!("{h:?}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    })?;
+    let column = |f: Field| -> Option<(usize, &str)> {
+        columns
+            .iter()
+            .find(|(g, _, _)| *g == f)
+            .and_then(|(_, name, at)| at.map(|i| (i, name.as_str())))
+    };
+
+    let mut reader = ::csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut users = Vec::new();
+    let mut problems = Vec::new();
+    let mut ids: HashMap<String, u64> = HashMap::new();
+    let mut emails: HashMap<String, u64> = HashMap::new();
+    let mut record = ::csv::StringRecord::new();
+    let mut rows = 0;
+    let mut lines = Lines {
+        text: text.as_bytes(),
+        at: 0,
+        line: 1,
+    };
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = lines.line_of(e.position().map_or(0, |p| p.byte()));
+                return Err(CsvError::Syntax {
+                    file: file_name(),
+                    line,
+                    message: e.to_string(),
+                });
+            }
+        }
+        let line = lines.line_of(record.position().map_or(0, |p| p.byte()));
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        rows += 1;
+        if rows > MAX_ROWS {
+            return Err(CsvError::TooManyRows { file: file_name() });
+        }
+        let before = problems.len();
+        let mut problem = |kind| problems.push(RowProblem { line, kind });
+        if record.len() != header.len() {
+            problem(Problem::FieldCount {
+                found: record.len(),
+                expected: header.len(),
+            });
+            continue;
+        }
+        for (value, name) in record.iter().zip(&header) {
+            let chars = value.chars().count();
+            if chars > MAX_FIELD_CHARS {
+                problem(Problem::TooLong {
+                    column: name.clone(),
+                    chars,
+                });
+            }
+        }
+        let value = |f: Field| column(f).map(|(i, _)| record.get(i).unwrap_or_default().trim());
+        for f in Field::ALL.into_iter().filter(|f| f.required()) {
+            if value(f).is_none_or(str::is_empty) {
+                problem(Problem::Missing {
+                    column: column(f).map_or(f.key(), |(_, n)| n).to_owned(),
+                });
+            }
+        }
+        let email = value(Field::Email).unwrap_or_default().to_lowercase();
+        if !email.is_empty()
+            && let Some(p) = email_problem(&email)
+        {
+            problem(Problem::BadEmail {
+                value: email.clone(),
+                problem: p,
+            });
+        }
+        let status = match value(Field::Status) {
+            None => Some(Status::Active),
+            Some(v) if s.active_values.contains(&v.to_lowercase()) => Some(Status::Active),
+            Some(v) if s.inactive_values.contains(&v.to_lowercase()) => Some(Status::Inactive),
+            Some(v) => {
+                problem(Problem::UnknownStatus {
+                    column: column(Field::Status)
+                        .map_or("status", |(_, n)| n)
+                        .to_owned(),
+                    value: v.to_owned(),
+                    active: s.active_values.join(", "),
+                    inactive: s.inactive_values.join(", "),
+                });
+                None
+            }
+        };
+        let id = value(Field::ExternalId).unwrap_or_default().to_owned();
+        if !id.is_empty()
+            && let Some(first_line) = ids.get(&id)
+        {
+            problem(Problem::DuplicateExternalId {
+                column: column(Field::ExternalId).map_or("", |(_, n)| n).to_owned(),
+                value: id.clone(),
+                first_line: *first_line,
+            });
+        }
+        if !email.is_empty()
+            && let Some(first_line) = emails.get(&email)
+        {
+            problem(Problem::DuplicateEmail {
+                value: email.clone(),
+                first_line: *first_line,
+            });
+        }
+        ids.entry(id.clone()).or_insert(line);
+        emails.entry(email.clone()).or_insert(line);
+        if problems.len() > before {
+            continue;
+        }
+        let raw: Map<String, Value> = header
+            .iter()
+            .zip(record.iter())
+            .map(|(h, v)| (h.clone(), Value::String(v.to_owned())))
+            .collect();
+        let text = |f: Field| value(f).unwrap_or_default().to_owned();
+        users.push(
+            SourceUser {
+                external_id: Some(id),
+                name: Some(text(Field::Name)),
+                email: Some(email),
+                department: Some(text(Field::Department)),
+                job_title: Some(text(Field::JobTitle)),
+                status,
+                supervisor_id: Some(text(Field::SupervisorId)),
+                ..SourceUser::default()
+            }
+            .with_raw_data(Value::Object(raw)),
+        );
+    }
+    if !problems.is_empty() {
+        return Err(CsvError::Rows {
+            file: file_name(),
+            problems,
+        });
+    }
+    if users.is_empty() {
+        return Err(CsvError::NoRows { file: file_name() });
+    }
+    for u in &users {
+        let boss = u.supervisor_id.as_deref().unwrap_or_default();
+        if !boss.is_empty() && !ids.contains_key(boss) {
+            warn!(
+                "{file}: the supervisor {boss:?} of {} is not in the file; they keep the id",
+                u.email.as_deref().unwrap_or_default()
+            );
+        }
+    }
+    Ok(users)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> CsvSettings {
+        CsvSettings::from_env(&Env::from_pairs(pairs.iter().copied())).unwrap()
+    }
+
+    fn read(text: &str) -> Result<Vec<SourceUser>, CsvError> {
+        parse("var/users.csv", text.as_bytes(), &settings(&[]))
+    }
+
+    fn problems(text: &str, s: &CsvSettings) -> Vec<RowProblem> {
+        match parse("var/users.csv", text.as_bytes(), s) {
+            Err(CsvError::Rows { problems, .. }) => problems,
+            other => panic!("expected row problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_file_with_the_users_json_names_reads_as_users_json() {
+        let users = read(
+            "external_id,name,email,department,job_title,status,supervisor_id\n\
+             1,Ann Lee,Ann@Example.com,Eng/Backend,Developer,active,2\n\
+             2,Bo Kim,bo@example.com,Eng,CTO,Inactive,\n",
+        )
+        .unwrap();
+        assert_eq!(users.len(), 2);
+        let ann = &users[0];
+        assert_eq!(ann.external_id.as_deref(), Some("1"));
+        assert_eq!(ann.email.as_deref(), Some("ann@example.com"));
+        assert_eq!(ann.department.as_deref(), Some("Eng/Backend"));
+        assert_eq!(ann.supervisor_id.as_deref(), Some("2"));
+        assert_eq!(ann.status, Some(Status::Active));
+        assert_eq!(users[1].status, Some(Status::Inactive));
+        assert_eq!(ann.raw_data().unwrap()["job_title"], "Developer");
+    }
+
+    #[test]
+    fn semicolons_a_byte_order_mark_quotes_and_crlf_are_read() {
+        let text = "\u{feff}External_ID;Name;Email;Department\r\n\
+                    7;\"Lee; Ann\";ann@example.com;\"Sales \"\"EMEA\"\"\"\r\n\
+                    8;\"Kim,\nBo\";bo@example.com;Sales\r\n";
+        let users = read(text).unwrap();
+        assert_eq!(users[0].name.as_deref(), Some("Lee; Ann"));
+        assert_eq!(users[0].department.as_deref(), Some("Sales \"EMEA\""));
+        assert_eq!(users[1].name.as_deref(), Some("Kim,\nBo"));
+        assert_eq!(users[1].status, Some(Status::Active), "no status column");
+    }
+
+    #[test]
+    fn other_column_names_and_status_values_are_mapped() {
+        let s = settings(&[
+            ("CSV_COLUMN_EXTERNAL_ID", "Employee No"),
+            ("CSV_COLUMN_NAME", "Full Name"),
+            ("CSV_COLUMN_EMAIL", "Work E-mail"),
+            ("CSV_COLUMN_STATUS", "Employment"),
+            ("CSV_COLUMN_SUPERVISOR_ID", "Manager No"),
+            ("CSV_ACTIVE_VALUES", "Employed, On leave"),
+            ("CSV_INACTIVE_VALUES", "Terminated"),
+        ]);
+        let text = "Employee No,Full Name,Work E-mail,Employment,Manager No,Cost centre\n\
+                    10,Ann Lee,ann@example.com,on leave,,CC1\n\
+                    11,Bo Kim,bo@example.com,TERMINATED,10,CC2\n";
+        let users = parse("f.csv", text.as_bytes(), &s).unwrap();
+        assert_eq!(users[0].status, Some(Status::Active));
+        assert_eq!(users[1].status, Some(Status::Inactive));
+        assert_eq!(users[1].supervisor_id.as_deref(), Some("10"));
+        assert_eq!(users[1].raw_data().unwrap()["Cost centre"], "CC2");
+    }
+
+    #[test]
+    fn every_bad_row_is_reported_with_its_line() {
+        let text = "external_id,name,email,status\n\
+                    1,Ann,ann@example.com,active\n\
+                    2,Bo,bo at example.com,active\n\
+                    \n\
+                    3,Cy,cy@example.com,actve\n\
+                    4,Di,di@example.com\n\
+                    ,Ed,ed@example.com,active\n\
+                    1,Fay,ANN@example.com,active\n\
+                    5,\"Gus\nGrey\",gus@example.com,active\n\
+                    6,Hal,,inactive\n";
+        let found = problems(text, &settings(&[]));
+        let lines: Vec<u64> = found.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [3, 5, 6, 7, 8, 8, 11], "{found:#?}");
+        assert!(matches!(found[0].kind, Problem::BadEmail { .. }));
+        assert!(matches!(found[1].kind, Problem::UnknownStatus { .. }));
+        assert!(matches!(
+            found[2].kind,
+            Problem::FieldCount {
+                found: 3,
+                expected: 4
+            }
+        ));
+        assert!(matches!(found[3].kind, Problem::Missing { .. }));
+        assert!(matches!(
+            found[4].kind,
+            Problem::DuplicateExternalId { first_line: 2, .. }
+        ));
+        assert!(matches!(
+            found[5].kind,
+            Problem::DuplicateEmail { first_line: 2, .. }
+        ));
+        assert_eq!(found[6].to_string(), "line 11: no email");
+        let message = CsvError::Rows {
+            file: "var/users.csv".into(),
+            problems: found,
+        }
+        .to_string();
+        assert!(
+            message.contains("var/users.csv, line 5: the status \"actve\" is neither active"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_header_must_have_the_columns_asked_for() {
+        let err = read("id,name,email\n1,Ann,ann@example.com\n").unwrap_err();
+        assert!(matches!(err, CsvError::MissingColumn { .. }), "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains("set CSV_COLUMN_EXTERNAL_ID to the column that holds it"),
+            "{message}"
+        );
+        assert!(message.contains("\"id\", \"name\", \"email\""), "{message}");
+        // A column named on purpose must exist even when it is optional.
+        let s = settings(&[("CSV_COLUMN_DEPARTMENT", "Team")]);
+        let err = parse(
+            "f.csv",
+            b"external_id,name,email\n1,Ann,ann@example.com\n",
+            &s,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("named by CSV_COLUMN_DEPARTMENT"),
+            "{err}"
+        );
+        assert!(matches!(
+            read("external_id,name,email,Email\n"),
+            Err(CsvError::DuplicateColumn { .. })
+        ));
+        assert!(matches!(
+            read("external_id,name,email\n"),
+            Err(CsvError::NoRows { .. })
+        ));
+        assert!(matches!(read("\u{feff}  \n"), Err(CsvError::Empty { .. })));
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_names_its_line() {
+        let err = parse(
+            "f.csv",
+            b"external_id,name,email\n1,Ann,ann@example.com\n2,J\xf6rg,j@example.com\n",
+            &settings(&[]),
+        )
+        .unwrap_err();
+        assert!(matches!(err, CsvError::Encoding { line: 3, .. }), "{err}");
+    }
+
+    #[test]
+    fn limits_hold() {
+        let long = "x".repeat(MAX_FIELD_CHARS + 1);
+        let found = problems(
+            &format!("external_id,name,email\n1,{long},a@example.com\n"),
+            &settings(&[]),
+        );
+        assert!(matches!(found[0].kind, Problem::TooLong { .. }));
+        assert!(matches!(
+            read(&format!("{long},name,email\n")),
+            Err(CsvError::LongHeader { .. })
+        ));
+        let mut many = String::from("external_id,name,email\n");
+        for i in 0..=MAX_ROWS {
+            many.push_str(&format!("{i},P,p{i}@example.com\n"));
+        }
+        assert!(matches!(read(&many), Err(CsvError::TooManyRows { .. })));
+    }
+
+    #[test]
+    fn settings_that_contradict_each_other_stop_at_start() {
+        let env = Env::from_pairs([("CSV_COLUMN_NAME", "email")]);
+        assert!(CsvSettings::from_env(&env).is_err());
+        let env = Env::from_pairs([
+            ("CSV_ACTIVE_VALUES", "active,leave"),
+            ("CSV_INACTIVE_VALUES", "Leave"),
+        ]);
+        assert!(CsvSettings::from_env(&env).is_err());
+    }
+}
