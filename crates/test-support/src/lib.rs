@@ -10,6 +10,13 @@
 //! - [`FakeGraph`]: Entra ID's token endpoint and Microsoft Graph users and groups.
 //! - [`FakeHibob`]: HiBob's people search, with field selection and filters.
 //! - [`FakeOkta`]: Okta's users and groups, `Link`-paged and rate-limited.
+//! - [`FakeNetsuite`]: NetSuite's token endpoint (a certificate-signed JWT
+//!   assertion, verified) and SuiteQL, paged by `offset` and `hasMore`.
+//! - [`FakeGoogle`]: Google's service-account token endpoint (an RS256 JWT,
+//!   verified) and the Directory API's users, paged by `nextPageToken`.
+//! - [`FakePersonio`]: Personio's API v2: token, persons, employments and
+//!   departments, cursor-paged.
+//! - [`TestKey`]: throw-away RSA, P-256 and P-521 keys for signed JWTs.
 //! - [`MotoServer`]: a real S3-compatible server (moto) on loopback.
 //! - [`Slapd`]: a real OpenLDAP server on loopback, with TLS and `memberOf`.
 //! - [`TlsServer`]: a real TLS endpoint (`openssl s_server`) with a private CA.
@@ -23,10 +30,14 @@
 pub mod browser;
 mod fake_bamboohr;
 mod fake_factorial;
+mod fake_google;
 mod fake_graph;
 mod fake_hibob;
+mod fake_netsuite;
 mod fake_okta;
+mod fake_personio;
 mod fake_timecamp;
+mod jwt;
 mod moto;
 mod ports;
 mod project;
@@ -36,10 +47,16 @@ mod webhook;
 
 pub use fake_bamboohr::{BAMBOOHR_KEY, BAMBOOHR_SUBDOMAIN, FakeBambooHr};
 pub use fake_factorial::{FACTORIAL_KEY, FakeFactorial};
+pub use fake_google::{FakeGoogle, GOOGLE_ADMIN, GOOGLE_SERVICE_ACCOUNT};
 pub use fake_graph::{AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_TENANT, FakeGraph};
 pub use fake_hibob::{FakeHibob, HIBOB_SERVICE_USER, HIBOB_TOKEN};
+pub use fake_netsuite::{
+    FakeNetsuite, NETSUITE_ACCOUNT, NETSUITE_CERTIFICATE_ID, NETSUITE_CLIENT_ID,
+};
 pub use fake_okta::{FakeOkta, OKTA_TOKEN};
+pub use fake_personio::{FakePersonio, PERSONIO_CLIENT_ID, PERSONIO_CLIENT_SECRET};
 pub use fake_timecamp::{FakeTimecamp, Recorded, TOKEN};
+pub use jwt::TestKey;
 pub use moto::MotoServer;
 pub use ports::ReservedPort;
 pub use project::{Project, Run, binary};

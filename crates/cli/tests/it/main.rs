@@ -20,6 +20,7 @@ mod panic_hook;
 mod prepare_cli;
 mod prepare_golden;
 mod s3_storage;
+mod signed_assertions;
 mod stage_list;
 mod sync_safety;
 mod sync_users;

@@ -1,0 +1,502 @@
+//! fetch-netsuite: employees from NetSuite through SuiteQL, with OAuth 2.0
+//! client credentials whose client assertion is a JWT signed with the
+//! private key of the certificate uploaded to the integration record
+//! (PS256 by default, ES256 or ES512), as the original's NetSuite branch does.
+//!
+//! Two queries, departments first: their rows become the department tree as
+//! paths ([`crate::departments`]), then each employee row becomes a person
+//! whose department is the path of its department id. Both default queries
+//! order by id, so offset paging neither skips nor repeats a row while
+//! NetSuite is edited; an admin's own query (`NETSUITE_EMPLOYEE_QUERY`) should
+//! do the same. Inactive employees are kept (the sync disables them).
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use scim_core::model::{SourceUser, Status};
+use scim_core::{ConfigError, Env};
+use serde_json::{Value, json};
+use tracing::warn;
+
+use crate::fields::text_of;
+use crate::jwt::{Algorithm, KeyError, SigningKey};
+
+/// The default department query: one row a department, with its parent.
+pub const DEFAULT_GROUP_QUERY: &str = "SELECT d.id AS group_id, d.name AS group_name, \
+     d.parent AS parent_id FROM department d ORDER BY d.id";
+
+/// The default employee query: everyone with an e-mail, active or not.
+pub const DEFAULT_EMPLOYEE_QUERY: &str = "SELECT e.id AS external_id, e.email AS email, \
+     e.firstname AS first_name, e.lastname AS last_name, e.entityid AS name, \
+     e.title AS job_title, e.supervisor AS supervisor_id, e.department AS group_id, \
+     BUILTIN.DF(e.department) AS group_name, \
+     CASE WHEN e.isinactive = 'F' THEN 'active' ELSE 'inactive' END AS status \
+     FROM employee e WHERE e.email IS NOT NULL ORDER BY e.id";
+
+/// The most rows SuiteQL returns for one query, however it is paged.
+pub const SUITEQL_MAX_ROWS: u64 = 100_000;
+
+/// The path of the token endpoint, under the account's host.
+pub const TOKEN_PATH: &str = "/services/rest/auth/oauth2/v1/token";
+/// The path of the SuiteQL endpoint.
+pub const SUITEQL_PATH: &str = "/services/rest/query/v1/suiteql";
+
+/// How long a client assertion is valid (NetSuite takes up to an hour).
+const ASSERTION_LIFETIME_SECS: i64 = 300;
+
+/// The `NETSUITE_*` settings.
+#[derive(Debug)]
+pub struct NetsuiteSettings {
+    pub account_id: String,
+    /// `https://<account>.suitetalk.api.netsuite.com`, or `NETSUITE_BASE_URL`; no trailing `/`.
+    pub base_url: String,
+    pub client_id: String,
+    pub certificate_id: String,
+    pub key: SigningKey,
+    pub page_size: u64,
+    pub timeout: Duration,
+    pub ssl_verify: bool,
+    pub employee_query: String,
+    pub group_query: String,
+    pub allow_empty_result: bool,
+}
+
+/// The host of an account: `123456_SB1` → `https://123456-sb1.suitetalk.api.netsuite.com`.
+pub fn account_host(account_id: &str) -> String {
+    format!(
+        "https://{}.suitetalk.api.netsuite.com",
+        account_id.to_lowercase().replace('_', "-")
+    )
+}
+
+impl NetsuiteSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        env.require(
+            "fetch-netsuite",
+            &[
+                "NETSUITE_ACCOUNT_ID",
+                "NETSUITE_CLIENT_ID",
+                "NETSUITE_CERTIFICATE_ID",
+            ],
+        )?;
+        let account_id = env.string("NETSUITE_ACCOUNT_ID", "");
+        if !account_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ConfigError::Invalid {
+                var: "NETSUITE_ACCOUNT_ID",
+                value: account_id,
+                expected: "the account id as NetSuite shows it, e.g. 1234567 or 1234567_SB1",
+            });
+        }
+        let algorithm_text = env.string("NETSUITE_JWT_ALGORITHM", "PS256");
+        let algorithm = Algorithm::parse(&algorithm_text)
+            .filter(|a| *a != Algorithm::Rs256)
+            .ok_or(ConfigError::Invalid {
+                var: "NETSUITE_JWT_ALGORITHM",
+                value: algorithm_text,
+                expected: "PS256, ES256 or ES512 (the certificate's key type)",
+            })?;
+        let pem = match (
+            env.get("NETSUITE_PRIVATE_KEY"),
+            env.get("NETSUITE_PRIVATE_KEY_PATH"),
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Conflict(
+                    "NETSUITE_PRIVATE_KEY and NETSUITE_PRIVATE_KEY_PATH are both set; set one"
+                        .into(),
+                ));
+            }
+            (None, None) => {
+                return Err(ConfigError::Missing {
+                    var: "NETSUITE_PRIVATE_KEY_PATH",
+                    why: "fetch-netsuite signs its token request with the certificate's private key: \
+                          set NETSUITE_PRIVATE_KEY_PATH to its PEM file, or NETSUITE_PRIVATE_KEY to its text",
+                });
+            }
+            // A value on one line (an environment variable) writes its line breaks as `\n`.
+            (Some(text), None) => text.replace("\\n", "\n"),
+            (None, Some(path)) => read_key_file(path)?,
+        };
+        let key = SigningKey::from_pem(&pem, algorithm).map_err(|e| {
+            ConfigError::Conflict(format!(
+                "the NetSuite private key ({}) cannot sign {}: {e}",
+                if env.get("NETSUITE_PRIVATE_KEY").is_some() {
+                    "NETSUITE_PRIVATE_KEY".to_owned()
+                } else {
+                    format!(
+                        "NETSUITE_PRIVATE_KEY_PATH={}",
+                        env.get("NETSUITE_PRIVATE_KEY_PATH").unwrap_or_default()
+                    )
+                },
+                algorithm.name()
+            ))
+        })?;
+        let base_url = match env.get("NETSUITE_BASE_URL") {
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                url.trim_end_matches('/').to_owned()
+            }
+            Some(url) => {
+                return Err(ConfigError::Invalid {
+                    var: "NETSUITE_BASE_URL",
+                    value: url.to_owned(),
+                    expected: "a base URL such as https://1234567.suitetalk.api.netsuite.com",
+                });
+            }
+            None => account_host(&account_id),
+        };
+        let page_size = env
+            .int::<u64>("NETSUITE_PAGE_SIZE", "a whole number from 1 to 1000")?
+            .unwrap_or(1000);
+        if !(1..=1000).contains(&page_size) {
+            return Err(ConfigError::Invalid {
+                var: "NETSUITE_PAGE_SIZE",
+                value: page_size.to_string(),
+                expected: "a whole number from 1 to 1000",
+            });
+        }
+        let timeout = env
+            .int::<u64>(
+                "NETSUITE_TIMEOUT_SECONDS",
+                "a whole number of seconds, 1 or more",
+            )?
+            .unwrap_or(30);
+        if timeout == 0 {
+            return Err(ConfigError::Invalid {
+                var: "NETSUITE_TIMEOUT_SECONDS",
+                value: "0".into(),
+                expected: "a whole number of seconds, 1 or more",
+            });
+        }
+        Ok(Self {
+            account_id,
+            base_url,
+            client_id: env.string("NETSUITE_CLIENT_ID", ""),
+            certificate_id: env.string("NETSUITE_CERTIFICATE_ID", ""),
+            key,
+            page_size,
+            timeout: Duration::from_secs(timeout),
+            ssl_verify: env.bool("NETSUITE_SSL_VERIFY", true)?,
+            employee_query: env.string("NETSUITE_EMPLOYEE_QUERY", DEFAULT_EMPLOYEE_QUERY),
+            group_query: env.string("NETSUITE_GROUP_QUERY", DEFAULT_GROUP_QUERY),
+            allow_empty_result: env.bool("NETSUITE_ALLOW_EMPTY_RESULT", false)?,
+        })
+    }
+
+    pub fn token_url(&self) -> String {
+        format!("{}{TOKEN_PATH}", self.base_url)
+    }
+}
+
+/// Reads the key file named by `NETSUITE_PRIVATE_KEY_PATH` (at most 64 KiB:
+/// a PEM key is a few kilobytes).
+fn read_key_file(path: &str) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let failed = |message: String| {
+        ConfigError::Conflict(format!(
+            "cannot read NETSUITE_PRIVATE_KEY_PATH={path}: {message}"
+        ))
+    };
+    let file = std::fs::File::open(path).map_err(|e| failed(e.to_string()))?;
+    let mut text = String::new();
+    file.take(64 * 1024 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| failed(e.to_string()))?;
+    if text.len() > 64 * 1024 {
+        return Err(failed("larger than 64 KiB, not a PEM key".into()));
+    }
+    Ok(text)
+}
+
+/// The client assertion for the token request at `now` (seconds since the epoch).
+pub fn client_assertion(s: &NetsuiteSettings, now: i64) -> Result<String, KeyError> {
+    s.key.sign(
+        Some(&s.certificate_id),
+        &json!({
+            "iss": s.client_id,
+            "scope": "rest_webservices",
+            "aud": s.token_url(),
+            "iat": now,
+            "exp": now + ASSERTION_LIFETIME_SECS,
+            "jti": crate::jwt::random_id()?,
+        }),
+    )
+}
+
+/// The form of the token request.
+pub fn token_form(assertion: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("grant_type", "client_credentials".to_owned()),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+        ),
+        ("client_assertion", assertion.to_owned()),
+    ]
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MapError {
+    #[error(transparent)]
+    Tree(#[from] crate::departments::TreeError),
+    #[error("NetSuite returned the employee id {id} on two rows (e-mails {first} and {second})")]
+    DuplicateEmployee {
+        id: String,
+        first: String,
+        second: String,
+    },
+}
+
+/// The department paths of the group query's rows.
+pub fn department_paths(rows: &[Value]) -> Result<HashMap<String, String>, MapError> {
+    let text = |v: &Value, column: &str| Some(text_of(v.get(column))).filter(|t| !t.is_empty());
+    Ok(crate::departments::paths(
+        "NetSuite",
+        rows.iter().map(|r| {
+            (
+                text(r, "group_id"),
+                text(r, "group_name"),
+                text(r, "parent_id"),
+            )
+        }),
+    )?)
+}
+
+/// Whether a status text means inactive: `inactive`, `disabled`,
+/// `terminated`, `t`, `true`, `1` in any case.
+fn inactive_word(text: &str) -> bool {
+    ["inactive", "disabled", "terminated", "t", "true", "1"]
+        .iter()
+        .any(|w| w.eq_ignore_ascii_case(text.trim()))
+}
+
+/// A truthy column: `T`, `true`, `1`, `yes` (NetSuite's booleans are `T`/`F`).
+fn truthy(value: Option<&Value>) -> bool {
+    match value {
+        Some(Value::Bool(b)) => *b,
+        other => ["t", "true", "1", "yes"]
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(&text_of(other))),
+    }
+}
+
+/// The people of the employee query's rows. Column names are compared in
+/// lower case, as SuiteQL returns them.
+pub fn map_employees(
+    rows: &[Value],
+    departments: &HashMap<String, String>,
+) -> Result<Vec<SourceUser>, MapError> {
+    let lower = |r: &Value| -> Value {
+        match r {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .filter(|(k, _)| k.as_str() != "links")
+                    .map(|(k, v)| (k.to_lowercase(), v.clone()))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    };
+    let rows: Vec<Value> = rows.iter().map(lower).collect();
+    let managers: HashSet<String> = rows
+        .iter()
+        .map(|r| text_of(r.get("supervisor_id")))
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut users = Vec::new();
+    for r in &rows {
+        let id = text_of(r.get("external_id"));
+        let email = text_of(r.get("email")).to_lowercase();
+        if id.is_empty() || email.is_empty() {
+            warn!(
+                "NetSuite: an employee row without {} is left out (id {id:?}, e-mail {email:?})",
+                if id.is_empty() { "an id" } else { "an e-mail" }
+            );
+            continue;
+        }
+        if let Some(first) = seen.insert(id.clone(), email.clone()) {
+            return Err(MapError::DuplicateEmployee {
+                id,
+                first,
+                second: email,
+            });
+        }
+        let full = format!(
+            "{} {}",
+            text_of(r.get("first_name")),
+            text_of(r.get("last_name"))
+        )
+        .trim()
+        .to_owned();
+        let name = [full, text_of(r.get("name"))]
+            .into_iter()
+            .find(|n| !n.is_empty())
+            .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+        let group_id = text_of(r.get("group_id"));
+        let department = departments
+            .get(&group_id)
+            .cloned()
+            .unwrap_or_else(|| text_of(r.get("group_name")));
+        let status_text = text_of(r.get("status"));
+        let inactive = if status_text.is_empty() {
+            truthy(r.get("is_inactive"))
+        } else {
+            inactive_word(&status_text)
+        };
+        let is_supervisor = truthy(r.get("is_supervisor")) || managers.contains(&id);
+        users.push(
+            SourceUser {
+                external_id: Some(id),
+                name: Some(name),
+                email: Some(email),
+                department: Some(department),
+                job_title: Some(text_of(r.get("job_title"))),
+                status: Some(if inactive {
+                    Status::Inactive
+                } else {
+                    Status::Active
+                }),
+                supervisor_id: Some(text_of(r.get("supervisor_id"))),
+                is_supervisor: Some(Box::new(Value::Bool(is_supervisor))),
+                ..SourceUser::default()
+            }
+            .with_raw_data(r.clone()),
+        );
+    }
+    Ok(users)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RSA: &str = include_str!("../../test-support/keys/rsa.pem");
+    const P256: &str = include_str!("../../test-support/keys/p256.pem");
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        let mut all = vec![
+            ("NETSUITE_ACCOUNT_ID", "1234567_SB1"),
+            ("NETSUITE_CLIENT_ID", "client"),
+            ("NETSUITE_CERTIFICATE_ID", "kid"),
+            ("NETSUITE_PRIVATE_KEY", RSA),
+        ];
+        all.extend_from_slice(pairs);
+        Env::from_pairs(all)
+    }
+
+    #[test]
+    fn settings_default_to_the_accounts_host_ps256_and_ordered_queries() {
+        let s = NetsuiteSettings::from_env(&env(&[])).unwrap();
+        assert_eq!(s.base_url, "https://1234567-sb1.suitetalk.api.netsuite.com");
+        assert_eq!(
+            s.token_url(),
+            "https://1234567-sb1.suitetalk.api.netsuite.com/services/rest/auth/oauth2/v1/token"
+        );
+        assert_eq!(s.key.algorithm(), Algorithm::Ps256);
+        assert_eq!(s.page_size, 1000);
+        assert!(s.employee_query.ends_with("ORDER BY e.id"));
+        assert!(s.group_query.ends_with("ORDER BY d.id"));
+        // A key written on one line with literal \n.
+        let one_line = RSA.replace('\n', "\\n");
+        assert!(NetsuiteSettings::from_env(&env(&[("NETSUITE_PRIVATE_KEY", &one_line)])).is_ok());
+    }
+
+    #[test]
+    fn wrong_settings_stop_at_start_naming_the_variable() {
+        let err = NetsuiteSettings::from_env(&env(&[("NETSUITE_JWT_ALGORITHM", "RS256")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("NETSUITE_JWT_ALGORITHM"), "{err}");
+        let err = NetsuiteSettings::from_env(&env(&[("NETSUITE_JWT_ALGORITHM", "ES256")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("NETSUITE_PRIVATE_KEY") && err.contains("P-256"),
+            "{err}"
+        );
+        assert!(
+            NetsuiteSettings::from_env(&env(&[
+                ("NETSUITE_JWT_ALGORITHM", "es256"),
+                ("NETSUITE_PRIVATE_KEY", P256)
+            ]))
+            .is_ok()
+        );
+        for (var, value) in [
+            ("NETSUITE_PAGE_SIZE", "1001"),
+            ("NETSUITE_PAGE_SIZE", "0"),
+            ("NETSUITE_TIMEOUT_SECONDS", "0"),
+            ("NETSUITE_BASE_URL", "ftp://x"),
+            ("NETSUITE_ACCOUNT_ID", "12 34"),
+            ("NETSUITE_PRIVATE_KEY_PATH", "/nonexistent/key.pem"),
+        ] {
+            let err = NetsuiteSettings::from_env(&env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(var), "{var}={value}: {err}");
+        }
+        let none = Env::from_pairs([("NETSUITE_ACCOUNT_ID", "1")]);
+        let err = NetsuiteSettings::from_env(&none).unwrap_err().to_string();
+        assert!(
+            err.contains("NETSUITE_CLIENT_ID and NETSUITE_CERTIFICATE_ID"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rows_become_people_with_department_paths_and_supervisor_marks() {
+        let groups = [
+            json!({"group_id": "1", "group_name": "Company", "parent_id": null}),
+            json!({"group_id": "2", "group_name": "Sales", "parent_id": "1"}),
+        ];
+        let paths = department_paths(&groups).unwrap();
+        let rows = [
+            json!({"external_id": "10", "email": "Boss@Acme.com", "first_name": "Bo", "last_name": "Ss",
+                   "name": "E10", "job_title": "CEO", "supervisor_id": null, "group_id": "1",
+                   "group_name": "Company", "status": "active", "links": []}),
+            json!({"EXTERNAL_ID": "11", "EMAIL": "ann@acme.com", "NAME": "Ann L", "SUPERVISOR_ID": "10",
+                   "GROUP_ID": "2", "STATUS": "inactive"}),
+            json!({"external_id": "12", "email": "cy@acme.com", "group_id": "99",
+                   "group_name": "Old Dept", "status": "", "is_inactive": "T"}),
+            json!({"external_id": "13", "email": null}),
+            json!({"external_id": "", "email": "x@acme.com"}),
+        ];
+        let users = map_employees(&rows, &paths).unwrap();
+        assert_eq!(users.len(), 3);
+        assert_eq!(users[0].email.as_deref(), Some("boss@acme.com"));
+        assert_eq!(users[0].name.as_deref(), Some("Bo Ss"));
+        assert_eq!(users[0].department.as_deref(), Some("Company"));
+        assert_eq!(users[0].is_supervisor.as_deref(), Some(&json!(true)));
+        assert!(users[0].raw_data().unwrap().get("links").is_none());
+        assert_eq!(users[1].name.as_deref(), Some("Ann L"));
+        assert_eq!(users[1].department.as_deref(), Some("Company/Sales"));
+        assert_eq!(users[1].status, Some(Status::Inactive));
+        assert_eq!(users[1].is_supervisor.as_deref(), Some(&json!(false)));
+        assert_eq!(
+            users[2].name.as_deref(),
+            Some("cy"),
+            "the e-mail's local part"
+        );
+        assert_eq!(users[2].department.as_deref(), Some("Old Dept"));
+        assert_eq!(users[2].status, Some(Status::Inactive), "is_inactive T");
+        let twice = [
+            json!({"external_id": "1", "email": "a@acme.com"}),
+            json!({"external_id": "1", "email": "b@acme.com"}),
+        ];
+        assert!(matches!(
+            map_employees(&twice, &paths),
+            Err(MapError::DuplicateEmployee { .. })
+        ));
+    }
+
+    #[test]
+    fn status_words_mean_what_the_original_took_them_to_mean() {
+        for word in ["inactive", "Disabled", "TERMINATED", "t", "true", "1"] {
+            assert!(inactive_word(word), "{word}");
+        }
+        for word in ["active", "F", "on leave"] {
+            assert!(!inactive_word(word), "{word}");
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! fetch-personio: the people of Personio through its API v2.
+//!
+//! Why v2: it is the API Personio develops and documents for new
+//! integrations (the v1 attendance and project endpoints are retired in
+//! 2026, the v1 employee listing was made to page in 2025), its credentials
+//! are what Personio's "API credentials" page creates today, with scopes
+//! instead of ticked attributes (`personio:persons:read` covers persons and
+//! their employments; the departments need read access to org units), and
+//! its persons listing takes a `status` filter. The v1 employee listing returns everything inline, but
+//! only the attributes an admin ticked on the credential, which makes a
+//! silent gap (a person without a department) easy to configure.
+//!
+//! A client-credentials token is asked for once and kept for its lifetime
+//! (the token endpoint is rate-limited; a 401 gets one new token). The
+//! active persons are listed (`GET /v2/persons?status=ACTIVE`, 50 a page,
+//! cursor paging), then each person's employments, the most recent first,
+//! and the departments (`GET /v2/org-units?type=department`), whose parents
+//! make paths. Each person's latest employment gives the status (`ACTIVE`,
+//! `LEAVE` and `ONBOARDING` are active, as Personio's own filter counts
+//! them; `INACTIVE` is not), the supervisor (a person id), the department
+//! and the position's title.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use scim_core::model::{SourceUser, Status};
+use scim_core::{ConfigError, Env, Secret};
+use serde_json::Value;
+use tracing::warn;
+
+use crate::fields::text_of;
+
+pub const DEFAULT_API_URL: &str = "https://api.personio.de";
+/// The largest page the v2 listings give.
+pub const PAGE_SIZE: u32 = 50;
+
+/// The `PERSONIO_*` settings.
+#[derive(Debug, Clone)]
+pub struct PersonioSettings {
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// `PERSONIO_API_URL`, without a trailing `/`.
+    pub api_url: String,
+    pub timeout: Duration,
+}
+
+impl PersonioSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        env.require(
+            "fetch-personio",
+            &["PERSONIO_CLIENT_ID", "PERSONIO_CLIENT_SECRET"],
+        )?;
+        let api_url = env.string("PERSONIO_API_URL", DEFAULT_API_URL);
+        if !api_url.starts_with("https://") && !api_url.starts_with("http://") {
+            return Err(ConfigError::Invalid {
+                var: "PERSONIO_API_URL",
+                value: api_url,
+                expected: "the API's base URL, e.g. https://api.personio.de",
+            });
+        }
+        Ok(Self {
+            client_id: env.string("PERSONIO_CLIENT_ID", ""),
+            client_secret: Secret::new(env.string("PERSONIO_CLIENT_SECRET", "")),
+            api_url: api_url.trim_end_matches('/').to_owned(),
+            timeout: Duration::from_secs(60),
+        })
+    }
+}
+
+/// The department paths of the org-unit listing (`id`, `name`, `parent_id`).
+pub fn department_paths(
+    units: &[Value],
+) -> Result<HashMap<String, String>, crate::departments::TreeError> {
+    let text = |v: &Value, k: &str| Some(text_of(v.get(k))).filter(|t| !t.is_empty());
+    crate::departments::paths(
+        "Personio",
+        units.iter().map(|u| {
+            (
+                text(u, "id"),
+                text(u, "name"),
+                text(u, "parent_id")
+                    .or_else(|| text(u.get("parent").unwrap_or(&Value::Null), "id")),
+            )
+        }),
+    )
+}
+
+/// Whether an employment status makes a person active.
+fn active(status: &str) -> Option<bool> {
+    match status.trim().to_ascii_uppercase().as_str() {
+        "ACTIVE" | "LEAVE" | "ONBOARDING" => Some(true),
+        "INACTIVE" => Some(false),
+        _ => None,
+    }
+}
+
+/// A person and their latest employment as a record. `Err` gives why the
+/// person is left out.
+pub fn map_person(
+    person: &Value,
+    latest: Option<&Value>,
+    departments: &HashMap<String, String>,
+) -> Result<SourceUser, String> {
+    let id = text_of(person.get("id"));
+    let email = text_of(person.get("email")).to_lowercase();
+    if id.is_empty() {
+        return Err("no id".into());
+    }
+    if email.is_empty() {
+        return Err(format!(
+            "person {id} has no e-mail (or the API credential may not read it)"
+        ));
+    }
+    let Some(employment) = latest else {
+        return Err(format!("person {id} ({email}) has no employment"));
+    };
+    let status = text_of(employment.get("status"));
+    let Some(is_active) = active(&status) else {
+        return Err(format!(
+            "person {id} ({email}): the employment status {status:?} is none of ACTIVE, LEAVE, \
+             ONBOARDING, INACTIVE"
+        ));
+    };
+    let preferred = text_of(person.get("preferred_name"));
+    let first = if preferred.is_empty() {
+        text_of(person.get("first_name"))
+    } else {
+        preferred
+    };
+    let name = format!("{first} {}", text_of(person.get("last_name")))
+        .trim()
+        .to_owned();
+    let name = if name.is_empty() { email.clone() } else { name };
+    let department = employment
+        .get("org_units")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|u| text_of(u.get("type")).eq_ignore_ascii_case("department"))
+        .map(|u| text_of(u.get("id")))
+        .map(|dept| match departments.get(&dept) {
+            Some(path) => path.clone(),
+            None => {
+                warn!(
+                    "Personio: the department {dept} of {email} is not among the departments read"
+                );
+                String::new()
+            }
+        })
+        .unwrap_or_default();
+    let supervisor = text_of(employment.get("supervisor").and_then(|s| s.get("id")));
+    let mut raw = person.clone();
+    raw["employment"] = employment.clone();
+    Ok(SourceUser {
+        external_id: Some(id),
+        name: Some(name),
+        email: Some(email),
+        department: Some(department),
+        job_title: Some(text_of(
+            employment.get("position").and_then(|p| p.get("title")),
+        )),
+        status: Some(if is_active {
+            Status::Active
+        } else {
+            Status::Inactive
+        }),
+        supervisor_id: Some(supervisor),
+        ..SourceUser::default()
+    }
+    .with_raw_data(raw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_person_takes_the_latest_employments_status_supervisor_department_and_title() {
+        let paths = department_paths(&[
+            json!({"id": "10", "name": "Engineering", "parent_id": null}),
+            json!({"id": "11", "name": "Backend", "parent_id": "10"}),
+        ])
+        .unwrap();
+        let person = json!({"id": "7", "email": "Ann@Acme.com", "first_name": "Annabel",
+                            "preferred_name": "Ann", "last_name": "Lee"});
+        let employment = json!({"id": "e1", "status": "LEAVE", "supervisor": {"id": "3"},
+                                "org_units": [{"id": "99", "type": "team"}, {"id": "11", "type": "department"}],
+                                "position": {"title": "Developer"}});
+        let user = map_person(&person, Some(&employment), &paths).unwrap();
+        assert_eq!(user.name.as_deref(), Some("Ann Lee"));
+        assert_eq!(user.email.as_deref(), Some("ann@acme.com"));
+        assert_eq!(user.department.as_deref(), Some("Engineering/Backend"));
+        assert_eq!(user.job_title.as_deref(), Some("Developer"));
+        assert_eq!(user.supervisor_id.as_deref(), Some("3"));
+        assert_eq!(user.status, Some(Status::Active), "on leave is employed");
+        assert_eq!(user.raw_data().unwrap()["employment"]["id"], "e1");
+        let left = json!({"id": "e0", "status": "INACTIVE"});
+        assert_eq!(
+            map_person(&person, Some(&left), &paths).unwrap().status,
+            Some(Status::Inactive)
+        );
+        let odd = json!({"id": "e0", "status": "SABBATICAL"});
+        assert!(map_person(&person, Some(&odd), &paths).is_err());
+        assert!(map_person(&person, None, &paths).is_err());
+        assert!(
+            map_person(&json!({"id": "8"}), Some(&employment), &paths)
+                .unwrap_err()
+                .contains("no e-mail")
+        );
+    }
+}
