@@ -1,9 +1,7 @@
 //! `fetch-csv`: people from a CSV file (an HR system's export) into `var/users.json`.
 
-use anyhow::Context;
 use clap::Parser;
 use scim_core::Env;
-use scim_core::settings::StorageSettings;
 use scim_sources::csv_file::{CsvSettings, fetch};
 
 /// Read the people of a CSV file (an HR system's export) into var/users.json.
@@ -30,13 +28,5 @@ pub struct Args {
 }
 
 pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
-    let settings = CsvSettings::from_env(&env)?;
-    let storage = crate::open_storage(&StorageSettings::from_env(&env)?).await?;
-    let users = fetch(&settings, storage.as_ref()).await.with_context(|| {
-        format!(
-            "fetch-csv stopped; {} was left as it was",
-            scim_core::storage::USERS_FILE
-        )
-    })?;
-    crate::save_users(storage.as_ref(), "fetch-csv", users, false).await
+    crate::run_fetcher_with(&env, "fetch-csv", CsvSettings::from_env, |_| false, fetch).await
 }

@@ -322,16 +322,33 @@ pub async fn run_fetcher<S, E>(
 where
     E: std::error::Error + Send + Sync + 'static,
 {
+    run_fetcher_with(env, stage, settings, |_| false, async |s, _| fetch(s).await).await
+}
+
+/// [`run_fetcher`] for a fetcher that reads from the storage itself (a file
+/// in the bucket) or whose settings may allow a result without an active
+/// person (`allow_no_active`).
+pub async fn run_fetcher_with<S, E>(
+    env: &Env,
+    stage: &str,
+    settings: impl FnOnce(&Env) -> Result<S, ConfigError>,
+    allow_no_active: impl FnOnce(&S) -> bool,
+    fetch: impl AsyncFnOnce(&S, &dyn Storage) -> Result<Vec<scim_core::model::SourceUser>, E>,
+) -> anyhow::Result<()>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     use anyhow::Context;
     let settings = settings(env)?;
     let storage = open_storage(&StorageSettings::from_env(env)?).await?;
-    let users = fetch(&settings).await.with_context(|| {
+    let users = fetch(&settings, storage.as_ref()).await.with_context(|| {
         format!(
             "{stage} stopped; {} was left as it was",
             scim_core::storage::USERS_FILE
         )
     })?;
-    save_users(storage.as_ref(), stage, users, false).await
+    let allow = allow_no_active(&settings);
+    save_users(storage.as_ref(), stage, users, allow).await
 }
 
 /// Saves what a fetcher read, through the shared write path: an empty list,

@@ -17,5 +17,6 @@ pub mod jwt;
 pub mod ldap;
 pub mod ldap_map;
 pub mod netsuite;
+pub mod oauth;
 pub mod okta;
 pub mod personio;
