@@ -30,6 +30,7 @@ pub mod fetch_csv;
 pub mod fetch_factorial;
 pub mod fetch_hibob;
 pub mod fetch_ldap;
+pub mod fetch_netsuite;
 pub mod fetch_okta;
 pub mod http_service;
 pub mod notify;

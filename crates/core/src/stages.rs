@@ -146,6 +146,13 @@ pub const STAGES: &[Stage] = &[
         )
     },
     fetch(
+        "fetch-netsuite",
+        Some("fetch_netsuite.py"),
+        "NetSuite",
+        "NETSUITE_",
+        "NetSuite (SuiteQL)",
+    ),
+    fetch(
         "fetch-csv",
         None,
         "CSV file",

@@ -14,12 +14,14 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use scim_core::model::{SourceUser, Status};
-use scim_core::{ConfigError, Env};
+use scim_core::{ConfigError, Env, Secret};
+use scim_http::{Client, ClientOptions, ErrorKind, ErrorText, Hints, More, Next, Paging, Request};
 use serde_json::{Value, json};
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::fields::text_of;
 use crate::jwt::{Algorithm, KeyError, SigningKey};
+use crate::oauth::{Authorized, TokenSource, read_token};
 
 /// The default department query: one row a department, with its parent.
 pub const DEFAULT_GROUP_QUERY: &str = "SELECT d.id AS group_id, d.name AS group_name, \
@@ -133,19 +135,14 @@ impl NetsuiteSettings {
                 algorithm.name()
             ))
         })?;
-        let base_url = match env.get("NETSUITE_BASE_URL") {
-            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
-                url.trim_end_matches('/').to_owned()
-            }
-            Some(url) => {
-                return Err(ConfigError::Invalid {
-                    var: "NETSUITE_BASE_URL",
-                    value: url.to_owned(),
-                    expected: "a base URL such as https://1234567.suitetalk.api.netsuite.com",
-                });
-            }
-            None => account_host(&account_id),
-        };
+        let base_url = env
+            .url(
+                "NETSUITE_BASE_URL",
+                "a base URL such as https://1234567.suitetalk.api.netsuite.com",
+            )?
+            .map_or_else(|| account_host(&account_id), String::from)
+            .trim_end_matches('/')
+            .to_owned();
         let page_size = env
             .int::<u64>("NETSUITE_PAGE_SIZE", "a whole number from 1 to 1000")?
             .unwrap_or(1000);
@@ -234,6 +231,176 @@ pub fn token_form(assertion: &str) -> Vec<(&'static str, String)> {
         ),
         ("client_assertion", assertion.to_owned()),
     ]
+}
+
+/// SuiteQL's paging: `limit` and `offset` in the URL, rows in `items`,
+/// `hasMore` while there are more.
+const SUITEQL: Paging = Paging::new(
+    "/items",
+    Next::Offset {
+        param: "offset",
+        more: More::Flag("/hasMore"),
+    },
+);
+
+const CREDENTIALS: &str = "NETSUITE_CLIENT_ID, NETSUITE_CERTIFICATE_ID and the private key \
+     (NETSUITE_PRIVATE_KEY or NETSUITE_PRIVATE_KEY_PATH)";
+
+/// What the token endpoint's failures point at.
+const TOKEN_HINTS: Hints = Hints {
+    credentials: CREDENTIALS,
+    forbidden: "",
+    bad_request: "the client assertion was refused: check NETSUITE_CLIENT_ID, \
+                  NETSUITE_CERTIFICATE_ID, NETSUITE_JWT_ALGORITHM, and that the private key is \
+                  the one of the certificate mapped to the integration (Setup > Integration > \
+                  OAuth 2.0 Client Credentials (M2M) Setup)",
+    location: "NETSUITE_ACCOUNT_ID (or NETSUITE_BASE_URL)",
+    insecure_switch: Some("NETSUITE_SSL_VERIFY"),
+    timeout_setting: "NETSUITE_TIMEOUT_SECONDS",
+    budget_setting: "",
+};
+
+/// What the queries' failures point at.
+const QUERY_HINTS: Hints = Hints {
+    credentials: CREDENTIALS,
+    forbidden: "the role of the integration's mapping lacks a permission: REST Web Services, \
+                and viewing employees and departments",
+    bad_request: "NetSuite refused the query (NETSUITE_EMPLOYEE_QUERY or NETSUITE_GROUP_QUERY, \
+                  when set)",
+    location: "NETSUITE_ACCOUNT_ID (or NETSUITE_BASE_URL)",
+    insecure_switch: Some("NETSUITE_SSL_VERIFY"),
+    timeout_setting: "NETSUITE_TIMEOUT_SECONDS",
+    budget_setting: "",
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetsuiteError {
+    #[error(transparent)]
+    Http(#[from] scim_http::Error),
+    #[error(transparent)]
+    Map(#[from] MapError),
+    #[error(
+        "{what} returned {rows} rows, the most SuiteQL returns for one query: the rest would be \
+         missing; narrow the query (NETSUITE_EMPLOYEE_QUERY or NETSUITE_GROUP_QUERY)"
+    )]
+    TooManyRows { what: &'static str, rows: usize },
+}
+
+/// Tokens from NetSuite's token endpoint, each asked for with a new
+/// assertion.
+struct NetsuiteTokens<'a> {
+    s: &'a NetsuiteSettings,
+    client: Client,
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl TokenSource for NetsuiteTokens<'_> {
+    async fn token(&mut self) -> Result<(Secret, Duration), scim_http::Error> {
+        let url = self.client.url(&self.s.token_url())?;
+        // NetSuite takes an assertion once (its jti), so the request is not
+        // sent again when it may have arrived; the one more try is a new
+        // request with a new assertion.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let request = Request::post(url.clone(), "the token request").unsafe_to_repeat();
+            let assertion = client_assertion(self.s, now()).map_err(|e| {
+                self.client.error(
+                    &request,
+                    ErrorKind::Setup {
+                        message: format!("cannot sign the client assertion: {e}"),
+                    },
+                )
+            })?;
+            let request = request.form(
+                token_form(&assertion)
+                    .into_iter()
+                    .map(|(k, v)| (k, Secret::new(v)))
+                    .collect(),
+            );
+            match self.client.send(&request).await {
+                Err(e) if e.outcome_unknown() && tries < 2 => {
+                    warn!("NetSuite: {e}; asking again with a new assertion");
+                }
+                result => return read_token(&result?),
+            }
+        }
+    }
+}
+
+/// Runs one SuiteQL query to its last row.
+async fn query(
+    ns: &mut Authorized<NetsuiteTokens<'_>>,
+    s: &NetsuiteSettings,
+    q: &str,
+    what: &'static str,
+) -> Result<Vec<Value>, NetsuiteError> {
+    let url = ns.api.url(&format!(
+        "{}{SUITEQL_PATH}?limit={}&offset=0",
+        s.base_url, s.page_size
+    ))?;
+    let request = Request::post(url, what)
+        .header("Prefer", "transient")
+        .header("Accept", "application/json")
+        .json(json!({ "q": q }));
+    let paging = Paging {
+        // One page past SuiteQL's own limit ends the walk.
+        max_pages: u32::try_from(SUITEQL_MAX_ROWS / s.page_size + 2).unwrap_or(u32::MAX),
+        ..SUITEQL
+    };
+    let rows = ns.all(&request, paging).await?;
+    if rows.len() as u64 >= SUITEQL_MAX_ROWS {
+        return Err(NetsuiteError::TooManyRows {
+            what,
+            rows: rows.len(),
+        });
+    }
+    Ok(rows)
+}
+
+/// Reads the departments, then the employees.
+pub async fn fetch(s: &NetsuiteSettings) -> Result<Vec<SourceUser>, NetsuiteError> {
+    if !s.ssl_verify {
+        warn!(
+            "NETSUITE_SSL_VERIFY=false: NetSuite's certificate is not checked; anyone on the \
+             network path could read the token and the staff list"
+        );
+    }
+    let options = |hints, json: &'static [&'static str]| ClientOptions {
+        timeout: s.timeout,
+        verify_tls: s.ssl_verify,
+        error_text: ErrorText { json, headers: &[] },
+        ..ClientOptions::new("NetSuite", hints)
+    };
+    let tokens = NetsuiteTokens {
+        s,
+        client: Client::new(options(TOKEN_HINTS, &["/error_description", "/error"]))?,
+    };
+    let api = Client::new(options(
+        QUERY_HINTS,
+        &["/o:errorDetails/0/detail", "/title"],
+    ))?;
+    let mut ns = Authorized::new(api, tokens);
+    let groups = query(&mut ns, s, &s.group_query, "the department query").await?;
+    let paths = department_paths(&groups)?;
+    info!("NetSuite: {} departments", paths.len());
+    let rows = query(&mut ns, s, &s.employee_query, "the employee query").await?;
+    let users = map_employees(&rows, &paths)?;
+    let inactive = users
+        .iter()
+        .filter(|u| u.status != Some(Status::Active))
+        .count();
+    info!(
+        "NetSuite: {} employees read, {inactive} inactive, {} left out ({} token{})",
+        users.len(),
+        rows.len() - users.len(),
+        ns.tokens,
+        if ns.tokens == 1 { "" } else { "s" }
+    );
+    Ok(users)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,7 @@ mod fetch_bamboohr;
 mod fetch_csv;
 mod fetch_hibob;
 mod fetch_ldap;
+mod fetch_netsuite;
 mod fetch_okta;
 mod hostile_input;
 mod http_errors;
