@@ -28,6 +28,7 @@ pub mod fetch_azuread;
 pub mod fetch_bamboohr;
 pub mod fetch_csv;
 pub mod fetch_factorial;
+pub mod fetch_google;
 pub mod fetch_hibob;
 pub mod fetch_ldap;
 pub mod fetch_netsuite;

@@ -834,6 +834,48 @@ pub const SETTINGS: &[Setting] = &[
         "write `var/users.json` even when no employee is active (the sync would then disable everyone it manages)",
     ),
     s(
+        "GOOGLE_SERVICE_ACCOUNT_KEY_FILE",
+        "–",
+        "fetch-google",
+        "the JSON key file Google issued for the service account (IAM & Admin > Service accounts > Keys); or `GOOGLE_SERVICE_ACCOUNT_KEY`",
+    ),
+    secret(
+        "GOOGLE_SERVICE_ACCOUNT_KEY",
+        "–",
+        "fetch-google",
+        "the key file's content itself, for deployments without files; never logged; or `GOOGLE_SERVICE_ACCOUNT_KEY_FILE`",
+    ),
+    s(
+        "GOOGLE_ADMIN_EMAIL",
+        "–",
+        "fetch-google",
+        "the administrator the service account acts for (domain-wide delegation); needs to read users (required)",
+    ),
+    s(
+        "GOOGLE_CUSTOMER_ID",
+        "`my_customer`",
+        "fetch-google",
+        "the Workspace account whose users are read (`my_customer`: the admin's own)",
+    ),
+    s(
+        "GOOGLE_DOMAIN",
+        "empty",
+        "fetch-google",
+        "read only the users of this domain instead of the whole account",
+    ),
+    s(
+        "GOOGLE_DEPARTMENT_SOURCE",
+        "`organization`",
+        "fetch-google",
+        "`organization`: the department of the user's primary organization; `org_unit_path`: the org unit path (`/Sales/EMEA` becomes `Sales/EMEA`)",
+    ),
+    s(
+        "GOOGLE_API_URL",
+        "`https://admin.googleapis.com`",
+        "fetch-google",
+        "the Admin SDK's base URL (proxies, tests)",
+    ),
+    s(
         "CSV_FILE",
         "`var/users.csv`",
         "fetch-csv",

@@ -153,6 +153,13 @@ pub const STAGES: &[Stage] = &[
         "NetSuite (SuiteQL)",
     ),
     fetch(
+        "fetch-google",
+        None,
+        "Google",
+        "GOOGLE_",
+        "Google Workspace (Directory API)",
+    ),
+    fetch(
         "fetch-csv",
         None,
         "CSV file",

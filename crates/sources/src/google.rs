@@ -15,12 +15,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use scim_core::model::{SourceUser, Status};
-use scim_core::{ConfigError, Env};
+use scim_core::{ConfigError, Env, Secret};
+use scim_http::{Client, ClientOptions, ErrorText, Hints, Next, Paging, Request};
 use serde_json::{Value, json};
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::fields::text_of;
 use crate::jwt::{Algorithm, KeyError, SigningKey};
+use crate::oauth::{Authorized, TokenSource, read_token};
 
 pub const DEFAULT_API_URL: &str = "https://admin.googleapis.com";
 pub const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
@@ -179,14 +181,12 @@ impl GoogleSettings {
                 });
             }
         };
-        let api_url = env.string("GOOGLE_API_URL", DEFAULT_API_URL);
-        if !api_url.starts_with("https://") && !api_url.starts_with("http://") {
-            return Err(ConfigError::Invalid {
-                var: "GOOGLE_API_URL",
-                value: api_url,
-                expected: "the Admin SDK's base URL, e.g. https://admin.googleapis.com",
-            });
-        }
+        let api_url = env
+            .url(
+                "GOOGLE_API_URL",
+                "the Admin SDK's base URL, e.g. https://admin.googleapis.com",
+            )?
+            .map_or_else(|| DEFAULT_API_URL.to_owned(), String::from);
         Ok(Self {
             account,
             admin_email,
@@ -197,6 +197,126 @@ impl GoogleSettings {
             timeout: Duration::from_secs(60),
         })
     }
+}
+
+/// The Directory API's listing: users in `users`, the next page's token in
+/// `nextPageToken`, sent back as `pageToken`.
+const USERS: Paging = Paging::new(
+    "/users",
+    Next::Cursor {
+        token_at: "/nextPageToken",
+        param: "pageToken",
+        more: None,
+    },
+);
+
+const CREDENTIALS: &str = "GOOGLE_SERVICE_ACCOUNT_KEY_FILE (or GOOGLE_SERVICE_ACCOUNT_KEY) and \
+     GOOGLE_ADMIN_EMAIL; in the Admin console (Security > Access and data control > API \
+     controls > Domain-wide delegation) the service account's client id needs the scope \
+     https://www.googleapis.com/auth/admin.directory.user.readonly";
+
+/// What the token endpoint's failures point at.
+const TOKEN_HINTS: Hints = Hints {
+    credentials: CREDENTIALS,
+    forbidden: "",
+    bad_request: "Google refused the service account's assertion: check that its key is current \
+                  (GOOGLE_SERVICE_ACCOUNT_KEY_FILE or GOOGLE_SERVICE_ACCOUNT_KEY) and that \
+                  GOOGLE_ADMIN_EMAIL is a user of the domain",
+    location: "the key file's token_uri",
+    insecure_switch: None,
+    timeout_setting: "",
+    budget_setting: "",
+};
+
+/// What the Directory API's failures point at.
+const API_HINTS: Hints = Hints {
+    credentials: CREDENTIALS,
+    forbidden: "GOOGLE_ADMIN_EMAIL may not read the users (an administrator with the Users \
+                read privilege is needed), or GOOGLE_CUSTOMER_ID / GOOGLE_DOMAIN names another \
+                organization",
+    bad_request: "check GOOGLE_CUSTOMER_ID and GOOGLE_DOMAIN",
+    location: "GOOGLE_API_URL",
+    insecure_switch: None,
+    timeout_setting: "",
+    budget_setting: "",
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GoogleError {
+    #[error(transparent)]
+    Http(#[from] scim_http::Error),
+}
+
+/// Tokens from Google's token endpoint for the service account, acting for
+/// the admin.
+struct GoogleTokens<'a> {
+    s: &'a GoogleSettings,
+    client: Client,
+}
+
+impl TokenSource for GoogleTokens<'_> {
+    async fn token(&mut self) -> Result<(Secret, Duration), scim_http::Error> {
+        let url = self.client.url(&self.s.account.token_uri)?;
+        let request = Request::post(url, "the token request");
+        let assertion = self
+            .s
+            .account
+            .assertion(&self.s.admin_email, chrono::Utc::now().timestamp())
+            .map_err(|e| {
+                self.client.error(
+                    &request,
+                    scim_http::ErrorKind::Setup {
+                        message: format!("cannot sign the assertion: {e}"),
+                    },
+                )
+            })?;
+        let request = request.form(
+            token_form(&assertion)
+                .into_iter()
+                .map(|(k, v)| (k, Secret::new(v)))
+                .collect(),
+        );
+        read_token(&self.client.send(&request).await?)
+    }
+}
+
+/// Reads every user of the customer (or the domain).
+pub async fn fetch(s: &GoogleSettings) -> Result<Vec<SourceUser>, GoogleError> {
+    let options = |hints, json: &'static [&'static str]| ClientOptions {
+        timeout: s.timeout,
+        error_text: ErrorText { json, headers: &[] },
+        ..ClientOptions::new("Google", hints)
+    };
+    let tokens = GoogleTokens {
+        s,
+        client: Client::new(options(TOKEN_HINTS, &["/error_description", "/error"]))?,
+    };
+    let api = Client::new(options(API_HINTS, &["/error/message"]))?;
+    let mut url = api.url(&format!("{}/admin/directory/v1/users", s.api_url))?;
+    {
+        let mut query = url.query_pairs_mut();
+        match &s.domain {
+            Some(domain) => query.append_pair("domain", domain),
+            None => query.append_pair("customer", &s.customer),
+        };
+        query
+            .append_pair("maxResults", &PAGE_SIZE.to_string())
+            .append_pair("projection", "full");
+    }
+    let mut google = Authorized::new(api, tokens);
+    let raw = google
+        .all(&Request::get(url, "the user listing"), USERS)
+        .await?;
+    let users = map_users(&raw, s.department_source);
+    info!(
+        "Google: {} users read, {} suspended or archived",
+        users.len(),
+        users
+            .iter()
+            .filter(|u| u.status != Some(Status::Active))
+            .count()
+    );
+    Ok(users)
 }
 
 /// A small file named by a setting, read whole.

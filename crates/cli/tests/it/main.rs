@@ -9,6 +9,7 @@ mod deployment;
 mod fetch_azuread;
 mod fetch_bamboohr;
 mod fetch_csv;
+mod fetch_google;
 mod fetch_hibob;
 mod fetch_ldap;
 mod fetch_netsuite;
