@@ -9,7 +9,7 @@ COPY . .
 RUN cargo build --release --locked -p timecamp-scim --bins \
  && mkdir /out \
  && for bin in fetch-bamboohr fetch-azuread fetch-ldap fetch-factorial fetch-hibob fetch-okta \
-               fetch-csv fetch-netsuite fetch-google \
+               fetch-csv fetch-netsuite fetch-google fetch-personio \
                prepare-timecamp \
                sync-users sync-time-off display-tree remove-empty-groups http-service; do \
       cp "target/release/$bin" /out/; \

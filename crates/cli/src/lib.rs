@@ -33,6 +33,7 @@ pub mod fetch_hibob;
 pub mod fetch_ldap;
 pub mod fetch_netsuite;
 pub mod fetch_okta;
+pub mod fetch_personio;
 pub mod http_service;
 pub mod notify;
 pub mod prepare;

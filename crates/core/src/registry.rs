@@ -876,6 +876,24 @@ pub const SETTINGS: &[Setting] = &[
         "the Admin SDK's base URL (proxies, tests)",
     ),
     s(
+        "PERSONIO_CLIENT_ID",
+        "–",
+        "fetch-personio",
+        "the client id of a Personio API credential (Settings > Integrations > API credentials) with `personio:persons:read` and read access to org units (required)",
+    ),
+    secret(
+        "PERSONIO_CLIENT_SECRET",
+        "–",
+        "fetch-personio",
+        "its client secret; never logged (required)",
+    ),
+    s(
+        "PERSONIO_API_URL",
+        "`https://api.personio.de`",
+        "fetch-personio",
+        "the API's base URL (proxies, tests)",
+    ),
+    s(
         "CSV_FILE",
         "`var/users.csv`",
         "fetch-csv",

@@ -160,6 +160,13 @@ pub const STAGES: &[Stage] = &[
         "Google Workspace (Directory API)",
     ),
     fetch(
+        "fetch-personio",
+        None,
+        "Personio",
+        "PERSONIO_",
+        "Personio (API v2)",
+    ),
+    fetch(
         "fetch-csv",
         None,
         "CSV file",

@@ -25,10 +25,12 @@ use std::time::Duration;
 
 use scim_core::model::{SourceUser, Status};
 use scim_core::{ConfigError, Env, Secret};
+use scim_http::{Client, ClientOptions, ErrorText, Hints, Next, Paging, Request};
 use serde_json::Value;
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::fields::text_of;
+use crate::oauth::{Authorized, TokenSource, read_token};
 
 pub const DEFAULT_API_URL: &str = "https://api.personio.de";
 /// The largest page the v2 listings give.
@@ -50,14 +52,12 @@ impl PersonioSettings {
             "fetch-personio",
             &["PERSONIO_CLIENT_ID", "PERSONIO_CLIENT_SECRET"],
         )?;
-        let api_url = env.string("PERSONIO_API_URL", DEFAULT_API_URL);
-        if !api_url.starts_with("https://") && !api_url.starts_with("http://") {
-            return Err(ConfigError::Invalid {
-                var: "PERSONIO_API_URL",
-                value: api_url,
-                expected: "the API's base URL, e.g. https://api.personio.de",
-            });
-        }
+        let api_url = env
+            .url(
+                "PERSONIO_API_URL",
+                "the API's base URL, e.g. https://api.personio.de",
+            )?
+            .map_or_else(|| DEFAULT_API_URL.to_owned(), String::from);
         Ok(Self {
             client_id: env.string("PERSONIO_CLIENT_ID", ""),
             client_secret: Secret::new(env.string("PERSONIO_CLIENT_SECRET", "")),
@@ -65,6 +65,139 @@ impl PersonioSettings {
             timeout: Duration::from_secs(60),
         })
     }
+}
+
+/// The v2 listings: resources in `_data`, the next page's URL in
+/// `_meta.links.next.href`.
+const LISTING: Paging = Paging::new("/_data", Next::UrlAt("/_meta/links/next/href"));
+
+const CREDENTIALS: &str = "PERSONIO_CLIENT_ID and PERSONIO_CLIENT_SECRET";
+
+/// What the token endpoint's failures point at.
+const TOKEN_HINTS: Hints = Hints {
+    credentials: CREDENTIALS,
+    forbidden: "",
+    bad_request: "check PERSONIO_CLIENT_ID and PERSONIO_CLIENT_SECRET",
+    location: "PERSONIO_API_URL",
+    insecure_switch: None,
+    timeout_setting: "",
+    budget_setting: "",
+};
+
+/// What the API's failures point at.
+const API_HINTS: Hints = Hints {
+    credentials: CREDENTIALS,
+    forbidden: "the API credential lacks a scope: personio:persons:read (persons and their \
+                employments) and read access to org units (departments), under Settings > \
+                Integrations > API credentials",
+    bad_request: "",
+    location: "PERSONIO_API_URL",
+    insecure_switch: None,
+    timeout_setting: "",
+    budget_setting: "",
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PersonioError {
+    #[error(transparent)]
+    Http(#[from] scim_http::Error),
+    #[error(transparent)]
+    Tree(#[from] crate::departments::TreeError),
+}
+
+/// Tokens from the client-credentials grant.
+struct PersonioTokens<'a> {
+    s: &'a PersonioSettings,
+    client: Client,
+}
+
+impl TokenSource for PersonioTokens<'_> {
+    async fn token(&mut self) -> Result<(Secret, Duration), scim_http::Error> {
+        let url = self
+            .client
+            .url(&format!("{}/v2/auth/token", self.s.api_url))?;
+        let request = Request::post(url, "the token request").form(vec![
+            ("grant_type", Secret::new("client_credentials")),
+            ("client_id", Secret::new(self.s.client_id.as_str())),
+            ("client_secret", self.s.client_secret.clone()),
+        ]);
+        read_token(&self.client.send(&request).await?)
+    }
+}
+
+/// Reads the active persons, their latest employments and the departments.
+pub async fn fetch(s: &PersonioSettings) -> Result<Vec<SourceUser>, PersonioError> {
+    let options = |hints, json: &'static [&'static str]| ClientOptions {
+        timeout: s.timeout,
+        error_text: ErrorText { json, headers: &[] },
+        ..ClientOptions::new("Personio", hints)
+    };
+    let tokens = PersonioTokens {
+        s,
+        client: Client::new(options(
+            TOKEN_HINTS,
+            &["/error_description", "/error", "/detail"],
+        ))?,
+    };
+    let api = Client::new(options(API_HINTS, &["/detail", "/title"]))?;
+    let persons_url = api.url(&format!(
+        "{}/v2/persons?limit={PAGE_SIZE}&status=ACTIVE",
+        s.api_url
+    ))?;
+    let units_url = api.url(&format!(
+        "{}/v2/org-units?type=department&limit={PAGE_SIZE}",
+        s.api_url
+    ))?;
+    let mut personio = Authorized::new(api, tokens);
+    let persons = personio
+        .all(&Request::get(persons_url, "the persons"), LISTING)
+        .await?;
+    let units = personio
+        .all(&Request::get(units_url, "the departments"), LISTING)
+        .await?;
+    let departments = department_paths(&units)?;
+    info!(
+        "Personio: {} active persons, {} departments",
+        persons.len(),
+        departments.len()
+    );
+    let mut users = Vec::with_capacity(persons.len());
+    for person in &persons {
+        let id = text_of(person.get("id"));
+        // Ids are numbers or UUIDs; anything else is not put into a URL.
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            warn!("Personio: left out: a person whose id {id:?} is not an id");
+            continue;
+        }
+        let url = personio.api.url(&format!(
+            "{}/v2/persons/{id}/employments?limit=1",
+            s.api_url
+        ))?;
+        // The most recent employment comes first.
+        let answer = personio
+            .send(&Request::get(
+                url,
+                format!("the employments of person {id}"),
+            ))
+            .await?
+            .json()?;
+        let latest = answer.get("_data").and_then(|d| d.get(0));
+        match map_person(person, latest, &departments) {
+            Ok(user) => users.push(user),
+            Err(why) => warn!("Personio: left out: {why}"),
+        }
+    }
+    info!(
+        "Personio: {} people read ({} token{})",
+        users.len(),
+        personio.tokens,
+        if personio.tokens == 1 { "" } else { "s" }
+    );
+    Ok(users)
 }
 
 /// The department paths of the org-unit listing (`id`, `name`, `parent_id`).

@@ -14,6 +14,7 @@ mod fetch_hibob;
 mod fetch_ldap;
 mod fetch_netsuite;
 mod fetch_okta;
+mod fetch_personio;
 mod hostile_input;
 mod http_errors;
 mod http_service;
