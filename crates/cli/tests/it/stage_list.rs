@@ -282,9 +282,19 @@ fn each_fetchers_settings_are_its_own() {
         }
     }
     for stage in stages::fetchers() {
-        assert!(
-            settings_of(stage).next().is_some(),
-            "{} has no settings in the registry",
+        let first = settings_of(stage)
+            .next()
+            .unwrap_or_else(|| panic!("{} has no settings in the registry", stage.name));
+        // The prefix comes with the line in the stage list, so a typo of the
+        // fetcher's settings is caught like any other.
+        let typo = &first.name[..first.name.len() - 1];
+        assert_eq!(
+            scim_core::registry::unknown_settings([typo]),
+            [scim_core::registry::UnknownSetting::Misspelt {
+                name: typo.to_owned(),
+                closest: first.name
+            }],
+            "{}",
             stage.name
         );
     }
