@@ -154,6 +154,8 @@ pub struct Response {
     headers: HeaderMap,
     body: Vec<u8>,
     context: Context,
+    /// The request's credentials, hidden from errors about this answer.
+    secrets: Vec<String>,
 }
 
 impl Response {
@@ -186,7 +188,7 @@ impl Response {
 
     /// An error of any kind about this answer (a page that cannot be walked).
     pub fn failure(&self, kind: ErrorKind) -> Error {
-        Error::new(self.context.clone(), kind)
+        Error::new(self.context.clone(), kind).redacted(&self.secrets)
     }
 }
 
@@ -265,6 +267,7 @@ impl Client {
                             headers: answer.headers,
                             body: answer.body,
                             context: self.context(request),
+                            secrets: self.secrets(request),
                         });
                     }
                     self.after_status(request, answer, attempt, &mut refusals)?
@@ -366,7 +369,20 @@ impl Client {
     /// An error about `request` that no answer produced (a URL that cannot
     /// be built, a shape the caller rejects).
     pub fn error(&self, request: &Request, kind: ErrorKind) -> Error {
-        Error::new(self.context(request), kind)
+        Error::new(self.context(request), kind).redacted(&self.secrets(request))
+    }
+
+    /// What messages about `request` must not show: its credentials, and
+    /// the parts of a secret URL (a webhook's key, in its path or query).
+    fn secrets(&self, request: &Request) -> Vec<String> {
+        let mut secrets = request.secrets();
+        if self.options.secret_url {
+            let url = &request.url;
+            secrets.extend(url.path_segments().into_iter().flatten().map(str::to_owned));
+            secrets.extend(url.query().map(str::to_owned));
+            secrets.extend(url.query_pairs().map(|(_, v)| v.into_owned()));
+        }
+        crate::request::worth_hiding(secrets)
     }
 
     fn context(&self, request: &Request) -> Context {

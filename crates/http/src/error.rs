@@ -114,6 +114,47 @@ impl Error {
         }
     }
 
+    /// The same error with `secrets` hidden from every text it carries that
+    /// came from outside (a server's explanation, its body, a link, a cause).
+    pub(crate) fn redacted(mut self, secrets: &[String]) -> Self {
+        if secrets.is_empty() {
+            return self;
+        }
+        let hide = |text: &mut String| *text = crate::request::redact(text, secrets);
+        match &mut self.kind {
+            ErrorKind::Status { message, body, .. } => {
+                hide(message);
+                if let Ok(text) = std::str::from_utf8(body) {
+                    *body = crate::request::redact(text, secrets).into_bytes();
+                }
+            }
+            ErrorKind::NameNotResolved { host: text }
+            | ErrorKind::Connect { cause: text, .. }
+            | ErrorKind::Transport { cause: text }
+            | ErrorKind::OutcomeUnknown { cause: text }
+            | ErrorKind::BudgetSpent { cause: text, .. }
+            | ErrorKind::Redirect { to: text, .. }
+            | ErrorKind::Decode { message: text }
+            | ErrorKind::Setup { message: text } => hide(text),
+            ErrorKind::Paging(e) => match e {
+                PagingError::OtherOrigin { origin: text }
+                | PagingError::RepeatedUrl { url: text }
+                | PagingError::BadNextLink { link: text, .. }
+                | PagingError::NotJson { message: text, .. } => hide(text),
+                PagingError::RepeatedPage { .. }
+                | PagingError::TooManyPages { .. }
+                | PagingError::EmptyPageWithMore { .. }
+                | PagingError::NoList { .. }
+                | PagingError::NoCursor { .. } => {}
+            },
+            ErrorKind::Timeout { .. }
+            | ErrorKind::WaitTooLong { .. }
+            | ErrorKind::Tls(_)
+            | ErrorKind::TooLarge { .. } => {}
+        }
+        self
+    }
+
     pub fn kind(&self) -> &ErrorKind {
         &self.kind
     }

@@ -34,7 +34,10 @@
 //!   No compression is negotiated, so no answer expands after the check.
 //! - **Credentials stay with their host**: redirects are followed only within
 //!   the request's origin (at most 5), no `Referer` is sent, and a paging link
-//!   to another origin is refused ([`paging`]).
+//!   to another origin is refused ([`paging`]). A request's credentials (its
+//!   token, password, key header, form values; a secret URL's path and query)
+//!   are hidden from every message, so a server or proxy that echoes them in
+//!   an error page does not get them into the logs or the alert webhook.
 //! - **Time values from servers** (`Retry-After` in seconds or as a date, the
 //!   rate-limit reset, `Date`) are parsed defensively: `inf`, `NaN`, `1e20`,
 //!   negative values and the year 9999 neither panic nor wait past the cap

@@ -183,4 +183,110 @@ impl Request {
     pub fn repeat(&self) -> Repeat {
         self.repeat
     }
+
+    /// The texts of this request's credentials, in every form a server could
+    /// echo back (a proxy or a debugging endpoint that repeats the request's
+    /// headers in its error page): the token, the password, the whole header
+    /// value and the encoded `user:password` of Basic. Messages hide them
+    /// ([`redact`]), because a message goes to logs and to the alert webhook,
+    /// another host.
+    pub(crate) fn secrets(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        match &self.auth {
+            Auth::None => {}
+            Auth::Bearer(token) => found.push(token.expose().to_owned()),
+            Auth::Basic { user, password } => {
+                // BambooHR's key is the user name, with any password.
+                found.push(user.clone());
+                found.push(password.expose().to_owned());
+                found.push(base64(format!("{user}:{}", password.expose()).as_bytes()));
+            }
+            Auth::Header { value, .. } => {
+                // `SSWS <token>`: the token may be echoed without its scheme.
+                found.push(value.expose().to_owned());
+                found.extend(value.expose().split_whitespace().map(str::to_owned));
+            }
+        }
+        if let Body::Form(fields) = &self.body {
+            found.extend(fields.iter().map(|(_, v)| v.expose().to_owned()));
+        }
+        if let Some(password) = self.url.password() {
+            found.push(password.to_owned());
+        }
+        worth_hiding(found)
+    }
+}
+
+/// The texts of `found` long enough to be looked for, longest first (a value
+/// is hidden whole before any part of it), each once.
+pub(crate) fn worth_hiding(mut found: Vec<String>) -> Vec<String> {
+    found.retain(|s| s.chars().count() >= MIN_SECRET_CHARS);
+    found.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    found.dedup();
+    found
+}
+
+/// Credentials shorter than this are not looked for in messages: so short a
+/// value would also match ordinary words (BambooHR's password is `x`), and
+/// the services issue none so short.
+const MIN_SECRET_CHARS: usize = 8;
+
+/// `text` with every occurrence of each of `secrets` replaced by `***`.
+pub(crate) fn redact(text: &str, secrets: &[String]) -> String {
+    secrets.iter().fold(text.to_owned(), |text, secret| {
+        text.replace(secret.as_str(), "***")
+    })
+}
+
+/// Standard base64 with padding, as HTTP Basic credentials are encoded.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_encoded_as_http_sends_them() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"evil:pw"), "ZXZpbDpwdw==");
+    }
+
+    #[test]
+    fn every_form_of_a_credential_is_hidden_but_short_values_are_not() {
+        let url = Url::parse("https://h.example/x").unwrap();
+        let basic = Request::get(url.clone(), "c").basic("0123456789abcdef", &Secret::new("x"));
+        let text = "echo: Basic MDEyMzQ1Njc4OWFiY2RlZjp4 user 0123456789abcdef x";
+        assert_eq!(redact(text, &basic.secrets()), "echo: Basic *** user *** x");
+        let okta = Request::get(url, "c")
+            .secret_header("authorization", Secret::new("SSWS 00abcdefghijkl"));
+        assert_eq!(
+            redact(
+                "got SSWS 00abcdefghijkl, token 00abcdefghijkl",
+                &okta.secrets()
+            ),
+            "got ***, token ***"
+        );
+    }
 }

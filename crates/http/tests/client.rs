@@ -429,3 +429,86 @@ async fn paging_never_sends_credentials_to_another_origin() {
     assert_eq!(count.load(Ordering::SeqCst), 1);
     assert_eq!(elsewhere_count.load(Ordering::SeqCst), 0);
 }
+
+/// A server (or a proxy before it) whose error page repeats the request's
+/// credentials back, as some debugging endpoints do.
+async fn echo_server() -> Url {
+    let (url, _) = serve(|n, headers: HeaderMap| async move {
+        let echoed = format!(
+            "you sent authorization={:?} x-api-key={:?}",
+            headers.get("authorization"),
+            headers.get("x-api-key")
+        );
+        match n % 3 {
+            // The explanation in the declared JSON field.
+            0 => (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"message": echoed})),
+            )
+                .into_response(),
+            // A plain-text error page.
+            1 => (StatusCode::FORBIDDEN, echoed).into_response(),
+            // A success that is not JSON.
+            _ => (StatusCode::OK, echoed).into_response(),
+        }
+    })
+    .await;
+    url
+}
+
+#[tokio::test]
+async fn credentials_a_server_echoes_back_are_not_repeated_in_messages() {
+    let url = echo_server().await;
+    let c = client_with(Duration::from_secs(5), |o| o.retry.max_attempts = 1);
+    let token = "tok-0123456789abcdef";
+    let requests = [
+        Request::get(url.clone(), "bearer").bearer(&Secret::new(token)),
+        // BambooHR: the key is the user name.
+        Request::get(url.clone(), "basic").basic(token, &Secret::new("x")),
+        Request::get(url.clone(), "basic").basic("SERVICE-1", &Secret::new(token)),
+        Request::get(url.clone(), "okta")
+            .secret_header("authorization", Secret::new(format!("SSWS {token}"))),
+        Request::get(url.clone(), "factorial").secret_header("x-api-key", Secret::new(token)),
+    ];
+    let basic_encoded = [
+        "dG9rLTAxMjM0NTY3ODlhYmNkZWY6eA",
+        "U0VSVklDRS0xOnRvay0wMTIzNDU2Nzg5YWJjZGVm",
+    ];
+    for request in &requests {
+        for _ in 0..3 {
+            let text = match c.send(request).await {
+                Err(e) => e.to_string(),
+                Ok(answer) => answer.json().unwrap_err().to_string(),
+            };
+            assert!(
+                text.contains("you sent"),
+                "the server's text is shown: {text}"
+            );
+            assert!(!text.contains(token), "{}: {text}", request.call());
+            for encoded in basic_encoded {
+                assert!(!text.contains(encoded), "{}: {text}", request.call());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_secret_urls_key_its_server_echoes_back_is_not_shown() {
+    let (url, _) = serve(|_, _| async {
+        (
+            StatusCode::NOT_FOUND,
+            "no hook at /api/hooks/T0123/KEY-0123456789abcdef?sig=SIG-0123456789",
+        )
+            .into_response()
+    })
+    .await;
+    let c = client_with(Duration::from_secs(5), |o| o.secret_url = true);
+    let hook = url
+        .join("hooks/T0123/KEY-0123456789abcdef?sig=SIG-0123456789")
+        .unwrap();
+    let err = c.send(&Request::post(hook, "the alert")).await.unwrap_err();
+    let text = err.to_string();
+    assert_eq!(err.status(), Some(404), "{err:?}");
+    assert!(!text.contains("KEY-0123456789abcdef"), "{text}");
+    assert!(!text.contains("SIG-0123456789"), "{text}");
+}
