@@ -796,13 +796,9 @@ fn error_message(text: &ErrorText, status: u16, headers: &HeaderMap, body: &[u8]
         })
     };
     if let Some(message) = from_json.or_else(from_header) {
-        return message.chars().take(300).collect();
+        return one_line(&message, 300);
     }
-    let text: String = String::from_utf8_lossy(&body[..body.len().min(200)])
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect();
+    let text = one_line(&String::from_utf8_lossy(&body[..body.len().min(200)]), 200);
     if text.is_empty() {
         reqwest::StatusCode::from_u16(status)
             .ok()
@@ -812,6 +808,19 @@ fn error_message(text: &ErrorText, status: u16, headers: &HeaderMap, body: &[u8]
     } else {
         text
     }
+}
+
+/// A server's text as one line of at most `max` characters: control
+/// characters (a line break, an escape sequence) become spaces, so the text
+/// cannot start a forged log line or drive the terminal.
+fn one_line(text: &str, max: usize) -> String {
+    text.split(|c: char| c.is_control() || c.is_whitespace())
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(max)
+        .collect()
 }
 
 /// The cause an error kind carries, for retry lines and wrapped errors.
@@ -900,6 +909,29 @@ mod tests {
         assert_eq!(
             error_message(&text, 500, &h, b"<html>oops</html>"),
             "<html>oops</html>"
+        );
+    }
+
+    #[test]
+    fn a_servers_explanation_cannot_forge_log_lines() {
+        let text = ErrorText {
+            json: &["/message"],
+            headers: &["x-error"],
+        };
+        let forged = "bad key\n2026-12-06 03:00:00,000 - INFO - all users in step\u{1b}[2J\r\t";
+        let body = serde_json::to_vec(&serde_json::json!({ "message": forged })).unwrap();
+        let mut with_header = HeaderMap::new();
+        with_header.insert("x-error", "a\tb".parse().unwrap());
+        for message in [
+            error_message(&text, 401, &HeaderMap::new(), &body),
+            error_message(&text, 401, &with_header, b""),
+            error_message(&text, 500, &HeaderMap::new(), forged.as_bytes()),
+        ] {
+            assert!(!message.contains(char::is_control), "{message:?}");
+        }
+        assert_eq!(
+            error_message(&text, 401, &HeaderMap::new(), &body),
+            "bad key 2026-12-06 03:00:00,000 - INFO - all users in step [2J"
         );
     }
 
