@@ -27,6 +27,8 @@ use crate::wait::{self, ServerWait};
 pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
 /// The most of an error answer read: enough for any error message.
 const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+/// The longest URL the HTTP library puts in a request line.
+const MAX_URL_LENGTH: usize = 65_534;
 /// Redirects followed (same origin only).
 const MAX_REDIRECTS: usize = 5;
 /// How long a request may go unanswered before the run says so, at most.
@@ -690,6 +692,19 @@ impl Client {
             }));
         }
         let cause = scim_core::mask_url_credentials(&root_cause(e)).into_owned();
+        if e.is_builder() {
+            // Refused before anything was sent; sending it again cannot help.
+            let length = request.url.as_str().len();
+            return Failure::Final(ErrorKind::Unsendable {
+                cause: if length > MAX_URL_LENGTH {
+                    format!(
+                        "{cause}: the URL is {length} characters long, more than a request carries"
+                    )
+                } else {
+                    cause
+                },
+            });
+        }
         if e.is_timeout() {
             let kind = ErrorKind::Timeout {
                 after: self.options.timeout,

@@ -94,6 +94,9 @@ pub enum ErrorKind {
     },
     /// The server's certificate was refused; not retried.
     Tls(TlsRefusal),
+    /// The request cannot be put on the wire (a next page's URL longer than
+    /// any request line, a header value with a line break); it was not sent.
+    Unsendable { cause: String },
     /// The answer is larger than the client reads.
     TooLarge { limit: u64 },
     /// A redirect to another origin, not followed.
@@ -135,6 +138,7 @@ impl Error {
             | ErrorKind::BudgetSpent { cause: text, .. }
             | ErrorKind::Redirect { to: text, .. }
             | ErrorKind::Decode { message: text }
+            | ErrorKind::Unsendable { cause: text }
             | ErrorKind::Setup { message: text } => hide(text),
             ErrorKind::Paging(e) => match e {
                 PagingError::OtherOrigin { origin: text }
@@ -296,6 +300,9 @@ impl fmt::Display for Error {
             ErrorKind::Tls(refusal) => {
                 unreachable(f)?;
                 write!(f, "{refusal}")
+            }
+            ErrorKind::Unsendable { cause } => {
+                write!(f, "cannot send {call} to {service}: {cause}")
             }
             ErrorKind::TooLarge { limit } => write!(
                 f,

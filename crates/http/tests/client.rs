@@ -512,3 +512,31 @@ async fn a_secret_urls_key_its_server_echoes_back_is_not_shown() {
     assert!(!text.contains("KEY-0123456789abcdef"), "{text}");
     assert!(!text.contains("SIG-0123456789"), "{text}");
 }
+
+#[tokio::test]
+async fn a_next_link_no_request_can_carry_fails_at_once_without_retries() {
+    // Longer than any request line the HTTP library builds (64 KiB).
+    let (url, count) = serve(|_, headers: HeaderMap| async move {
+        let host = headers["host"].to_str().unwrap().to_owned();
+        let next = format!("http://{host}/api/users?skiptoken={}", "a".repeat(70_000));
+        axum::Json(json!({"value": [1], "@odata.nextLink": next})).into_response()
+    })
+    .await;
+    let c = client();
+    let listing = Request::get(url.join("users").unwrap(), "users").unsafe_to_repeat();
+    let err = c
+        .all(
+            &listing,
+            Paging::new("/value", Next::UrlAt("/@odata.nextLink")),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Unsendable { .. }),
+        "{err:?}"
+    );
+    assert!(!err.outcome_unknown(), "it never left: {err}");
+    assert!(err.to_string().contains("users, page 2"), "{err}");
+    assert_eq!(count.load(Ordering::SeqCst), 1, "page 2 was never sent");
+    assert_eq!(c.request_counts().retries, 0, "{err}");
+}
