@@ -285,12 +285,17 @@ impl Client {
                 }
                 Err(Failure::NotSent(kind) | Failure::MaybeSent(kind)) => {
                     let wait = wait::backoff(policy.base_delay, policy.max_delay, attempt);
-                    let spent_ms = self.state.unanswered_ms.fetch_add(
-                        u64::try_from((started.elapsed() + wait).as_millis()).unwrap_or(u64::MAX),
-                        Ordering::Relaxed,
+                    let this_ms =
+                        u64::try_from((started.elapsed() + wait).as_millis()).unwrap_or(u64::MAX);
+                    // The total with this attempt and the wait after it: an
+                    // attempt that would start past the budget is not made.
+                    let spent = Duration::from_millis(
+                        self.state
+                            .unanswered_ms
+                            .fetch_add(this_ms, Ordering::Relaxed)
+                            .saturating_add(this_ms),
                     );
-                    let spent = Duration::from_millis(spent_ms);
-                    if spent + wait > policy.unanswered_budget {
+                    if spent > policy.unanswered_budget {
                         return Err(self.error(
                             request,
                             ErrorKind::BudgetSpent {

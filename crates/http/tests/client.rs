@@ -540,3 +540,30 @@ async fn a_next_link_no_request_can_carry_fails_at_once_without_retries() {
     assert_eq!(count.load(Ordering::SeqCst), 1, "page 2 was never sent");
     assert_eq!(c.request_counts().retries, 0, "{err}");
 }
+
+#[tokio::test]
+async fn no_attempt_starts_once_the_unanswered_budget_is_spent() {
+    let (url, count) = serve(|_, _| async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        ok()
+    })
+    .await;
+    let timeout = Duration::from_millis(400);
+    let c = client_with(timeout, |o| {
+        o.retry.max_attempts = 10;
+        o.retry.unanswered_budget = Duration::from_millis(1000);
+    });
+    let err = c.send(&Request::get(url, "GET group")).await.unwrap_err();
+    let ErrorKind::BudgetSpent { spent, budget, .. } = err.kind() else {
+        panic!("{err:?}");
+    };
+    let sent = count.load(Ordering::SeqCst);
+    // Each attempt went unanswered for a whole timeout: after three, 1.2 s
+    // of a 1 s budget are spent, and a fourth would start past it.
+    assert!(sent <= 3, "{sent} attempts: {err}");
+    assert!(
+        *spent >= timeout * sent,
+        "the message counts every attempt ({sent}): {err}"
+    );
+    assert!(*spent > *budget, "{err}");
+}
