@@ -208,7 +208,13 @@ impl Request {
             }
         }
         if let Body::Form(fields) = &self.body {
-            found.extend(fields.iter().map(|(_, v)| v.expose().to_owned()));
+            for (_, value) in fields {
+                found.push(value.expose().to_owned());
+                // As it went on the wire: `a+b/c=` is sent as `a%2Bb%2Fc%3D`.
+                found.push(
+                    url::form_urlencoded::byte_serialize(value.expose().as_bytes()).collect(),
+                );
+            }
         }
         if let Some(password) = self.url.password() {
             found.push(password.to_owned());
@@ -287,6 +293,15 @@ mod tests {
                 &okta.secrets()
             ),
             "got ***, token ***"
+        );
+        let token = Request::post(Url::parse("https://login.example/t").unwrap(), "c")
+            .form(vec![("client_secret", Secret::new("s3cr+t/value=="))]);
+        assert_eq!(
+            redact(
+                "body: client_secret=s3cr%2Bt%2Fvalue%3D%3D, or s3cr+t/value==",
+                &token.secrets()
+            ),
+            "body: client_secret=***, or ***"
         );
     }
 }
