@@ -30,7 +30,7 @@ const ERROR_BODY_LIMIT: u64 = 64 * 1024;
 /// The longest URL the HTTP library puts in a request line.
 const MAX_URL_LENGTH: usize = 65_534;
 /// Redirects followed (same origin only).
-const MAX_REDIRECTS: usize = 5;
+pub(crate) const MAX_REDIRECTS: usize = 5;
 /// How long a request may go unanswered before the run says so, at most.
 const SLOW_NOTICE: Duration = Duration::from_secs(10);
 
@@ -571,17 +571,21 @@ impl Client {
         let status = response.status();
         let headers = response.headers().clone();
         if status.is_redirection() {
-            let to = headers
+            // Relative to the answer's URL: redirects within the origin may
+            // have been followed before this one.
+            let target = headers
                 .get(reqwest::header::LOCATION)
                 .and_then(|l| l.to_str().ok())
-                .and_then(|l| request.url.join(l).ok())
-                .map_or_else(
-                    || "an unknown place".to_owned(),
-                    |u| u.origin().ascii_serialization(),
-                );
+                .and_then(|l| response.url().join(l).ok());
             return Err(Failure::Final(ErrorKind::Redirect {
                 status: status.as_u16(),
-                to,
+                within_origin: target
+                    .as_ref()
+                    .is_some_and(|t| t.origin() == request.url.origin()),
+                to: target.map_or_else(
+                    || "an unknown place".to_owned(),
+                    |u| u.origin().ascii_serialization(),
+                ),
             }));
         }
         let limit = if status.is_success() {

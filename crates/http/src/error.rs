@@ -99,8 +99,13 @@ pub enum ErrorKind {
     Unsendable { cause: String },
     /// The answer is larger than the client reads.
     TooLarge { limit: u64 },
-    /// A redirect to another origin, not followed.
-    Redirect { status: u16, to: String },
+    /// A redirect to another origin, or one more than the redirects followed
+    /// within the origin ([`within_origin`](ErrorKind::Redirect::within_origin)); not followed.
+    Redirect {
+        status: u16,
+        to: String,
+        within_origin: bool,
+    },
     /// The listing's pages could not be walked.
     Paging(PagingError),
     /// The answer is not what the API documents.
@@ -310,7 +315,17 @@ impl fmt::Display for Error {
                  reads; not read",
                 limit / (1024 * 1024)
             ),
-            ErrorKind::Redirect { status, to } => write!(
+            ErrorKind::Redirect {
+                status,
+                to,
+                within_origin: true,
+            } => write!(
+                f,
+                "{service} answered {status} to {call}: more than {} redirects within {to}; \
+                 not followed further",
+                crate::client::MAX_REDIRECTS
+            ),
+            ErrorKind::Redirect { status, to, .. } => write!(
                 f,
                 "{service} answered {status} to {call}: a redirect to {to}, not followed \
                  (redirects to another origin would take the request's credentials with them)"

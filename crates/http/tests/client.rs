@@ -567,3 +567,25 @@ async fn no_attempt_starts_once_the_unanswered_budget_is_spent() {
     );
     assert!(*spent > *budget, "{err}");
 }
+
+#[tokio::test]
+async fn a_redirect_loop_within_the_origin_is_not_called_a_redirect_elsewhere() {
+    let (url, count) = serve(|_, _| async { status(302, &[("location", "/api/again")]) }).await;
+    let c = client();
+    let err = c
+        .send(&Request::get(url.join("start").unwrap(), "GET start"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Redirect { status: 302, .. }),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("more than 5 redirects"), "{text}");
+    assert!(!text.contains("another origin"), "{text}");
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        6,
+        "the first request and 5 redirects"
+    );
+}
