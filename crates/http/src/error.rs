@@ -154,7 +154,8 @@ impl Error {
                 | PagingError::TooManyPages { .. }
                 | PagingError::EmptyPageWithMore { .. }
                 | PagingError::NoList { .. }
-                | PagingError::NoCursor { .. } => {}
+                | PagingError::NoCursor { .. }
+                | PagingError::CredentialsInLink { .. } => {}
             },
             ErrorKind::Timeout { .. }
             | ErrorKind::WaitTooLong { .. }

@@ -9,7 +9,9 @@
 //! common case is [`crate::Client::all`].
 //!
 //! Whatever the style, the walk refuses a next page on another origin (the
-//! credentials of a request would go with it), stops on a page asked for
+//! credentials of a request would go with it) or with user info of its own
+//! in its link (the HTTP library would send it as a second, server-chosen
+//! `Authorization` header), stops on a page asked for
 //! twice or answered twice with the same body (a server that ignores the
 //! cursor would otherwise be read forever), stops after
 //! [`Paging::max_pages`], and refuses an offset page that announces more
@@ -113,6 +115,11 @@ pub enum PagingError {
          the credentials stay with their own host"
     )]
     OtherOrigin { origin: String },
+    #[error(
+        "page {page} names its next page with credentials of its own (user info in the link); \
+         not followed"
+    )]
+    CredentialsInLink { page: u32 },
     #[error("the next page would be a page already read ({url}); stopped instead of looping")]
     RepeatedUrl { url: String },
     #[error(
@@ -231,6 +238,9 @@ impl Pages {
                 return Err(PagingError::OtherOrigin {
                     origin: url.origin().ascii_serialization(),
                 });
+            }
+            if (url.username(), url.password()) != (self.first.username(), self.first.password()) {
+                return Err(PagingError::CredentialsInLink { page });
             }
             if self.asked.contains(url.as_str()) {
                 return Err(PagingError::RepeatedUrl {
@@ -437,6 +447,30 @@ mod tests {
                 matches!(err, PagingError::OtherOrigin { .. }),
                 "{other}: {err}"
             );
+            assert_eq!(p.next_url(), None, "nothing more is asked");
+        }
+    }
+
+    #[test]
+    fn a_next_link_with_credentials_of_its_own_is_refused() {
+        // Same origin, but the HTTP library would send the user info as a
+        // Basic header of the server's choosing, next to the real credential.
+        for link in [
+            "https://evil:pw@graph.example/v1.0/users?$skiptoken=2",
+            "https://evil@graph.example/v1.0/users?$skiptoken=2",
+        ] {
+            let mut p = Pages::new(
+                url("https://graph.example/v1.0/users"),
+                Paging::new("/value", Next::UrlAt("/@odata.nextLink")),
+            );
+            let err = p
+                .accept(
+                    &no_headers(),
+                    &body(json!({"value": [1], "@odata.nextLink": link})),
+                )
+                .unwrap_err();
+            assert_eq!(err, PagingError::CredentialsInLink { page: 1 }, "{link}");
+            assert!(!err.to_string().contains("pw"), "{err}");
             assert_eq!(p.next_url(), None, "nothing more is asked");
         }
     }
