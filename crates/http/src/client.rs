@@ -716,7 +716,12 @@ impl Client {
         }
         if e.is_timeout() {
             let kind = ErrorKind::Timeout {
-                after: self.options.timeout,
+                after: if e.is_connect() {
+                    connect_timeout(&self.options)
+                } else {
+                    self.options.timeout
+                },
+                connecting: e.is_connect(),
             };
             return if e.is_connect() {
                 Failure::NotSent(kind)
@@ -771,13 +776,20 @@ fn build_http(options: &ClientOptions) -> Result<reqwest::Client, reqwest::Error
     });
     reqwest::Client::builder()
         .timeout(options.timeout)
-        .connect_timeout(options.timeout.min(Duration::from_secs(10)))
+        .connect_timeout(connect_timeout(options))
         .danger_accept_invalid_certs(!options.verify_tls)
         .user_agent(concat!("timecamp-scim/", env!("CARGO_PKG_VERSION")))
         .redirect(redirects)
         .referer(false)
         .dns_resolver(Arc::new(Resolver))
         .build()
+}
+
+/// How long making a connection (TCP and TLS handshakes) may take: the
+/// request's timeout, at most 10 s; a service that takes longer to accept a
+/// connection is not going to answer.
+fn connect_timeout(options: &ClientOptions) -> Duration {
+    options.timeout.min(Duration::from_secs(10))
 }
 
 enum BodyError {
@@ -850,7 +862,11 @@ fn one_line(text: &str, max: usize) -> String {
 /// The cause an error kind carries, for retry lines and wrapped errors.
 fn cause_of(kind: &ErrorKind) -> String {
     match kind {
-        ErrorKind::Timeout { after } => format!("no answer within {} s", after.as_secs()),
+        ErrorKind::Timeout {
+            after,
+            connecting: true,
+        } => format!("no connection within {} s", after.as_secs()),
+        ErrorKind::Timeout { after, .. } => format!("no answer within {} s", after.as_secs()),
         ErrorKind::Connect { host, cause } => format!("cannot connect to {host}: {cause}"),
         ErrorKind::Transport { cause } => format!("connection failed: {cause}"),
         other => format!("{other:?}"),

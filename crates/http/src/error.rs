@@ -71,7 +71,12 @@ pub enum ErrorKind {
     /// No connection could be made (refused, unreachable), after the retries.
     Connect { host: String, cause: String },
     /// No answer within the request's timeout, after the retries.
-    Timeout { after: Duration },
+    Timeout {
+        after: Duration,
+        /// No connection was made in time (the connection timeout, at most
+        /// 10 s: a TCP or TLS handshake that stalls); else no whole answer.
+        connecting: bool,
+    },
     /// The connection broke (reset, closed) after the request was sent, after the retries.
     Transport { cause: String },
     /// A request that is not safe to repeat failed after it may have reached
@@ -255,7 +260,15 @@ impl fmt::Display for Error {
                 write!(f, "cannot connect to {host}: {cause}")?;
                 advise(f, hints.location)
             }
-            ErrorKind::Timeout { after } => {
+            ErrorKind::Timeout {
+                after,
+                connecting: true,
+            } => {
+                unreachable(f)?;
+                write!(f, "no connection within {} s", after.as_secs())?;
+                advise(f, hints.location)
+            }
+            ErrorKind::Timeout { after, .. } => {
                 unreachable(f)?;
                 write!(f, "no answer within {} s", after.as_secs())?;
                 if !hints.timeout_setting.is_empty() {

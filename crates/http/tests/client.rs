@@ -589,3 +589,33 @@ async fn a_redirect_loop_within_the_origin_is_not_called_a_redirect_elsewhere() 
         "the first request and 5 redirects"
     );
 }
+
+#[tokio::test]
+async fn a_connection_that_never_completes_is_said_to_time_out_connecting() {
+    // Accepts, then never answers the TLS handshake.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    // A request timeout above the connection timeout (10 s at most).
+    let c = client_with(Duration::from_secs(12), |o| o.retry.max_attempts = 1);
+    let url = Url::parse(&format!("https://127.0.0.1:{port}/api/group")).unwrap();
+    let err = c.send(&Request::get(url, "GET group")).await.unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Timeout {
+                connecting: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("no connection within 10 s"), "{text}");
+    assert!(!text.contains("12 s"), "{text}");
+}
