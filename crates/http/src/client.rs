@@ -14,7 +14,7 @@ use tracing::{debug, info, warn};
 use url::Url;
 
 use crate::dns::{NameNotResolved, Resolver};
-use crate::error::{Context, Error, ErrorKind, Hints};
+use crate::error::{Context, Error, ErrorKind, Hints, RedirectRefused};
 use crate::paging::{Pages, Paging};
 use crate::request::{Auth, Body, Repeat, Request};
 use crate::tls::{self, TlsRefusal};
@@ -136,7 +136,11 @@ struct State {
 /// the rate-limit window, the counters and the unanswered budget.
 #[derive(Clone)]
 pub struct Client {
+    /// For reads (GET, HEAD).
     http: reqwest::Client,
+    /// For everything else: the same, but following only the redirects that
+    /// keep the method and the body (307, 308).
+    http_writes: reqwest::Client,
     options: Arc<ClientOptions>,
     state: Arc<State>,
 }
@@ -214,7 +218,18 @@ struct Answer {
 
 impl Client {
     pub fn new(options: ClientOptions) -> Result<Self, Error> {
-        let http = build_http(&options).map_err(|e| {
+        if !options.verify_tls {
+            warn!(
+                "TLS certificate verification is OFF for {}{}: its credentials could be intercepted",
+                options.service,
+                options
+                    .hints
+                    .insecure_switch
+                    .map(|s| format!(" ({s}=false)"))
+                    .unwrap_or_default()
+            );
+        }
+        let setup_error = |e: reqwest::Error| {
             Error::new(
                 Context {
                     service: options.service,
@@ -226,9 +241,12 @@ impl Client {
                     message: tls::error_chain(&e),
                 },
             )
-        })?;
+        };
+        let http = build_http(&options, Redirects::Any).map_err(setup_error)?;
+        let http_writes = build_http(&options, Redirects::KeepingTheMethod).map_err(setup_error)?;
         Ok(Self {
             http,
+            http_writes,
             options: Arc::new(options),
             state: Arc::default(),
         })
@@ -577,11 +595,29 @@ impl Client {
                 .get(reqwest::header::LOCATION)
                 .and_then(|l| l.to_str().ok())
                 .and_then(|l| response.url().join(l).ok());
+            if request.repeat == Repeat::Unsafe && matches!(status.as_u16(), 301..=303) {
+                // "Done, see there": the server may have acted before redirecting.
+                return Err(Failure::Final(ErrorKind::OutcomeUnknown {
+                    cause: format!(
+                        "{} answered {} (a redirect, not followed)",
+                        self.options.service,
+                        status.as_u16()
+                    ),
+                }));
+            }
+            let within_origin = target
+                .as_ref()
+                .is_some_and(|t| t.origin() == request.url.origin());
+            let reading = matches!(request.method, Method::GET | Method::HEAD);
             return Err(Failure::Final(ErrorKind::Redirect {
                 status: status.as_u16(),
-                within_origin: target
-                    .as_ref()
-                    .is_some_and(|t| t.origin() == request.url.origin()),
+                refused: if !within_origin {
+                    RedirectRefused::OtherOrigin
+                } else if reading || matches!(status.as_u16(), 307 | 308) {
+                    RedirectRefused::TooMany
+                } else {
+                    RedirectRefused::WriteAsRead
+                },
                 to: target.map_or_else(
                     || "an unknown place".to_owned(),
                     |u| u.origin().ascii_serialization(),
@@ -642,8 +678,12 @@ impl Client {
     }
 
     fn build(&self, request: &Request) -> reqwest::RequestBuilder {
-        let mut builder = self
-            .http
+        let http = if matches!(request.method, Method::GET | Method::HEAD) {
+            &self.http
+        } else {
+            &self.http_writes
+        };
+        let mut builder = http
             .request(request.method.clone(), request.url.clone())
             .header(reqwest::header::ACCEPT, "application/json");
         for (name, value) in &request.headers {
@@ -747,28 +787,35 @@ impl Client {
     }
 }
 
+/// Which redirects within the origin a `reqwest` client follows.
+#[derive(Clone, Copy)]
+enum Redirects {
+    /// Any (reads: a GET stays a GET).
+    Any,
+    /// Only 307 and 308. On 301, 302 and 303 an HTTP client repeats a POST or
+    /// PUT as a GET without its body: the write would be lost and the GET's
+    /// answer taken for the write's.
+    KeepingTheMethod,
+}
+
 /// The one place a `reqwest` client is configured: timeouts, certificate
 /// checks, redirects (same origin only), no `Referer`, the named resolver.
 /// The TLS library and its crypto provider are chosen by the workspace's
 /// `reqwest` features, not here.
-fn build_http(options: &ClientOptions) -> Result<reqwest::Client, reqwest::Error> {
-    if !options.verify_tls {
-        warn!(
-            "TLS certificate verification is OFF for {}{}: its credentials could be intercepted",
-            options.service,
-            options
-                .hints
-                .insecure_switch
-                .map(|s| format!(" ({s}=false)"))
-                .unwrap_or_default()
-        );
-    }
-    let redirects = reqwest::redirect::Policy::custom(|attempt| {
+fn build_http(
+    options: &ClientOptions,
+    which: Redirects,
+) -> Result<reqwest::Client, reqwest::Error> {
+    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
         let same_origin = attempt
             .previous()
             .first()
             .is_some_and(|first| first.origin() == attempt.url().origin());
-        if same_origin && attempt.previous().len() <= MAX_REDIRECTS {
+        let keeps_the_method = match which {
+            Redirects::Any => true,
+            Redirects::KeepingTheMethod => matches!(attempt.status().as_u16(), 307 | 308),
+        };
+        if same_origin && keeps_the_method && attempt.previous().len() <= MAX_REDIRECTS {
             attempt.follow()
         } else {
             attempt.stop()

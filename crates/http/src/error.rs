@@ -31,6 +31,18 @@ pub struct Hints {
     pub budget_setting: &'static str,
 }
 
+/// Why a redirect was not followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectRefused {
+    /// To another origin: the request's credentials would go with it.
+    OtherOrigin,
+    /// One more than the redirects followed within the origin.
+    TooMany,
+    /// A 301, 302 or 303 to a write: HTTP clients repeat it as a GET without
+    /// its body, so the write would be lost and the GET's answer taken for it.
+    WriteAsRead,
+}
+
 /// Which call failed, for messages.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -104,12 +116,12 @@ pub enum ErrorKind {
     Unsendable { cause: String },
     /// The answer is larger than the client reads.
     TooLarge { limit: u64 },
-    /// A redirect to another origin, or one more than the redirects followed
-    /// within the origin ([`within_origin`](ErrorKind::Redirect::within_origin)); not followed.
+    /// A redirect not followed; `refused` says why.
     Redirect {
         status: u16,
+        /// The origin redirected to.
         to: String,
-        within_origin: bool,
+        refused: RedirectRefused,
     },
     /// The listing's pages could not be walked.
     Paging(PagingError),
@@ -332,18 +344,27 @@ impl fmt::Display for Error {
             ErrorKind::Redirect {
                 status,
                 to,
-                within_origin: true,
-            } => write!(
-                f,
-                "{service} answered {status} to {call}: more than {} redirects within {to}; \
-                 not followed further",
-                crate::client::MAX_REDIRECTS
-            ),
-            ErrorKind::Redirect { status, to, .. } => write!(
-                f,
-                "{service} answered {status} to {call}: a redirect to {to}, not followed \
-                 (redirects to another origin would take the request's credentials with them)"
-            ),
+                refused,
+            } => {
+                write!(f, "{service} answered {status} to {call}: ")?;
+                match refused {
+                    RedirectRefused::OtherOrigin => write!(
+                        f,
+                        "a redirect to {to}, not followed (redirects to another origin would \
+                         take the request's credentials with them)"
+                    ),
+                    RedirectRefused::TooMany => write!(
+                        f,
+                        "more than {} redirects within {to}; not followed further",
+                        crate::client::MAX_REDIRECTS
+                    ),
+                    RedirectRefused::WriteAsRead => write!(
+                        f,
+                        "a redirect, not followed (it would repeat the write as a read, \
+                         without its content)"
+                    ),
+                }
+            }
             ErrorKind::Paging(e) => write!(f, "unexpected answer from {service} ({call}): {e}"),
             ErrorKind::Decode { message } => {
                 write!(f, "unexpected answer from {service} ({call}): {message}")

@@ -33,7 +33,8 @@
 //!   it streams in, before it is buffered; an error body is read up to 64 KiB.
 //!   No compression is negotiated, so no answer expands after the check.
 //! - **Credentials stay with their host**: redirects are followed only within
-//!   the request's origin (at most 5), no `Referer` is sent, and a paging link
+//!   the request's origin (at most 5; for a write, only 307 and 308, which keep
+//!   its method and body), no `Referer` is sent, and a paging link
 //!   to another origin is refused ([`paging`]). A request's credentials (its
 //!   token, password, key header, form values; a secret URL's path and query)
 //!   are hidden from every message, so a server or proxy that echoes them in
@@ -117,7 +118,7 @@ pub use client::{
     Client, ClientOptions, DEFAULT_MAX_BODY, ErrorText, RequestCounts, Response, RetryPolicy,
     host_port,
 };
-pub use error::{Context, Error, ErrorKind, Hints};
+pub use error::{Context, Error, ErrorKind, Hints, RedirectRefused};
 pub use paging::{More, Next, Pages, Paging, PagingError};
 pub use request::{Repeat, Request, TransientRefusal};
 pub use reqwest::Method;

@@ -619,3 +619,86 @@ async fn a_connection_that_never_completes_is_said_to_time_out_connecting() {
     assert!(text.contains("no connection within 10 s"), "{text}");
     assert!(!text.contains("12 s"), "{text}");
 }
+
+#[tokio::test]
+async fn a_write_is_not_turned_into_a_read_by_a_redirect() {
+    // 301, 302 and 303 make an HTTP client repeat a POST as a GET, without
+    // its body: the write would be lost and the GET's 200 taken for success.
+    let methods: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = methods.clone();
+    let app = Router::new().fallback(any(
+        move |method: axum::http::Method, uri: axum::http::Uri| {
+            let record = record.clone();
+            async move {
+                record
+                    .lock()
+                    .unwrap()
+                    .push(format!("{method} {}", uri.path()));
+                match (method.as_str(), uri.path()) {
+                    (_, "/done") => ok(),
+                    (_, p) if p.starts_with("/status/") => {
+                        let code = &p["/status/".len()..];
+                        status(code.parse().unwrap(), &[("location", "/done")])
+                    }
+                    _ => StatusCode::NOT_FOUND.into_response(),
+                }
+            }
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let c = client();
+    for code in [301, 302, 303] {
+        methods.lock().unwrap().clear();
+        let at = Url::parse(&format!("{base}/status/{code}")).unwrap();
+        let alert = Request::post(at.clone(), "the alert").json(json!({"text": "x"}));
+        let err = c.send(&alert).await.unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::Redirect {
+                    refused: scim_http::RedirectRefused::WriteAsRead,
+                    ..
+                }
+            ),
+            "{code}: {err:?}"
+        );
+        // Not safe to repeat: the server may have acted before redirecting.
+        let create = Request::post(at, "PUT group").unsafe_to_repeat();
+        let err = c.send(&create).await.unwrap_err();
+        assert!(err.outcome_unknown(), "{code}: {err:?}");
+        assert_eq!(
+            *methods.lock().unwrap(),
+            [
+                format!("POST /status/{code}"),
+                format!("POST /status/{code}")
+            ],
+            "{code}: no GET followed"
+        );
+    }
+    // 307 and 308 keep the method and the body: followed within the origin.
+    for code in [307, 308] {
+        methods.lock().unwrap().clear();
+        let at = Url::parse(&format!("{base}/status/{code}")).unwrap();
+        c.send(&Request::post(at, "the alert").json(json!({"text": "x"})))
+            .await
+            .unwrap();
+        assert_eq!(
+            *methods.lock().unwrap(),
+            [format!("POST /status/{code}"), "POST /done".to_owned()]
+        );
+    }
+    // A read follows any redirect within the origin.
+    methods.lock().unwrap().clear();
+    c.send(&Request::get(
+        Url::parse(&format!("{base}/status/302")).unwrap(),
+        "GET x",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        *methods.lock().unwrap(),
+        ["GET /status/302".to_owned(), "GET /done".to_owned()]
+    );
+}
