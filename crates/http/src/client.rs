@@ -16,7 +16,7 @@ use url::Url;
 use crate::dns::{NameNotResolved, Resolver};
 use crate::error::{Context, Error, ErrorKind, Hints, RedirectRefused};
 use crate::paging::{Pages, Paging};
-use crate::request::{Auth, Body, Repeat, Request};
+use crate::request::{Auth, Body, Hidden, Repeat, Request};
 use crate::tls::{self, TlsRefusal};
 use crate::wait::{self, ServerWait};
 
@@ -161,7 +161,7 @@ pub struct Response {
     body: Vec<u8>,
     context: Context,
     /// The request's credentials, hidden from errors about this answer.
-    secrets: Vec<String>,
+    secrets: Hidden,
 }
 
 impl Response {
@@ -399,7 +399,7 @@ impl Client {
 
     /// What messages about `request` must not show: its credentials, and
     /// the parts of a secret URL (a webhook's key, in its path or query).
-    fn secrets(&self, request: &Request) -> Vec<String> {
+    fn secrets(&self, request: &Request) -> Hidden {
         let mut secrets = request.secrets();
         if self.options.secret_url {
             let url = &request.url;
@@ -407,7 +407,7 @@ impl Client {
             secrets.extend(url.query().map(str::to_owned));
             secrets.extend(url.query_pairs().map(|(_, v)| v.into_owned()));
         }
-        crate::request::worth_hiding(secrets)
+        Hidden::new(secrets)
     }
 
     fn context(&self, request: &Request) -> Context {

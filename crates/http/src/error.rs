@@ -141,16 +141,16 @@ impl Error {
 
     /// The same error with `secrets` hidden from every text it carries that
     /// came from outside (a server's explanation, its body, a link, a cause).
-    pub(crate) fn redacted(mut self, secrets: &[String]) -> Self {
+    pub(crate) fn redacted(mut self, secrets: &crate::request::Hidden) -> Self {
         if secrets.is_empty() {
             return self;
         }
-        let hide = |text: &mut String| *text = crate::request::redact(text, secrets);
+        let hide = |text: &mut String| *text = secrets.redact(text);
         match &mut self.kind {
             ErrorKind::Status { message, body, .. } => {
                 hide(message);
                 if let Ok(text) = std::str::from_utf8(body) {
-                    *body = crate::request::redact(text, secrets).into_bytes();
+                    *body = secrets.redact(text).into_bytes();
                 }
             }
             ErrorKind::NameNotResolved { host: text }

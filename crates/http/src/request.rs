@@ -188,7 +188,7 @@ impl Request {
     /// echo back (a proxy or a debugging endpoint that repeats the request's
     /// headers in its error page): the token, the password, the whole header
     /// value and the encoded `user:password` of Basic. Messages hide them
-    /// ([`redact`]), because a message goes to logs and to the alert webhook,
+    /// ([`Hidden`]), because a message goes to logs and to the alert webhook,
     /// another host.
     pub(crate) fn secrets(&self) -> Vec<String> {
         let mut found = Vec::new();
@@ -219,17 +219,8 @@ impl Request {
         if let Some(password) = self.url.password() {
             found.push(password.to_owned());
         }
-        worth_hiding(found)
+        found
     }
-}
-
-/// The texts of `found` long enough to be looked for, longest first (a value
-/// is hidden whole before any part of it), each once.
-pub(crate) fn worth_hiding(mut found: Vec<String>) -> Vec<String> {
-    found.retain(|s| s.chars().count() >= MIN_SECRET_CHARS);
-    found.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    found.dedup();
-    found
 }
 
 /// Credentials shorter than this are not looked for in messages: so short a
@@ -237,11 +228,37 @@ pub(crate) fn worth_hiding(mut found: Vec<String>) -> Vec<String> {
 /// the services issue none so short.
 const MIN_SECRET_CHARS: usize = 8;
 
-/// `text` with every occurrence of each of `secrets` replaced by `***`.
-pub(crate) fn redact(text: &str, secrets: &[String]) -> String {
-    secrets.iter().fold(text.to_owned(), |text, secret| {
-        text.replace(secret.as_str(), "***")
-    })
+/// Texts to hide from messages (a request's credentials); never shown
+/// themselves, not even by `Debug`.
+#[derive(Clone, Default)]
+pub(crate) struct Hidden(Vec<String>);
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[hidden]")
+    }
+}
+
+impl Hidden {
+    /// The texts of `found` long enough to be looked for, longest first (a
+    /// value is hidden whole before any part of it), each once.
+    pub(crate) fn new(mut found: Vec<String>) -> Self {
+        found.retain(|s| s.chars().count() >= MIN_SECRET_CHARS);
+        found.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        found.dedup();
+        Self(found)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `text` with every occurrence of each hidden text replaced by `***`.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        self.0.iter().fold(text.to_owned(), |text, secret| {
+            text.replace(secret.as_str(), "***")
+        })
+    }
 }
 
 /// Standard base64 with padding, as HTTP Basic credentials are encoded.
@@ -284,23 +301,21 @@ mod tests {
         let url = Url::parse("https://h.example/x").unwrap();
         let basic = Request::get(url.clone(), "c").basic("0123456789abcdef", &Secret::new("x"));
         let text = "echo: Basic MDEyMzQ1Njc4OWFiY2RlZjp4 user 0123456789abcdef x";
-        assert_eq!(redact(text, &basic.secrets()), "echo: Basic *** user *** x");
+        assert_eq!(
+            Hidden::new(basic.secrets()).redact(text),
+            "echo: Basic *** user *** x"
+        );
         let okta = Request::get(url, "c")
             .secret_header("authorization", Secret::new("SSWS 00abcdefghijkl"));
         assert_eq!(
-            redact(
-                "got SSWS 00abcdefghijkl, token 00abcdefghijkl",
-                &okta.secrets()
-            ),
+            Hidden::new(okta.secrets()).redact("got SSWS 00abcdefghijkl, token 00abcdefghijkl"),
             "got ***, token ***"
         );
         let token = Request::post(Url::parse("https://login.example/t").unwrap(), "c")
             .form(vec![("client_secret", Secret::new("s3cr+t/value=="))]);
         assert_eq!(
-            redact(
-                "body: client_secret=s3cr%2Bt%2Fvalue%3D%3D, or s3cr+t/value==",
-                &token.secrets()
-            ),
+            Hidden::new(token.secrets())
+                .redact("body: client_secret=s3cr%2Bt%2Fvalue%3D%3D, or s3cr+t/value=="),
             "body: client_secret=***, or ***"
         );
     }

@@ -702,3 +702,15 @@ async fn a_write_is_not_turned_into_a_read_by_a_redirect() {
         ["GET /status/302".to_owned(), "GET /done".to_owned()]
     );
 }
+
+#[tokio::test]
+async fn an_answer_printed_for_debugging_does_not_show_the_requests_credentials() {
+    let (url, _) = serve(|_, _| async { ok() }).await;
+    let token = "tok-0123456789abcdef";
+    let answer = client()
+        .send(&Request::get(url, "GET x").bearer(&Secret::new(token)))
+        .await
+        .unwrap();
+    let shown = format!("{answer:?}");
+    assert!(!shown.contains(token), "{shown}");
+}
