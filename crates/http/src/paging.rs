@@ -351,19 +351,54 @@ fn query_value(url: &Url, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// The `rel="next"` URL of a `Link` header.
+/// The `rel="next"` URL of a `Link` header (RFC 8288): `<url>; param=value,
+/// <url>; ...`. A URL may hold commas, a quoted value commas and semicolons,
+/// and `rel` several relation types (`rel="prev next"`).
 pub fn next_link(header: &str) -> Option<String> {
-    header.split(',').find_map(|part| {
-        let (url, params) = part.trim().split_once('>')?;
-        let url = url.trim().strip_prefix('<')?;
-        params
-            .split(';')
-            .any(|p| {
-                let p = p.trim().replace(' ', "");
-                p.eq_ignore_ascii_case("rel=\"next\"") || p.eq_ignore_ascii_case("rel=next")
-            })
-            .then(|| url.to_owned())
-    })
+    let mut rest = header;
+    loop {
+        let (_, after) = rest.split_once('<')?;
+        let (url, after) = after.split_once('>')?;
+        // This link's parameters run to the next comma outside quotes.
+        let (params, next) = split_outside_quotes(after, ',');
+        if says_next(params) {
+            return Some(url.trim().to_owned());
+        }
+        rest = next;
+    }
+}
+
+/// Whether a link's parameters (`; rel="next"; title="..."`) name it the next page.
+fn says_next(mut params: &str) -> bool {
+    while !params.is_empty() {
+        let (param, more) = split_outside_quotes(params, ';');
+        if let Some((name, value)) = param.split_once('=')
+            && name.trim().eq_ignore_ascii_case("rel")
+            && value
+                .trim()
+                .trim_matches('"')
+                .split_ascii_whitespace()
+                .any(|rel| rel.eq_ignore_ascii_case("next"))
+        {
+            return true;
+        }
+        params = more;
+    }
+    false
+}
+
+/// `text` cut at the first `delimiter` outside double quotes: the part
+/// before it, and the part after it ("" when there is none).
+fn split_outside_quotes(text: &str, delimiter: char) -> (&str, &str) {
+    let mut quoted = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c == delimiter && !quoted => return (&text[..i], &text[i + c.len_utf8()..]),
+            _ => {}
+        }
+    }
+    (text, "")
 }
 
 #[cfg(test)]
@@ -402,6 +437,47 @@ mod tests {
         );
         assert_eq!(next_link(r#"<https://x/a>; rel="self""#), None);
         assert_eq!(next_link("garbage"), None);
+    }
+
+    #[test]
+    fn a_next_link_is_found_whatever_commas_and_relations_the_header_holds() {
+        // Commas are legal in a URL and in a quoted parameter; a link may
+        // have several relation types. Missing the link would end the
+        // listing early, in silence, and the people left out would be disabled.
+        for (header, next) in [
+            (
+                r#"<https://o.example/api/users?after=a,b&limit=200>; rel="next""#,
+                "https://o.example/api/users?after=a,b&limit=200",
+            ),
+            (
+                r#"<https://o.example/1>; rel="self"; title="a, b", <https://o.example/2>; rel="next""#,
+                "https://o.example/2",
+            ),
+            (
+                r#"<https://o.example/1,2>; rel="prev next""#,
+                "https://o.example/1,2",
+            ),
+            (r#"<https://o.example/3>;rel=next"#, "https://o.example/3"),
+            (
+                r#"<https://o.example/4>; REL = "Next""#,
+                "https://o.example/4",
+            ),
+            (
+                r#"<https://o.example/1>; title="x; rel=next", <https://o.example/5>; rel=next"#,
+                "https://o.example/5",
+            ),
+        ] {
+            assert_eq!(next_link(header).as_deref(), Some(next), "{header}");
+        }
+        for none in [
+            r#"<https://o.example/1>; rel="self""#,
+            r#"<https://o.example/1>; rel="nextish""#,
+            r#"<https://o.example/1>; title="rel=next""#,
+            "",
+            "<",
+        ] {
+            assert_eq!(next_link(none), None, "{none}");
+        }
     }
 
     #[test]
