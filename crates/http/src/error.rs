@@ -166,6 +166,7 @@ impl Error {
                 PagingError::OtherOrigin { origin: text }
                 | PagingError::RepeatedUrl { url: text }
                 | PagingError::BadNextLink { link: text, .. }
+                | PagingError::UnexpectedValue { value: text, .. }
                 | PagingError::NotJson { message: text, .. } => hide(text),
                 PagingError::RepeatedPage { .. }
                 | PagingError::TooManyPages { .. }

@@ -83,7 +83,8 @@ pub enum Next {
 /// Whether a page says there is another.
 #[derive(Debug, Clone, PartialEq)]
 pub enum More {
-    /// A boolean at a JSON pointer (`/hasMore`, `/meta/has_next_page`).
+    /// A boolean at a JSON pointer (`/hasMore`, `/meta/has_next_page`);
+    /// absent or null means false, any other value is an error.
     Flag(&'static str),
     /// A value at a JSON pointer that is present and not null, false or ""
     /// (BambooHR's `/pagination/next_page`).
@@ -93,12 +94,33 @@ pub enum More {
 }
 
 impl More {
-    fn says_more(&self, body: &Value, items: usize) -> bool {
+    /// Whether page `page` says there is another. A flag that is neither a
+    /// boolean nor absent is an error: read as "no more", it would end the
+    /// listing early in silence.
+    fn says_more(&self, body: &Value, items: usize, page: u32) -> Result<bool, PagingError> {
         match self {
-            More::Flag(at) => body.pointer(at).and_then(Value::as_bool) == Some(true),
-            More::Present(at) => present(body.pointer(at)),
-            More::FullPage(size) => items >= *size && *size > 0,
+            More::Flag(at) => match body.pointer(at) {
+                None | Some(Value::Null) => Ok(false),
+                Some(Value::Bool(more)) => Ok(*more),
+                Some(other) => Err(unexpected(page, at, other, "true or false")),
+            },
+            More::Present(at) => Ok(present(body.pointer(at))),
+            More::FullPage(size) => Ok(items >= *size && *size > 0),
         }
+    }
+}
+
+fn unexpected(
+    page: u32,
+    pointer: &'static str,
+    value: &Value,
+    expected: &'static str,
+) -> PagingError {
+    PagingError::UnexpectedValue {
+        page,
+        pointer,
+        value: value.to_string().chars().take(100).collect(),
+        expected,
     }
 }
 
@@ -137,6 +159,13 @@ pub enum PagingError {
     BadNextLink { page: u32, link: String },
     #[error("page {page} announces a next page without the {what} to reach it")]
     NoCursor { page: u32, what: &'static str },
+    #[error("page {page} has {value} at {pointer:?}, where the API puts {expected}")]
+    UnexpectedValue {
+        page: u32,
+        pointer: &'static str,
+        value: String,
+        expected: &'static str,
+    },
     #[error("page {page} is not JSON: {message}")]
     NotJson { page: u32, message: String },
 }
@@ -298,10 +327,20 @@ impl Pages {
                 let token = match body.pointer(token_at) {
                     Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
                     Some(Value::Number(n)) => Some(n.to_string()),
-                    _ => None,
+                    None | Some(Value::Null | Value::String(_)) => None,
+                    // Without a flag, the token alone says whether there is more.
+                    Some(other) if more.is_none() => {
+                        return Err(unexpected(
+                            page,
+                            token_at,
+                            other,
+                            "a cursor (text or a number)",
+                        ));
+                    }
+                    Some(_) => None,
                 };
                 let wanted = match more {
-                    Some(more) => more.says_more(body, items),
+                    Some(more) => more.says_more(body, items, page)?,
                     None => token.is_some(),
                 };
                 match (wanted, token) {
@@ -314,14 +353,14 @@ impl Pages {
                 }
             }
             Next::PageNumber { param, first, more } => {
-                if !more.says_more(body, items) {
+                if !more.says_more(body, items, page)? {
                     return Ok(None);
                 }
                 let number = first.saturating_add(u64::from(page));
                 Ok(Some(with_param(asked, param, &number.to_string())))
             }
             Next::Offset { param, more } => {
-                if !more.says_more(body, items) {
+                if !more.says_more(body, items, page)? {
                     return Ok(None);
                 }
                 Ok(Some(with_param(asked, param, &self.received.to_string())))
@@ -477,6 +516,63 @@ mod tests {
             "<",
         ] {
             assert_eq!(next_link(none), None, "{none}");
+        }
+    }
+
+    #[test]
+    fn a_more_flag_or_cursor_of_an_unexpected_type_stops_the_walk_with_an_error() {
+        // Read as "no more pages", they would end the listing early in silence.
+        let factorial = Paging::new(
+            "/data",
+            Next::Cursor {
+                token_at: "/meta/end_cursor",
+                param: "after_id",
+                more: Some(More::Flag("/meta/has_next_page")),
+            },
+        );
+        for flag in [json!("true"), json!(1), json!("yes"), json!({})] {
+            let mut p = Pages::new(url("https://f.example/api/employees"), factorial.clone());
+            let err = p
+                .accept(
+                    &no_headers(),
+                    &body(json!({"data": [1], "meta": {"has_next_page": flag, "end_cursor": 7}})),
+                )
+                .unwrap_err();
+            assert!(
+                matches!(err, PagingError::UnexpectedValue { page: 1, .. }),
+                "{flag}: {err}"
+            );
+        }
+        // Absent, null or false: the last page.
+        for last in [json!(null), json!(false)] {
+            let mut p = Pages::new(url("https://f.example/api/employees"), factorial.clone());
+            p.accept(
+                &no_headers(),
+                &body(json!({"data": [1], "meta": {"has_next_page": last}})),
+            )
+            .unwrap();
+            assert_eq!(p.next_url(), None);
+        }
+        let google = Paging::new(
+            "/users",
+            Next::Cursor {
+                token_at: "/nextPageToken",
+                param: "pageToken",
+                more: None,
+            },
+        );
+        for token in [json!({"t": 1}), json!(["t"]), json!(true)] {
+            let mut p = Pages::new(url("https://g.example/users"), google.clone());
+            let err = p
+                .accept(
+                    &no_headers(),
+                    &body(json!({"users": [1], "nextPageToken": token})),
+                )
+                .unwrap_err();
+            assert!(
+                matches!(err, PagingError::UnexpectedValue { page: 1, .. }),
+                "{token}: {err}"
+            );
         }
     }
 
