@@ -2,10 +2,12 @@
 //! holds and what it should hold, the changes as data. [`plan`] is the user
 //! sync's planner, [`guard`] its mass-deactivation check, [`text`] and
 //! [`page`] the plan for people (terminal and HTML), [`time_off`] the plan of
-//! attendance days from leaves. Nothing here does I/O or needs an async
+//! attendance days from leaves, [`empty_groups`] the groups remove-empty-groups
+//! deletes. Nothing here does I/O or needs an async
 //! runtime, so every rule is tested on in-memory values; `scim-sync` reads
 //! TimeCamp, applies the plan and keeps the journals.
 
+pub mod empty_groups;
 pub mod guard;
 pub mod page;
 pub mod plan;

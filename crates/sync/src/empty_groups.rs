@@ -1,12 +1,12 @@
 //! Deleting the empty groups under the root: the one loop that
 //! remove-empty-groups and sync-users (`TIMECAMP_REMOVE_EMPTY_GROUPS=true`)
 //! share. Which groups are empty is the pure planner's choice
-//! ([`scim_tools::empty`]); this reads TimeCamp and deletes them, children first.
+//! ([`scim_plan::empty_groups`]); this reads TimeCamp and deletes them, children first.
 
 use std::collections::{HashMap, HashSet};
 
+use scim_plan::empty_groups::{EmptyGroup, empty_groups};
 use scim_timecamp::{ApiError, Client};
-use scim_tools::empty::{EmptyGroup, empty_groups};
 use tracing::{info, warn};
 
 /// What a removal found and did.
