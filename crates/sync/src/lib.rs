@@ -6,6 +6,11 @@
 //! isolating failures so one bad user does not stop the rest. `--dry-run`
 //! stops after planning. The journals of interrupted invitations and of
 //! applied changes are kept here too.
+//!
+//! Each stage that writes to TimeCamp has its steps and policy here, the
+//! binary only parsing flags, printing and choosing the exit code:
+//! sync-users in [`run`], sync-time-off in [`time_off`], the empty-group
+//! removal both remove-empty-groups and sync-users use in [`empty_groups`].
 
 pub mod apply;
 pub mod empty_groups;
@@ -13,6 +18,7 @@ pub mod journal;
 pub mod pending;
 pub mod render;
 pub mod run;
+pub mod time_off;
 
 // The planner is pure and lives in scim-plan; the paths it had here stay.
 pub use scim_plan::{guard, plan, text};
