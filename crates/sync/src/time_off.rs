@@ -153,7 +153,8 @@ impl Outcome {
 
 /// Person by person: reads their attendance over the planned days, and
 /// writes the days it lacks in batches, each batch journaled; one failed
-/// batch does not stop the others. A dry run reads and writes nothing.
+/// batch does not stop the others. A dry run reads, and writes nothing.
+/// The journal gets what was written also when the run stops part-way.
 pub async fn execute(
     planned: &Planned,
     client: &Client,
@@ -164,13 +165,25 @@ pub async fn execute(
         skipped: planned.skipped.len(),
         ..Outcome::default()
     };
-    let run_id = journal::run_id();
     let mut entries = Vec::new();
+    let result = write_missing_days(planned, client, &mut outcome, &mut entries).await;
+    journal::record(&entries);
+    result.map(|()| outcome)
+}
+
+/// The loop of [`execute`]; `entries` are the journal lines of the batches sent.
+async fn write_missing_days(
+    planned: &Planned,
+    client: &Client,
+    outcome: &mut Outcome,
+    entries: &mut Vec<journal::Entry>,
+) -> Result<(), TimeOffError> {
+    let run_id = journal::run_id();
     for user in &planned.users {
-        let Some(missing) = missing_days(client, user, &mut outcome).await? else {
+        let Some(missing) = missing_days(client, user, outcome).await? else {
             continue;
         };
-        if dry_run {
+        if outcome.dry_run {
             outcome.written += missing.days.len();
             outcome.would_add.push(missing);
             continue;
@@ -178,11 +191,10 @@ pub async fn execute(
         for batch in time_off::batches(&missing.days) {
             let result = client.add_attendance(user.user_id, &batch).await;
             entries.push(entry(&run_id, user, &batch, &result));
-            count(&mut outcome, user, &batch, result);
+            count(outcome, user, &batch, result);
         }
     }
-    journal::record(&entries);
-    Ok(outcome)
+    Ok(())
 }
 
 /// The planned days `user`'s attendance does not have with the same day

@@ -392,3 +392,34 @@ fn leaves_without_a_real_end_or_far_from_today_are_refused_by_name() {
         "Cy's days read, then written; nothing for Bo"
     );
 }
+
+/// A run that stops part-way (here: the second person's attendance cannot be
+/// read) fails, and the days it wrote before are in the change journal: a
+/// change TimeCamp has is never missing from it.
+#[test]
+fn days_written_before_a_run_stops_are_in_the_change_journal() {
+    let tc = timecamp().malformed_json_for("attendance/3/");
+    let w = leave_week();
+    let p = Project::new().env("DISABLE_FILE_LOGGING", "true").timecamp(&tc, 10).file(
+        "var/vacation.json",
+        vacation(json!([
+            {"email": "bo@acme.com", "start_on": day(w, 3), "finish_on": null, "tc_leave_type": "Vacation"},
+            {"email": "cy@acme.com", "start_on": day(w, 0), "finish_on": null, "tc_leave_type": "Sick Leave"}
+        ])),
+    );
+    p.run(TIME_OFF, &[])
+        .expect_code(1)
+        .expect_stderr("cannot read cy@acme.com's attendance");
+    assert_eq!(tc.attendance_of("bo@acme.com", &day(w, 3)), Some(13));
+    assert!(
+        p.exists("var/logs/changes.jsonl"),
+        "Bo's day was written but not journaled"
+    );
+    let journal = p.read("var/logs/changes.jsonl");
+    let entry: Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
+    assert_eq!(journal.lines().count(), 1);
+    assert_eq!(
+        (entry["email"].as_str(), entry["result"].as_str()),
+        (Some("bo@acme.com"), Some("applied"))
+    );
+}
