@@ -12,16 +12,32 @@
 //! logged either way. Only `HTTP_SERVICE_TIMEOUT_SECONDS` stops a stage: first
 //! SIGTERM, on which sync-users finishes its current request and stops, then
 //! SIGKILL after `HTTP_SERVICE_STOP_GRACE_SECONDS`. The caller gets 408.
+//!
+//! Clients cannot exhaust it: a connection must send a request's headers
+//! within `HTTP_SERVICE_READ_TIMEOUT_SECONDS` of opening or of its previous
+//! answer (so idle and slow connections are closed), and the body within that
+//! time again; at most `HTTP_SERVICE_MAX_CONNECTIONS` are open (fewer if the
+//! open-file limit is low), and at the cap a new connection closes the oldest
+//! one that has no request running, as nginx reuses idle connections, or is
+//! answered 503 when every one is busy. Of a stage's output, the last
+//! `HTTP_SERVICE_OUTPUT_TAIL_BYTES` of each stream are kept.
+//!
+//! SIGTERM (`docker stop`, Kubernetes) or Ctrl-C stop it gracefully: it stops
+//! accepting, passes SIGTERM on to the stages running (sync-users finishes its
+//! requests in flight and stops; the next run finishes its work), kills those
+//! still running after `HTTP_SERVICE_STOP_GRACE_SECONDS`, answers their
+//! callers (503, with the output), closes idle connections and exits 0.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -31,7 +47,10 @@ use clap::Parser;
 use scim_core::stages::{Flag, STAGES, Stage};
 use scim_core::{ConfigError, Env, Secret};
 use serde_json::{Value, json};
-use tracing::{info, warn};
+use tokio::io::AsyncReadExt;
+use tokio::sync::{Notify, watch};
+use tower::ServiceExt;
+use tracing::{debug, info, warn};
 
 /// Run the timecamp-scim stages over HTTP, for schedulers that can only call URLs.
 ///
@@ -45,7 +64,7 @@ use tracing::{info, warn};
     version,
     override_usage = "http-service [--debug]",
     after_help = crate::stage_help!(
-        "Needs HTTP_SERVICE_TOKEN (or HTTP_SERVICE_ALLOW_NO_AUTH=true); optional: HTTP_SERVICE_HOST (0.0.0.0), HTTP_SERVICE_PORT (8181), HTTP_SERVICE_TIMEOUT_SECONDS (300), HTTP_SERVICE_STOP_GRACE_SECONDS (30)."
+        "Needs HTTP_SERVICE_TOKEN (or HTTP_SERVICE_ALLOW_NO_AUTH=true); optional: HTTP_SERVICE_HOST (0.0.0.0), HTTP_SERVICE_PORT (8181), HTTP_SERVICE_TIMEOUT_SECONDS (300), HTTP_SERVICE_STOP_GRACE_SECONDS (30), HTTP_SERVICE_READ_TIMEOUT_SECONDS (10), HTTP_SERVICE_MAX_CONNECTIONS (64), HTTP_SERVICE_OUTPUT_TAIL_BYTES (262144). SIGTERM or Ctrl-C: running stages are asked to stop (SIGTERM), their callers answered, then it exits 0."
     )
 )]
 pub struct Args {
@@ -133,6 +152,9 @@ struct Settings {
     addr: SocketAddr,
     timeout: Duration,
     stop_grace: Duration,
+    read_timeout: Duration,
+    max_connections: usize,
+    output_tail: usize,
 }
 
 impl Settings {
@@ -166,12 +188,55 @@ impl Settings {
                 "a whole number of seconds",
             )?
             .unwrap_or(30);
+        let read_timeout = bounded(
+            env,
+            "HTTP_SERVICE_READ_TIMEOUT_SECONDS",
+            "a whole number of seconds from 1 to 300",
+            1..=300,
+            10,
+        )?;
+        let max_connections = bounded(
+            env,
+            "HTTP_SERVICE_MAX_CONNECTIONS",
+            "a whole number from 4 to 10000",
+            4..=10_000,
+            64,
+        )?;
+        let output_tail = bounded(
+            env,
+            "HTTP_SERVICE_OUTPUT_TAIL_BYTES",
+            "a whole number of bytes from 1024 to 16777216",
+            1024..=16 * 1024 * 1024,
+            256 * 1024,
+        )?;
         Ok(Self {
             token,
             addr,
             timeout: Duration::from_secs(timeout.max(1)),
             stop_grace: Duration::from_secs(stop_grace),
+            read_timeout: Duration::from_secs(read_timeout),
+            max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+            output_tail: usize::try_from(output_tail).unwrap_or(usize::MAX),
         })
+    }
+}
+
+/// A whole-number setting within `range`, `default` when unset.
+fn bounded(
+    env: &Env,
+    var: &'static str,
+    expected: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match env.int::<u64>(var, expected)? {
+        None => Ok(default),
+        Some(n) if range.contains(&n) => Ok(n),
+        Some(n) => Err(ConfigError::Invalid {
+            var,
+            value: n.to_string(),
+            expected,
+        }),
     }
 }
 
@@ -179,6 +244,10 @@ struct App {
     token: Option<Secret>,
     timeout: Duration,
     stop_grace: Duration,
+    read_timeout: Duration,
+    output_tail: usize,
+    /// Becomes `true` on SIGTERM or Ctrl-C.
+    stopping: watch::Receiver<bool>,
     bin_dir: PathBuf,
     /// Held by a stage's run from start to exit, whether or not its caller waits.
     running: HashMap<&'static str, Arc<tokio::sync::Mutex<()>>>,
@@ -196,10 +265,14 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
         .parent()
         .map(PathBuf::from)
         .context("the http-service executable has no directory")?;
+    let (stop, stopping) = watch::channel(false);
     let app = Arc::new(App {
         token: settings.token,
         timeout: settings.timeout,
         stop_grace: settings.stop_grace,
+        read_timeout: settings.read_timeout,
+        output_tail: settings.output_tail,
+        stopping: stopping.clone(),
         bin_dir,
         running: runnable()
             .map(|s| (s.name, Arc::new(tokio::sync::Mutex::new(()))))
@@ -213,7 +286,7 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
         .route("/health", get(health))
         .fallback(not_found)
         .layer(middleware::from_fn(json_errors))
-        .with_state(app);
+        .with_state(app.clone());
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
         .with_context(|| {
@@ -223,14 +296,299 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
             )
         })?;
     let bound = listener.local_addr().unwrap_or(settings.addr);
+    let max_connections = fit_to_file_limit(settings.max_connections);
     info!("http-service listening on http://{bound}");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("the HTTP server stopped")?;
+    tokio::spawn(stop_on_signal(stop));
+
+    let server = Server {
+        router,
+        read_timeout: settings.read_timeout,
+        max_connections,
+        connections: Arc::new(Mutex::new(Connections::default())),
+        stopping,
+    };
+    let mut tasks = server.accept_until_stopped(listener).await;
+    // Stopping: connections finish their requests (whose stages were asked to
+    // stop) and close; bounded, in case a stage or a client never ends.
+    let bound = app.stop_grace + settings.read_timeout + Duration::from_secs(5);
+    let drained = tokio::time::timeout(bound, async {
+        while tasks.join_next().await.is_some() {}
+        for slot in app.running.values() {
+            let _ = slot.lock().await;
+        }
+    })
+    .await;
+    match drained {
+        Ok(()) => info!("http-service stopped"),
+        Err(_) => warn!(
+            "http-service stopped with requests still open after {} s",
+            bound.as_secs()
+        ),
+    }
     Ok(())
+}
+
+/// Resolves once the service is stopping (the guard `wait_for` returns is
+/// dropped here: it must not be held across an await).
+async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    if stopping.wait_for(|s| *s).await.is_err() {
+        // The sender is gone only when the service is ending anyway.
+    }
+}
+
+/// Waits for SIGTERM or Ctrl-C, then tells everyone to stop.
+async fn stop_on_signal(stop: watch::Sender<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let why = match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = tokio::signal::ctrl_c() => "Interrupted",
+        },
+        Err(e) => {
+            warn!("cannot watch for SIGTERM: {e}; only Ctrl-C stops the service gracefully");
+            let _ = tokio::signal::ctrl_c().await;
+            "Interrupted"
+        }
+    };
+    info!("{why}: stopping; running stages are asked to stop and their callers answered");
+    let _ = stop.send(true);
+}
+
+/// Open files the service needs besides its connections: the listener, the
+/// runtime, the log, and three pipes for each stage that may run.
+const RESERVED_FILES: u64 = 32 + 3 * STAGES.len() as u64;
+
+/// `HTTP_SERVICE_MAX_CONNECTIONS`, lowered to what the open-file limit allows,
+/// so that accepting never fails for want of a file descriptor.
+fn fit_to_file_limit(wanted: usize) -> usize {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    let Some(limit) = limit else {
+        return wanted;
+    };
+    let fits = usize::try_from(limit.saturating_sub(RESERVED_FILES).max(4)).unwrap_or(usize::MAX);
+    if fits < wanted {
+        warn!(
+            "HTTP_SERVICE_MAX_CONNECTIONS lowered from {wanted} to {fits}: the open-file limit is {limit} (ulimit -n)"
+        );
+        return fits;
+    }
+    wanted
+}
+
+/// The open connections, oldest first (ids grow).
+#[derive(Default)]
+struct Connections {
+    next: u64,
+    open: BTreeMap<u64, Connection>,
+}
+
+#[derive(Clone, Default)]
+struct Connection {
+    /// Requests being answered on it.
+    busy: Arc<AtomicUsize>,
+    /// Closes it at once.
+    close: Arc<Notify>,
+}
+
+/// What to do with a new connection.
+#[derive(Debug, PartialEq, Eq)]
+enum Admit {
+    Open(u64),
+    /// Every connection is busy: answer 503.
+    Refuse,
+}
+
+impl Connections {
+    /// Makes room for a new connection: under the cap it is added; at the cap
+    /// the oldest connection without a request running is closed for it.
+    fn admit(&mut self, cap: usize) -> (Admit, Option<Connection>) {
+        if self.open.len() >= cap {
+            let idle = self
+                .open
+                .iter()
+                .find(|(_, c)| c.busy.load(Ordering::SeqCst) == 0)
+                .map(|(id, _)| *id);
+            match idle.and_then(|id| self.open.remove(&id)) {
+                Some(closed) => closed.close.notify_one(),
+                None => return (Admit::Refuse, None),
+            }
+        }
+        let id = self.next;
+        self.next += 1;
+        let connection = Connection::default();
+        self.open.insert(id, connection.clone());
+        (Admit::Open(id), Some(connection))
+    }
+
+    /// Closes the oldest idle connection (to free a file descriptor).
+    fn close_oldest_idle(&mut self) -> bool {
+        let idle = self
+            .open
+            .iter()
+            .find(|(_, c)| c.busy.load(Ordering::SeqCst) == 0)
+            .map(|(id, _)| *id);
+        match idle.and_then(|id| self.open.remove(&id)) {
+            Some(closed) => {
+                closed.close.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Counts a request on its connection while it is answered.
+struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    fn enter(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The accept loop and the connections' limits.
+struct Server {
+    router: Router,
+    read_timeout: Duration,
+    max_connections: usize,
+    connections: Arc<Mutex<Connections>>,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Server {
+    fn table(&self) -> std::sync::MutexGuard<'_, Connections> {
+        // A panic while holding the lock leaves a table that is still whole.
+        self.connections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Accepts until told to stop; returns the connections' tasks.
+    async fn accept_until_stopped(
+        &self,
+        listener: tokio::net::TcpListener,
+    ) -> tokio::task::JoinSet<()> {
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut stopping = self.stopping.clone();
+        loop {
+            while tasks.try_join_next().is_some() {}
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = stopped(&mut stopping) => break,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors despite the cap (another part
+                    // of the process): free one, and do not spin.
+                    let freed = self.table().close_oldest_idle();
+                    warn!(
+                        "cannot accept a connection: {e}{}",
+                        if freed {
+                            "; closed the oldest idle one"
+                        } else {
+                            ""
+                        }
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            match self.table().admit(self.max_connections) {
+                (Admit::Open(id), Some(connection)) => {
+                    tasks.spawn(serve_connection(
+                        stream,
+                        self.router.clone(),
+                        self.read_timeout,
+                        connection,
+                        self.stopping.clone(),
+                        Forget(id, self.connections.clone()),
+                    ));
+                }
+                _ => {
+                    tasks.spawn(refuse(stream));
+                }
+            }
+        }
+        tasks
+    }
+}
+
+/// Removes a connection from the table when its task ends.
+struct Forget(u64, Arc<Mutex<Connections>>);
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        let mut table = self
+            .1
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        table.open.remove(&self.0);
+    }
+}
+
+/// Serves one connection until it closes, is closed for a newer one, or the
+/// service stops (then its request in progress is finished first).
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    router: Router,
+    read_timeout: Duration,
+    connection: Connection,
+    mut stopping: watch::Receiver<bool>,
+    _forget: Forget,
+) {
+    let busy = connection.busy.clone();
+    let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+        let busy = Busy::enter(&busy);
+        let router = router.clone();
+        async move {
+            let response = router.oneshot(request.map(Body::new)).await;
+            drop(busy);
+            response
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(read_timeout)
+        .keep_alive(true);
+    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                debug!("connection closed: {e}");
+            }
+        }
+        _ = connection.close.notified() => debug!("closed an idle connection to make room for a new one"),
+        _ = stopped(&mut stopping) => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.as_mut().await;
+        }
+    }
+}
+
+/// The answer to a connection over the cap when every open one is busy.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let body =
+        r#"{"error":"too many connections (HTTP_SERVICE_MAX_CONNECTIONS); try again later"}"#;
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 5\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        stream.write_all(response.as_bytes()),
+    )
+    .await;
 }
 
 async fn authorize(State(app): State<Shared>, request: Request, next: Next) -> Response {
@@ -339,7 +697,32 @@ fn parse_body(body: &Bytes) -> Result<(Value, Vec<String>), String> {
     Ok((value, args))
 }
 
-async fn run_body(State(app): State<Shared>, body: Bytes) -> Response {
+/// Request bodies are a script name and a few flags.
+const MAX_BODY: usize = 64 * 1024;
+
+/// The request's body, read within `HTTP_SERVICE_READ_TIMEOUT_SECONDS`.
+async fn read_body(app: &App, body: Body) -> Result<Bytes, Response> {
+    match tokio::time::timeout(app.read_timeout, axum::body::to_bytes(body, MAX_BODY)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(json_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            json!({"error": format!("the body is larger than {MAX_BODY} bytes, or was cut off")}),
+        )),
+        Err(_) => Err(json_response(
+            StatusCode::REQUEST_TIMEOUT,
+            json!({"error": format!(
+                "the body did not arrive within {} s (HTTP_SERVICE_READ_TIMEOUT_SECONDS)",
+                app.read_timeout.as_secs()
+            )}),
+        )),
+    }
+}
+
+async fn run_body(State(app): State<Shared>, body: Body) -> Response {
+    let body = match read_body(&app, body).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
     let (body, args) = match parse_body(&body) {
         Ok(parsed) => parsed,
         Err(message) => return bad_request(message),
@@ -353,7 +736,11 @@ async fn run_body(State(app): State<Shared>, body: Bytes) -> Response {
     run_stage(&app, name, args).await
 }
 
-async fn run_named(State(app): State<Shared>, Path(name): Path<String>, body: Bytes) -> Response {
+async fn run_named(State(app): State<Shared>, Path(name): Path<String>, body: Body) -> Response {
+    let body = match read_body(&app, body).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
     match parse_body(&body) {
         Ok((_, args)) => run_stage(&app, &name, args).await,
         Err(message) => bad_request(message),
@@ -394,6 +781,12 @@ async fn run_stage(app: &App, name: &str, args: Vec<String>) -> Response {
             json!({"error": format!("{} is already running; try again when it has finished", stage.name)}),
         );
     };
+    if *app.stopping.borrow() {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "http-service is stopping; no new runs"}),
+        );
+    }
     info!("Running {} {}", stage.name, args.join(" "));
     let child = match tokio::process::Command::new(&binary)
         .args(&args)
@@ -413,10 +806,15 @@ async fn run_stage(app: &App, name: &str, args: Vec<String>) -> Response {
     // The run is its own task: if the caller hangs up, this handler is
     // dropped, but the stage goes on and its result is still logged.
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let (timeout, grace) = (app.timeout, app.stop_grace);
+    let limits = Limits {
+        timeout: app.timeout,
+        grace: app.stop_grace,
+        tail: app.output_tail,
+    };
+    let stopping = app.stopping.clone();
     let stage_name = stage.name;
     tokio::spawn(async move {
-        let finished = supervise(stage_name, child, timeout, grace).await;
+        let finished = supervise(stage_name, child, limits, stopping).await;
         drop(running);
         if tx.send(finished).is_err() {
             info!("{stage_name}: the caller had hung up; the result above is its only record");
@@ -439,8 +837,19 @@ async fn run_stage(app: &App, name: &str, args: Vec<String>) -> Response {
                         app.timeout.as_secs()
                     ),
                     "return_code": output.status.code(),
-                    "stdout": String::from_utf8_lossy(&output.stdout),
-                    "stderr": String::from_utf8_lossy(&output.stderr),
+                    "stdout": output.stdout,
+                    "stderr": output.stderr,
+                }),
+            );
+        }
+        Finished::Stopped(output) => {
+            return json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({
+                    "error": "http-service is stopping (SIGTERM); the stage was asked to stop, and the next run finishes its work",
+                    "return_code": output.status.code(),
+                    "stdout": output.stdout,
+                    "stderr": output.stderr,
                 }),
             );
         }
@@ -464,70 +873,159 @@ async fn run_stage(app: &App, name: &str, args: Vec<String>) -> Response {
             "stage": stage.name,
             "args": args,
             "return_code": code,
-            "stdout": String::from_utf8_lossy(&output.stdout),
-            "stderr": String::from_utf8_lossy(&output.stderr),
+            "stdout": output.stdout,
+            "stderr": output.stderr,
             "success": code == 0,
         }),
     )
 }
 
+/// How long a stage may run and stop, and how much of its output is kept.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    timeout: Duration,
+    grace: Duration,
+    tail: usize,
+}
+
+/// What a stage left: its exit status and the tails of its output.
+struct Output {
+    status: std::process::ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
 /// How a stage's run ended.
 enum Finished {
-    Exited(std::process::Output),
+    Exited(Output),
     /// Stopped at the time limit (what it printed until then).
-    TimedOut(std::process::Output),
+    TimedOut(Output),
+    /// Stopped because the service is stopping.
+    Stopped(Output),
     Lost(std::io::Error),
 }
 
-/// Waits for a stage; at the time limit asks it to stop (SIGTERM), and
-/// kills it only if it is still running after the grace period. Logs the end.
-async fn supervise(
-    stage: &'static str,
-    child: tokio::process::Child,
-    timeout: Duration,
-    grace: Duration,
-) -> Finished {
-    let pid = child.id();
-    let output = child.wait_with_output();
-    tokio::pin!(output);
-    let result = match tokio::time::timeout(timeout, &mut output).await {
-        Ok(result) => result.map(Finished::Exited),
-        Err(_) => {
-            warn!(
-                "{stage} ran past {} s (HTTP_SERVICE_TIMEOUT_SECONDS); asking it to stop (SIGTERM)",
-                timeout.as_secs()
-            );
-            signal(pid, rustix::process::Signal::TERM);
-            match tokio::time::timeout(grace, &mut output).await {
-                Ok(result) => result.map(Finished::TimedOut),
-                Err(_) => {
-                    warn!(
-                        "{stage} still running {} s after SIGTERM (HTTP_SERVICE_STOP_GRACE_SECONDS); killing it",
-                        grace.as_secs()
-                    );
-                    signal(pid, rustix::process::Signal::KILL);
-                    output.await.map(Finished::TimedOut)
+/// The last `limit` bytes of a stream, read to its end. When earlier bytes
+/// were dropped, the text starts at a line boundary after a note saying how
+/// many.
+async fn tail(stream: Option<impl tokio::io::AsyncRead + Unpin>, limit: usize) -> String {
+    let Some(mut stream) = stream else {
+        return String::new();
+    };
+    let mut kept: Vec<u8> = Vec::new();
+    let mut dropped: u64 = 0;
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                kept.extend_from_slice(&chunk[..n]);
+                // Compact now and then, not on every read.
+                if kept.len() > 2 * limit {
+                    let cut = kept.len() - limit;
+                    dropped += cut as u64;
+                    kept.drain(..cut);
                 }
             }
+        }
+    }
+    if kept.len() > limit {
+        let cut = kept.len() - limit;
+        dropped += cut as u64;
+        kept.drain(..cut);
+    }
+    if dropped == 0 {
+        return String::from_utf8_lossy(&kept).into_owned();
+    }
+    let start = kept.iter().position(|b| *b == b'\n').map_or(0, |i| i + 1);
+    dropped += start as u64;
+    format!(
+        "[{dropped} bytes of earlier output dropped; HTTP_SERVICE_OUTPUT_TAIL_BYTES]\n{}",
+        String::from_utf8_lossy(&kept[start..])
+    )
+}
+
+/// Waits for a stage; at the time limit, or when the service stops, asks it
+/// to stop (SIGTERM), and kills it only if it is still running after the
+/// grace period. Logs the end.
+async fn supervise(
+    stage: &'static str,
+    mut child: tokio::process::Child,
+    limits: Limits,
+    mut stopping: watch::Receiver<bool>,
+) -> Finished {
+    let pid = child.id();
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let output = async move {
+        let (status, stdout, stderr) = tokio::join!(
+            child.wait(),
+            tail(stdout, limits.tail),
+            tail(stderr, limits.tail)
+        );
+        status.map(|status| Output {
+            status,
+            stdout,
+            stderr,
+        })
+    };
+    tokio::pin!(output);
+    let result = tokio::select! {
+        result = tokio::time::timeout(limits.timeout, output.as_mut()) => match result {
+            Ok(result) => result.map(Finished::Exited),
+            Err(_) => {
+                warn!(
+                    "{stage} ran past {} s (HTTP_SERVICE_TIMEOUT_SECONDS); asking it to stop (SIGTERM)",
+                    limits.timeout.as_secs()
+                );
+                stop_child(stage, pid, limits.grace, output.as_mut()).await.map(Finished::TimedOut)
+            }
+        },
+        _ = stopped(&mut stopping) => {
+            warn!("{stage}: the service is stopping; asking it to stop (SIGTERM)");
+            stop_child(stage, pid, limits.grace, output.as_mut()).await.map(Finished::Stopped)
         }
     };
     let result = result.unwrap_or_else(Finished::Lost);
     match &result {
-        Finished::Exited(out) | Finished::TimedOut(out) => {
+        Finished::Exited(out) | Finished::TimedOut(out) | Finished::Stopped(out) => {
             let code = out
                 .status
                 .code()
                 .map_or_else(|| "none (killed by a signal)".to_owned(), |c| c.to_string());
-            let last = String::from_utf8_lossy(&out.stderr)
+            let last = out
+                .stderr
                 .lines()
                 .rfind(|l| !l.trim().is_empty())
-                .unwrap_or_default()
-                .to_owned();
+                .unwrap_or_default();
             info!("{stage} finished with exit code {code}; its last line: {last}");
         }
         Finished::Lost(e) => warn!("{stage}: cannot wait for it: {e}"),
     }
     result
+}
+
+/// Asks a stage to stop (SIGTERM); kills it if it still runs after `grace`.
+async fn stop_child<F>(
+    stage: &str,
+    pid: Option<u32>,
+    grace: Duration,
+    mut output: std::pin::Pin<&mut F>,
+) -> std::io::Result<Output>
+where
+    F: std::future::Future<Output = std::io::Result<Output>>,
+{
+    signal(pid, rustix::process::Signal::TERM);
+    match tokio::time::timeout(grace, output.as_mut()).await {
+        Ok(result) => result,
+        Err(_) => {
+            warn!(
+                "{stage} still running {} s after SIGTERM (HTTP_SERVICE_STOP_GRACE_SECONDS); killing it",
+                grace.as_secs()
+            );
+            signal(pid, rustix::process::Signal::KILL);
+            output.await
+        }
+    }
 }
 
 fn signal(pid: Option<u32>, sig: rustix::process::Signal) {

@@ -141,15 +141,21 @@ where
 }
 
 /// [`run_stage`] for the stages that change TimeCamp: with `lock_as` set, the
-/// `var/` lock is taken (waiting up to `TIMECAMP_LOCK_WAIT_SECONDS`) before the
-/// async runtime starts, and held until the stage ends; the kernel releases it
-/// if the process dies.
+/// lock of the stage files' storage is taken (waiting up to
+/// `TIMECAMP_LOCK_WAIT_SECONDS`) before `body` starts and released when it
+/// ends. If the lock is lost meanwhile (S3: it could not be renewed, or was
+/// taken over), `body` is stopped where it is, as a kill would stop it, and
+/// the run fails; the next run finishes the work.
 pub fn run_stage_locked<F, Fut>(debug: bool, lock_as: Option<&'static str>, body: F) -> ExitCode
 where
     F: FnOnce(Env) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
     install_panic_hook();
+    // One TLS crypto provider for every client of the process (reqwest, the
+    // S3 SDK, ldap3), chosen here and not by a library. An error only means
+    // that one was installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let env = Env::load();
     let origins = env.as_ref().ok().cloned();
     let unconfigured = env.as_ref().is_ok_and(is_unconfigured);
@@ -175,24 +181,26 @@ where
             .enable_all()
             .build()
             .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
-        let result = (|| {
-            let _lock = match lock_as {
-                Some(program) => {
-                    let settings = scim_core::settings::TimecampSettings::from_env(&env)?;
-                    // Every stage that takes the lock writes with the key: without
-                    // one, it stops before the lock file is made.
-                    settings.require_api_key()?;
-                    let wait = settings.lock_wait_seconds;
-                    Some(scim_core::lock::acquire(
-                        std::path::Path::new(scim_core::lock::TIMECAMP_LOCK_FILE),
-                        program,
-                        std::time::Duration::from_secs(wait),
-                    )?)
-                }
-                None => None,
+        let result = runtime.block_on(async {
+            let Some(program) = lock_as else {
+                return body(env).await;
             };
-            runtime.block_on(body(env))
-        })();
+            let settings = scim_core::settings::TimecampSettings::from_env(&env)?;
+            // Every stage that takes the lock writes with the key: without
+            // one, it stops before the lock is made.
+            settings.require_api_key()?;
+            let wait = settings.lock_wait_seconds;
+            let lock = open_lock(&StorageSettings::from_env(&env)?).await?;
+            let mut held = lock
+                .acquire(program, std::time::Duration::from_secs(wait))
+                .await?;
+            let result = tokio::select! {
+                result = body(env) => result,
+                lost = held.lost() => Err(lost.into()),
+            };
+            held.release().await;
+            result
+        });
         if let Some(settings) = &notify {
             let (outcome, code) = classify(&result);
             let error = result.as_ref().err().map(|e| format!("{e:#}"));
@@ -237,6 +245,24 @@ where
 /// creates nothing there unless it works (see [`run_stage_locked`]).
 fn is_unconfigured(env: &Env) -> bool {
     env.dotenv_path().is_none() && env.settings_for_log().is_empty()
+}
+
+/// The lock of the stages that change TimeCamp, kept where the stage files
+/// are: a `flock` under `var/`, or an object in the bucket, which runs in
+/// different pods or hosts share.
+pub async fn open_lock(
+    settings: &StorageSettings,
+) -> anyhow::Result<Box<dyn scim_core::lock::Lock>> {
+    Ok(match settings {
+        StorageSettings::Local => Box::new(scim_core::lock::LocalLock::new(
+            scim_core::lock::TIMECAMP_LOCK_FILE,
+        )),
+        StorageSettings::S3(s3) => Box::new(
+            scim_s3::S3Storage::connect(s3)
+                .await?
+                .timecamp_lock(s3.lock_expiry),
+        ),
+    })
 }
 
 /// The first lines of every run: what runs, which settings it got (secrets

@@ -38,7 +38,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     let settings = TimecampSettings::from_env(&env)?;
     let api = settings.require_api()?;
     let storage = crate::open_storage(&StorageSettings::from_env(&env)?).await?;
-    // The var/ lock is held already: the binary takes it before the runtime starts.
+    // The lock is held already: the binary takes it before this runs.
 
     let needed: Vec<String> = if storage.exists(&args.input).await? {
         let users: Vec<TimecampUser> =
@@ -69,11 +69,15 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     )
     .await
     .context("cannot read TimeCamp's groups and users; nothing was deleted")?;
-    scim_sync::journal::record(&removal.journal_entries(
-        "remove-empty-groups",
-        &scim_sync::journal::run_id(),
-        &scim_sync::journal::now(),
-    ));
+    scim_sync::journal::record(
+        storage.as_ref(),
+        &removal.journal_entries(
+            "remove-empty-groups",
+            &scim_sync::journal::run_id(),
+            &scim_sync::journal::now(),
+        ),
+    )
+    .await;
     if removal.empty.is_empty() {
         info!("No empty groups under group {}", api.root_group_id);
         return Ok(());

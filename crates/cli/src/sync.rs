@@ -159,7 +159,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     log_requests(&client);
     executed.verdict(&stop).map_err(policy)?;
     if settings.remove_empty_groups {
-        run::remove_empty_groups_after(&planned, &executed, &client)
+        run::remove_empty_groups_after(&planned, &executed, &client, storage.as_ref())
             .await
             .map_err(policy)?;
     }

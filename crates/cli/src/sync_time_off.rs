@@ -48,7 +48,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         chrono::Local::now().date_naive(),
     )
     .await?;
-    let outcome = time_off::execute(&planned, &client, args.dry_run).await?;
+    let outcome = time_off::execute(&planned, &client, storage.as_ref(), args.dry_run).await?;
     for m in &outcome.would_add {
         // A person is listed only with at least one day to add.
         let (first, last) = (&m.days[0].1, &m.days[m.days.len() - 1].1);

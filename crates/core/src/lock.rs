@@ -1,11 +1,19 @@
-//! One writer to TimeCamp at a time per `var/` directory.
+//! One writer to TimeCamp at a time, wherever the stage files are.
 //!
-//! sync-users, remove-empty-groups and sync-time-off take the same lock, so
-//! overlapping cron runs cannot interleave their changes. The lock is an advisory `flock` on a
-//! file under `var/`: the kernel releases it when the process ends, however it
-//! ends, so a killed run never leaves a lock that blocks the next one. The
-//! file's content (pid, program, start time) only serves the error message.
+//! The stages that change TimeCamp (sync-users, remove-empty-groups,
+//! sync-time-off) take the same lock, so overlapping runs cannot interleave
+//! their changes. Every kind of lock has the one interface [`Lock`]: `acquire`
+//! waits up to a limit and gives a [`HeldLock`], which is released explicitly
+//! and says if it was lost. Two kinds exist:
+//!
+//! - [`LocalLock`], with local stage files: an advisory `flock` on a file
+//!   under `var/`. The kernel releases it when the process ends, however it
+//!   ends, so a killed run never leaves a lock that blocks the next one. The
+//!   file's content (pid, program, start time) only serves the error message.
+//! - the lock object of the `scim-s3` crate, with stage files in a bucket: runs
+//!   in different pods or hosts share no file system, only the bucket.
 
+use async_trait::async_trait;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -27,6 +35,87 @@ pub enum LockError {
         #[source]
         source: std::io::Error,
     },
+    /// The lock's store (a bucket) failed or refused a request.
+    #[error("cannot use the lock {name}: {message}")]
+    Backend { name: String, message: String },
+    /// The store ignored a condition the lock depends on, so it cannot keep
+    /// two runs apart; running anyway would be silently unsafe.
+    #[error(
+        "{endpoint} ignored a conditional write ({condition}), so the lock {name} cannot keep \
+         runs on different machines from changing TimeCamp at the same time. Use a store that \
+         supports conditional writes (AWS S3, MinIO, Ceph RGW), or local stage files"
+    )]
+    Unsupported {
+        endpoint: String,
+        name: String,
+        condition: &'static str,
+    },
+    /// The lock was lost while held: it could not be renewed, or another run
+    /// took it over. The run stops at once; the next run finishes its work.
+    #[error(
+        "lost the lock {name} while running: {why}; stopped so that two runs cannot change TimeCamp at once"
+    )]
+    Lost { name: String, why: String },
+}
+
+/// A lock that one run at a time may hold.
+#[async_trait]
+pub trait Lock: Send + Sync {
+    /// Where the lock is, for messages.
+    fn describe(&self) -> String;
+    /// Takes the lock for `program`, waiting up to `wait` while another run holds it.
+    async fn acquire(&self, program: &str, wait: Duration) -> Result<Box<dyn HeldLock>, LockError>;
+}
+
+/// A lock being held.
+#[async_trait]
+pub trait HeldLock: Send + std::fmt::Debug {
+    /// Resolves only if the lock is lost while held; a lock that cannot be
+    /// lost (a `flock`) never resolves.
+    async fn lost(&mut self) -> LockError;
+    /// Gives the lock up. Never fails: a lock that cannot be removed expires
+    /// or dies with the process, and a warning says so.
+    async fn release(self: Box<Self>);
+}
+
+/// The `flock` on a file under `var/`.
+#[derive(Debug, Clone)]
+pub struct LocalLock {
+    path: PathBuf,
+}
+
+impl LocalLock {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+}
+
+#[async_trait]
+impl Lock for LocalLock {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    async fn acquire(&self, program: &str, wait: Duration) -> Result<Box<dyn HeldLock>, LockError> {
+        let (path, program) = (self.path.clone(), program.to_owned());
+        // The wait sleeps between attempts: keep it off the async workers.
+        let guard = tokio::task::spawn_blocking(move || acquire(&path, &program, wait))
+            .await
+            .map_err(|e| LockError::Io {
+                path: self.path.clone(),
+                source: std::io::Error::other(e),
+            })??;
+        Ok(Box::new(guard))
+    }
+}
+
+#[async_trait]
+impl HeldLock for LockGuard {
+    async fn lost(&mut self) -> LockError {
+        std::future::pending().await
+    }
+
+    async fn release(self: Box<Self>) {}
 }
 
 /// Held for the life of the value; dropping it (or exiting) releases the lock.

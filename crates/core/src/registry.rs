@@ -327,7 +327,25 @@ pub const SETTINGS: &[Setting] = &[
         "HTTP_SERVICE_STOP_GRACE_SECONDS",
         "`30`",
         "http-service",
-        "how long a stage may take to stop after SIGTERM before it is killed",
+        "how long a stage may take to stop after SIGTERM before it is killed; also when the service itself is stopped (SIGTERM, `docker stop`)",
+    ),
+    s(
+        "HTTP_SERVICE_READ_TIMEOUT_SECONDS",
+        "`10`",
+        "http-service",
+        "a connection must send a request's headers within this time of opening or of its previous answer, then the body within it again; idle and slow connections are closed (1–300)",
+    ),
+    s(
+        "HTTP_SERVICE_MAX_CONNECTIONS",
+        "`64`",
+        "http-service",
+        "open connections at most, lowered to fit the open-file limit; at the cap a new connection closes the oldest one with no request running, or is answered 503 (4–10000)",
+    ),
+    s(
+        "HTTP_SERVICE_OUTPUT_TAIL_BYTES",
+        "`262144`",
+        "http-service",
+        "how much of the end of a stage's stdout and of its stderr is kept and answered; earlier output is dropped with a note (1024–16777216)",
     ),
     s(
         "USE_S3_STORAGE",
@@ -376,6 +394,12 @@ pub const SETTINGS: &[Setting] = &[
         "`false`",
         "every stage (with S3)",
         "path-style URLs (`http://host/bucket/key`), needed by most self-hosted servers",
+    ),
+    s(
+        "S3_LOCK_EXPIRY_SECONDS",
+        "`120`",
+        "sync (with S3)",
+        "the lock object that keeps runs on different machines apart is renewed every third of this while its run lives; one left by a killed run is taken over after it (15–3600)",
     ),
     s(
         "BAMBOOHR_SUBDOMAIN",

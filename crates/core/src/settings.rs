@@ -271,6 +271,9 @@ pub struct S3Settings {
     pub prefix: String,
     /// `S3_FORCE_PATH_STYLE`: `http://host/bucket/key` instead of `http://bucket.host/key`.
     pub force_path_style: bool,
+    /// `S3_LOCK_EXPIRY_SECONDS`: how long the lock object of a run that stopped
+    /// renewing it (killed, cut off) keeps others waiting; default 120.
+    pub lock_expiry: std::time::Duration,
 }
 
 impl StorageSettings {
@@ -298,7 +301,23 @@ impl StorageSettings {
                 .map(|p| p.trim_matches('/').to_owned())
                 .unwrap_or_default(),
             force_path_style,
+            lock_expiry: std::time::Duration::from_secs(lock_expiry(env)?),
         }))
+    }
+}
+
+/// The lock object's expiry: renewed every third of it, so it must leave room
+/// for two renewals to fail before it runs out.
+fn lock_expiry(env: &Env) -> Result<u64, ConfigError> {
+    const EXPECTED: &str = "a whole number of seconds from 15 to 3600";
+    match env.int::<u64>("S3_LOCK_EXPIRY_SECONDS", EXPECTED)? {
+        None => Ok(120),
+        Some(n) if (15..=3600).contains(&n) => Ok(n),
+        Some(n) => Err(ConfigError::Invalid {
+            var: "S3_LOCK_EXPIRY_SECONDS",
+            value: n.to_string(),
+            expected: EXPECTED,
+        }),
     }
 }
 

@@ -3,7 +3,14 @@
 //! Object keys are the local paths under the optional prefix, as in the
 //! original: `var/users.json` becomes `<prefix>/var/users.json`. The bucket is
 //! checked once at start, so a wrong name or key fails before any work, with a
-//! message that names the bucket. Logs and locks stay on local disk.
+//! message that names the bucket. The lock of the stages that change TimeCamp
+//! is an object beside the stage files ([`lock`]); the log stays on local disk.
+//!
+//! TLS is rustls with the *ring* provider, the one every HTTPS client of the
+//! binaries uses (the SDK's default client would bring a second rustls and
+//! aws-lc).
+
+pub mod lock;
 
 use async_trait::async_trait;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
@@ -44,6 +51,7 @@ impl S3Storage {
         if let Some(url) = &settings.endpoint_url {
             config = config.endpoint_url(url);
         }
+        config = config.http_client(http_client());
         let storage = Self {
             client: aws_sdk_s3::Client::from_conf(config.build()),
             bucket: settings.bucket.clone(),
@@ -179,6 +187,22 @@ impl S3Storage {
                 Err(StorageError::Backend { name, message })
             }
         }
+    }
+}
+
+/// The SDK's hyper 1 client on rustls with *ring*, trusting the system's
+/// certificate authorities (and `SSL_CERT_FILE`, as the other clients do).
+pub fn http_client() -> aws_sdk_s3::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// The lock of the stages that change TimeCamp, beside these stage files.
+impl S3Storage {
+    pub fn timecamp_lock(&self, expiry: std::time::Duration) -> lock::S3Lock {
+        lock::S3Lock::new(self.clone(), scim_core::lock::TIMECAMP_LOCK_FILE, expiry)
     }
 }
 

@@ -198,10 +198,8 @@ pub enum LdapFetchError {
 
 /// Reads every user; nothing is written here.
 pub async fn fetch(s: &LdapSettings) -> Result<Vec<SourceUser>, LdapFetchError> {
-    // ldap3 builds its TLS configuration with the process-wide crypto provider;
-    // the binary links two (ring here, aws-lc-rs through the S3 SDK), so name one.
-    // An error only means one was installed already.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    // ldap3 builds its TLS configuration with the process-wide crypto
+    // provider, which the binary chooses at start (a library must not).
     let url = s.url();
     let conn_settings = LdapConnSettings::new()
         .set_conn_timeout(s.timeout)

@@ -8,6 +8,12 @@
 //! jq -c 'select(.email == "bob@example.com" and .kind == "disable")' var/logs/changes.jsonl
 //! ```
 //!
+//! With the stage files in a bucket (Kubernetes, where `var/` lives and dies
+//! with each pod), each run's entries are also written to the bucket, one
+//! object per run under `var/logs/changes/` (an object store cannot append):
+//! `<run id>-<stage>-<digest>.jsonl`, so the objects sort by time and
+//! `cat *.jsonl | jq ...` reads them like the local file.
+//!
 //! Dry runs write nothing here. A journal that cannot be written is warned
 //! about and never changes a stage's outcome.
 
@@ -15,6 +21,7 @@ use std::io::Write;
 use std::path::Path;
 
 use scim_core::logging::{LOG_BACKUPS, MAX_LOG_BYTES, RotatingFile};
+use scim_core::storage::{Storage, sha256_hex};
 use serde::Serialize;
 
 use crate::apply::{Applied, Outcome, Report};
@@ -22,6 +29,8 @@ use crate::plan::{Change, GroupRef};
 
 /// Where the journal goes, relative to the working directory.
 pub const CHANGES_FILE: &str = "var/logs/changes.jsonl";
+/// Where each run's entries go in a bucket, one object per run.
+pub const CHANGES_DIR: &str = "var/logs/changes";
 
 /// One applied (or failed) change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -127,25 +136,69 @@ pub fn old_and_new(change: &Change) -> (Option<String>, Option<String>) {
     }
 }
 
-/// Appends entries to the journal at `path`, one JSON line each.
-pub fn append(path: &Path, entries: &[Entry]) -> std::io::Result<()> {
-    if entries.is_empty() {
-        return Ok(());
-    }
+/// The entries as JSON lines.
+fn lines(entries: &[Entry]) -> std::io::Result<Vec<u8>> {
     let mut text = Vec::new();
     for e in entries {
         serde_json::to_writer(&mut text, e).map_err(std::io::Error::other)?;
         text.push(b'\n');
     }
+    Ok(text)
+}
+
+/// Appends entries to the journal at `path`, one JSON line each.
+pub fn append(path: &Path, entries: &[Entry]) -> std::io::Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let text = lines(entries)?;
     let mut file = RotatingFile::open(path, MAX_LOG_BYTES, LOG_BACKUPS)?;
     file.write_all(&text)?;
     file.flush()
 }
 
-/// [`append`], with a failure logged instead of returned.
-pub fn record(entries: &[Entry]) {
-    if let Err(e) = append(Path::new(CHANGES_FILE), entries) {
-        tracing::warn!("cannot write the change journal {CHANGES_FILE}: {e}");
+/// The object one run's entries are written to, beside stage files that are
+/// not on this machine.
+pub fn object_name(entries: &[Entry], text: &[u8]) -> Option<String> {
+    let first = entries.first()?;
+    Some(format!(
+        "{CHANGES_DIR}/{}-{}-{}.jsonl",
+        first.run_id,
+        first.stage,
+        &sha256_hex(text)[..12]
+    ))
+}
+
+/// [`append`] to the local journal and, when the stage files are in a bucket,
+/// one object there; a failure is logged instead of returned.
+pub async fn record(storage: &dyn Storage, entries: &[Entry]) {
+    if entries.is_empty() {
+        return;
+    }
+    let owned = entries.to_vec();
+    // Appending and rotating are file I/O: off the async workers.
+    match tokio::task::spawn_blocking(move || append(Path::new(CHANGES_FILE), &owned)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!("cannot write the change journal {CHANGES_FILE}: {e}"),
+        Err(e) => tracing::warn!("cannot write the change journal {CHANGES_FILE}: {e}"),
+    }
+    if storage.local_path(CHANGES_FILE).is_some() {
+        return;
+    }
+    let copied = match lines(entries) {
+        Ok(text) => match object_name(entries, &text) {
+            Some(name) => storage
+                .write(&name, text)
+                .await
+                .map(|()| name)
+                .map_err(|e| e.to_string()),
+            None => return,
+        },
+        Err(e) => Err(e.to_string()),
+    };
+    match copied {
+        Ok(name) => tracing::info!("Change journal of this run: {}", storage.location(&name)),
+        Err(e) => tracing::warn!("cannot copy the change journal to the bucket: {e}"),
     }
 }
 

@@ -273,11 +273,11 @@ pub async fn execute(
         },
     )
     .await;
-    crate::journal::record(&crate::journal::sync_entries(
-        &report,
-        &run_id,
-        &crate::journal::now(),
-    ));
+    crate::journal::record(
+        storage,
+        &crate::journal::sync_entries(&report, &run_id, &crate::journal::now()),
+    )
+    .await;
     let journal_after = journal_now.after_apply(&planned.current, &planned.plan, &report);
     if journal_after != journal_now
         && let Err(e) = journal_after.write(storage).await
@@ -300,6 +300,7 @@ pub async fn remove_empty_groups_after(
     planned: &Planned,
     executed: &Executed,
     client: &Client,
+    storage: &dyn Storage,
 ) -> Result<(), RunError> {
     let needed: Vec<String> = planned
         .desired
@@ -316,11 +317,11 @@ pub async fn remove_empty_groups_after(
     )
     .await
     .map_err(RunError::EmptyGroupsUnreadable)?;
-    crate::journal::record(&removal.journal_entries(
-        "sync-users",
-        &executed.run_id,
-        &crate::journal::now(),
-    ));
+    crate::journal::record(
+        storage,
+        &removal.journal_entries("sync-users", &executed.run_id, &crate::journal::now()),
+    )
+    .await;
     match removal.failed() {
         0 => Ok(()),
         n => Err(RunError::EmptyGroupsFailed(n)),

@@ -158,6 +158,7 @@ impl Outcome {
 pub async fn execute(
     planned: &Planned,
     client: &Client,
+    storage: &dyn Storage,
     dry_run: bool,
 ) -> Result<Outcome, TimeOffError> {
     let mut outcome = Outcome {
@@ -167,7 +168,7 @@ pub async fn execute(
     };
     let mut entries = Vec::new();
     let result = write_missing_days(planned, client, &mut outcome, &mut entries).await;
-    journal::record(&entries);
+    journal::record(storage, &entries).await;
     result.map(|()| outcome)
 }
 

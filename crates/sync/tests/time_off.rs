@@ -92,7 +92,10 @@ async fn a_dry_run_lists_the_days_the_attendance_lacks_and_writes_nothing() {
         .await
         .unwrap();
     assert_eq!(planned.skipped.len(), 1, "nobody@ has no account");
-    let outcome = time_off::execute(&planned, &client, true).await.unwrap();
+    let storage = LocalStorage::new(dir.path());
+    let outcome = time_off::execute(&planned, &client, &storage, true)
+        .await
+        .unwrap();
 
     let would_add: Vec<(&str, Vec<String>)> = outcome
         .would_add

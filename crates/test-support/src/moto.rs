@@ -119,6 +119,26 @@ impl MotoServer {
         .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
     }
 
+    /// The keys under `prefix`, sorted.
+    pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let out = self
+            .block_on(
+                self.client()
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(prefix)
+                    .send(),
+            )
+            .unwrap_or_else(|e| panic!("list {prefix}: {e:?}"));
+        let mut keys: Vec<String> = out
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        keys.sort();
+        keys
+    }
+
     /// Puts an object with user metadata (`x-amz-meta-<key>`).
     pub fn put_with_metadata(&self, bucket: &str, key: &str, body: &[u8], meta: &[(&str, &str)]) {
         let mut req = self
@@ -177,6 +197,8 @@ impl MotoServer {
             .region(aws_sdk_s3::config::Region::new("us-east-1"))
             .endpoint_url(self.url())
             .force_path_style(true)
+            // Plain HTTP to moto; the SDK has no default client here (see the workspace manifest).
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
             .build();
         aws_sdk_s3::Client::from_conf(config)
     }

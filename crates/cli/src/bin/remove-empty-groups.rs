@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use timecamp_scim::remove_empty_groups::{Args, run};
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     let args = Args::parse();
     // Dry runs change nothing, so they neither take nor wait for the lock.
     let lock_as = (!args.dry_run).then_some("remove-empty-groups");

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use timecamp_scim::sync_time_off::{Args, run};
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     let args = Args::parse();
     // It writes to TimeCamp like sync-users: one writer per var/ at a time.
     // Dry runs change nothing, so they neither take nor wait for the lock.

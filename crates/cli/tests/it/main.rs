@@ -18,6 +18,7 @@ mod fetch_personio;
 mod hostile_input;
 mod http_errors;
 mod http_service;
+mod http_service_limits;
 mod no_dotenv;
 mod panic_hook;
 mod prepare_cli;

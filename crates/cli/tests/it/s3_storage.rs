@@ -65,7 +65,50 @@ fn pipeline_runs_from_the_bucket_with_a_prefix() {
 
     p.run(SYNC, &[]).expect_success();
     assert_eq!(fake.group_path_of("bob@x.com"), "Company/Eng/Backend");
-    assert!(p.exists("var/timecamp.lock"), "the lock stays local");
+    // The lock was an object beside the stage files (pods share no var/), and is gone.
+    assert!(!p.exists("var/timecamp.lock"), "no local lock with S3");
+    assert!(
+        s3.get(BUCKET, "team-a/var/timecamp.lock").is_none(),
+        "released"
+    );
+    // The change journal survives the pod: a copy of this run's entries in the bucket.
+    let journals = s3.keys(BUCKET, "team-a/var/logs/changes/");
+    assert_eq!(journals.len(), 1, "{journals:?}");
+    assert!(journals[0].ends_with(".jsonl") && journals[0].contains("-sync-users-"));
+    let text = String::from_utf8(s3.get(BUCKET, &journals[0]).unwrap()).unwrap();
+    assert!(text.lines().any(|l| l.contains("bob@x.com")), "{text}");
+    assert_eq!(text, p.read("var/logs/changes.jsonl"));
+}
+
+#[test]
+fn a_lock_object_held_elsewhere_keeps_sync_and_removal_waiting_and_is_named() {
+    let s3 = MotoServer::start();
+    s3.create_bucket(BUCKET);
+    s3.put(BUCKET, "var/timecamp_users.json", b"[]");
+    let now = chrono::Utc::now();
+    let held = json!({"holder": "sync-users, pid 7 on pod-a", "started": now.to_rfc3339(),
+        "expires": (now + chrono::Duration::minutes(5)).to_rfc3339(), "renewals": 0});
+    s3.put(
+        BUCKET,
+        "var/timecamp.lock",
+        &serde_json::to_vec(&held).unwrap(),
+    );
+    let fake = FakeTimecamp::start(10);
+    let p = project(&s3, "")
+        .env("TIMECAMP_API_URL", &fake.url())
+        .env("TIMECAMP_API_KEY", TOKEN)
+        .env("TIMECAMP_ROOT_GROUP_ID", "10")
+        .env("TIMECAMP_LOCK_WAIT_SECONDS", "1");
+    for stage in [SYNC, env!("CARGO_BIN_EXE_remove-empty-groups")] {
+        p.run(stage, &[])
+            .expect_code(1)
+            .expect_stderr("another run is changing TimeCamp")
+            .expect_stderr("pod-a");
+    }
+    assert!(
+        fake.writes().is_empty(),
+        "nothing changed while the lock was held"
+    );
 }
 
 #[test]
@@ -219,6 +262,7 @@ fn an_object_over_the_readers_limit_is_refused() {
         region: "us-east-1".into(),
         prefix: String::new(),
         force_path_style: true,
+        lock_expiry: std::time::Duration::from_secs(120),
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let storage = runtime
