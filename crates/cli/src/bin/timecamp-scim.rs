@@ -3,7 +3,8 @@
 //! the code instead of twelve). `timecamp-scim --list` prints the names.
 //!
 //! Each program's `main` is its own binary's file, included here, so the
-//! separate binaries (`cargo install`) and the links run the same code.
+//! separate binaries (`cargo install`) and the links run the same code. A test
+//! holds this list to the stage list (`crates/core/src/stages.rs`).
 
 use std::process::ExitCode;
 
@@ -13,14 +14,22 @@ mod display_tree;
 mod fetch_azuread;
 #[path = "fetch-bamboohr.rs"]
 mod fetch_bamboohr;
+#[path = "fetch-csv.rs"]
+mod fetch_csv;
 #[path = "fetch-factorial.rs"]
 mod fetch_factorial;
+#[path = "fetch-google.rs"]
+mod fetch_google;
 #[path = "fetch-hibob.rs"]
 mod fetch_hibob;
 #[path = "fetch-ldap.rs"]
 mod fetch_ldap;
+#[path = "fetch-netsuite.rs"]
+mod fetch_netsuite;
 #[path = "fetch-okta.rs"]
 mod fetch_okta;
+#[path = "fetch-personio.rs"]
+mod fetch_personio;
 #[path = "http-service.rs"]
 mod http_service;
 #[path = "prepare-timecamp.rs"]
@@ -43,6 +52,10 @@ const PROGRAMS: &[(&str, Main)] = &[
     ("fetch-factorial", fetch_factorial::main),
     ("fetch-hibob", fetch_hibob::main),
     ("fetch-okta", fetch_okta::main),
+    ("fetch-netsuite", fetch_netsuite::main),
+    ("fetch-google", fetch_google::main),
+    ("fetch-personio", fetch_personio::main),
+    ("fetch-csv", fetch_csv::main),
     ("prepare-timecamp", prepare_timecamp::main),
     ("sync-users", sync_users::main),
     ("sync-time-off", sync_time_off::main),

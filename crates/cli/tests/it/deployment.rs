@@ -1,21 +1,21 @@
-//! The deployment files against the binaries they start. No Docker engine or
-//! Helm runs here, so the files are parsed and cross-checked instead.
+//! The deployment files against the binaries they start, parsed and
+//! cross-checked. `scripts/deploy-check` (in CI) runs them for real: the
+//! image, Helm 3 and 4, Compose.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use scim_core::stages::{STAGES, Stage};
-use serde_yaml::Value;
+use scim_core::stages::{Kind, STAGES, Stage};
+use serde_json::Value;
 
 fn read(rel: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     std::fs::read_to_string(root.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
+/// A YAML file as JSON values (merge keys `<<` applied).
 fn yaml(rel: &str) -> Value {
-    let mut v: Value = serde_yaml::from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
-    v.apply_merge().unwrap();
-    v
+    serde_saphyr::from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
 /// Every program of the stage list (crates/core/src/stages.rs).
@@ -23,7 +23,8 @@ fn known_binaries() -> impl Iterator<Item = &'static str> {
     STAGES.iter().map(|s| s.name)
 }
 
-/// The binaries this crate builds: the files of src/bin/.
+/// The binaries this crate builds: the files of src/bin/, but the one that
+/// holds them all (`timecamp-scim`, the image's).
 fn built_binaries() -> BTreeSet<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin");
     std::fs::read_dir(&dir)
@@ -31,6 +32,7 @@ fn built_binaries() -> BTreeSet<String> {
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "rs"))
         .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .filter(|name| name != "timecamp-scim")
         .collect()
 }
 
@@ -51,14 +53,14 @@ fn the_built_binaries_are_the_stage_list() {
 #[test]
 fn compose_has_the_seed_readme_services_each_starting_a_real_stage() {
     let compose = yaml("docker-compose.yml");
-    let services = compose["services"].as_mapping().unwrap();
-    let names: BTreeSet<&str> = services.keys().map(|k| k.as_str().unwrap()).collect();
+    let services = compose["services"].as_object().unwrap();
+    let names: BTreeSet<&str> = services.keys().map(String::as_str).collect();
     // The seed README's services: one per binary, and one to build the image.
     let expected: BTreeSet<&str> = known_binaries().chain(["timecamp-scim"]).collect();
     assert_eq!(names, expected);
     let stages: BTreeSet<&str> = known_binaries().collect();
     for (name, service) in services {
-        let name = name.as_str().unwrap();
+        let name = name.as_str();
         assert_eq!(
             service["volumes"][0].as_str(),
             Some("./var:/app/var"),
@@ -69,13 +71,25 @@ fn compose_has_the_seed_readme_services_each_starting_a_real_stage() {
             Some(".env"),
             "{name}"
         );
+        assert_eq!(service["build"].as_str(), Some("."), "{name}");
+        // `docker compose up` starts only what runs for good; a stage runs
+        // once (`docker compose run --rm <stage>`), so it is in a profile.
+        let long_running = service.get("profiles").is_none();
+        let once = scim_core::stages::find(name).is_none_or(|s| s.kind != Kind::Service);
+        assert_eq!(long_running, !once, "{name}: profiles");
+        if long_running {
+            assert!(service.get("restart").is_some(), "{name}");
+            assert!(
+                service.get("stop_grace_period").is_some(),
+                "{name}: time to stop its stages"
+            );
+        }
         if name == "timecamp-scim" {
-            assert_eq!(service["build"].as_str(), Some("."));
             continue;
         }
         // The binary is the entrypoint, so `docker compose run --rm sync-users --dry-run` appends flags.
         let entry: Vec<&str> = service["entrypoint"]
-            .as_sequence()
+            .as_array()
             .unwrap()
             .iter()
             .map(|v| v.as_str().unwrap())
@@ -99,18 +113,47 @@ fn compose_has_the_seed_readme_services_each_starting_a_real_stage() {
 }
 
 #[test]
-fn dockerfile_builds_in_the_rust_image_and_runs_every_binary_as_non_root() {
+fn dockerfile_ships_one_binary_with_a_link_per_program_as_non_root() {
     let docker = read("Dockerfile");
     assert!(docker.contains("FROM rust:1-bookworm AS build"));
     assert!(docker.contains("FROM debian:bookworm-slim"));
     assert!(docker.contains("USER 1000:1000"));
-    assert!(docker.contains("COPY --from=build /out/ /usr/local/bin/"));
-    for stage in known_binaries() {
+    assert!(docker.contains("--bin timecamp-scim"));
+    assert!(docker.contains("for program in $(timecamp-scim --list)"));
+    assert!(docker.contains("ln -s timecamp-scim"));
+}
+
+#[test]
+fn the_multi_call_binary_lists_every_program_and_runs_the_one_it_is_called_as() {
+    let bin = env!("CARGO_BIN_EXE_timecamp-scim");
+    let out = std::process::Command::new(bin)
+        .arg("--list")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let listed: BTreeSet<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(listed, built_binaries(), "--list names every program built");
+    let dir = tempfile::tempdir().unwrap();
+    for program in &listed {
+        let link = dir.path().join(program);
+        std::os::unix::fs::symlink(bin, &link).unwrap();
+        let out = std::process::Command::new(&link)
+            .arg("--help")
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{program} --help");
         assert!(
-            docker.contains(&format!(" {stage} ")) || docker.contains(&format!(" {stage};")),
-            "{stage} is not copied"
+            help.contains(&format!("Usage: {program}")),
+            "{program}: {help}"
         );
     }
+    let out = std::process::Command::new(bin).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
@@ -118,9 +161,9 @@ fn helm_chart_has_a_cronjob_value_for_every_scheduled_stage() {
     let chart = yaml("helm/timecamp-scim/Chart.yaml");
     assert_eq!(chart["name"].as_str(), Some("timecamp-scim"));
     let values = yaml("helm/timecamp-scim/values.yaml");
-    let jobs = values["jobs"].as_mapping().unwrap();
+    let jobs = values["jobs"].as_object().unwrap();
     for (name, job) in jobs {
-        let name = name.as_str().unwrap();
+        let name = name.as_str();
         assert!(
             scim_core::stages::find(name).is_some_and(Stage::runs_over_http),
             "job {name} is not a stage"
@@ -138,10 +181,16 @@ fn helm_chart_has_a_cronjob_value_for_every_scheduled_stage() {
         );
     }
     assert!(["s3", "volume"].contains(&values["storage"]["mode"].as_str().unwrap()));
+    // The pod of every program is one helper (a Deployment can use it too).
     let cron = read("helm/timecamp-scim/templates/cronjobs.yaml");
-    assert!(cron.contains("secretRef:") && cron.contains(".Values.existingSecret"));
-    assert!(cron.contains("runAsNonRoot: true") && cron.contains("readOnlyRootFilesystem: true"));
-    assert!(cron.contains("persistentVolumeClaim:") && cron.contains("emptyDir: {}"));
+    assert!(cron.contains("include \"timecamp-scim.podSpec\""));
+    assert!(cron.contains("include \"timecamp-scim.validate\""));
+    let pod = read("helm/timecamp-scim/templates/_helpers.tpl");
+    assert!(pod.contains("secretRef:") && pod.contains(".Values.existingSecret"));
+    assert!(pod.contains("runAsNonRoot: true") && pod.contains("readOnlyRootFilesystem: true"));
+    assert!(pod.contains("type: RuntimeDefault") && pod.contains("drop: [\"ALL\"]"));
+    assert!(pod.contains("automountServiceAccountToken") && pod.contains("imagePullSecrets"));
+    assert!(pod.contains("persistentVolumeClaim:") && pod.contains("emptyDir: {}"));
     let config = read("helm/timecamp-scim/templates/configmap.yaml");
     assert!(config.contains("USE_S3_STORAGE"));
 }
@@ -173,8 +222,8 @@ fn chart_examples_are_complete_and_name_only_real_settings() {
         let file = format!("helm/timecamp-scim/examples/{source}.yaml");
         let example = yaml(&file);
         let text = read(&file);
-        let config = example["config"].as_mapping().unwrap();
-        for key in config.keys().map(|k| k.as_str().unwrap()) {
+        let config = example["config"].as_object().unwrap();
+        for key in config.keys() {
             let setting = scim_core::registry::lookup(key)
                 .unwrap_or_else(|| panic!("{file}: {key} is not a setting"));
             // Secrets go in the Secret, never in the values.
@@ -196,17 +245,23 @@ fn chart_examples_are_complete_and_name_only_real_settings() {
                 "{file}: the example's Secret lacks {secret}"
             );
         }
-        let jobs = example["jobs"].as_mapping().unwrap();
+        let jobs = example["jobs"].as_object().unwrap();
         assert_eq!(
             example["jobs"][fetcher.name]["enabled"].as_bool(),
             Some(true),
             "{file}"
         );
-        for (job, _) in jobs {
-            let job = job.as_str().unwrap();
+        for job in jobs.keys() {
             let other_fetcher =
                 scim_core::stages::find(job).is_some_and(|s| s.is_fetcher() && s != fetcher);
             assert!(!other_fetcher, "{file} runs {job} too");
         }
+        // Every example pulls from a private registry.
+        assert!(
+            example["imagePullSecrets"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty()),
+            "{file}: no imagePullSecrets"
+        );
     }
 }
