@@ -5,7 +5,6 @@ Python, which has PyYAML through yamllint).
   manifests FILE...          rendered chart output: names and Pod Security
   pod-args FILE COMPONENT    the podman flags of a rendered CronJob's pod
   programs                   the programs the cli crate builds (cargo metadata on stdin)
-  compose-services FILE      each service, and whether `up` starts it
 
 Every check prints one line per defect and exits 1 if there was any.
 """
@@ -143,12 +142,6 @@ def main():
             for target in package["targets"]:
                 if "bin" in target["kind"] and target["name"] != "timecamp-scim":
                     print(target["name"])
-        return
-    if command == "compose-services":
-        with open(sys.argv[2], encoding="utf-8") as f:
-            compose = yaml.safe_load(f)
-        for name, service in compose["services"].items():
-            print(name, "up" if not service.get("profiles") else "profiled")
         return
     sys.exit(f"unknown command {command}")
 
