@@ -235,6 +235,8 @@ impl Lock for S3Lock {
     async fn acquire(&self, program: &str, wait: Duration) -> Result<Box<dyn HeldLock>, LockError> {
         let start = tokio::time::Instant::now();
         let mut announced = false;
+        // The holder last seen, for the message when the wait runs out.
+        let mut holder = "another run".to_owned();
         loop {
             let record = self.record(program);
             match self.put(&record, Condition::Absent).await? {
@@ -245,10 +247,10 @@ impl Lock for S3Lock {
                     }
                     return Ok(Box::new(self.hold(record, etag)));
                 }
+                // A concurrent conditional write, or released in between: try again.
                 Put::Conflict => {}
                 Put::Refused => match self.read().await? {
-                    // Released in between: try again at once.
-                    None => continue,
+                    None => {}
                     Some((held, etag)) if held.expires < Utc::now() => {
                         if let Put::Done { etag } = self.put(&record, Condition::Is(&etag)).await? {
                             tracing::warn!(
@@ -262,22 +264,23 @@ impl Lock for S3Lock {
                         // Another waiter took it over first.
                     }
                     Some((held, _)) => {
-                        if start.elapsed() >= wait {
-                            return Err(LockError::Busy {
-                                holder: format!("{}: {}", self.location(), held.describe()),
-                                waited: wait.as_secs(),
-                            });
-                        }
-                        if !announced {
+                        holder = held.describe();
+                        if !announced && start.elapsed() < wait {
                             tracing::info!(
-                                "Waiting up to {} s for another run to finish ({})",
+                                "Waiting up to {} s for another run to finish ({holder})",
                                 wait.as_secs(),
-                                held.describe()
                             );
                             announced = true;
                         }
                     }
                 },
+            }
+            // Every way round the loop ends when the wait has run out.
+            if start.elapsed() >= wait {
+                return Err(LockError::Busy {
+                    holder: format!("{}: {holder}", self.location()),
+                    waited: wait.as_secs(),
+                });
             }
             tokio::time::sleep(
                 POLL.min(wait.saturating_sub(start.elapsed()))
