@@ -253,15 +253,10 @@ impl Graph<'_> {
             ("scope", Secret::new("https://graph.microsoft.com/.default")),
         ]);
         let response = self.login.send(&request).await?;
-        let body = response.json()?;
-        let token = body["access_token"]
-            .as_str()
-            .ok_or_else(|| response.error("no access_token"))?;
-        let lifetime = body["expires_in"].as_u64().unwrap_or(3600);
+        let (token, lifetime) = crate::oauth::read_token("Entra ID", &response)?;
         // Renewed five minutes early, as the original did.
-        let until = Instant::now() + Duration::from_secs(lifetime.saturating_sub(300));
+        let until = crate::oauth::renew_at(lifetime, Duration::from_secs(300));
         self.tokens += 1;
-        let token = Secret::new(token);
         self.token = Some((token.clone(), until));
         Ok(token)
     }

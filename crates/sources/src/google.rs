@@ -276,7 +276,7 @@ impl TokenSource for GoogleTokens<'_> {
                 .map(|(k, v)| (k, Secret::new(v)))
                 .collect(),
         );
-        read_token(&self.client.send(&request).await?)
+        read_token("Google", &self.client.send(&request).await?)
     }
 }
 

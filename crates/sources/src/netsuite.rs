@@ -325,7 +325,7 @@ impl TokenSource for NetsuiteTokens<'_> {
                 Err(e) if e.outcome_unknown() && tries < 2 => {
                     warn!("NetSuite: {e}; asking again with a new assertion");
                 }
-                result => return read_token(&result?),
+                result => return read_token("NetSuite", &result?),
             }
         }
     }

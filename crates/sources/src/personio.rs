@@ -121,7 +121,7 @@ impl TokenSource for PersonioTokens<'_> {
             ("client_id", Secret::new(self.s.client_id.as_str())),
             ("client_secret", self.s.client_secret.clone()),
         ]);
-        read_token(&self.client.send(&request).await?)
+        read_token("Personio", &self.client.send(&request).await?)
     }
 }
 

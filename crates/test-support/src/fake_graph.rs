@@ -3,7 +3,8 @@
 //! with `$expand=manager`, paged through `@odata.nextLink`; groups by
 //! `displayName`; a group's transitive user members. Tokens expire after a
 //! set number of uses (401 `InvalidAuthenticationToken`), and throttling
-//! answers 429 with `Retry-After`.
+//! answers 429 with `Retry-After`. The token answer can give any
+//! `expires_in`, or be cut short.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -39,6 +40,9 @@ struct State_ {
     next_link_base: Option<String>,
     /// Every users page links to the second one.
     repeat_next_link: bool,
+    /// `expires_in` of the token answers, as given.
+    expires_in: Option<Value>,
+    token_cut_short: bool,
 }
 
 /// A running fake (its thread is detached and ends with the test process).
@@ -135,6 +139,18 @@ impl FakeGraph {
         self
     }
 
+    /// Token answers say `expires_in` is `value`; the token works as usual.
+    pub fn token_expires_in(self, value: Value) -> Self {
+        self.lock().expires_in = Some(value);
+        self
+    }
+
+    /// Token answers stop right after the token, as if a proxy cut them.
+    pub fn token_answers_cut_short(self) -> Self {
+        self.lock().token_cut_short = true;
+        self
+    }
+
     pub fn tokens_issued(&self) -> u32 {
         self.lock().tokens_issued
     }
@@ -160,7 +176,16 @@ async fn token(
     let token = format!("token-{}", s.tokens_issued);
     let uses = s.token_uses;
     s.tokens.insert(token.clone(), uses);
-    axum::Json(json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token})).into_response()
+    if s.token_cut_short {
+        return (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            format!("{{\"access_token\": \"{token}\", \"token_type\": \"Bea"),
+        )
+            .into_response();
+    }
+    let expires_in = s.expires_in.clone().unwrap_or(json!(3599));
+    axum::Json(json!({"token_type": "Bearer", "expires_in": expires_in, "ext_expires_in": 3599, "access_token": token})).into_response()
 }
 
 fn url_form(body: &[u8]) -> HashMap<String, String> {

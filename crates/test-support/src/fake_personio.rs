@@ -7,7 +7,7 @@
 //! (`GET /v2/org-units?type=department`, paged the same way). Errors are
 //! `application/problem+json`. Faults: tokens that expire after some requests
 //! (401), throttling (429 with `Retry-After`), a 5xx on one request, a page
-//! that is not JSON.
+//! that is not JSON, a token answer with any `expires_in` or cut short.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -42,6 +42,9 @@ struct State_ {
     throttle_every: Option<u64>,
     fail_request: Option<(u64, u16)>,
     malformed_request: Option<u64>,
+    /// `expires_in` of the token answers, as given.
+    expires_in: Option<Value>,
+    token_cut_short: bool,
     counter: u64,
 }
 
@@ -147,6 +150,20 @@ impl FakePersonio {
         self
     }
 
+    /// Token answers say `expires_in` is `value` (a lifetime past any
+    /// clock, a negative one, text); the token works as usual.
+    pub fn token_expires_in(self, value: Value) -> Self {
+        self.lock().expires_in = Some(value);
+        self
+    }
+
+    /// Token answers stop right after the token, as if a proxy cut them: not
+    /// JSON, with a working token in them.
+    pub fn token_answers_cut_short(self) -> Self {
+        self.lock().token_cut_short = true;
+        self
+    }
+
     pub fn tokens_issued(&self) -> u32 {
         self.lock().tokens_issued
     }
@@ -189,7 +206,16 @@ async fn token(State(state): State<Arc<Mutex<State_>>>, body: Bytes) -> Response
     let token = format!("papi-fake-token-{}", s.tokens_issued);
     let uses = s.token_uses;
     s.tokens.insert(token.clone(), uses);
-    axum::Json(json!({"access_token": token, "token_type": "Bearer", "expires_in": 86400, "scope": "personio:persons:read personio:employments:read"}))
+    if s.token_cut_short {
+        return (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            format!("{{\"access_token\": \"{token}\", \"token_type\": \"Bea"),
+        )
+            .into_response();
+    }
+    let expires_in = s.expires_in.clone().unwrap_or(json!(86400));
+    axum::Json(json!({"access_token": token, "token_type": "Bearer", "expires_in": expires_in, "scope": "personio:persons:read personio:employments:read"}))
         .into_response()
 }
 

@@ -231,3 +231,27 @@ fn a_next_link_that_repeats_stops_the_fetch() {
         .expect_stderr("stopped instead of looping");
     assert_eq!(p.read("var/users.json"), OLD_USERS);
 }
+
+#[test]
+fn a_token_lifetime_past_any_clock_is_no_crash() {
+    let g = tenant().token_expires_in(json!(u64::MAX));
+    let p = project(&g);
+    p.run(FETCH, &[]).expect_success();
+    assert_eq!(p.source_users().len(), 8);
+    assert_eq!(g.tokens_issued(), 1);
+}
+
+#[test]
+fn a_token_answer_cut_short_is_refused_without_printing_the_token() {
+    let g = tenant().token_answers_cut_short();
+    let p = project(&g);
+    let run = p.run(FETCH, &[]);
+    run.expect_code(1)
+        .expect_stderr("(the token request): not JSON");
+    assert!(
+        !run.stderr.contains("token-1\"") && !run.stderr.contains("token-1\\\""),
+        "the token is not shown:\n{}",
+        run.stderr
+    );
+    assert_eq!(p.read("var/users.json"), OLD_USERS);
+}

@@ -162,3 +162,41 @@ fn a_server_error_is_retried_and_a_broken_page_keeps_the_previous_file() {
         .expect_stderr("unexpected answer from Personio (the persons, page 2)");
     assert_eq!(p.read("var/users.json"), OLD_USERS);
 }
+
+#[test]
+fn a_token_lifetime_past_any_clock_or_not_a_number_is_no_crash() {
+    for (expires_in, warned) in [
+        (json!(u64::MAX), None),
+        (json!(1e300), None),
+        (json!(-5), Some("-5")),
+        (json!("forever"), Some("\"forever\"")),
+        (json!("inf"), None),
+    ] {
+        let f = company().token_expires_in(expires_in.clone());
+        let p = project(&f);
+        let run = p.run(FETCH, &[]);
+        run.expect_success();
+        if let Some(value) = warned {
+            run.expect_stderr(&format!(
+                "Personio's token answer has expires_in {value}, not a number of seconds"
+            ));
+        }
+        assert_eq!(f.tokens_issued(), 1, "{expires_in}: kept for the run");
+    }
+}
+
+#[test]
+fn a_token_answer_cut_short_is_refused_without_printing_the_token() {
+    let f = company().token_answers_cut_short();
+    let p = project(&f);
+    let run = p.run(FETCH, &[]);
+    run.expect_code(1)
+        .expect_stderr("unexpected answer from Personio (the token request): not JSON")
+        .expect_stderr("fetch-personio stopped; var/users.json was left as it was");
+    assert!(
+        !run.stderr.contains("papi-fake-token-"),
+        "the token is not shown:\n{}",
+        run.stderr
+    );
+    assert_eq!(p.read("var/users.json"), OLD_USERS);
+}
