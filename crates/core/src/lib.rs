@@ -2,10 +2,11 @@
 //!
 //! Every stage of the pipeline uses the same pieces: the stage files as typed
 //! values ([`model`]), configuration read once from the environment and `.env`
-//! ([`env`], [`settings`]), storage of the stage files ([`storage`]), and the
-//! log set-up ([`logging`]). Nothing here talks to TimeCamp or an HR system.
+//! ([`env`], [`settings`]), storage of the stage files ([`storage`]), reading
+//! a file a setting names ([`files`]), and the log set-up ([`logging`]). Nothing here talks to TimeCamp or an HR system.
 
 pub mod env;
+pub mod files;
 pub mod lock;
 pub mod logging;
 /// The stage files as typed values (the `scim-model` crate).

@@ -43,6 +43,9 @@ pub enum StorageError {
     /// The file is larger than the reader takes.
     #[error("{name} is larger than {limit} bytes, the most this stage reads")]
     TooLarge { name: String, limit: u64 },
+    /// A FIFO, a device or a directory where a file was to be read.
+    #[error("{name} is {kind}, not a regular file")]
+    NotRegular { name: String, kind: &'static str },
     #[error("{name}: {source}")]
     Io {
         name: String,
@@ -160,35 +163,23 @@ impl Storage for LocalStorage {
         }
     }
 
-    /// Stops at the limit: a file that grows while it is read cannot make it
+    /// Only a regular file (a FIFO would block, a device never end), and
+    /// stops at the limit: a file that grows while it is read cannot make it
     /// read more.
     async fn read_at_most(&self, name: &str, limit: u64) -> Result<Vec<u8>, StorageError> {
-        use tokio::io::AsyncReadExt;
-        let io_err = |source| StorageError::Io {
-            name: name.to_owned(),
-            source,
-        };
-        let file = match tokio::fs::File::open(self.path(name)).await {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StorageError::NotFound {
-                    name: name.to_owned(),
-                });
-            }
-            Err(e) => return Err(io_err(e)),
-        };
-        let mut data = Vec::new();
-        file.take(limit.saturating_add(1))
-            .read_to_end(&mut data)
+        use crate::files::{FileError, read_regular_at_most};
+        let path = self.path(name);
+        let read = tokio::task::spawn_blocking(move || read_regular_at_most(&path, limit))
             .await
-            .map_err(io_err)?;
-        if data.len() as u64 > limit {
-            return Err(StorageError::TooLarge {
-                name: name.to_owned(),
-                limit,
-            });
+            .map_err(|join| FileError::Io(std::io::Error::other(join)));
+        let name = name.to_owned();
+        match read.and_then(|r| r) {
+            Ok(data) => Ok(data),
+            Err(FileError::NotFound) => Err(StorageError::NotFound { name }),
+            Err(FileError::TooLarge { limit }) => Err(StorageError::TooLarge { name, limit }),
+            Err(FileError::NotRegular { kind }) => Err(StorageError::NotRegular { name, kind }),
+            Err(FileError::Io(source)) => Err(StorageError::Io { name, source }),
         }
-        Ok(data)
     }
 
     async fn write(&self, name: &str, data: Vec<u8>) -> Result<(), StorageError> {

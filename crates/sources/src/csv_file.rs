@@ -155,7 +155,10 @@ pub enum CsvError {
          columns"
     )]
     TooLarge { file: String },
-    #[error("cannot read {file}: {source}")]
+    #[error("{file} is {kind}, not a regular file: set CSV_FILE to the export")]
+    NotRegular { file: String, kind: &'static str },
+    // The cause follows in the error's chain.
+    #[error("cannot read {file}")]
     Storage {
         file: String,
         #[source]
@@ -285,6 +288,9 @@ pub async fn fetch(s: &CsvSettings, storage: &dyn Storage) -> Result<Vec<SourceU
         Ok(bytes) => bytes,
         Err(StorageError::NotFound { .. }) => return Err(CsvError::NotFound { file }),
         Err(StorageError::TooLarge { .. }) => return Err(CsvError::TooLarge { file }),
+        Err(StorageError::NotRegular { kind, .. }) => {
+            return Err(CsvError::NotRegular { file, kind });
+        }
         Err(source) => return Err(CsvError::Storage { file, source }),
     };
     tracing::info!(

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use crate::fields::text_of;
-use crate::jwt::{Algorithm, KeyError, SigningKey};
+use crate::jwt::{Algorithm, KeyError, SigningKey, read_key_file};
 use crate::oauth::{Authorized, TokenSource, read_token};
 
 pub const DEFAULT_API_URL: &str = "https://admin.googleapis.com";
@@ -32,8 +32,6 @@ pub const SCOPE: &str = "https://www.googleapis.com/auth/admin.directory.user.re
 pub const PAGE_SIZE: u32 = 500;
 /// Google takes assertions valid for at most an hour.
 const ASSERTION_LIFETIME_SECS: i64 = 3600;
-/// The largest key file read (a key file is about 2.4 KiB).
-const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 
 /// Where a person's department comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +151,7 @@ impl GoogleSettings {
             (Some(text), None) => ServiceAccount::from_json(text, "GOOGLE_SERVICE_ACCOUNT_KEY")?,
             (None, Some(path)) => {
                 let origin = format!("GOOGLE_SERVICE_ACCOUNT_KEY_FILE={path}");
-                let text = read_small_file(path, &origin)?;
+                let text = read_key_file("GOOGLE_SERVICE_ACCOUNT_KEY_FILE", path)?;
                 ServiceAccount::from_json(&text, &origin)?
             }
         };
@@ -317,22 +315,6 @@ pub async fn fetch(s: &GoogleSettings) -> Result<Vec<SourceUser>, GoogleError> {
             .count()
     );
     Ok(users)
-}
-
-/// A small file named by a setting, read whole.
-fn read_small_file(path: &str, origin: &str) -> Result<String, ConfigError> {
-    use std::io::Read;
-    let failed =
-        |message: String| ConfigError::Conflict(format!("cannot read {origin}: {message}"));
-    let file = std::fs::File::open(path).map_err(|e| failed(e.to_string()))?;
-    let mut text = String::new();
-    file.take(MAX_KEY_FILE_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| failed(e.to_string()))?;
-    if text.len() as u64 > MAX_KEY_FILE_BYTES {
-        return Err(failed("larger than 64 KiB, not a key file".into()));
-    }
-    Ok(text)
 }
 
 /// The primary organization (else the first).

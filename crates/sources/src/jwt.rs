@@ -9,11 +9,41 @@
 //! `r || s` form JWS requires. Keys are read from PEM: PKCS#8
 //! (`BEGIN PRIVATE KEY`, what `openssl req -newkey` and Google write), PKCS#1
 //! (`BEGIN RSA PRIVATE KEY`) or SEC1 (`BEGIN EC PRIVATE KEY`); an encrypted
-//! key is refused with the command that decrypts it.
+//! key is refused with the command that decrypts it. Key files are read by
+//! [`read_key_file`]: a regular file of at most [`MAX_KEY_FILE_BYTES`].
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value, json};
+
+/// The largest key file read: a PEM key, or Google's JSON key file, is a
+/// few kilobytes.
+pub const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+
+/// The text of the key file at `path`, named by the setting `var`: a
+/// regular file (a FIFO would block the stage, a device never end) of at
+/// most [`MAX_KEY_FILE_BYTES`], in UTF-8 (PEM or JSON).
+pub fn read_key_file(var: &str, path: &str) -> Result<String, scim_core::ConfigError> {
+    use scim_core::files::{FileError, read_regular_at_most};
+    let failed = |what: String| scim_core::ConfigError::Conflict(format!("{var}={path} {what}"));
+    let bytes = read_regular_at_most(std::path::Path::new(path), MAX_KEY_FILE_BYTES).map_err(
+        |e| match e {
+            FileError::TooLarge { .. } => failed(format!(
+                "is larger than {} KiB, not a key file",
+                MAX_KEY_FILE_BYTES / 1024
+            )),
+            FileError::Io(e) => failed(format!("cannot be read: {e}")),
+            e => failed(e.to_string()),
+        },
+    )?;
+    String::from_utf8(bytes).map_err(|_| {
+        failed(
+            "is not PEM text (a DER key? openssl pkey -inform DER -in <that file> -out key.pem \
+             writes it as PEM)"
+                .into(),
+        )
+    })
+}
 
 /// A JWS signature algorithm this tool signs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use crate::fields::text_of;
-use crate::jwt::{Algorithm, KeyError, SigningKey};
+use crate::jwt::{Algorithm, KeyError, SigningKey, read_key_file};
 use crate::oauth::{Authorized, TokenSource, read_token};
 
 /// The default department query: one row a department, with its parent.
@@ -119,7 +119,7 @@ impl NetsuiteSettings {
             }
             // A value on one line (an environment variable) writes its line breaks as `\n`.
             (Some(text), None) => text.replace("\\n", "\n"),
-            (None, Some(path)) => read_key_file(path)?,
+            (None, Some(path)) => read_key_file("NETSUITE_PRIVATE_KEY_PATH", path)?,
         };
         let key = SigningKey::from_pem(&pem, algorithm).map_err(|e| {
             ConfigError::Conflict(format!(
@@ -184,26 +184,6 @@ impl NetsuiteSettings {
     pub fn token_url(&self) -> String {
         format!("{}{TOKEN_PATH}", self.base_url)
     }
-}
-
-/// Reads the key file named by `NETSUITE_PRIVATE_KEY_PATH` (at most 64 KiB:
-/// a PEM key is a few kilobytes).
-fn read_key_file(path: &str) -> Result<String, ConfigError> {
-    use std::io::Read;
-    let failed = |message: String| {
-        ConfigError::Conflict(format!(
-            "cannot read NETSUITE_PRIVATE_KEY_PATH={path}: {message}"
-        ))
-    };
-    let file = std::fs::File::open(path).map_err(|e| failed(e.to_string()))?;
-    let mut text = String::new();
-    file.take(64 * 1024 + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| failed(e.to_string()))?;
-    if text.len() > 64 * 1024 {
-        return Err(failed("larger than 64 KiB, not a PEM key".into()));
-    }
-    Ok(text)
 }
 
 /// The client assertion for the token request at `now` (seconds since the epoch).

@@ -134,6 +134,46 @@ impl Project {
         }
     }
 
+    /// Runs a binary like [`Project::run`], but fails the test (instead of
+    /// hanging it) when the binary has not ended within 30 s: for inputs
+    /// that could block a stage (a FIFO, a device).
+    pub fn run_within_deadline(&self, bin: &str, args: &[&str]) -> Run {
+        use std::time::{Duration, Instant};
+        let stderr = self.path("stderr.log");
+        let mut child = self
+            .command(bin, args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{bin} did not end within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: std::fs::read_to_string(&stderr).unwrap_or_default(),
+        }
+    }
+
+    /// Makes a FIFO at `rel` that nobody writes to.
+    pub fn fifo(self, rel: &str) -> Self {
+        let path = self.path(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        let made = Command::new("mkfifo").arg(&path).status().unwrap();
+        assert!(made.success(), "mkfifo {rel}");
+        self
+    }
+
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("cannot read {rel}: {e}"))
     }

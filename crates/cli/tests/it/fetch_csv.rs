@@ -159,3 +159,23 @@ fn with_s3_storage_the_export_is_read_from_the_bucket() {
     assert_eq!(written["users"].as_array().unwrap().len(), 4);
     assert!(!p.exists("var/users.json"), "nothing on local disk");
 }
+
+#[test]
+fn a_csv_file_that_is_a_fifo_a_device_or_a_directory_is_refused_without_waiting() {
+    for (file, said) in [
+        (
+            "var/users.csv",
+            "var/users.csv is a FIFO, not a regular file",
+        ),
+        ("/dev/zero", "/dev/zero is a device, not a regular file"),
+        ("var", "var is a directory, not a regular file"),
+    ] {
+        let p = project().fifo("var/users.csv").env("CSV_FILE", file);
+        p.run_within_deadline(FETCH, &[])
+            .expect_code(1)
+            .expect_stderr(said)
+            .expect_stderr("set CSV_FILE to the export")
+            .expect_stderr("fetch-csv stopped; var/users.json was left as it was");
+        assert_eq!(p.read("var/users.json"), OLD_USERS);
+    }
+}

@@ -157,3 +157,21 @@ fn a_repeated_page_token_a_broken_page_or_a_gateway_error_end_cleanly() {
         .expect_stderr("Google answered 503");
     assert_eq!(p.source_users().len(), 5);
 }
+
+#[test]
+fn a_key_file_that_is_a_fifo_a_device_or_a_directory_stops_at_start() {
+    let f = company();
+    for (path, said) in [
+        ("keys/fifo.json", "is a FIFO, not a regular file"),
+        ("/dev/zero", "is a device, not a regular file"),
+        ("keys", "is a directory, not a regular file"),
+    ] {
+        let p = project(&f)
+            .fifo("keys/fifo.json")
+            .env("GOOGLE_SERVICE_ACCOUNT_KEY_FILE", path);
+        p.run_within_deadline(FETCH, &[])
+            .expect_code(2)
+            .expect_stderr(&format!("GOOGLE_SERVICE_ACCOUNT_KEY_FILE={path} {said}"));
+    }
+    assert_eq!(f.tokens_issued(), 0);
+}

@@ -194,3 +194,37 @@ fn nobody_active_keeps_the_previous_file_unless_allowed() {
     p.run(FETCH, &[]).expect_success();
     assert_eq!(p.source_users()[0]["status"], "inactive");
 }
+
+#[test]
+fn a_key_path_that_is_a_fifo_a_device_a_directory_or_binary_stops_at_start() {
+    let f = company(TestKey::Rsa, "PS256");
+    let der = {
+        use base64::Engine;
+        let body: String = TestKey::Rsa
+            .private_pem()
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap()
+    };
+    for (path, said) in [
+        ("keys/fifo.pem", "is a FIFO, not a regular file"),
+        ("/dev/zero", "is a device, not a regular file"),
+        ("keys", "is a directory, not a regular file"),
+        (
+            "keys/netsuite.der",
+            "is not PEM text (a DER key? openssl pkey -inform DER -in",
+        ),
+    ] {
+        let p = project(&f, TestKey::Rsa, "PS256")
+            .fifo("keys/fifo.pem")
+            .file("keys/netsuite.der", &der)
+            .env("NETSUITE_PRIVATE_KEY_PATH", path);
+        p.run_within_deadline(FETCH, &[])
+            .expect_code(2)
+            .expect_stderr(&format!("NETSUITE_PRIVATE_KEY_PATH={path} {said}"));
+    }
+    assert_eq!(f.tokens_issued(), 0);
+}

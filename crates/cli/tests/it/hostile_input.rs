@@ -75,33 +75,6 @@ fn one_user() -> Project {
         ]}))
 }
 
-/// Runs prepare, failing the test (instead of hanging it) if the stage does
-/// not end within 30 s: a config path that blocks must not block the test too.
-fn prepare_within_a_deadline(p: &Project) -> scim_test_support::Run {
-    use std::time::{Duration, Instant};
-    let mut child = p
-        .command(PREPARE, &[])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(p.path("stderr.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("prepare-timecamp did not end within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    scim_test_support::Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: p.read("stderr.log"),
-    }
-}
-
 #[test]
 fn a_misspelt_key_operator_or_action_in_the_transform_config_stops_prepare_with_its_path() {
     for (config, said) in [
@@ -182,7 +155,7 @@ fn a_transform_config_path_that_is_no_regular_file_or_too_big_is_refused_without
         ),
     ] {
         let p = one_user().env("TIMECAMP_PREPARE_TRANSFORM_CONFIG", &path);
-        let run = prepare_within_a_deadline(&p);
+        let run = p.run_within_deadline(PREPARE, &[]);
         run.expect_code(2)
             .expect_stderr("TIMECAMP_PREPARE_TRANSFORM_CONFIG: ")
             .expect_stderr(said);
