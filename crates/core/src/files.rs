@@ -59,7 +59,9 @@ pub fn read_regular_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, FileErro
     if meta.len() > limit {
         return Err(FileError::TooLarge { limit });
     }
-    let mut data = Vec::new();
+    // Its size as the start (it may still change), so the buffer is not
+    // doubled past it.
+    let mut data = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
     file.take(limit.saturating_add(1)).read_to_end(&mut data)?;
     if data.len() as u64 > limit {
         return Err(FileError::TooLarge { limit });

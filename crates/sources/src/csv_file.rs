@@ -9,7 +9,11 @@
 //! breaks). Every row is checked and every problem is reported with its line;
 //! one bad row stops the fetch, since the person on it would otherwise be
 //! disabled by the next sync. The file is bounded: [`MAX_FILE_BYTES`],
-//! [`MAX_ROWS`] rows, [`MAX_FIELD_CHARS`] characters a field.
+//! [`MAX_ROWS`] rows, [`MAX_COLUMNS`] columns, [`MAX_FIELD_CHARS`] characters
+//! a field. Before the CSV reader sees the text, one pass over it checks the
+//! columns of each row and that every quote that opens a field is closed (the
+//! reader would take an open quote to the end of the file, and the rows after
+//! it as one value). A line ends with a line feed, a carriage return, or both.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -28,6 +32,11 @@ pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 pub const MAX_ROWS: usize = 200_000;
 /// The longest field (and column name), in characters.
 pub const MAX_FIELD_CHARS: usize = 4096;
+/// The most columns a row may have: wider than any HR export, and a bound on
+/// what one row costs before it is checked.
+pub const MAX_COLUMNS: usize = 1000;
+/// Column names listed when the header lacks one asked for.
+const COLUMNS_SHOWN: usize = 30;
 /// Row problems listed in the error; the rest are counted.
 const PROBLEMS_SHOWN: usize = 25;
 
@@ -193,6 +202,16 @@ pub enum CsvError {
          row a header?"
     )]
     LongHeader { file: String },
+    #[error(
+        "{file}, line {line}: a quote opens a field that no quote closes, so the rest of the \
+         file would be one value; close it, or double a quote inside a quoted value (\"\")"
+    )]
+    UnclosedQuote { file: String, line: u64 },
+    #[error(
+        "{file}, line {line}: more than {MAX_COLUMNS} columns, the most fetch-csv reads; export \
+         fewer columns"
+    )]
+    TooManyColumns { file: String, line: u64 },
     #[error("{file} has more than {MAX_ROWS} rows, the most fetch-csv reads")]
     TooManyRows { file: String },
     #[error("{file} has a header but no rows")]
@@ -301,17 +320,23 @@ pub async fn fetch(s: &CsvSettings, storage: &dyn Storage) -> Result<Vec<SourceU
     parse(&file, &bytes, s)
 }
 
-/// The line (1-based) of byte `at`.
-fn line_of(bytes: &[u8], at: usize) -> u64 {
-    bytes[..at.min(bytes.len())]
+/// The line breaks in `bytes`: a line feed, a carriage return, or both
+/// (`\r\n` is one). `bytes` must not end between the two of a `\r\n`.
+fn breaks(bytes: &[u8]) -> u64 {
+    bytes
         .iter()
-        .filter(|b| **b == b'\n')
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
         .count() as u64
-        + 1
+}
+
+/// The line (1-based) of byte `at`, which is not a line break.
+fn line_of(bytes: &[u8], at: usize) -> u64 {
+    breaks(&bytes[..at.min(bytes.len())]) + 1
 }
 
 /// Line numbers of byte offsets met in order, counted as the reader goes (the
-/// reader's own count is off after an empty line).
+/// reader's own count is off after an empty line, and knows only `\n`).
 struct Lines<'a> {
     text: &'a [u8],
     at: usize,
@@ -329,14 +354,82 @@ impl Lines<'_> {
             to += 1;
         }
         if to > self.at {
-            self.line += self.text[self.at..to]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count() as u64;
+            self.line += breaks(&self.text[self.at..to]);
             self.at = to;
         }
         self.line
     }
+}
+
+/// What one pass over the text found wrong with its shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// The record starting on this line has more than [`MAX_COLUMNS`] fields.
+    TooManyColumns(u64),
+    /// A quote opened a field on this line and nothing closed it.
+    UnclosedQuote(u64),
+}
+
+/// Checks the records of `text` as the CSV reader will split them with
+/// `delimiter` (a quote starts a quoted field only at the start of a field,
+/// `""` inside it is a quote, `\r` and `\n` end a record, blank lines are
+/// none), the first only when `first_only`. It allocates nothing, so a row of
+/// millions of fields is refused before the reader would store them.
+fn check_shape(text: &[u8], delimiter: u8, first_only: bool) -> Result<(), Shape> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum At {
+        RecordStart,
+        FieldStart,
+        Field,
+        Quoted,
+        /// A quote inside a quoted field: its end, or the first of `""`.
+        QuoteInQuoted,
+    }
+    let mut at = At::RecordStart;
+    let (mut line, mut record_line, mut quote_line) = (1u64, 1u64, 1u64);
+    let mut fields = 0usize;
+    let mut i = 0;
+    while i < text.len() {
+        let b = text[i];
+        let is_break = b == b'\n' || b == b'\r';
+        if at == At::RecordStart && !is_break {
+            at = At::FieldStart;
+            record_line = line;
+            fields = 1;
+        }
+        match (at, b) {
+            (At::RecordStart, _) => {}
+            (At::Quoted, b'"') => at = At::QuoteInQuoted,
+            (At::Quoted, _) => {}
+            (At::QuoteInQuoted, b'"') => at = At::Quoted,
+            (At::FieldStart, b'"') => {
+                at = At::Quoted;
+                quote_line = line;
+            }
+            (_, _) if b == delimiter => {
+                fields += 1;
+                if fields > MAX_COLUMNS {
+                    return Err(Shape::TooManyColumns(record_line));
+                }
+                at = At::FieldStart;
+            }
+            (_, _) if is_break => {
+                if first_only {
+                    return Ok(());
+                }
+                at = At::RecordStart;
+            }
+            _ => at = At::Field,
+        }
+        if is_break && !(b == b'\r' && text.get(i + 1) == Some(&b'\n')) {
+            line += 1;
+        }
+        i += 1;
+    }
+    if at == At::Quoted {
+        return Err(Shape::UnclosedQuote(quote_line));
+    }
+    Ok(())
 }
 
 /// Column names as the header row gives them with `delimiter`.
@@ -384,9 +477,25 @@ pub fn parse(file: &str, bytes: &[u8], s: &CsvSettings) -> Result<Vec<SourceUser
         return Err(CsvError::Empty { file: file_name() });
     }
 
+    let shape_error = |shape| match shape {
+        Shape::TooManyColumns(line) => CsvError::TooManyColumns {
+            file: file_name(),
+            line,
+        },
+        Shape::UnclosedQuote(line) => CsvError::UnclosedQuote {
+            file: file_name(),
+            line,
+        },
+    };
+
     // The separator is the one under which the header has the columns asked for.
     let mut best: Option<(u8, Vec<String>, Result<Columns, Lacking>)> = None;
+    let mut header_shape = None;
     for delimiter in [b',', b';'] {
+        if let Err(shape) = check_shape(text.as_bytes(), delimiter, true) {
+            header_shape.get_or_insert(shape);
+            continue;
+        }
         let Some(header) = header_with(text, delimiter) else {
             continue;
         };
@@ -400,14 +509,23 @@ pub fn parse(file: &str, bytes: &[u8], s: &CsvSettings) -> Result<Vec<SourceUser
             best = Some((delimiter, header, found));
         }
     }
+    // A header too wide (or never ending) under one separator is the fault
+    // to name, unless the other separator finds the columns.
+    if let Some(shape) = header_shape
+        && !matches!(best, Some((_, _, Ok(_))))
+    {
+        return Err(shape_error(shape));
+    }
     let Some((delimiter, header, found)) = best else {
         return Err(CsvError::Empty { file: file_name() });
     };
+    check_shape(text.as_bytes(), delimiter, false).map_err(shape_error)?;
     if header.iter().any(|h| h.chars().count() > MAX_FIELD_CHARS) {
         return Err(CsvError::LongHeader { file: file_name() });
     }
-    for (i, h) in header.iter().enumerate() {
-        if !h.is_empty() && header[..i].iter().any(|o| o.eq_ignore_ascii_case(h)) {
+    let mut seen = std::collections::HashSet::new();
+    for h in header.iter().filter(|h| !h.is_empty()) {
+        if !seen.insert(h.to_ascii_lowercase()) {
             return Err(CsvError::DuplicateColumn {
                 file: file_name(),
                 column: h.clone(),
@@ -423,11 +541,21 @@ pub fn parse(file: &str, bytes: &[u8], s: &CsvSettings) -> Result<Vec<SourceUser
         } else {
             format!(" (set {} to the column that holds it)", field.setting())
         },
-        found: header
-            .iter()
-            .map(|h| format!("{h:?}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        found: {
+            let mut shown = header
+                .iter()
+                .take(COLUMNS_SHOWN)
+                .map(|h| {
+                    let cut: String = h.chars().take(80).collect();
+                    format!("{cut:?}")
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            if header.len() > COLUMNS_SHOWN {
+                shown.push_str(&format!(" and {} more", header.len() - COLUMNS_SHOWN));
+            }
+            shown
+        },
     })?;
     let column = |f: Field| -> Option<(usize, &str)> {
         columns
@@ -765,6 +893,117 @@ mod tests {
             many.push_str(&format!("{i},P,p{i}@example.com\n"));
         }
         assert!(matches!(read(&many), Err(CsvError::TooManyRows { .. })));
+    }
+
+    #[test]
+    fn a_quote_never_closed_is_named_by_its_line_instead_of_swallowing_the_rows_after_it() {
+        // Read to the end, the open quote would make Bo and Cy part of Ann's
+        // department: two people missing, and disabled by the next sync.
+        let text = "external_id,name,email,department\n\
+                    1,Ann,ann@example.com,\"Sales\n\
+                    2,Bo,bo@example.com,Eng\n\
+                    3,Cy,cy@example.com,Eng\n";
+        let err = read(text).unwrap_err();
+        assert!(
+            matches!(err, CsvError::UnclosedQuote { line: 2, .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("var/users.csv, line 2: a quote opens a field that no quote closes"),
+            "{err}"
+        );
+        // Closed on a later line, the quote is a field with a line break.
+        let closed = "external_id,name,email,department\n\
+                      1,Ann,ann@example.com,\"Sales\nEMEA\"\n\
+                      2,Bo,bo@example.com,Eng\n";
+        assert_eq!(read(closed).unwrap().len(), 2);
+        // A quote inside an unquoted value is a character, as the reader takes it.
+        let inner = "external_id,name,email\n1,Ann \"the boss\" Lee,ann@example.com\n2,Bo 5'11\",bo@example.com\n";
+        assert_eq!(read(inner).unwrap()[1].name.as_deref(), Some("Bo 5'11\""));
+    }
+
+    #[test]
+    fn lines_end_with_a_line_feed_a_carriage_return_or_both() {
+        for end in ["\n", "\r\n", "\r"] {
+            let text = [
+                "external_id,name,email,status",
+                "1,Ann,ann@example.com,active",
+                "2,Bo,bo at example.com,active",
+                "",
+                "3,\"Cy\nNg\",cy@example.com,actve",
+            ]
+            .join(end)
+                + end;
+            let text = text.replace("Cy\nNg", &format!("Cy{end}Ng"));
+            let lines: Vec<u64> = problems(&text, &settings(&[]))
+                .iter()
+                .map(|p| p.line)
+                .collect();
+            assert_eq!(lines, [3, 5], "lines ending in {end:?}");
+        }
+        let err = parse(
+            "f.csv",
+            b"external_id,name,email\r1,Ann,a@example.com\r2,J\xf6rg,j@example.com\r",
+            &settings(&[]),
+        )
+        .unwrap_err();
+        assert!(matches!(err, CsvError::Encoding { line: 3, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_row_of_more_columns_than_any_export_has_is_refused_before_it_is_read() {
+        // A header of 200,000 distinct names took minutes (each compared with
+        // every other); a 60 MiB line of commas took 5 GB.
+        let wide = (0..200_000)
+            .map(|i| format!("c{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let err = read(&format!(
+            "external_id,name,email,{wide}\n1,Ann,a@example.com\n"
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(err, CsvError::TooManyColumns { line: 1, .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains(&format!("line 1: more than {MAX_COLUMNS} columns")),
+            "{err}"
+        );
+        let commas = ",".repeat(MAX_COLUMNS);
+        let err = read(&format!(
+            "external_id,name,email\n1,Ann,a@example.com\n2,Bo,b@example.com{commas}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(err, CsvError::TooManyColumns { line: 3, .. }),
+            "{err}"
+        );
+        let most = (0..MAX_COLUMNS - 3)
+            .map(|i| format!("c{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let row = ",".repeat(MAX_COLUMNS - 3);
+        assert!(
+            read(&format!(
+                "external_id,name,email,{most}\n1,Ann,a@example.com{row}\n"
+            ))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_header_without_the_columns_names_a_bounded_few_of_its_own() {
+        let many = (0..500)
+            .map(|i| format!("c{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let err = read(&format!("{many}\n")).unwrap_err().to_string();
+        assert!(err.contains("\"c0\", \"c1\""), "{err}");
+        assert!(err.contains("and 470 more"), "{err}");
+        assert!(err.len() < 1000, "{} bytes", err.len());
     }
 
     #[test]

@@ -179,3 +179,28 @@ fn a_csv_file_that_is_a_fifo_a_device_or_a_directory_is_refused_without_waiting(
         assert_eq!(p.read("var/users.json"), OLD_USERS);
     }
 }
+
+#[test]
+fn a_quote_never_closed_stops_the_fetch_instead_of_hiding_the_people_after_it() {
+    let export = "external_id,name,email,department\n\
+                  1,Ann,ann@acme.com,\"Sales\n\
+                  2,Bo,bo@acme.com,Eng\n\
+                  3,Cy,cy@acme.com,Eng\n";
+    let p = project().file("var/users.csv", export);
+    p.run(FETCH, &[])
+        .expect_code(1)
+        .expect_stderr("var/users.csv, line 2: a quote opens a field that no quote closes")
+        .expect_stderr("fetch-csv stopped; var/users.json was left as it was");
+    assert_eq!(p.read("var/users.json"), OLD_USERS);
+}
+
+#[test]
+fn an_export_with_carriage_returns_alone_names_the_right_lines() {
+    let export = "external_id,name,email,status\r1,Ann,ann@acme.com,active\r\
+                  2,Bo,bo at acme.com,active\r3,Cy,cy@acme.com,actve\r";
+    let p = project().file("var/users.csv", export);
+    p.run(FETCH, &[])
+        .expect_code(1)
+        .expect_stderr("var/users.csv, line 3: the e-mail \"bo at acme.com\"")
+        .expect_stderr("var/users.csv, line 4: the status \"actve\"");
+}
