@@ -111,6 +111,7 @@ pub struct CsvSettings {
 
 impl CsvSettings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        misnamed_columns(env)?;
         let columns = Field::ALL
             .iter()
             .map(|&f| match env.get(f.setting()) {
@@ -152,6 +153,42 @@ impl CsvSettings {
             inactive_values,
         })
     }
+}
+
+/// Refuses a variable that looks like a column setting but is none
+/// (`CSV_COLUMN_EMIAL`, `CSV_COLUMN_MAIL`, `CSV_COLUM_EMAIL`): with it ignored,
+/// the field would be read from its default column, which an export may well
+/// have with other data in it (a private e-mail), so it stops the fetch
+/// instead of being only warned about like other unknown variables.
+fn misnamed_columns(env: &Env) -> Result<(), ConfigError> {
+    use scim_core::registry::{UnknownSetting, lookup, unknown_settings};
+    let mut names: Vec<&str> = env
+        .names()
+        .filter(|n| n.starts_with("CSV_") && lookup(n).is_none() && env.get(n).is_some())
+        .collect();
+    names.sort_unstable();
+    for name in names {
+        let closest = match unknown_settings([name]).first() {
+            Some(UnknownSetting::Misspelt { closest, .. }) => Some(*closest),
+            _ => None,
+        };
+        let column_like = name.starts_with("CSV_COLUMN_")
+            || closest.is_some_and(|c| c.starts_with("CSV_COLUMN_"));
+        if !column_like {
+            continue;
+        }
+        let settings = Field::ALL.map(Field::setting).join(", ");
+        return Err(ConfigError::Conflict(match closest {
+            Some(closest) if closest.starts_with("CSV_COLUMN_") => format!(
+                "{name} is not a setting of fetch-csv; did you mean {closest}? (the columns are \
+                 named by {settings})"
+            ),
+            _ => {
+                format!("{name} is not a setting of fetch-csv; the columns are named by {settings}")
+            }
+        }));
+    }
+    Ok(())
 }
 
 /// Why the file was not read.
@@ -1004,6 +1041,31 @@ mod tests {
         assert!(err.contains("\"c0\", \"c1\""), "{err}");
         assert!(err.contains("and 470 more"), "{err}");
         assert!(err.len() < 1000, "{} bytes", err.len());
+    }
+
+    #[test]
+    fn a_column_setting_that_is_none_stops_at_start() {
+        for (name, said) in [
+            ("CSV_COLUMN_EMIAL", "did you mean CSV_COLUMN_EMAIL?"),
+            ("CSV_COLUM_EMAIL", "did you mean CSV_COLUMN_EMAIL?"),
+            (
+                "CSV_COLUMN_MAIL_ADDRESS",
+                "the columns are named by CSV_COLUMN_EXTERNAL_ID",
+            ),
+        ] {
+            let err = CsvSettings::from_env(&Env::from_pairs([(name, "Work Email")]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("{name} is not a setting of fetch-csv")),
+                "{err}"
+            );
+            assert!(err.contains(said), "{err}");
+        }
+        // Set empty, it counts as unset, as every setting does.
+        assert!(CsvSettings::from_env(&Env::from_pairs([("CSV_COLUMN_MAIL", "")])).is_ok());
+        // Another fetcher's variable or a CSV_ typo far from a column is warned about at start, not here.
+        assert!(CsvSettings::from_env(&Env::from_pairs([("CSV_FIEL", "x.csv")])).is_ok());
     }
 
     #[test]

@@ -204,3 +204,17 @@ fn an_export_with_carriage_returns_alone_names_the_right_lines() {
         .expect_stderr("var/users.csv, line 3: the e-mail \"bo at acme.com\"")
         .expect_stderr("var/users.csv, line 4: the status \"actve\"");
 }
+
+#[test]
+fn a_misspelt_column_setting_stops_before_the_default_column_is_read() {
+    // The export has the private e-mail under the default name: read with the
+    // typo ignored, everyone would get it as their login.
+    let export = "external_id,name,email,Work Email\n1,Ann,ann@home.example,ann@acme.com\n";
+    let p = project()
+        .file("var/users.csv", export)
+        .env("CSV_COLUMN_EMIAL", "Work Email");
+    p.run(FETCH, &[]).expect_code(2).expect_stderr(
+        "CSV_COLUMN_EMIAL is not a setting of fetch-csv; did you mean CSV_COLUMN_EMAIL?",
+    );
+    assert_eq!(p.read("var/users.json"), OLD_USERS);
+}
