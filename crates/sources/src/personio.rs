@@ -103,6 +103,47 @@ pub enum PersonioError {
     Http(#[from] scim_http::Error),
     #[error(transparent)]
     Tree(#[from] crate::departments::TreeError),
+    /// People listed as active whose employment does not say whether they
+    /// are: left out, they would be disabled by the next sync.
+    #[error("{}", UnsureMessage(.0))]
+    Unsure(Vec<String>),
+}
+
+/// People listed when the fetch stops for them; the rest are counted.
+const UNSURE_SHOWN: usize = 10;
+
+struct UnsureMessage<'a>(&'a [String]);
+
+impl std::fmt::Display for UnsureMessage<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Personio lists {} active {} whose latest employment does not say whether they are \
+             employed; nothing is written, since the sync would disable them:",
+            self.0.len(),
+            if self.0.len() == 1 {
+                "person"
+            } else {
+                "people"
+            }
+        )?;
+        for why in self.0.iter().take(UNSURE_SHOWN) {
+            write!(f, "\n  {why}")?;
+        }
+        if self.0.len() > UNSURE_SHOWN {
+            write!(f, "\n  ... and {} more", self.0.len() - UNSURE_SHOWN)?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a person is not a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeftOut {
+    /// Cannot be a TimeCamp user (no id, no e-mail): left out with a warning.
+    Unusable(String),
+    /// Listed as active, but the employment cannot tell: stops the fetch.
+    Unsure(String),
 }
 
 /// Tokens from the client-credentials grant.
@@ -162,6 +203,7 @@ pub async fn fetch(s: &PersonioSettings) -> Result<Vec<SourceUser>, PersonioErro
         departments.len()
     );
     let mut users = Vec::with_capacity(persons.len());
+    let mut unsure = Vec::new();
     for person in &persons {
         let id = text_of(person.get("id"));
         // Ids are numbers or UUIDs; anything else is not put into a URL.
@@ -188,8 +230,12 @@ pub async fn fetch(s: &PersonioSettings) -> Result<Vec<SourceUser>, PersonioErro
         let latest = answer.get("_data").and_then(|d| d.get(0));
         match map_person(person, latest, &departments) {
             Ok(user) => users.push(user),
-            Err(why) => warn!("Personio: left out: {why}"),
+            Err(LeftOut::Unusable(why)) => warn!("Personio: left out: {why}"),
+            Err(LeftOut::Unsure(why)) => unsure.push(why),
         }
+    }
+    if !unsure.is_empty() {
+        return Err(PersonioError::Unsure(unsure));
     }
     info!(
         "Personio: {} people read ({} token{})",
@@ -228,31 +274,33 @@ fn active(status: &str) -> Option<bool> {
 }
 
 /// A person and their latest employment as a record. `Err` gives why the
-/// person is left out.
+/// person is not one, and whether that stops the fetch.
 pub fn map_person(
     person: &Value,
     latest: Option<&Value>,
     departments: &HashMap<String, String>,
-) -> Result<SourceUser, String> {
+) -> Result<SourceUser, LeftOut> {
     let id = text_of(person.get("id"));
     let email = text_of(person.get("email")).to_lowercase();
     if id.is_empty() {
-        return Err("no id".into());
+        return Err(LeftOut::Unusable("no id".into()));
     }
     if email.is_empty() {
-        return Err(format!(
+        return Err(LeftOut::Unusable(format!(
             "person {id} has no e-mail (or the API credential may not read it)"
-        ));
+        )));
     }
     let Some(employment) = latest else {
-        return Err(format!("person {id} ({email}) has no employment"));
+        return Err(LeftOut::Unsure(format!(
+            "person {id} ({email}) has no employment"
+        )));
     };
     let status = text_of(employment.get("status"));
     let Some(is_active) = active(&status) else {
-        return Err(format!(
+        return Err(LeftOut::Unsure(format!(
             "person {id} ({email}): the employment status {status:?} is none of ACTIVE, LEAVE, \
              ONBOARDING, INACTIVE"
-        ));
+        )));
     };
     let preferred = text_of(person.get("preferred_name"));
     let first = if preferred.is_empty() {
@@ -333,13 +381,20 @@ mod tests {
             map_person(&person, Some(&left), &paths).unwrap().status,
             Some(Status::Inactive)
         );
+        // Listed as active, yet the employment cannot tell: the fetch stops
+        // rather than leave them out (the sync would disable them).
         let odd = json!({"id": "e0", "status": "SABBATICAL"});
-        assert!(map_person(&person, Some(&odd), &paths).is_err());
-        assert!(map_person(&person, None, &paths).is_err());
-        assert!(
-            map_person(&json!({"id": "8"}), Some(&employment), &paths)
-                .unwrap_err()
-                .contains("no e-mail")
-        );
+        assert!(matches!(
+            map_person(&person, Some(&odd), &paths),
+            Err(LeftOut::Unsure(why)) if why.contains("\"SABBATICAL\" is none of")
+        ));
+        assert!(matches!(
+            map_person(&person, None, &paths),
+            Err(LeftOut::Unsure(why)) if why.contains("has no employment")
+        ));
+        assert!(matches!(
+            map_person(&json!({"id": "8"}), Some(&employment), &paths),
+            Err(LeftOut::Unusable(why)) if why.contains("no e-mail")
+        ));
     }
 }

@@ -200,3 +200,25 @@ fn a_token_answer_cut_short_is_refused_without_printing_the_token() {
     );
     assert_eq!(p.read("var/users.json"), OLD_USERS);
 }
+
+#[test]
+fn an_active_person_whose_employment_status_is_unknown_stops_the_fetch_instead_of_vanishing() {
+    // Left out, Ida would be disabled by the next sync, though Personio lists
+    // her as active.
+    let f = company().person(
+        person("7", "Ida", "Neu"),
+        vec![employment("e7", "SABBATICAL", Some("1"), "101", "Picker")],
+    );
+    let p = project(&f);
+    p.run(FETCH, &[])
+        .expect_code(1)
+        .expect_stderr(
+            "Personio lists 1 active person whose latest employment does not say whether they \
+             are employed",
+        )
+        .expect_stderr(
+            "person 7 (ida@acme.com): the employment status \"SABBATICAL\" is none of ACTIVE",
+        )
+        .expect_stderr("fetch-personio stopped; var/users.json was left as it was");
+    assert_eq!(p.read("var/users.json"), OLD_USERS);
+}
