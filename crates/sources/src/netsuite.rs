@@ -264,6 +264,23 @@ pub enum NetsuiteError {
          missing; narrow the query (NETSUITE_EMPLOYEE_QUERY or NETSUITE_GROUP_QUERY)"
     )]
     TooManyRows { what: &'static str, rows: usize },
+    #[error(
+        "{what} ({setting}) has no ORDER BY and took more than one page: NetSuite pages such a \
+         query in no stable order, so a row can be on no page (its employee would be disabled) \
+         or on two; end it with ORDER BY and a unique column (ORDER BY e.id)"
+    )]
+    Unordered {
+        what: &'static str,
+        setting: &'static str,
+    },
+}
+
+/// Whether a SuiteQL text orders its rows (`ORDER BY`, in any case and spacing).
+fn has_order_by(q: &str) -> bool {
+    q.split_whitespace()
+        .collect::<Vec<_>>()
+        .windows(2)
+        .any(|w| w[0].eq_ignore_ascii_case("order") && w[1].eq_ignore_ascii_case("by"))
 }
 
 /// Tokens from NetSuite's token endpoint, each asked for with a new
@@ -317,6 +334,7 @@ async fn query(
     s: &NetsuiteSettings,
     q: &str,
     what: &'static str,
+    setting: &'static str,
 ) -> Result<Vec<Value>, NetsuiteError> {
     let url = ns.api.url(&format!(
         "{}{SUITEQL_PATH}?limit={}&offset=0",
@@ -337,6 +355,9 @@ async fn query(
             what,
             rows: rows.len(),
         });
+    }
+    if rows.len() as u64 > s.page_size && !has_order_by(q) {
+        return Err(NetsuiteError::Unordered { what, setting });
     }
     Ok(rows)
 }
@@ -364,10 +385,24 @@ pub async fn fetch(s: &NetsuiteSettings) -> Result<Vec<SourceUser>, NetsuiteErro
         &["/o:errorDetails/0/detail", "/title"],
     ))?;
     let mut ns = Authorized::new(api, tokens);
-    let groups = query(&mut ns, s, &s.group_query, "the department query").await?;
+    let groups = query(
+        &mut ns,
+        s,
+        &s.group_query,
+        "the department query",
+        "NETSUITE_GROUP_QUERY",
+    )
+    .await?;
     let paths = department_paths(&groups)?;
     info!("NetSuite: {} departments", paths.len());
-    let rows = query(&mut ns, s, &s.employee_query, "the employee query").await?;
+    let rows = query(
+        &mut ns,
+        s,
+        &s.employee_query,
+        "the employee query",
+        "NETSUITE_EMPLOYEE_QUERY",
+    )
+    .await?;
     let users = map_employees(&rows, &paths)?;
     let inactive = users
         .iter()
@@ -635,6 +670,15 @@ mod tests {
             map_employees(&twice, &paths),
             Err(MapError::DuplicateEmployee { .. })
         ));
+    }
+
+    #[test]
+    fn order_by_is_found_in_any_case_and_spacing() {
+        assert!(has_order_by(DEFAULT_EMPLOYEE_QUERY));
+        assert!(has_order_by(DEFAULT_GROUP_QUERY));
+        assert!(has_order_by("select 1 from employee\n order\tBY id"));
+        assert!(!has_order_by("SELECT e.id FROM employee e"));
+        assert!(!has_order_by("SELECT e.border_by FROM employee e"));
     }
 
     #[test]

@@ -228,3 +228,29 @@ fn a_key_path_that_is_a_fifo_a_device_a_directory_or_binary_stops_at_start() {
     }
     assert_eq!(f.tokens_issued(), 0);
 }
+
+#[test]
+fn an_own_query_without_order_by_that_needs_more_than_a_page_stops_the_fetch() {
+    // SuiteQL pages a query without a stable order as it likes: a row can be
+    // on no page at all, and its employee would be disabled.
+    let unordered = "SELECT e.id AS external_id, e.email AS email FROM employee e \
+                     WHERE e.email IS NOT NULL";
+    let f = company(TestKey::Rsa, "PS256");
+    let p = project(&f, TestKey::Rsa, "PS256")
+        .env("NETSUITE_PAGE_SIZE", "2")
+        .env("NETSUITE_EMPLOYEE_QUERY", unordered);
+    p.run(FETCH, &[])
+        .expect_code(1)
+        .expect_stderr("the employee query (NETSUITE_EMPLOYEE_QUERY) has no ORDER BY")
+        .expect_stderr("var/users.json was left as it was");
+    assert_eq!(p.read("var/users.json"), OLD_USERS);
+    // On one page nothing can be skipped; ordered, any number of pages is fine.
+    let p = project(&f, TestKey::Rsa, "PS256").env("NETSUITE_EMPLOYEE_QUERY", unordered);
+    p.run(FETCH, &[]).expect_success();
+    let ordered = format!("{unordered}\n  order   by e.id");
+    let p = project(&f, TestKey::Rsa, "PS256")
+        .env("NETSUITE_PAGE_SIZE", "2")
+        .env("NETSUITE_EMPLOYEE_QUERY", &ordered);
+    p.run(FETCH, &[]).expect_success();
+    assert_eq!(p.source_users().len(), 5);
+}
