@@ -243,6 +243,8 @@ const API_HINTS: Hints = Hints {
 pub enum GoogleError {
     #[error(transparent)]
     Http(#[from] scim_http::Error),
+    #[error(transparent)]
+    RepeatedId(#[from] crate::people::RepeatedId),
 }
 
 /// Tokens from Google's token endpoint for the service account, acting for
@@ -306,6 +308,7 @@ pub async fn fetch(s: &GoogleSettings) -> Result<Vec<SourceUser>, GoogleError> {
         .all(&Request::get(url, "the user listing"), USERS)
         .await?;
     let users = map_users(&raw, s.department_source);
+    crate::people::one_record_per_id("Google", &users)?;
     info!(
         "Google: {} users read, {} suspended or archived",
         users.len(),

@@ -19,4 +19,5 @@ pub mod ldap_map;
 pub mod netsuite;
 pub mod oauth;
 pub mod okta;
+pub mod people;
 pub mod personio;

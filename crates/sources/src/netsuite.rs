@@ -422,12 +422,8 @@ pub async fn fetch(s: &NetsuiteSettings) -> Result<Vec<SourceUser>, NetsuiteErro
 pub enum MapError {
     #[error(transparent)]
     Tree(#[from] crate::departments::TreeError),
-    #[error("NetSuite returned the employee id {id} on two rows (e-mails {first} and {second})")]
-    DuplicateEmployee {
-        id: String,
-        first: String,
-        second: String,
-    },
+    #[error(transparent)]
+    RepeatedId(#[from] crate::people::RepeatedId),
 }
 
 /// The department paths of the group query's rows.
@@ -486,7 +482,6 @@ pub fn map_employees(
         .map(|r| text_of(r.get("supervisor_id")))
         .filter(|s| !s.is_empty())
         .collect();
-    let mut seen: HashMap<String, String> = HashMap::new();
     let mut users = Vec::new();
     for r in &rows {
         let id = text_of(r.get("external_id"));
@@ -497,13 +492,6 @@ pub fn map_employees(
                 if id.is_empty() { "an id" } else { "an e-mail" }
             );
             continue;
-        }
-        if let Some(first) = seen.insert(id.clone(), email.clone()) {
-            return Err(MapError::DuplicateEmployee {
-                id,
-                first,
-                second: email,
-            });
         }
         let full = format!(
             "{} {}",
@@ -547,6 +535,7 @@ pub fn map_employees(
             .with_raw_data(r.clone()),
         );
     }
+    crate::people::one_record_per_id("NetSuite", &users)?;
     Ok(users)
 }
 
@@ -668,7 +657,7 @@ mod tests {
         ];
         assert!(matches!(
             map_employees(&twice, &paths),
-            Err(MapError::DuplicateEmployee { .. })
+            Err(MapError::RepeatedId(_))
         ));
     }
 

@@ -103,6 +103,8 @@ pub enum PersonioError {
     Http(#[from] scim_http::Error),
     #[error(transparent)]
     Tree(#[from] crate::departments::TreeError),
+    #[error(transparent)]
+    RepeatedId(#[from] crate::people::RepeatedId),
     /// People listed as active whose employment does not say whether they
     /// are: left out, they would be disabled by the next sync.
     #[error("{}", UnsureMessage(.0))]
@@ -237,6 +239,7 @@ pub async fn fetch(s: &PersonioSettings) -> Result<Vec<SourceUser>, PersonioErro
     if !unsure.is_empty() {
         return Err(PersonioError::Unsure(unsure));
     }
+    crate::people::one_record_per_id("Personio", &users)?;
     info!(
         "Personio: {} people read ({} token{})",
         users.len(),

@@ -175,3 +175,18 @@ fn a_key_file_that_is_a_fifo_a_device_or_a_directory_stops_at_start() {
     }
     assert_eq!(f.tokens_issued(), 0);
 }
+
+#[test]
+fn a_user_listed_twice_with_another_e_mail_stops_the_fetch() {
+    // Bo was renamed while the pages were read: his old and new address
+    // would become two TimeCamp users.
+    let mut renamed = user("102", "Bob", "Sales", "/Sales/EMEA", Some("ann@acme.com"));
+    renamed["primaryEmail"] = json!("bob@acme.com");
+    let f = company().user(renamed).page_size(2);
+    let p = project(&f);
+    p.run(FETCH, &[])
+        .expect_code(1)
+        .expect_stderr("Google listed the id 102 twice (e-mails bo@acme.com and bob@acme.com)")
+        .expect_stderr("var/users.json was left as it was");
+    assert_eq!(p.read("var/users.json"), OLD_USERS);
+}

@@ -222,3 +222,16 @@ fn an_active_person_whose_employment_status_is_unknown_stops_the_fetch_instead_o
         .expect_stderr("fetch-personio stopped; var/users.json was left as it was");
     assert_eq!(p.read("var/users.json"), OLD_USERS);
 }
+
+#[test]
+fn a_person_listed_twice_stops_the_fetch() {
+    let f = company().page_size(2).person(
+        json!({"id": "2", "email": "ole.lager@acme.com", "first_name": "Ole", "last_name": "Lager"}),
+        vec![employment("e2", "ACTIVE", Some("1"), "101", "Picker")],
+    );
+    let p = project(&f);
+    p.run(FETCH, &[]).expect_code(1).expect_stderr(
+        "Personio listed the id 2 twice (e-mails ole@acme.com and ole.lager@acme.com)",
+    );
+    assert_eq!(p.read("var/users.json"), OLD_USERS);
+}
