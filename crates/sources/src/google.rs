@@ -343,23 +343,35 @@ fn manager_email(u: &Value) -> Option<String> {
 /// every source's. A manager who is not among the users is warned about and
 /// left out of the record.
 pub fn map_users(raw: &[Value], departments: DepartmentSource) -> Vec<SourceUser> {
-    let mut ids_by_email: HashMap<String, String> = HashMap::new();
+    // Each address's user: a primary address before an alias; an address two
+    // users claim alike names nobody (`None`), whatever their order.
+    let mut ids_by_email: HashMap<String, (u8, Option<String>)> = HashMap::new();
+    let mut claim = |address: String, rank: u8, id: &str| {
+        if address.is_empty() {
+            return;
+        }
+        let entry = ids_by_email
+            .entry(address)
+            .or_insert_with(|| (rank, Some(id.to_owned())));
+        if rank < entry.0 {
+            *entry = (rank, Some(id.to_owned()));
+        } else if rank == entry.0 && entry.1.as_deref() != Some(id) {
+            entry.1 = None;
+        }
+    };
     for u in raw {
         let id = text_of(u.get("id"));
-        let primary = text_of(u.get("primaryEmail")).to_lowercase();
         if id.is_empty() {
             continue;
         }
-        ids_by_email.insert(primary, id.clone());
+        claim(text_of(u.get("primaryEmail")).to_lowercase(), 0, &id);
         for alias in u
             .get("emails")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
-            ids_by_email
-                .entry(text_of(alias.get("address")).to_lowercase())
-                .or_insert_with(|| id.clone());
+            claim(text_of(alias.get("address")).to_lowercase(), 1, &id);
         }
     }
     let mut users = Vec::with_capacity(raw.len());
@@ -398,7 +410,14 @@ pub fn map_users(raw: &[Value], departments: DepartmentSource) -> Vec<SourceUser
         let supervisor = match manager_email(u) {
             None => String::new(),
             Some(m) => match ids_by_email.get(&m) {
-                Some(boss) => boss.clone(),
+                Some((_, Some(boss))) => boss.clone(),
+                Some((_, None)) => {
+                    warn!(
+                        "Google: the manager {m} of {email} is the address of more than one \
+                         user; {email} gets no supervisor"
+                    );
+                    String::new()
+                }
                 None => {
                     warn!(
                         "Google: the manager {m} of {email} is not among the users read; \
@@ -515,11 +534,43 @@ mod tests {
         assert_eq!(users[2].status, Some(Status::Inactive));
         assert_eq!(users[3].status, Some(Status::Inactive));
         assert_eq!(users[0].status, Some(Status::Active));
+        // Whatever the order of the listing, the same managers.
+        let mut reversed = raw.to_vec();
+        reversed.reverse();
+        let again = map_users(&reversed, DepartmentSource::Organization);
+        assert_eq!(again[2].supervisor_id.as_deref(), Some("1"));
         let by_unit = map_users(&raw, DepartmentSource::OrgUnitPath);
         assert_eq!(
             by_unit[1].department.as_deref(),
             Some("Engineering/Backend")
         );
         assert_eq!(by_unit[0].department.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn a_manager_address_two_users_claim_names_nobody_in_any_order() {
+        let report = json!({"id": "9", "primaryEmail": "ann@acme.com",
+                            "relations": [{"type": "manager", "value": "boss@acme.com"}]});
+        let one = json!({"id": "1", "primaryEmail": "boss@acme.com"});
+        let two = json!({"id": "2", "primaryEmail": "BOSS@acme.com"});
+        // An alias does not take the address from a primary one.
+        let alias = json!({"id": "3", "primaryEmail": "c@acme.com",
+                           "emails": [{"address": "boss@acme.com"}]});
+        for raw in [
+            vec![report.clone(), one.clone(), two.clone()],
+            vec![two.clone(), one.clone(), report.clone()],
+        ] {
+            let users = map_users(&raw, DepartmentSource::Organization);
+            let ann = users.iter().find(|u| u.external_id.as_deref() == Some("9"));
+            assert_eq!(ann.unwrap().supervisor_id.as_deref(), Some(""));
+        }
+        for raw in [
+            vec![report.clone(), alias.clone(), one.clone()],
+            vec![one.clone(), alias.clone(), report.clone()],
+        ] {
+            let users = map_users(&raw, DepartmentSource::Organization);
+            let ann = users.iter().find(|u| u.external_id.as_deref() == Some("9"));
+            assert_eq!(ann.unwrap().supervisor_id.as_deref(), Some("1"));
+        }
     }
 }
