@@ -885,7 +885,7 @@ pub const SETTINGS: &[Setting] = &[
         "GOOGLE_DOMAIN",
         "empty",
         "fetch-google",
-        "read only the users of this domain instead of the whole account",
+        "read only the users of this domain instead of the whole account (not with `GOOGLE_CUSTOMER_ID`)",
     ),
     s(
         "GOOGLE_DEPARTMENT_SOURCE",

@@ -179,6 +179,15 @@ impl GoogleSettings {
                 });
             }
         };
+        if env.get("GOOGLE_DOMAIN").is_some() && env.get("GOOGLE_CUSTOMER_ID").is_some() {
+            // The listing takes one or the other; one of them would be ignored.
+            return Err(ConfigError::Conflict(
+                "GOOGLE_DOMAIN and GOOGLE_CUSTOMER_ID are both set, and the listing reads one \
+                 or the other: set GOOGLE_DOMAIN for the users of one domain, or \
+                 GOOGLE_CUSTOMER_ID for a whole account"
+                    .into(),
+            ));
+        }
         let api_url = env
             .url(
                 "GOOGLE_API_URL",
@@ -507,6 +516,17 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("GOOGLE_DEPARTMENT_SOURCE")
+        );
+        let env = Env::from_pairs([
+            ("GOOGLE_ADMIN_EMAIL", "admin@acme.com"),
+            ("GOOGLE_SERVICE_ACCOUNT_KEY", key_file().as_str()),
+            ("GOOGLE_DOMAIN", "acme.com"),
+            ("GOOGLE_CUSTOMER_ID", "C03az79cb"),
+        ]);
+        let err = GoogleSettings::from_env(&env).unwrap_err().to_string();
+        assert!(
+            err.contains("GOOGLE_DOMAIN and GOOGLE_CUSTOMER_ID are both set"),
+            "one would be ignored: {err}"
         );
     }
 
