@@ -189,14 +189,20 @@ pub enum EmailProblem {
     Number,
 }
 
+/// Whether `c` shows as nothing: zero-width characters, the byte-order mark
+/// (which two exports joined into one file leave inside it), the soft hyphen.
+/// A text with one looks the same as the text without it, and is not equal.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{00ad}')
+}
+
 /// The first problem that makes `email` unusable as a TimeCamp e-mail, if any.
 /// Surrounding white space is the caller's to trim; inner white space is a problem.
 pub fn email_problem(email: &str) -> Option<EmailProblem> {
-    let invisible = |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{00ad}');
     if email.chars().any(char::is_control) {
         return Some(EmailProblem::Control);
     }
-    if email.chars().any(invisible) {
+    if email.chars().any(is_invisible) {
         return Some(EmailProblem::Invisible);
     }
     if email.chars().any(char::is_whitespace) {

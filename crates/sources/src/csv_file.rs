@@ -319,6 +319,11 @@ pub enum Problem {
         active: String,
         inactive: String,
     },
+    #[error(
+        "the {column} {value:?} holds an invisible or control character (a byte-order mark \
+         where two files were joined?); it would not equal the same id without it"
+    )]
+    UnseenInId { column: String, value: String },
     #[error("the {column} is {chars} characters long, more than {MAX_FIELD_CHARS}")]
     TooLong { column: String, chars: usize },
     #[error("the {column} {value:?} is also on line {first_line}: one person, two rows?")]
@@ -689,6 +694,17 @@ pub fn parse(file: &str, bytes: &[u8], s: &CsvSettings) -> Result<Vec<SourceUser
                 None
             }
         };
+        for f in [Field::ExternalId, Field::SupervisorId] {
+            if let Some(v) = value(f)
+                && v.chars()
+                    .any(|c| c.is_control() || scim_core::model::is_invisible(c))
+            {
+                problem(Problem::UnseenInId {
+                    column: column(f).map_or(f.key(), |(_, n)| n).to_owned(),
+                    value: v.to_owned(),
+                });
+            }
+        }
         let id = value(Field::ExternalId).unwrap_or_default().to_owned();
         if !id.is_empty()
             && let Some(first_line) = ids.get(&id)
@@ -1041,6 +1057,24 @@ mod tests {
         assert!(err.contains("\"c0\", \"c1\""), "{err}");
         assert!(err.contains("and 470 more"), "{err}");
         assert!(err.len() < 1000, "{} bytes", err.len());
+    }
+
+    #[test]
+    fn an_id_with_a_character_nobody_sees_is_a_problem_of_its_row() {
+        // Two exports joined: the second one's byte-order mark starts a row.
+        let text = "external_id,name,email,supervisor_id\n\
+                    1,Ann,ann@example.com,\n\
+                    \u{feff}2,Bo,bo@example.com,1\n\
+                    3,Cy,cy@example.com,1\u{200b}\n";
+        let found = problems(text, &settings(&[]));
+        let lines: Vec<u64> = found.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [3, 4], "{found:#?}");
+        assert!(
+            matches!(&found[0].kind, Problem::UnseenInId { column, .. } if column == "external_id")
+        );
+        assert!(
+            matches!(&found[1].kind, Problem::UnseenInId { column, .. } if column == "supervisor_id")
+        );
     }
 
     #[test]
