@@ -22,7 +22,8 @@ pub const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 
 /// The text of the key file at `path`, named by the setting `var`: a
 /// regular file (a FIFO would block the stage, a device never end) of at
-/// most [`MAX_KEY_FILE_BYTES`], in UTF-8 (PEM or JSON).
+/// most [`MAX_KEY_FILE_BYTES`], in UTF-8 (PEM or JSON), with or without a
+/// byte-order mark.
 pub fn read_key_file(var: &str, path: &str) -> Result<String, scim_core::ConfigError> {
     use scim_core::files::{FileError, read_regular_at_most};
     let failed = |what: String| scim_core::ConfigError::Conflict(format!("{var}={path} {what}"));
@@ -36,6 +37,11 @@ pub fn read_key_file(var: &str, path: &str) -> Result<String, scim_core::ConfigE
             e => failed(e.to_string()),
         },
     )?;
+    // A byte-order mark, which Windows editors write, is not part of the text.
+    let bytes = bytes
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .map(<[u8]>::to_vec)
+        .unwrap_or(bytes);
     String::from_utf8(bytes).map_err(|_| {
         failed(
             "is not PEM text (a DER key? openssl pkey -inform DER -in <that file> -out key.pem \

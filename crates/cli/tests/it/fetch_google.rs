@@ -190,3 +190,11 @@ fn a_user_listed_twice_with_another_e_mail_stops_the_fetch() {
         .expect_stderr("var/users.json was left as it was");
     assert_eq!(p.read("var/users.json"), OLD_USERS);
 }
+
+#[test]
+fn a_key_file_saved_with_a_byte_order_mark_is_read() {
+    let f = company();
+    let p = project(&f).file("keys/google.json", format!("\u{feff}{}", f.key_file()));
+    p.run(FETCH, &[]).expect_success();
+    assert_eq!(p.source_users().len(), 5);
+}

@@ -254,3 +254,18 @@ fn an_own_query_without_order_by_that_needs_more_than_a_page_stops_the_fetch() {
     p.run(FETCH, &[]).expect_success();
     assert_eq!(p.source_users().len(), 5);
 }
+
+#[test]
+fn a_key_file_saved_with_a_byte_order_mark_is_read() {
+    // Notepad on Windows writes one at the start of a UTF-8 file.
+    let f = company(TestKey::Rsa, "PS256");
+    let p = project(&f, TestKey::Rsa, "PS256").file(
+        "keys/netsuite.pem",
+        format!(
+            "\u{feff}{}",
+            TestKey::Rsa.private_pem().replace('\n', "\r\n")
+        ),
+    );
+    p.run(FETCH, &[]).expect_success();
+    assert_eq!(p.source_users().len(), 5);
+}
