@@ -515,6 +515,14 @@ pub fn parse(file: &str, bytes: &[u8], s: &CsvSettings) -> Result<Vec<SourceUser
         file: file_name(),
         line: line_of(bytes, e.valid_up_to()),
     })?;
+    // UTF-16 without a byte-order mark is valid UTF-8 with a NUL after every
+    // letter; no export has NUL in its text.
+    if let Some(at) = text.find('\0') {
+        return Err(CsvError::Encoding {
+            file: file_name(),
+            line: line_of(bytes, at),
+        });
+    }
     if text.trim().is_empty() {
         return Err(CsvError::Empty { file: file_name() });
     }
@@ -927,6 +935,15 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, CsvError::Encoding { line: 3, .. }), "{err}");
+        // UTF-16, with its byte-order mark or without.
+        let utf16: Vec<u8> = "external_id,name,email\n1,Ann,a@example.com\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        for bytes in [[&[0xff, 0xfe][..], &utf16].concat(), utf16] {
+            let err = parse("f.csv", &bytes, &settings(&[])).unwrap_err();
+            assert!(matches!(err, CsvError::Encoding { line: 1, .. }), "{err}");
+        }
     }
 
     #[test]
