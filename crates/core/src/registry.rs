@@ -921,7 +921,7 @@ pub const SETTINGS: &[Setting] = &[
         "CSV_FILE",
         "`var/users.csv`",
         "fetch-csv",
-        "the CSV file to read: a path (relative to the working directory), or with S3 storage the key under `S3_PATH_PREFIX`; UTF-8 (a BOM is fine), `,` or `;` separated, a header row; lines end with LF, CRLF or CR; at most 64 MiB, 200,000 rows, 1,000 columns and 4,096 characters a field",
+        "the CSV file to read: a path (relative to the working directory), or with S3 storage the key under `S3_PATH_PREFIX`; UTF-8 (a BOM is fine), `,` or `;` separated, a header row; lines end with LF, CRLF or CR; at most 64 MiB, 200,000 rows, 1,000 columns and 4,096 characters a field, and what makes a `var/users.json` of at most 512 MiB",
     ),
     s(
         "CSV_COLUMN_EXTERNAL_ID",

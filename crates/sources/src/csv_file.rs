@@ -32,6 +32,18 @@ pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 pub const MAX_ROWS: usize = 200_000;
 /// The longest field (and column name), in characters.
 pub const MAX_FIELD_CHARS: usize = 4096;
+/// The most `var/users.json` a file may make, as estimated before a row is
+/// built. Every row carries all its columns, named, under `raw_data`, so a
+/// file of many short rows under many column names grows: 200,000 rows of
+/// 100 empty columns (24 MB) made an 800 MB `var/users.json` and took 3 GB to
+/// build, and 4 GB in prepare. An export within the other limits with a few
+/// dozen columns stays under it.
+pub const MAX_OUTPUT_BYTES: u64 = 512 * 1024 * 1024;
+/// What a record costs in `var/users.json` besides its columns: the fields
+/// of `var/users.json` and the indentation.
+const RECORD_BYTES: u64 = 256;
+/// What a column costs in a record's `raw_data` besides its name and value.
+const COLUMN_BYTES: u64 = 16;
 /// The most columns a row may have: wider than any HR export, and a bound on
 /// what one row costs before it is checked.
 pub const MAX_COLUMNS: usize = 1000;
@@ -249,6 +261,18 @@ pub enum CsvError {
          fewer columns"
     )]
     TooManyColumns { file: String, line: u64 },
+    #[error(
+        "{file} would make a var/users.json of about {mib} MiB, more than the {} MiB fetch-csv \
+         writes: each of its {rows} rows keeps all {columns} columns under raw_data; export only \
+         the columns needed (those CSV_COLUMN_* name, and any a transform rule reads)",
+        MAX_OUTPUT_BYTES / (1024 * 1024)
+    )]
+    TooMuchOutput {
+        file: String,
+        mib: u64,
+        rows: u64,
+        columns: usize,
+    },
     #[error("{file} has more than {MAX_ROWS} rows, the most fetch-csv reads")]
     TooManyRows { file: String },
     #[error("{file} has a header but no rows")]
@@ -416,8 +440,9 @@ enum Shape {
 /// `delimiter` (a quote starts a quoted field only at the start of a field,
 /// `""` inside it is a quote, `\r` and `\n` end a record, blank lines are
 /// none), the first only when `first_only`. It allocates nothing, so a row of
-/// millions of fields is refused before the reader would store them.
-fn check_shape(text: &[u8], delimiter: u8, first_only: bool) -> Result<(), Shape> {
+/// millions of fields is refused before the reader would store them. Returns
+/// the number of records, the header's included.
+fn check_shape(text: &[u8], delimiter: u8, first_only: bool) -> Result<u64, Shape> {
     #[derive(Clone, Copy, PartialEq)]
     enum At {
         RecordStart,
@@ -430,6 +455,7 @@ fn check_shape(text: &[u8], delimiter: u8, first_only: bool) -> Result<(), Shape
     let mut at = At::RecordStart;
     let (mut line, mut record_line, mut quote_line) = (1u64, 1u64, 1u64);
     let mut fields = 0usize;
+    let mut records = 0u64;
     let mut i = 0;
     while i < text.len() {
         let b = text[i];
@@ -438,6 +464,7 @@ fn check_shape(text: &[u8], delimiter: u8, first_only: bool) -> Result<(), Shape
             at = At::FieldStart;
             record_line = line;
             fields = 1;
+            records += 1;
         }
         match (at, b) {
             (At::RecordStart, _) => {}
@@ -457,7 +484,7 @@ fn check_shape(text: &[u8], delimiter: u8, first_only: bool) -> Result<(), Shape
             }
             (_, _) if is_break => {
                 if first_only {
-                    return Ok(());
+                    return Ok(records);
                 }
                 at = At::RecordStart;
             }
@@ -471,7 +498,7 @@ fn check_shape(text: &[u8], delimiter: u8, first_only: bool) -> Result<(), Shape
     if at == At::Quoted {
         return Err(Shape::UnclosedQuote(quote_line));
     }
-    Ok(())
+    Ok(records)
 }
 
 /// Column names as the header row gives them with `delimiter`.
@@ -569,9 +596,28 @@ pub fn parse(file: &str, bytes: &[u8], s: &CsvSettings) -> Result<Vec<SourceUser
     let Some((delimiter, header, found)) = best else {
         return Err(CsvError::Empty { file: file_name() });
     };
-    check_shape(text.as_bytes(), delimiter, false).map_err(shape_error)?;
+    let records = check_shape(text.as_bytes(), delimiter, false).map_err(shape_error)?;
     if header.iter().any(|h| h.chars().count() > MAX_FIELD_CHARS) {
         return Err(CsvError::LongHeader { file: file_name() });
+    }
+    // Before any row is built: what the rows would make, each with every
+    // column under raw_data (blank lines counted as none).
+    let per_record: u64 = RECORD_BYTES
+        + header
+            .iter()
+            .map(|h| h.len() as u64 + COLUMN_BYTES)
+            .sum::<u64>();
+    let output = records
+        .saturating_sub(1)
+        .saturating_mul(per_record)
+        .saturating_add(text.len() as u64);
+    if output > MAX_OUTPUT_BYTES {
+        return Err(CsvError::TooMuchOutput {
+            file: file_name(),
+            mib: output / (1024 * 1024),
+            rows: records.saturating_sub(1),
+            columns: header.len(),
+        });
     }
     let mut seen = std::collections::HashSet::new();
     for h in header.iter().filter(|h| !h.is_empty()) {
@@ -1117,6 +1163,31 @@ mod tests {
         assert!(CsvSettings::from_env(&Env::from_pairs([("CSV_COLUMN_MAIL", "")])).is_ok());
         // Another fetcher's variable or a CSV_ typo far from a column is warned about at start, not here.
         assert!(CsvSettings::from_env(&Env::from_pairs([("CSV_FIEL", "x.csv")])).is_ok());
+    }
+
+    #[test]
+    fn a_file_that_would_make_a_users_file_too_large_is_refused_while_it_is_read() {
+        // 100 long column names, mostly empty, on short rows.
+        let names: Vec<String> = (0..97)
+            .map(|i| format!("custom_field_{i:03}_{}", "x".repeat(60)))
+            .collect();
+        let mut text = format!("external_id,name,email,{}\n", names.join(","));
+        let empty = ",".repeat(97);
+        for i in 0..MAX_ROWS {
+            text.push_str(&format!("{i},P,p{i}@example.com{empty}\n"));
+        }
+        let err = read(&text).unwrap_err();
+        assert!(
+            matches!(err, CsvError::TooMuchOutput { columns: 100, .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("export only the columns needed"),
+            "{err}"
+        );
+        // Fewer such rows are fine.
+        let lines: Vec<&str> = text.lines().take(10_001).collect();
+        assert_eq!(read(&lines.join("\n")).unwrap().len(), 10_000);
     }
 
     #[test]
