@@ -62,6 +62,22 @@ enum Cmd {
         #[arg(long, value_delimiter = ',', default_value = "8")]
         concurrency: Vec<usize>,
     },
+    /// sync-users on an hourly run with much to do, against the fake TimeCamp
+    /// with a fixed latency: 2,000 people of whom 1,700 are in TimeCamp
+    /// already; 300 join, 150 others are renamed, 50 get their external id,
+    /// 100 move to the next team and 75 change role (so 450 renames and 350
+    /// external ids in all, the joiners' included)
+    Churn {
+        /// Latency the fake adds to every request, in milliseconds
+        #[arg(long, default_value_t = 50)]
+        latency_ms: u64,
+        /// Write concurrency (TIMECAMP_CONCURRENCY)
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Runs; each is reported
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
     /// (internal) run prepare in DIR and print `<seconds> <peak kB>`
     #[command(hide = true)]
     MeasurePrepare { dir: PathBuf },
@@ -101,6 +117,15 @@ fn main() -> anyhow::Result<()> {
             latency_ms,
             concurrency,
         } => bench_sync(&users, Duration::from_millis(latency_ms), &concurrency),
+        Cmd::Churn {
+            latency_ms,
+            concurrency,
+            repeat,
+        } => bench_churn(
+            Duration::from_millis(latency_ms),
+            concurrency,
+            repeat.max(1),
+        ),
     }
 }
 
@@ -271,7 +296,17 @@ async fn sync_once(
     .await;
     let secs = start.elapsed().as_secs_f64();
     if report.failures().count() > 0 || !report.pending.is_empty() {
-        bail!("the benchmark sync did not complete cleanly");
+        let first: Vec<String> = report
+            .failures()
+            .take(3)
+            .map(|f| format!("{:?} {:?}", f.change, f.outcome))
+            .collect();
+        bail!(
+            "the benchmark sync did not complete cleanly: {} failed ({}), {} pending",
+            report.failures().count(),
+            first.join("; "),
+            report.pending.len()
+        );
     }
     let c = client.request_counts();
     Ok((secs, c.reads, c.writes, plan.changes.len()))
@@ -309,6 +344,106 @@ fn bench_sync(counts: &[usize], latency: Duration, concurrencies: &[usize]) -> a
                     "| {n} | {c} | {name} | {changes} | {reads} | {writes} | {secs:.1} | {ideal:.1} |"
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+/// People in the churn benchmark, in TimeCamp before the run, joining, and
+/// with each kind of change among those already there.
+const CHURN_PEOPLE: usize = 2_000;
+const CHURN_JOINERS: usize = 300;
+const CHURN_RENAMES: usize = 150;
+const CHURN_EXTERNAL_IDS: usize = 50;
+const CHURN_MOVES: usize = 100;
+const CHURN_ROLES: usize = 75;
+
+/// The first `k` people already in TimeCamp, drawn with a fixed seed: each
+/// kind of change is drawn separately, so some people get several.
+fn churn_pick(seed: u64, k: usize) -> std::collections::HashSet<usize> {
+    let mut order: Vec<usize> = (0..CHURN_PEOPLE - CHURN_JOINERS).collect();
+    fastrand::Rng::with_seed(seed).shuffle(&mut order);
+    order.into_iter().take(k).collect()
+}
+
+/// The account before the run (the people already there, as an earlier sync
+/// or an admin left them: names, teams, roles, external ids, no
+/// `added_manually`) and the prepared users of the run.
+fn churn_world(
+    latency: Duration,
+) -> (
+    scim_test_support::FakeTimecamp,
+    Vec<scim_core::model::TimecampUser>,
+) {
+    let existing = CHURN_PEOPLE - CHURN_JOINERS;
+    let renamed = churn_pick(1, CHURN_RENAMES);
+    let without_id = churn_pick(2, CHURN_EXTERNAL_IDS);
+    let moved = churn_pick(3, CHURN_MOVES);
+    let promoted = churn_pick(4, CHURN_ROLES);
+    let team = |t: usize| 100 + t as u64;
+    let mut fake = scim_test_support::FakeTimecamp::start(10).latency(latency);
+    for d in 0..5u64 {
+        fake = fake.group(20 + d, &format!("Division {d}"), 10);
+    }
+    for t in 0..20 {
+        fake = fake.group(team(t), &format!("Team {t}"), 20 + (t % 5) as u64);
+    }
+    let mut desired = desired_users(CHURN_PEOPLE, |i| renamed.contains(&i) || i >= existing);
+    for (i, record) in desired.iter_mut().enumerate().take(existing) {
+        let id = 1 + i as u64;
+        let supervisor = i % 10 == 0;
+        fake = fake
+            .user(
+                id,
+                &format!("person.{i}@example.com"),
+                &format!("Person {i}"),
+                team(i % 20),
+            )
+            .role(id, if supervisor { 2 } else { 3 });
+        if !without_id.contains(&i) {
+            fake = fake.setting(id, "external_id", &format!("E{i}"));
+        }
+        if i % 4 == 0 {
+            fake = fake.setting(
+                id,
+                "additional_email",
+                &format!("person.{i}@home.example.org"),
+            );
+        }
+        if moved.contains(&i) {
+            let to = (i + 1) % 20;
+            record.timecamp_groups_breadcrumb =
+                Some(format!("Division {}/Team {to}", to % 5).into());
+        }
+        if promoted.contains(&i) {
+            record.timecamp_role = Some(if supervisor {
+                scim_core::model::Role::User
+            } else {
+                scim_core::model::Role::Supervisor
+            });
+        }
+    }
+    (fake, desired)
+}
+
+fn bench_churn(latency: Duration, concurrency: usize, repeat: usize) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    println!("| run | changes | reads | writes | requests | wall time (s) |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for run in 1..=repeat {
+        let (fake, desired) = churn_world(latency);
+        let (secs, reads, writes, changes) =
+            runtime.block_on(sync_once(&fake.url(), &desired, concurrency))?;
+        println!(
+            "| {run} | {changes} | {reads} | {writes} | {} | {secs:.1} |",
+            reads + writes
+        );
+        let (_, _, rerun_writes, _) =
+            runtime.block_on(sync_once(&fake.url(), &desired, concurrency))?;
+        if rerun_writes > 0 {
+            bail!("the churn run did not converge: the rerun wrote {rerun_writes} times");
         }
     }
     Ok(())

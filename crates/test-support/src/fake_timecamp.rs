@@ -237,7 +237,14 @@ impl FakeTimecamp {
 
     // ---- seeding ----
 
+    /// Ids the fake hands out later (new groups and users) stay above the seeded ones.
+    fn reserve(&self, id: u64) {
+        let mut s = self.lock();
+        s.next_id = s.next_id.max(id);
+    }
+
     pub fn group(self, id: u64, name: &str, parent: u64) -> Self {
+        self.reserve(id);
         self.lock().groups.insert(
             id,
             FakeGroup {
@@ -250,6 +257,7 @@ impl FakeTimecamp {
 
     /// A user with role 3 (user) in `group`.
     pub fn user(self, id: u64, email: &str, name: &str, group: u64) -> Self {
+        self.reserve(id);
         self.lock().users.insert(
             id,
             FakeUser {
