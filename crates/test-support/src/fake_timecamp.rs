@@ -81,6 +81,9 @@ struct Faults {
     failing_group_deletions: HashSet<u64>,
     /// The next n group creations answer 403 (TimeCamp's transient refusal).
     forbid_group_creations: u64,
+    /// Requests (method, path prefix) that are applied and then lose their
+    /// answer: the connection is dropped, the next n of them.
+    lose_answers: Option<(String, String, u64)>,
     /// Writes after the first n hang for an hour: before they are applied
     /// (`false`) or after, with the answer never sent (`true`). A test kills
     /// the client while it waits, at a point it chose.
@@ -428,6 +431,14 @@ impl FakeTimecamp {
         lines
     }
 
+    /// The next `n` requests of `method` whose path starts with `prefix` are
+    /// applied, then their connection is dropped without an answer: what a
+    /// client sees when a proxy or the network loses TimeCamp's reply.
+    pub fn lose_answers(self, method: &str, prefix: &str, n: u64) -> Self {
+        self.lock().faults.lose_answers = Some((method.into(), prefix.into(), n));
+        self
+    }
+
     /// The next `n` requests get no answer for an hour (the client times out).
     pub fn stall_next(self, n: u64) -> Self {
         self.lock().faults.stall_next = n;
@@ -637,6 +648,19 @@ async fn handle(
                     .starts_with(prefix.as_str())
         })
     };
+    let lose = {
+        let mut s = state.lock().unwrap();
+        let path = uri.path().trim_start_matches("/third_party/api/");
+        match &mut s.faults.lose_answers {
+            Some((m, prefix, n))
+                if *n > 0 && m == method.as_str() && path.starts_with(&**prefix) =>
+            {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    };
     let mut response = respond(&state, method, uri, headers, body);
     if hang == Some(true) {
         hang_for_good().await;
@@ -653,6 +677,13 @@ async fn handle(
         let mut padded = Response::from_parts(parts, axum::body::Body::from(text));
         padded.headers_mut().remove("content-length");
         response = padded;
+    }
+    if lose {
+        // Unwinding out of the handler ends the connection's task: the socket
+        // closes with no answer. resume_unwind skips the panic hook, so no
+        // noise in the test output.
+        drop(response);
+        std::panic::resume_unwind(Box::new("the fake drops this answer"));
     }
     response
 }
