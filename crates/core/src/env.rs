@@ -32,6 +32,14 @@ pub enum ConfigError {
     Rule { var: &'static str, message: String },
     #[error("cannot read {path}: {message}")]
     DotEnv { path: PathBuf, message: String },
+    /// Variables one or two letters away from a setting: typos, which would
+    /// otherwise be ignored while the run goes on with the default.
+    #[error(
+        "{}. A name this close to a setting is taken for a typo and stops every stage: fix it \
+         (every setting: .env.sample, docs/configuration.md)",
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    NearMiss(Vec<NearMissAt>),
     /// A `.env` line dotenv cannot parse. The value is never echoed: it is
     /// often a key or a password.
     #[error(
@@ -43,6 +51,23 @@ pub enum ConfigError {
         line: usize,
         var: String,
     },
+}
+
+/// A near miss of a setting's name, and where it was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NearMissAt {
+    pub miss: crate::registry::NearMiss,
+    /// `/path/.env, line 3`, when it came from `.env`.
+    pub origin: Option<String>,
+}
+
+impl std::fmt::Display for NearMissAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.origin {
+            Some(origin) => write!(f, "{} (set in {origin})", self.miss),
+            None => write!(f, "{} (set in the environment)", self.miss),
+        }
+    }
 }
 
 /// The environment as the program sees it: process variables, plus those of the
@@ -111,11 +136,31 @@ impl Env {
         let vars = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
-        Ok(Self {
+        let env = Self {
             vars,
             dotenv_path,
             dotenv_lines,
-        })
+        };
+        env.check_names()?;
+        Ok(env)
+    }
+
+    /// Refuses the environment when a variable is a near miss of a setting
+    /// (see [`crate::registry::near_misses`]): every stage loads through here,
+    /// so every stage stops on a typo before it reads or writes anything.
+    pub fn check_names(&self) -> Result<(), ConfigError> {
+        let misses: Vec<NearMissAt> = crate::registry::near_misses(self.names())
+            .into_iter()
+            .map(|miss| NearMissAt {
+                origin: self.origin(&miss.name),
+                miss,
+            })
+            .collect();
+        if misses.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::NearMiss(misses))
+        }
     }
 
     /// Where a variable's value came from, when it came from `.env`:

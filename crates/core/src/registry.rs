@@ -5,7 +5,10 @@
 //! checked against this list by the tests, so the documentation cannot drift
 //! from the code. A setting is added here first; the stages read it through
 //! [`crate::Env`] (reading the process environment anywhere else is a lint
-//! error, see `clippy.toml`). Variables that look like settings but are not in
+//! error, see `clippy.toml`). A variable one or two letters away from a
+//! setting of its family ([`near_misses`]) stops every stage when the
+//! environment is loaded, so a typo such as `TIMECAMP_IGNORE_USER_IDS` can
+//! never be ignored; other variables that look like settings but are not in
 //! the list are warned about at start ([`unknown_settings`]).
 
 /// One setting.
@@ -1023,6 +1026,18 @@ pub fn has_setting_prefix(name: &str) -> bool {
         || crate::stages::fetcher_of_setting(name).is_some()
 }
 
+/// The prefix of `name`'s family of settings (`TIMECAMP_`, `BAMBOOHR_`, ...).
+fn family(name: &str) -> Option<&'static str> {
+    PREFIXES
+        .iter()
+        .copied()
+        .find(|p| name.starts_with(p))
+        .or_else(|| match crate::stages::fetcher_of_setting(name)?.kind {
+            crate::stages::Kind::Fetch { prefix, .. } => Some(prefix),
+            _ => None,
+        })
+}
+
 /// The setting called `name`, if there is one.
 pub fn lookup(name: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.name == name)
@@ -1034,6 +1049,72 @@ pub fn shown(name: &str, value: &str) -> String {
         Some(s) if s.secret => "***".to_owned(),
         _ => crate::secret::mask_url_credentials(value).into_owned(),
     }
+}
+
+/// The most letters a variable may differ from a setting of its family (same
+/// prefix) and still be taken for a typo of it that stops the run.
+pub const NEAR_MISS_DISTANCE: usize = 2;
+
+/// A variable that is almost the name of a setting: a typo, which stops the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NearMiss {
+    pub name: String,
+    pub setting: &'static str,
+}
+
+impl std::fmt::Display for NearMiss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} is not a setting; did you mean {}?",
+            self.name, self.setting
+        )
+    }
+}
+
+/// The variables among `names` that are not settings but within
+/// [`NEAR_MISS_DISTANCE`] letters of a setting with the same prefix
+/// (`TIMECAMP_`, `BAMBOOHR_`, ...). Each names the setting it misses.
+pub fn near_misses<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<NearMiss> {
+    names
+        .into_iter()
+        .filter(|name| looks_like_a_setting(name))
+        .filter_map(|name| {
+            let prefix = family(name)?;
+            SETTINGS
+                .iter()
+                .filter(|s| s.name.starts_with(prefix))
+                .map(|s| (edit_distance(name, s.name), s.name))
+                .filter(|(d, _)| *d <= NEAR_MISS_DISTANCE)
+                .min()
+                .map(|(_, setting)| NearMiss {
+                    name: name.to_owned(),
+                    setting,
+                })
+        })
+        .collect()
+}
+
+/// Whether `name` has a prefix of this tool, is not a setting, and is not a
+/// variable known to be something else (the original's unread ones, the
+/// newest original's, Kubernetes' service variables).
+fn looks_like_a_setting(name: &str) -> bool {
+    unregistered(name)
+        && !NOT_YET_SUPPORTED.contains(&name)
+        && !NOT_READ.iter().any(|(n, _)| *n == name)
+}
+
+/// Whether `name` has a prefix of this tool but is not a setting, leaving
+/// out Kubernetes' service variables (`..._SERVICE_HOST`, `..._PORT...`).
+fn unregistered(name: &str) -> bool {
+    if !has_setting_prefix(name) || lookup(name).is_some() {
+        return false;
+    }
+    let kubernetes = name.contains("_SERVICE_HOST")
+        || name.contains("_SERVICE_PORT")
+        || name.ends_with("_PORT")
+        || name.contains("_PORT_");
+    !kubernetes || name.starts_with("HTTP_SERVICE_")
 }
 
 /// A variable that looks like a setting but is none.
@@ -1078,17 +1159,7 @@ impl std::fmt::Display for UnknownSetting {
 /// not settings and are passed over.
 pub fn unknown_settings<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<UnknownSetting> {
     let mut out = Vec::new();
-    for name in names {
-        if !has_setting_prefix(name) || lookup(name).is_some() {
-            continue;
-        }
-        let kubernetes = name.contains("_SERVICE_HOST")
-            || name.contains("_SERVICE_PORT")
-            || name.ends_with("_PORT")
-            || name.contains("_PORT_");
-        if kubernetes && !name.starts_with("HTTP_SERVICE_") {
-            continue;
-        }
+    for name in names.into_iter().filter(|n| unregistered(n)) {
         let name = name.to_owned();
         out.push(if NOT_YET_SUPPORTED.contains(&name.as_str()) {
             UnknownSetting::NotYetSupported { name }
@@ -1170,6 +1241,37 @@ mod tests {
                 name: "TIMECAMP_DISABLE_NEW_USER".into(),
                 closest: "TIMECAMP_DISABLE_NEW_USERS"
             }]
+        );
+    }
+
+    #[test]
+    fn a_near_miss_names_the_setting_of_its_family() {
+        let found = near_misses([
+            "TIMECAMP_IGNORE_USER_IDS",
+            "TIMECAMP_IGNORED_USER_IDS",
+            "BAMBOOHR_SUBDOMIAN",
+            "TIMECAMP_SOMETHING_ELSE_ENTIRELY",
+            "TIMECAMP_SYNC_PERSISTENT_SETTINGS",
+            "AZURE_BEARER_TOKEN",
+            "TIMECAMP_SCIM_SERVICE_HOST",
+            "PATH",
+        ]);
+        assert_eq!(
+            found,
+            [
+                NearMiss {
+                    name: "TIMECAMP_IGNORE_USER_IDS".into(),
+                    setting: "TIMECAMP_IGNORED_USER_IDS"
+                },
+                NearMiss {
+                    name: "BAMBOOHR_SUBDOMIAN".into(),
+                    setting: "BAMBOOHR_SUBDOMAIN"
+                }
+            ]
+        );
+        assert_eq!(
+            found[0].to_string(),
+            "TIMECAMP_IGNORE_USER_IDS is not a setting; did you mean TIMECAMP_IGNORED_USER_IDS?"
         );
     }
 

@@ -1161,7 +1161,8 @@ mod tests {
         }
         // Set empty, it counts as unset, as every setting does.
         assert!(CsvSettings::from_env(&Env::from_pairs([("CSV_COLUMN_MAIL", "")])).is_ok());
-        // Another fetcher's variable or a CSV_ typo far from a column is warned about at start, not here.
+        // Another fetcher's variable or a CSV_ typo far from a column is left to the
+        // start of every stage (a near miss stops it, others are warned about), not here.
         assert!(CsvSettings::from_env(&Env::from_pairs([("CSV_FIEL", "x.csv")])).is_ok());
     }
 

@@ -390,7 +390,8 @@ fn each_run_logs_its_version_and_settings_masked_and_warns_about_unknown_ones() 
         .users(one_user())
         .env("TIMECAMP_API_KEY", "tc-key-4d2a")
         .env("TIMECAMP_USE_SUPERVISOR_GROUPS", "false")
-        .env("TIMECAMP_DISABLE_NEW_USER", "true")
+        // Three letters off: a warning (one or two stop the run, see sync_safety).
+        .env("TIMECAMP_DISABLE_NEW_USERXYZ", "true")
         .env("TIMECAMP_SYNC_PERSISTENT_SETTINGS", "true")
         .run(BIN, &[]);
     run.expect_success()
@@ -398,8 +399,8 @@ fn each_run_logs_its_version_and_settings_masked_and_warns_about_unknown_ones() 
         .expect_stderr("TIMECAMP_API_KEY=***")
         .expect_stderr("TIMECAMP_USE_SUPERVISOR_GROUPS=false")
         .expect_stderr(
-            "TIMECAMP_DISABLE_NEW_USER is not a setting of this version and is ignored; did you \
-             mean TIMECAMP_DISABLE_NEW_USERS?",
+            "TIMECAMP_DISABLE_NEW_USERXYZ is not a setting of this version and is ignored; did \
+             you mean TIMECAMP_DISABLE_NEW_USERS?",
         )
         .expect_stderr(
             "TIMECAMP_SYNC_PERSISTENT_SETTINGS is a setting of the newest original tool",

@@ -187,6 +187,43 @@ fn disable_user_deactivation_keeps_leavers_enabled() {
     );
 }
 
+// ---- settings ----
+
+#[test]
+fn a_near_miss_of_a_setting_stops_every_stage_before_any_request() {
+    // One letter off TIMECAMP_IGNORED_USER_IDS: read as unset, it would let the
+    // run disable and demote the very users the admin meant to protect.
+    let fake = company_of(2);
+    let p = project(&fake, &first(1))
+        .env("TIMECAMP_MAX_DEACTIVATIONS", "100%")
+        .file(".env", "# protected\nTIMECAMP_IGNORE_USER_IDS=1,2\n");
+    let out = run(&p, &[]);
+    out.expect_code(2).expect_stderr(
+        "TIMECAMP_IGNORE_USER_IDS is not a setting; did you mean TIMECAMP_IGNORED_USER_IDS?",
+    );
+    assert!(out.stderr.contains(".env, line 2"), "{}", out.stderr);
+    assert!(fake.requests().is_empty(), "no request at all");
+    assert!(fake.is_enabled("u2@x.com"));
+
+    // Every stage, not only the sync.
+    p.run(env!("CARGO_BIN_EXE_prepare-timecamp"), &[])
+        .expect_code(2)
+        .expect_stderr("did you mean TIMECAMP_IGNORED_USER_IDS?");
+    p.run(env!("CARGO_BIN_EXE_remove-empty-groups"), &[])
+        .expect_code(2)
+        .expect_stderr("did you mean TIMECAMP_IGNORED_USER_IDS?");
+    assert!(fake.requests().is_empty());
+}
+
+#[test]
+fn an_unrelated_unknown_variable_is_only_warned_about() {
+    let fake = company_of(1);
+    let p = project(&fake, &first(1)).env("TIMECAMP_SOMETHING_ELSE_ENTIRELY", "1");
+    run(&p, &[]).expect_success().expect_stderr(
+        "TIMECAMP_SOMETHING_ELSE_ENTIRELY is not a setting of this version and is ignored",
+    );
+}
+
 // ---- one run at a time ----
 
 #[test]
