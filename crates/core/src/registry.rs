@@ -249,6 +249,12 @@ pub const SETTINGS: &[Setting] = &[
         "a TimeCamp user found by external id (the person's e-mail changed in the source) gets the source's e-mail as their login; off: the account is kept with its old e-mail",
     ),
     s(
+        "TIMECAMP_ALLOW_ADMIN_DEMOTION",
+        "`false`",
+        "sync",
+        "let the sync give an administrator a role with fewer rights when the source says so; off: administrators keep their role, with a warning. The API key's owner is never demoted",
+    ),
+    s(
         "TIMECAMP_REMOVE_EMPTY_GROUPS",
         "`false`",
         "sync",
@@ -258,7 +264,7 @@ pub const SETTINGS: &[Setting] = &[
         "TIMECAMP_MAX_DEACTIVATIONS",
         "`10%`",
         "sync",
-        "most users one run may disable: a number, or a share of the enabled users the sync manages (rounded up, at least 1)",
+        "most users one run may disable or demote: a number, or a share of the enabled users the sync manages (rounded up, at least 1)",
     ),
     s(
         "TIMECAMP_CONCURRENCY",

@@ -62,6 +62,8 @@ pub struct TimecampSettings {
     pub disable_user_deactivation: bool,
     /// `TIMECAMP_UPDATE_EMAIL_ON_EXTERNAL_ID`: users found by external id get the source's e-mail.
     pub update_email_on_external_id: bool,
+    /// `TIMECAMP_ALLOW_ADMIN_DEMOTION`: an administrator may be given a role with fewer rights.
+    pub allow_admin_demotion: bool,
     /// `TIMECAMP_REMOVE_EMPTY_GROUPS`: after a sync with no failure, delete the empty groups.
     pub remove_empty_groups: bool,
     /// `TIMECAMP_MAX_DEACTIVATIONS`, default `10%`.
@@ -157,6 +159,7 @@ impl TimecampSettings {
             disable_user_deactivation: env.bool("TIMECAMP_DISABLE_USER_DEACTIVATION", false)?,
             update_email_on_external_id: env.bool("TIMECAMP_UPDATE_EMAIL_ON_EXTERNAL_ID", false)?,
             remove_empty_groups: env.bool("TIMECAMP_REMOVE_EMPTY_GROUPS", false)?,
+            allow_admin_demotion: env.bool("TIMECAMP_ALLOW_ADMIN_DEMOTION", false)?,
             max_deactivations: match env.get("TIMECAMP_MAX_DEACTIVATIONS") {
                 None => DeactivationLimit::DEFAULT,
                 Some(v) => DeactivationLimit::parse(v).ok_or(ConfigError::Invalid {

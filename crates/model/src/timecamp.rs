@@ -52,6 +52,20 @@ pub struct User {
     pub group_id: u64,
 }
 
+/// The user an API key belongs to, as `GET /me` says.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Me {
+    #[serde(deserialize_with = "id")]
+    pub user_id: u64,
+    #[serde(default, deserialize_with = "text")]
+    pub email: String,
+    #[serde(default, deserialize_with = "optional_text")]
+    pub display_name: Option<String>,
+    /// The account's top group; `0` when not given.
+    #[serde(default, deserialize_with = "id_or_zero")]
+    pub root_group_id: u64,
+}
+
 /// Per-user settings: user id → setting name → value.
 pub type Settings = HashMap<u64, HashMap<String, String>>;
 

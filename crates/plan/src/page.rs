@@ -12,11 +12,7 @@ use scim_model::{Role, Status, TimecampUser};
 use scim_report::{Group, Mark, MarkKind, Member, Page};
 
 use crate::plan::{Change, CurrentState, NewUser, Plan};
-
-fn role_name(id: Option<u8>) -> String {
-    id.and_then(|r| Role::from_id(&r.to_string()))
-        .map_or_else(|| "user".into(), |r| r.to_string())
-}
+use crate::types::role_name;
 
 /// The page of `plan`, made from `current` and the prepared `desired` users.
 pub fn plan_page(
@@ -129,7 +125,7 @@ pub fn plan_page(
                 ));
                 count("Role changes", &mut counts);
             }
-            Change::SetEmail { user, from, to } => {
+            Change::SetEmail { user, from, to, .. } => {
                 by_id
                     .entry(user.id)
                     .or_default()
@@ -175,7 +171,13 @@ pub fn plan_page(
     let skipped: HashMap<String, String> = plan
         .skipped
         .iter()
-        .map(|s| (s.email.to_lowercase(), s.reason.to_string()))
+        .filter(|s| s.user_id.is_none())
+        .map(|s| (s.email.to_lowercase(), format!("left alone: {}", s.reason)))
+        .chain(
+            plan.held_back
+                .iter()
+                .map(|h| (h.email.clone(), format!("held back: {}", h.reason))),
+        )
         .collect();
     let mut placed = 0;
     for u in desired
@@ -188,10 +190,7 @@ pub fn plan_page(
             None => new_people.remove(&email).unwrap_or_default(),
         };
         if let Some(reason) = skipped.get(&email) {
-            marks.push(Mark::new(
-                MarkKind::Skipped,
-                format!("left alone: {reason}"),
-            ));
+            marks.push(Mark::new(MarkKind::Skipped, reason.clone()));
         }
         let crumb = normalise_path(u.timecamp_groups_breadcrumb.as_deref().unwrap_or_default());
         root.at(path_parts(&crumb)).members.push(Member {
@@ -229,6 +228,7 @@ pub fn plan_page(
     all_counts.extend(counts);
     all_counts.push(("Unchanged".into(), plan.unchanged.len()));
     all_counts.push(("Left alone".into(), plan.skipped.len()));
+    all_counts.push(("Held back".into(), plan.held_back.len()));
     let mut notes: Vec<String> = plan.warnings.iter().map(ToString::to_string).collect();
     if too_deep > 0 {
         notes.push(format!(

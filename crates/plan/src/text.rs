@@ -3,9 +3,8 @@
 
 use std::fmt::Write;
 
-use scim_model::Role;
-
 use crate::plan::{Change, GroupRef, NewUser, Plan};
+use crate::types::role_name;
 
 /// Kinds in the order a person reads them.
 const ORDER: [&str; 12] = [
@@ -18,7 +17,7 @@ const ORDER: [&str; 12] = [
     "set role",
     "set additional e-mail",
     "set external id",
-    "reset added_manually",
+    "mark as managed by the sync",
     "disable",
     "move to disabled-users group",
 ];
@@ -42,6 +41,16 @@ pub fn plan_text(plan: &Plan) -> String {
         let _ = writeln!(out, "{kind} ({}):", lines.len());
         for l in lines {
             let _ = writeln!(out, "  {l}");
+        }
+    }
+    if !plan.held_back.is_empty() {
+        let _ = writeln!(
+            out,
+            "held back, nothing done for them until an admin settles who they are ({}):",
+            plan.held_back.len()
+        );
+        for h in &plan.held_back {
+            let _ = writeln!(out, "  {}: {}", h.email, h.reason);
         }
     }
     if !plan.skipped.is_empty() {
@@ -69,12 +78,8 @@ fn group_label(g: GroupRef, plan: &Plan) -> String {
     }
 }
 
-fn role_name(id: Option<u8>) -> String {
-    id.and_then(|r| Role::from_id(&r.to_string()))
-        .map_or_else(|| "user (not listed)".into(), |r| r.to_string())
-}
-
-fn line(change: &Change, plan: &Plan) -> String {
+/// One change as the plan's text says it (also `--explain`'s plan lines).
+pub fn line(change: &Change, plan: &Plan) -> String {
     let who = subject(change);
     match change {
         Change::CreateGroup { parent, .. } => format!("{who} under {}", group_label(*parent, plan)),
@@ -84,6 +89,7 @@ fn line(change: &Change, plan: &Plan) -> String {
             role,
             additional_email,
             external_id,
+            after,
             ..
         }) => {
             let mut s = format!("{who} {name:?} in {:?} as {role}", display_path(group_path));
@@ -93,12 +99,22 @@ fn line(change: &Change, plan: &Plan) -> String {
             if let Some(id) = external_id {
                 let _ = write!(s, ", external id {id}");
             }
+            if let Some(holder) = after {
+                let _ = write!(s, " (after TimeCamp user {holder} gives up the address)");
+            }
             s
         }
         Change::Rename { from, to, .. } => {
             format!("{who}: {:?} -> {to:?}", from.as_deref().unwrap_or(""))
         }
-        Change::SetEmail { from, to, .. } => format!("{who}: e-mail: {from} -> {to}"),
+        Change::SetEmail {
+            from, to, after, ..
+        } => match after {
+            Some(holder) => format!(
+                "{who}: e-mail: {from} -> {to} (after TimeCamp user {holder} gives up the address)"
+            ),
+            None => format!("{who}: e-mail: {from} -> {to}"),
+        },
         Change::Move { from, to_path, .. } => {
             format!("{who}: group {from} -> {:?}", display_path(to_path))
         }

@@ -19,8 +19,9 @@ use scim_plan::text::{display_path, subject};
 
 /// Reads groups, users, their settings and roles: the bulk reads of a run.
 pub async fn read_state(client: &Client) -> Result<CurrentState, ApiError> {
-    info!("Reading TimeCamp: groups, users and roles");
-    let (groups, users, roles) = tokio::try_join!(client.groups(), client.users(), client.roles())?;
+    info!("Reading TimeCamp: the key's owner, groups, users and roles");
+    let (me, groups, users, roles) =
+        tokio::try_join!(client.me(), client.groups(), client.users(), client.roles())?;
     let ids: Vec<u64> = users.iter().map(|u| u.user_id).collect();
     info!(
         "Read {} groups and {} users; reading their settings",
@@ -57,6 +58,7 @@ pub async fn read_state(client: &Client) -> Result<CurrentState, ApiError> {
         groups,
         users,
         pending_invites: HashSet::new(),
+        owner_id: Some(me.user_id),
     })
 }
 
@@ -831,6 +833,7 @@ mod tests {
                     role: scim_core::model::Role::User,
                     additional_email: None,
                     external_id: None,
+                    after: None,
                 }),
             ],
             ..Plan::default()

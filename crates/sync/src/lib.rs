@@ -52,5 +52,6 @@ pub fn sync_options(s: &TimecampSettings, api: &ApiCredentials) -> SyncOptions {
         disable_groups_creation: s.disable_groups_creation,
         disable_user_deactivation: s.disable_user_deactivation,
         update_email_on_external_id: s.update_email_on_external_id,
+        allow_admin_demotion: s.allow_admin_demotion,
     }
 }

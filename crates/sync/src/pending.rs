@@ -114,7 +114,8 @@ impl Journal {
 
     /// The journal after the run: a user leaves it once their
     /// `added_manually=0` is written (by this run or, as TimeCamp shows, an
-    /// earlier one), or once they are neither in TimeCamp
+    /// earlier one; a user TimeCamp does not mark as hand-made needs no
+    /// write), or once they are neither in TimeCamp
     /// nor invited by this run (the invite never happened and the person is
     /// no longer wanted). Everyone else stays for the next run.
     pub fn after_apply(&self, current: &CurrentState, plan: &Plan, report: &Report) -> Self {
@@ -133,11 +134,12 @@ impl Journal {
             .iter()
             .map(|u| u.email.trim().to_lowercase())
             .collect();
-        // Owned already (an earlier run wrote the reset but not the journal).
+        // Owned already (an earlier run wrote the reset but not the journal,
+        // or TimeCamp never marked them as hand-made).
         let reset_before: HashSet<String> = current
             .users
             .iter()
-            .filter(|u| u.added_manually.as_deref().map(str::trim) == Some("0"))
+            .filter(|u| !u.is_manual())
             .map(|u| u.email.trim().to_lowercase())
             .collect();
         let invited_now: HashSet<String> = plan
@@ -187,6 +189,7 @@ mod tests {
             role: Role::User,
             additional_email: None,
             external_id: None,
+            after: None,
         })
     }
 
@@ -220,6 +223,8 @@ mod tests {
                 .into_iter()
                 .map(|e| CurrentUser {
                     email: e.into(),
+                    // How TimeCamp shows an invitee until the sync owns them.
+                    added_manually: Some("1".into()),
                     ..CurrentUser::default()
                 })
                 .collect(),

@@ -92,6 +92,9 @@ struct Faults {
 
 #[derive(Debug, Default)]
 struct State_ {
+    /// The user the token belongs to (`GET /me`); by default one not in
+    /// `GET /users`, so tests that do not care have no protected user.
+    owner: Option<u64>,
     groups: BTreeMap<u64, FakeGroup>,
     users: BTreeMap<u64, FakeUser>,
     settings: HashMap<u64, BTreeMap<String, String>>,
@@ -271,6 +274,12 @@ impl FakeTimecamp {
                 hidden_for: 0,
             },
         );
+        self
+    }
+
+    /// The user the token belongs to: `GET /me` answers with them.
+    pub fn owner(self, id: u64) -> Self {
+        self.lock().owner = Some(id);
         self
     }
 
@@ -760,6 +769,7 @@ fn respond(
     let segments: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     match (method.as_str(), segments.as_slice()) {
         ("GET", ["users"]) => list_users(&mut s),
+        ("GET", ["me"]) => me(&s),
         ("GET", ["group"]) => ok_json(Value::Array(
             s.groups
                 .iter()
@@ -832,6 +842,29 @@ fn list_users(s: &mut State_) -> Response {
         }));
     }
     ok_json(Value::Array(out))
+}
+
+/// `GET /me`: the token's user, with the account's top group.
+fn me(s: &State_) -> Response {
+    let root = s
+        .groups
+        .iter()
+        .find(|(_, g)| g.parent == 0)
+        .map_or(0, |(id, _)| *id);
+    let (id, email, name) = match s.owner.and_then(|id| Some((id, s.users.get(&id)?))) {
+        Some((id, u)) => (id, u.email.clone(), u.display_name.clone()),
+        None => (
+            999_999,
+            "key.owner@example.com".into(),
+            Some("Key Owner".into()),
+        ),
+    };
+    ok_json(json!({
+        "user_id": id.to_string(), "email": email, "display_name": name,
+        "register_time": "2020-01-01 00:00:00", "synch_time": "2020-01-01 00:00:00",
+        "root_group_id": root.to_string(),
+        "permissions": {"time_tracking_admin": true, "create_projects": true, "can_view_rates": true}
+    }))
 }
 
 fn create_group(s: &mut State_, body: &Value) -> Response {

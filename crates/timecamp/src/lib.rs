@@ -28,7 +28,8 @@ use serde_json::{Value, json};
 // The API's data types live with the other models (serde only), so the
 // planner and the tools use them without this client's HTTP stack.
 pub use scim_model::timecamp::{
-    AttendanceDay, DayType, Group, Roles, Settings, User, decode_roles, decode_settings, parse_id,
+    AttendanceDay, DayType, Group, Me, Roles, Settings, User, decode_roles, decode_settings,
+    parse_id,
 };
 
 /// A failed call: the shared HTTP layer's error (`status()`, `kind()`,
@@ -158,6 +159,13 @@ impl Client {
         let request = self.request(Method::GET, "group", &[])?;
         let v = self.json(request.clone(), None).await?;
         scim_model::timecamp::decode_list(v).map_err(|m| self.decode_err(&request, m))
+    }
+
+    /// `GET /me`: the user the API key belongs to, and the account's top group.
+    pub async fn me(&self) -> Result<Me, ApiError> {
+        let request = self.request(Method::GET, "me", &[])?;
+        let v = self.json(request.clone(), None).await?;
+        serde_json::from_value(v).map_err(|e| self.decode_err(&request, e.to_string()))
     }
 
     /// `GET /users`: every user, enabled or not.

@@ -74,7 +74,7 @@ fn mass_deactivation_is_refused_with_instructions_and_nothing_changes() {
     let p = project(&fake, &records);
     run(&p, &[])
         .expect_code(3)
-        .expect_stderr("refusing to disable 8 of 20 enabled users")
+        .expect_stderr("refusing to disable or demote 8 of 20 enabled users")
         .expect_stderr("TIMECAMP_MAX_DEACTIVATIONS=10% allows 2 per run")
         .expect_stderr("--allow-mass-deactivation");
     assert!(
@@ -93,7 +93,7 @@ fn mass_moves_to_the_disabled_users_group_are_refused_like_disables() {
         .env("TIMECAMP_DISABLE_USER_DEACTIVATION", "true")
         .env("TIMECAMP_DISABLED_USERS_GROUP_ID", "99");
     run(&p, &[]).expect_code(3).expect_stderr(
-        "refusing to disable 12 of 20 enabled users (moves to the disabled-users group count too)",
+        "refusing to disable or demote 12 of 20 enabled users (moves to the disabled-users group and role changes that take rights away count too)",
     );
     assert!(fake.writes().is_empty());
     assert!((9..=20).all(|i| fake.group_id_of(&format!("u{i}@x.com")) == ROOT));
@@ -108,7 +108,7 @@ fn dry_run_gives_the_same_verdict() {
     let p = project(&fake, &first(12));
     let text = run(&p, &["--dry-run"]);
     text.expect_code(3)
-        .expect_stderr("a real run would stop here: refusing to disable 8 of 20");
+        .expect_stderr("a real run would stop here: refusing to disable or demote 8 of 20");
     assert!(text.stdout.contains("disable (8):"), "{}", text.stdout);
     let json = run(&p, &["--dry-run", "--output", "json"]);
     json.expect_code(3);
@@ -608,8 +608,11 @@ fn a_refused_run_alerts_the_webhook_and_a_dead_webhook_changes_nothing() {
 
 #[test]
 fn a_long_run_says_how_far_it_is() {
-    // Forty renames one write at a time, 100 ms each: well past the 5 s between progress lines.
-    let fake = company_of(40).latency(Duration::from_millis(100));
+    // Forty hand-made users taken over and renamed, one write at a time, 100 ms
+    // each: well past the 5 s between progress lines.
+    let fake = (1..=40)
+        .fold(company_of(40), |f, i| f.setting(i, "added_manually", "1"))
+        .latency(Duration::from_millis(100));
     let records = Value::Array(
         (1..=40)
             .map(|i| {
@@ -622,7 +625,7 @@ fn a_long_run_says_how_far_it_is() {
     let p = project(&fake, &records).env("TIMECAMP_CONCURRENCY", "1");
     let out = run(&p, &[]);
     out.expect_success()
-        .expect_stderr("Reading TimeCamp: groups, users and roles")
+        .expect_stderr("Reading TimeCamp: the key's owner, groups, users and roles")
         .expect_stderr(" of 80 changes");
 }
 

@@ -77,7 +77,9 @@ fn company() -> FakeTimecamp {
 #[test]
 fn user_changed_name_is_renamed() {
     let s = Sync::new(
-        company().user(2, "alice@x.com", "Alice Old", ROOT),
+        company()
+            .user(2, "alice@x.com", "Alice Old", ROOT)
+            .setting(2, "added_manually", "1"),
         json!([active("alice@x.com", "Alice New", "", "user")]),
     );
     let writes = s.sync();
@@ -422,7 +424,10 @@ fn disabled_users_are_moved_to_the_disabled_users_group() {
 #[test]
 fn disabled_user_returning_is_reenabled() {
     let s = Sync::new(
-        company().user(3, "bob@x.com", "Bob", ROOT).disabled(3),
+        company()
+            .user(3, "bob@x.com", "Bob", ROOT)
+            .disabled(3)
+            .setting(3, "added_manually", "1"),
         json!([active("bob@x.com", "Bob", "", "user")]),
     );
     let run = s.run(&[]);
@@ -461,6 +466,21 @@ fn added_manually_is_reset_after_an_update_only() {
         s.fake.setting_of("same@x.com", "added_manually").as_deref(),
         Some("1")
     );
+}
+
+#[test]
+fn a_user_timecamp_does_not_mark_as_hand_made_is_changed_without_a_mark_write() {
+    // No added_manually at all: the user is not hand-made, so nothing to take over.
+    let s = Sync::new(
+        company().user(2, "a@x.com", "Old", ROOT),
+        json!([active("a@x.com", "New", "", "user")]),
+    );
+    let writes = s.sync();
+    assert_eq!(
+        writes,
+        ["POST user {\"display_name\":\"New\",\"user_id\":\"2\"}"]
+    );
+    s.assert_converged();
 }
 
 // ---- switches ----
@@ -677,6 +697,7 @@ fn one_failing_user_does_not_stop_the_others_and_the_rerun_converges() {
     let s = Sync::new(
         company()
             .user(2, "broken@x.com", "Old", ROOT)
+            .setting(2, "added_manually", "1")
             .user(3, "fine@x.com", "Old", ROOT)
             .fail_writes_for("broken@x.com"),
         json!([
@@ -687,7 +708,7 @@ fn one_failing_user_does_not_stop_the_others_and_the_rerun_converges() {
     );
     let run = s.run(&[]);
     run.expect_code(1)
-        .expect_stderr("broken@x.com: reset added_manually failed")
+        .expect_stderr("broken@x.com: mark as managed by the sync failed")
         .expect_stderr("broken@x.com: rename skipped")
         .expect_stderr("failed 1");
     assert_eq!(s.fake.display_name("fine@x.com").as_deref(), Some("Fine"));
@@ -781,7 +802,9 @@ fn dry_run_json_output_is_machine_readable() {
 #[test]
 fn json_output_of_a_real_run_lists_each_change_with_its_status() {
     let s = Sync::new(
-        company().user(2, "a@x.com", "Old", ROOT),
+        company()
+            .user(2, "a@x.com", "Old", ROOT)
+            .setting(2, "added_manually", "1"),
         json!([active("a@x.com", "New", "", "user")]),
     );
     let run = s.run(&["--output", "json"]);
