@@ -291,6 +291,7 @@ async fn sync_once(
             concurrency,
             stop: scim_sync::StopFlag::default(),
             progress: None,
+            journal: None,
         },
     )
     .await;

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use scim_sync::apply::ProgressHook;
+use scim_sync::progress::ProgressHook;
 
 /// A bar on stderr.
 pub struct Bar(ProgressBar);
@@ -30,7 +30,11 @@ impl Bar {
     /// What the apply loop calls after each step.
     pub fn hook(&self) -> ProgressHook {
         let bar = self.0.clone();
-        ProgressHook(Arc::new(move |done, _total| bar.set_position(done as u64)))
+        ProgressHook(Arc::new(move |done, total| {
+            // The total grows or shrinks as new users' finishing writes are known.
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }))
     }
 
     /// Leaves the bar, full or not, where it is.

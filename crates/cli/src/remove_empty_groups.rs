@@ -60,24 +60,29 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
 
     let client = crate::sync::client(&settings, api.api_key)?;
     let disabled_group = Some(settings.disabled_users_group_id).filter(|g| *g > 0);
+    // Dry runs write no journal line: nothing is deleted.
+    let log = (!args.dry_run).then(|| {
+        scim_sync::journal::ChangeLog::open(
+            &scim_sync::journal::path(),
+            "remove-empty-groups",
+            &scim_sync::journal::run_id(),
+        )
+    });
     let removal = scim_sync::empty_groups::remove_empty_groups(
         &client,
         api.root_group_id,
         disabled_group,
         &needed,
         args.dry_run,
+        log.as_ref()
+            .map(scim_sync::journal::ChangeLog::recorder)
+            .as_ref(),
     )
     .await
     .context("cannot read TimeCamp's groups and users; nothing was deleted")?;
-    scim_sync::journal::record(
-        storage.as_ref(),
-        &removal.journal_entries(
-            "remove-empty-groups",
-            &scim_sync::journal::run_id(),
-            &scim_sync::journal::now(),
-        ),
-    )
-    .await;
+    if let Some(log) = log {
+        log.close(storage.as_ref()).await;
+    }
     if removal.empty.is_empty() {
         info!("No empty groups under group {}", api.root_group_id);
         return Ok(());

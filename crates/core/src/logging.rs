@@ -275,6 +275,13 @@ impl RotatingFile {
     }
 }
 
+impl RotatingFile {
+    /// Makes what was written survive a crash of the machine, not only of the process.
+    pub fn sync_data(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
 impl Write for RotatingFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.size > 0 && self.size + buf.len() as u64 > self.max_bytes {

@@ -1,9 +1,19 @@
-//! Reading TimeCamp's state and applying a plan through the client.
+//! Reading TimeCamp's state and applying a plan through the client, in the
+//! order of [`crate::schedule`].
 //!
 //! A failing change is recorded with its reason and the rest of the plan goes
 //! on; only the later changes of the same user (or of users in a group that
-//! could not be created) are skipped, since they depend on it. The next run
-//! converges because planning starts again from what TimeCamp holds.
+//! could not be created, or waiting for an address that was not freed) are
+//! skipped, since they depend on it. Each outcome goes to the change journal,
+//! the log and the progress as soon as it is known. The next run converges
+//! because planning starts again from what TimeCamp holds.
+//!
+//! Moves and role changes that share a request (`PUT group/{id}/user` with
+//! the same target) go as one request for up to [`BATCH`] users, as
+//! invitations do; a batch TimeCamp refuses is tried again user by user, so
+//! one bad user fails alone. A group creation or invitation whose outcome is
+//! unknown (the answer was lost) is looked up in TimeCamp before it is sent
+//! again.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -14,10 +24,14 @@ use scim_timecamp::{ApiError, Client, SETTING_NAMES};
 use serde::Serialize;
 use tracing::{info, warn};
 
+use crate::journal::Recorder;
 use crate::plan::{Change, CurrentState, CurrentUser, GroupRef, NewUser, Plan, UserRef};
+use crate::progress::{Progress, ProgressHook, expected_follow_ups};
+use crate::schedule::{Stages, schedule, stages, waits_for};
 use scim_plan::text::{display_path, subject};
 
-/// Reads groups, users, their settings and roles: the bulk reads of a run.
+/// Reads the key's owner, groups, users, their settings and roles: the bulk
+/// reads of a run.
 pub async fn read_state(client: &Client) -> Result<CurrentState, ApiError> {
     info!("Reading TimeCamp: the key's owner, groups, users and roles");
     let (me, groups, users, roles) =
@@ -79,60 +93,12 @@ impl StopFlag {
 
     fn skipped(&self) -> Option<Outcome> {
         self.is_requested().then(|| Outcome::Skipped {
-            reason: "the run was asked to stop; the next run does this".into(),
+            reason: STOPPED.into(),
         })
     }
 }
 
-/// Told how far a run is (changes done, changes in all) after every step; a
-/// terminal draws a bar with it. Without one, progress goes to the log.
-#[derive(Clone)]
-pub struct ProgressHook(pub std::sync::Arc<dyn Fn(usize, usize) + Send + Sync>);
-
-impl std::fmt::Debug for ProgressHook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ProgressHook")
-    }
-}
-
-/// How far a run is: given to the hook, or logged at intervals so a long
-/// first import shows life in the log (`applied 800 of 1801 changes`).
-#[derive(Debug)]
-struct Progress {
-    total: usize,
-    done: std::sync::atomic::AtomicUsize,
-    last: std::sync::Mutex<std::time::Instant>,
-    hook: Option<ProgressHook>,
-}
-
-/// Seconds between progress lines.
-const PROGRESS_EVERY: Duration = Duration::from_secs(5);
-
-impl Progress {
-    fn new(total: usize, hook: Option<ProgressHook>) -> Self {
-        Self {
-            total,
-            done: Default::default(),
-            last: std::sync::Mutex::new(std::time::Instant::now()),
-            hook,
-        }
-    }
-
-    fn tick(&self, n: usize) {
-        let done = self.done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
-        if let Some(hook) = &self.hook {
-            (hook.0)(done.min(self.total), self.total);
-            return;
-        }
-        let Ok(mut last) = self.last.lock() else {
-            return;
-        };
-        if last.elapsed() >= PROGRESS_EVERY && done < self.total {
-            *last = std::time::Instant::now();
-            info!("applied {done} of {} changes", self.total);
-        }
-    }
-}
+const STOPPED: &str = "the run was asked to stop; the next run does this";
 
 /// How the plan is applied.
 #[derive(Debug, Clone)]
@@ -140,11 +106,14 @@ pub struct ApplyOptions {
     /// How long to wait for invited users to appear in `GET /users`.
     pub new_user_wait: Duration,
     pub poll_interval: Duration,
-    /// Write requests in flight at once (users in parallel; one user's changes in order).
+    /// Write requests in flight at once.
     pub concurrency: usize,
     pub stop: StopFlag,
     /// Where progress goes instead of the log (a terminal's bar).
     pub progress: Option<ProgressHook>,
+    /// Where each change goes as soon as its outcome is known (none in tests
+    /// and benchmarks).
+    pub journal: Option<Recorder>,
 }
 
 /// What happened to one change.
@@ -155,7 +124,8 @@ pub enum Outcome {
     Failed {
         error: String,
     },
-    /// Not attempted because something it depends on failed.
+    /// Not attempted because something it depends on failed, or the run was
+    /// asked to stop.
     Skipped {
         reason: String,
     },
@@ -188,77 +158,70 @@ pub struct Report {
 
 impl Report {
     pub fn failures(&self) -> impl Iterator<Item = &Applied> {
-        self.applied
-            .iter()
-            .chain(&self.finalised)
+        self.all()
             .filter(|a| matches!(a.outcome, Outcome::Failed { .. }))
     }
-}
 
-/// TimeCamp's invite takes several addresses for one group; this many go in one request.
-pub const INVITE_BATCH: usize = 50;
-
-/// The order a plan is applied in, as indexes into `plan.changes`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Schedule {
-    /// Group creations by depth among the new groups: a level runs after the
-    /// one before it, its creations in parallel.
-    pub group_levels: Vec<Vec<usize>>,
-    /// The users this plan creates: invited in batches per group, after the
-    /// groups exist. (A new user has no other change in the plan; what the
-    /// invite cannot set follows once TimeCamp lists them.)
-    pub invites: Vec<usize>,
-    /// One sequence per existing user (by TimeCamp id), in plan order: users in
-    /// parallel, each sequence in order, since a later change may depend on an
-    /// earlier one.
-    pub user_sequences: Vec<Vec<usize>>,
-}
-
-/// Splits a plan into group levels and per-user sequences. Pure.
-pub fn schedule(plan: &Plan) -> Schedule {
-    let mut out = Schedule::default();
-    let mut depth: HashMap<usize, usize> = HashMap::new();
-    let mut slot: HashMap<u64, usize> = HashMap::new();
-    for (i, change) in plan.changes.iter().enumerate() {
-        let subject = match change {
-            Change::CreateGroup { key, parent, .. } => {
-                let d = match parent {
-                    GroupRef::New(p) => depth.get(p).map_or(0, |d| d + 1),
-                    GroupRef::Existing(_) => 0,
-                };
-                depth.insert(*key, d);
-                if out.group_levels.len() <= d {
-                    out.group_levels.resize(d + 1, Vec::new());
-                }
-                out.group_levels[d].push(i);
-                continue;
-            }
-            Change::CreateUser(_) => {
-                out.invites.push(i);
-                continue;
-            }
-            // Every other change is about an existing user.
-            other => other.user().map_or(0, |u| u.id),
-        };
-        let n = *slot.entry(subject).or_insert_with(|| {
-            out.user_sequences.push(Vec::new());
-            out.user_sequences.len() - 1
-        });
-        out.user_sequences[n].push(i);
+    /// The plan's changes, then the new users' follow-ups.
+    pub fn all(&self) -> impl Iterator<Item = &Applied> {
+        self.applied.iter().chain(&self.finalised)
     }
-    out
+
+    /// Changes not made: skipped (a stop, or something they depend on), and
+    /// the expected follow-ups of new users TimeCamp did not list in time.
+    pub fn not_made(&self) -> usize {
+        self.all()
+            .filter(|a| matches!(a.outcome, Outcome::Skipped { .. }))
+            .count()
+            + self.pending.len()
+    }
 }
 
-/// A group creation's outcome, by change index; `created` holds (key, new id).
-struct GroupDone {
-    index: usize,
-    outcome: Outcome,
-    created: Option<(usize, u64)>,
+/// TimeCamp's invite, and its `PUT group/{id}/user`, take several users for
+/// one group; this many go in one request.
+pub const BATCH: usize = 50;
+
+/// Applies the plan in the order of [`crate::schedule`], then finishes the
+/// new users once TimeCamp lists them.
+pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report {
+    let progress = Progress::of(plan, opts.progress.clone());
+    let sink = Sink {
+        progress: &progress,
+        journal: opts.journal.as_ref(),
+    };
+    let schedule = schedule(plan);
+    let mut run = Run::new(client, &plan.changes, opts, &sink);
+    run.groups(&schedule.group_levels).await;
+    if plan.adds_seats() {
+        warn_billing();
+    }
+    run.first(&schedule.users.first).await;
+    let created = run.invites(&schedule.invites).await;
+    run.later(&schedule.users).await;
+    let mut report = Report {
+        applied: run.report(),
+        ..Report::default()
+    };
+    if !created.is_empty() {
+        finalise(client, created, opts, &sink, &mut report).await;
+    }
+    report
 }
 
-/// One user's outcomes, by change index.
-struct UserDone {
-    done: Vec<(usize, Outcome)>,
+/// Where each outcome goes as soon as it is known: the log, the journal, the progress.
+struct Sink<'a> {
+    progress: &'a Progress,
+    journal: Option<&'a Recorder>,
+}
+
+impl Sink<'_> {
+    fn record(&self, change: &Change, outcome: &Outcome) {
+        log_outcome(change, outcome);
+        if let Some(journal) = self.journal {
+            journal.change(change, outcome);
+        }
+        self.progress.tick();
+    }
 }
 
 /// A user created in this run, waiting to be finished.
@@ -268,241 +231,499 @@ struct Created {
     group_id: u64,
 }
 
-/// Applies the plan: groups first, parents before children (each level in
-/// parallel); then every user's changes in plan order, users in parallel up
-/// to `opts.concurrency`; then the finishing writes of new users.
-pub async fn apply(client: &Client, plan: &Plan, opts: &ApplyOptions) -> Report {
-    let concurrency = opts.concurrency.max(1);
-    let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.changes.len()];
+/// The state of applying one list of changes: outcomes so far, the groups
+/// created, and what later changes depend on.
+struct Run<'a> {
+    client: &'a Client,
+    changes: &'a [Change],
+    opts: &'a ApplyOptions,
+    sink: &'a Sink<'a>,
+    outcomes: Vec<Option<Outcome>>,
+    new_groups: HashMap<usize, u64>,
+    failed_groups: HashSet<usize>,
+    /// Users a change of whom was not made: their later changes are skipped.
+    blocked: HashSet<u64>,
+    /// Users whose login change was made: what invitations and later login changes wait for.
+    moved_logins: HashSet<u64>,
+}
 
-    let Schedule {
-        group_levels,
-        invites,
-        user_sequences,
-    } = schedule(plan);
-    let progress = Progress::new(plan.changes.len(), opts.progress.clone());
-    let mut new_groups: HashMap<usize, u64> = HashMap::new();
-    let mut failed_groups: HashSet<usize> = HashSet::new();
-    for level in group_levels {
-        let results: Vec<GroupDone> = futures::stream::iter(level)
-            .map(|index| {
-                let change = &plan.changes[index];
-                let new_groups = &new_groups;
-                let failed_groups = &failed_groups;
-                let stop = &opts.stop;
-                async move {
-                    let blocked = stop.skipped().or_else(|| {
-                        blocked_by(change, failed_groups).map(|reason| Outcome::Skipped { reason })
-                    });
-                    let (outcome, created) = match blocked {
-                        Some(outcome) => (outcome, None),
-                        None => match execute(client, change, new_groups).await {
-                            Ok(Executed::Group(key, id)) => (Outcome::Done, Some((key, id))),
-                            Ok(_) => (Outcome::Done, None),
-                            Err(e) => (
-                                Outcome::Failed {
-                                    error: e.to_string(),
-                                },
-                                None,
-                            ),
-                        },
-                    };
-                    GroupDone {
-                        index,
-                        outcome,
-                        created,
+impl<'a> Run<'a> {
+    fn new(
+        client: &'a Client,
+        changes: &'a [Change],
+        opts: &'a ApplyOptions,
+        sink: &'a Sink<'a>,
+    ) -> Self {
+        Self {
+            client,
+            changes,
+            opts,
+            sink,
+            outcomes: vec![None; changes.len()],
+            new_groups: HashMap::new(),
+            failed_groups: HashSet::new(),
+            blocked: HashSet::new(),
+            moved_logins: HashSet::new(),
+        }
+    }
+
+    fn concurrency(&self) -> usize {
+        self.opts.concurrency.max(1)
+    }
+
+    /// Keeps the outcomes of a stage (each already recorded as it came).
+    fn keep(&mut self, done: impl IntoIterator<Item = (usize, Outcome)>) {
+        for (i, outcome) in done {
+            let change = &self.changes[i];
+            match (&outcome, change) {
+                (Outcome::Done, Change::SetEmail { user, .. }) => {
+                    self.moved_logins.insert(user.id);
+                }
+                (Outcome::Done, _) => {}
+                (_, Change::CreateGroup { key, .. }) => {
+                    self.failed_groups.insert(*key);
+                }
+                (_, other) => {
+                    if let Some(user) = other.user() {
+                        self.blocked.insert(user.id);
                     }
                 }
+            }
+            self.outcomes[i] = Some(outcome);
+        }
+    }
+
+    /// Why change `i` cannot run now, if it cannot: a stop, a failed earlier
+    /// change of its user, a group that could not be created, an address not freed.
+    fn blocked(&self, change: &Change) -> Option<Outcome> {
+        if let Some(stopped) = self.opts.stop.skipped() {
+            return Some(stopped);
+        }
+        let skip = |reason: &str| {
+            Some(Outcome::Skipped {
+                reason: reason.into(),
             })
-            .buffer_unordered(concurrency)
+        };
+        if change.user().is_some_and(|u| self.blocked.contains(&u.id)) {
+            return skip("an earlier change of this user was not made");
+        }
+        let group = match change {
+            Change::CreateGroup { parent, .. } => Some(parent),
+            Change::CreateUser(new) => Some(&new.group),
+            Change::Move { to, .. } => Some(to),
+            Change::SetRole { group, .. } => Some(group),
+            _ => None,
+        };
+        if let Some(GroupRef::New(key)) = group
+            && self.failed_groups.contains(key)
+        {
+            return skip("its group could not be created");
+        }
+        if let Some(holder) = waits_for(change)
+            && !self.moved_logins.contains(&holder)
+        {
+            return Some(Outcome::Skipped {
+                reason: format!(
+                    "the address is not free: TimeCamp user {holder}'s e-mail change was not made"
+                ),
+            });
+        }
+        None
+    }
+
+    fn group_id(&self, r: GroupRef) -> u64 {
+        group_id(r, &self.new_groups)
+    }
+
+    /// New groups, level by level, each level in parallel.
+    async fn groups(&mut self, levels: &[Vec<usize>]) {
+        for level in levels {
+            let this = &*self;
+            let results: Vec<GroupDone> = futures::stream::iter(level)
+                .map(|&i| async move {
+                    let change = &this.changes[i];
+                    let (outcome, created) = match this.blocked(change) {
+                        Some(outcome) => (outcome, None),
+                        None => match this.create_group(change).await {
+                            Ok(created) => (Outcome::Done, created),
+                            Err(e) => (failed(&e), None),
+                        },
+                    };
+                    this.sink.record(change, &outcome);
+                    (i, outcome, created)
+                })
+                .buffer_unordered(self.concurrency())
+                .collect()
+                .await;
+            for (i, outcome, created) in results {
+                if let Some((key, id)) = created {
+                    self.new_groups.insert(key, id);
+                }
+                self.keep([(i, outcome)]);
+            }
+        }
+    }
+
+    /// `PUT group`; when the answer is lost, looks for the group before
+    /// trying again (a second creation would make a duplicate).
+    async fn create_group(&self, change: &Change) -> Result<Option<(usize, u64)>, ApiError> {
+        let Change::CreateGroup {
+            key, name, parent, ..
+        } = change
+        else {
+            return Ok(None);
+        };
+        let parent = self.group_id(*parent);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.client.create_group(name, parent).await {
+                Ok(id) => return Ok(Some((*key, id))),
+                Err(e) if e.outcome_unknown() => {
+                    warn!("{e}; looking whether group {name:?} exists now");
+                    let groups = self.client.groups().await?;
+                    if let Some(g) = groups
+                        .iter()
+                        .filter(|g| g.parent_id == parent && g.name.trim() == name.trim())
+                        .min_by_key(|g| g.group_id)
+                    {
+                        info!("group {name:?} was created (group {})", g.group_id);
+                        return Ok(Some((*key, g.group_id)));
+                    }
+                    if tries >= UNKNOWN_TRIES {
+                        return Err(e);
+                    }
+                    info!("group {name:?} does not exist; creating it again");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Each user's first changes, wave after wave, users in parallel.
+    async fn first(&mut self, waves: &[Vec<Vec<usize>>]) {
+        for wave in waves {
+            self.sequences(wave).await;
+        }
+    }
+
+    /// Per-user sequences in parallel, each in order.
+    async fn sequences(&mut self, sequences: &[Vec<usize>]) {
+        let this = &*self;
+        let results: Vec<Vec<(usize, Outcome)>> = futures::stream::iter(sequences)
+            .map(|sequence| this.in_order(sequence))
+            .buffer_unordered(self.concurrency())
             .collect()
             .await;
-        progress.tick(results.len());
-        for GroupDone {
-            index: i,
-            outcome,
-            created,
-        } in results
-        {
-            if let Some((key, id)) = created {
-                new_groups.insert(key, id);
-            } else if let Change::CreateGroup { key, .. } = &plan.changes[i] {
-                failed_groups.insert(*key);
-            }
-            log_outcome(&plan.changes[i], &outcome);
-            outcomes[i] = Some(outcome);
-        }
+        self.keep(results.into_iter().flatten());
     }
 
-    if plan.adds_seats() {
-        warn_billing();
-    }
-    let mut created = Vec::new();
-    for (i, outcome, user) in
-        invite_in_batches(client, plan, &invites, &new_groups, &failed_groups, opts).await
-    {
-        progress.tick(1);
-        log_outcome(&plan.changes[i], &outcome);
-        outcomes[i] = Some(outcome);
-        created.extend(user);
-    }
-    let results: Vec<UserDone> = futures::stream::iter(user_sequences)
-        .map(|sequence| {
-            let new_groups = &new_groups;
-            let failed_groups = &failed_groups;
-            let progress = &progress;
-            async move {
-                let changes: Vec<&Change> = sequence.iter().map(|&i| &plan.changes[i]).collect();
-                let outcomes =
-                    run_in_order(client, &changes, new_groups, failed_groups, &opts.stop).await;
-                progress.tick(changes.len());
-                UserDone {
-                    done: sequence.into_iter().zip(outcomes).collect(),
+    /// One user's changes in order; after the first one not made, the rest
+    /// are skipped, since each may depend on the one before.
+    async fn in_order(&self, sequence: &[usize]) -> Vec<(usize, Outcome)> {
+        let mut out = Vec::with_capacity(sequence.len());
+        let mut stuck = false;
+        for &i in sequence {
+            let change = &self.changes[i];
+            let outcome = if stuck {
+                Outcome::Skipped {
+                    reason: "an earlier change of this user was not made".into(),
                 }
+            } else if let Some(outcome) = self.blocked(change) {
+                outcome
+            } else {
+                match self.execute(change).await {
+                    Ok(()) => Outcome::Done,
+                    Err(e) => failed(&e),
+                }
+            };
+            stuck |= outcome != Outcome::Done;
+            self.sink.record(change, &outcome);
+            out.push((i, outcome));
+        }
+        out
+    }
+
+    /// Moves, role changes (both batched), then the settings.
+    async fn later(&mut self, stages: &Stages) {
+        self.batched(&stages.moves).await;
+        self.batched(&stages.roles).await;
+        self.sequences(&stages.last).await;
+    }
+
+    /// Changes that share a request, as one request per target and
+    /// [`BATCH`] users; a refused batch is tried again user by user.
+    async fn batched(&mut self, indexes: &[usize]) {
+        let mut ready: Vec<(Target, Vec<usize>)> = Vec::new();
+        let mut done = Vec::new();
+        for &i in indexes {
+            let change = &self.changes[i];
+            if let Some(outcome) = self.blocked(change) {
+                self.sink.record(change, &outcome);
+                done.push((i, outcome));
+                continue;
             }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    for result in results {
-        for (i, outcome) in result.done {
-            outcomes[i] = Some(outcome);
+            let Some(target) = self.target(change) else {
+                continue;
+            };
+            match ready
+                .iter_mut()
+                .find(|(t, batch)| *t == target && batch.len() < BATCH)
+            {
+                Some((_, batch)) => batch.push(i),
+                None => ready.push((target, vec![i])),
+            }
+        }
+        let this = &*self;
+        let results: Vec<Vec<(usize, Outcome)>> = futures::stream::iter(ready)
+            .map(|(target, batch)| this.batch(target, batch))
+            .buffer_unordered(self.concurrency())
+            .collect()
+            .await;
+        done.extend(results.into_iter().flatten());
+        self.keep(done);
+    }
+
+    /// The request a move or role change goes in.
+    fn target(&self, change: &Change) -> Option<Target> {
+        match change {
+            Change::Move { from, to, .. } => Some(Target::Move {
+                from: *from,
+                to: self.group_id(*to),
+            }),
+            Change::MoveToDisabledGroup { from, to, .. } => Some(Target::Move {
+                from: *from,
+                to: *to,
+            }),
+            Change::SetRole { group, to, .. } => Some(Target::Role {
+                group: self.group_id(*group),
+                role: to.id(),
+            }),
+            _ => None,
         }
     }
 
-    let mut report = Report {
-        applied: plan
-            .changes
+    async fn batch(&self, target: Target, batch: Vec<usize>) -> Vec<(usize, Outcome)> {
+        let ids: Vec<u64> = batch
             .iter()
+            .filter_map(|&i| self.changes[i].user().map(|u| u.id))
+            .collect();
+        let result = if let Some(stopped) = self.opts.stop.skipped() {
+            Err(stopped)
+        } else {
+            match target {
+                Target::Move { from, to } => self.client.move_users(&ids, from, to).await,
+                Target::Role { group, role } => self.client.set_roles(&ids, group, role).await,
+            }
+            .map_err(|e| failed(&e))
+        };
+        let outcomes: Vec<Outcome> = match result {
+            Ok(()) => vec![Outcome::Done; batch.len()],
+            Err(outcome) if batch.len() == 1 || !matches!(outcome, Outcome::Failed { .. }) => {
+                vec![outcome; batch.len()]
+            }
+            Err(Outcome::Failed { error }) => {
+                warn!(
+                    "{} for {} users at once failed ({error}); trying them one by one",
+                    self.changes[batch[0]].kind(),
+                    batch.len()
+                );
+                let mut one_by_one = Vec::with_capacity(batch.len());
+                for &i in &batch {
+                    one_by_one.push(match self.opts.stop.skipped() {
+                        Some(stopped) => stopped,
+                        None => match self.execute(&self.changes[i]).await {
+                            Ok(()) => Outcome::Done,
+                            Err(e) => failed(&e),
+                        },
+                    });
+                }
+                one_by_one
+            }
+            Err(outcome) => vec![outcome; batch.len()],
+        };
+        batch
+            .into_iter()
             .zip(outcomes)
+            .map(|(i, outcome)| {
+                self.sink.record(&self.changes[i], &outcome);
+                (i, outcome)
+            })
+            .collect()
+    }
+
+    /// Invites the new users, one request per group and batch of [`BATCH`],
+    /// batches in parallel. A batch TimeCamp refuses is tried again address by
+    /// address, so one bad address fails alone. Returns the users to finish.
+    async fn invites(&mut self, invites: &[usize]) -> Vec<Created> {
+        let mut by_group: Vec<(u64, Vec<usize>)> = Vec::new();
+        let mut done = Vec::new();
+        for &i in invites {
+            let change = &self.changes[i];
+            let Change::CreateUser(new) = change else {
+                continue;
+            };
+            if let Some(outcome) = self.blocked(change) {
+                self.sink.record(change, &outcome);
+                done.push((i, outcome));
+                continue;
+            }
+            let gid = self.group_id(new.group);
+            match by_group
+                .iter_mut()
+                .find(|(g, batch)| *g == gid && batch.len() < BATCH)
+            {
+                Some((_, batch)) => batch.push(i),
+                None => by_group.push((gid, vec![i])),
+            }
+        }
+        let this = &*self;
+        let results: Vec<Vec<(usize, Outcome)>> = futures::stream::iter(by_group)
+            .map(|(gid, batch)| this.invite_batch(gid, batch))
+            .buffer_unordered(self.concurrency())
+            .collect()
+            .await;
+        done.extend(results.into_iter().flatten());
+        let created = done
+            .iter()
+            .filter(|(_, outcome)| *outcome == Outcome::Done)
+            .filter_map(|(i, _)| match &self.changes[*i] {
+                Change::CreateUser(new) => Some(Created {
+                    user: new.clone(),
+                    group_id: self.group_id(new.group),
+                }),
+                _ => None,
+            })
+            .collect();
+        self.keep(done);
+        created
+    }
+
+    async fn invite_batch(&self, gid: u64, batch: Vec<usize>) -> Vec<(usize, Outcome)> {
+        let email = |i: usize| match &self.changes[i] {
+            Change::CreateUser(new) => new.email.as_str(),
+            _ => "",
+        };
+        let emails: Vec<&str> = batch.iter().map(|&i| email(i)).collect();
+        let outcomes: Vec<Outcome> = match self.opts.stop.skipped() {
+            Some(stopped) => vec![stopped; batch.len()],
+            None => match self.invite_checked(gid, &emails).await {
+                Ok(outcomes) => outcomes,
+                Err(e) if batch.len() == 1 => vec![failed(&e)],
+                Err(e) => {
+                    warn!(
+                        "inviting {} users into group {gid} at once failed ({e}); inviting them one by one",
+                        batch.len()
+                    );
+                    let mut one_by_one = Vec::with_capacity(batch.len());
+                    for address in &emails {
+                        one_by_one.push(match self.opts.stop.skipped() {
+                            Some(stopped) => stopped,
+                            None => match self.invite_checked(gid, &[address]).await {
+                                Ok(mut o) => o.pop().unwrap_or(Outcome::Done),
+                                Err(e) => failed(&e),
+                            },
+                        });
+                    }
+                    one_by_one
+                }
+            },
+        };
+        batch
+            .into_iter()
+            .zip(outcomes)
+            .map(|(i, outcome)| {
+                self.sink.record(&self.changes[i], &outcome);
+                (i, outcome)
+            })
+            .collect()
+    }
+
+    /// Invites `emails` into `gid`. When the answer is lost, reads the users
+    /// to see who was added, and invites again only the others (a blind
+    /// second invitation may e-mail a person twice).
+    async fn invite_checked(&self, gid: u64, emails: &[&str]) -> Result<Vec<Outcome>, ApiError> {
+        let mut missing: Vec<&str> = emails.to_vec();
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.client.invite_many(gid, &missing).await {
+                Ok(()) => return Ok(vec![Outcome::Done; emails.len()]),
+                Err(e) if e.outcome_unknown() => {
+                    warn!(
+                        "{e}; looking which of the {} invitees exist now",
+                        missing.len()
+                    );
+                    let listed: HashSet<String> = self
+                        .client
+                        .users()
+                        .await?
+                        .into_iter()
+                        .map(|u| u.email.trim().to_lowercase())
+                        .collect();
+                    missing.retain(|m| !listed.contains(&m.trim().to_lowercase()));
+                    if missing.is_empty() {
+                        return Ok(vec![Outcome::Done; emails.len()]);
+                    }
+                    if tries >= UNKNOWN_TRIES {
+                        let error = e.to_string();
+                        return Ok(emails
+                            .iter()
+                            .map(|m| match missing.contains(m) {
+                                true => Outcome::Failed {
+                                    error: error.clone(),
+                                },
+                                false => Outcome::Done,
+                            })
+                            .collect());
+                    }
+                    info!(
+                        "{} invitee(s) not added yet; inviting them again",
+                        missing.len()
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn execute(&self, change: &Change) -> Result<(), ApiError> {
+        execute(self.client, change, &self.new_groups).await
+    }
+
+    /// Every change with its outcome, in the order given.
+    fn report(self) -> Vec<Applied> {
+        self.changes
+            .iter()
+            .zip(self.outcomes)
             .map(|(change, outcome)| Applied {
                 change: change.clone(),
-                // Every change is in exactly one group level or user sequence.
+                // Every change is in exactly one stage.
                 outcome: outcome.unwrap_or(Outcome::Skipped {
                     reason: "not reached".into(),
                 }),
             })
-            .collect(),
-        ..Report::default()
-    };
-    if !created.is_empty() {
-        finalise(client, created, opts, &mut report).await;
+            .collect()
     }
-    report
 }
 
-/// Invites the new users, one request per group and batch of [`INVITE_BATCH`],
-/// batches in parallel. A batch TimeCamp refuses is tried again address by
-/// address, so one bad address fails alone. Returns each invite's outcome and,
-/// when it succeeded, the user to finish.
-async fn invite_in_batches(
-    client: &Client,
-    plan: &Plan,
-    invites: &[usize],
-    new_groups: &HashMap<usize, u64>,
-    failed_groups: &HashSet<usize>,
-    opts: &ApplyOptions,
-) -> Vec<(usize, Outcome, Option<Created>)> {
-    let mut done = Vec::new();
-    let mut by_group: Vec<(u64, Vec<(usize, Created)>)> = Vec::new();
-    for &i in invites {
-        let change = &plan.changes[i];
-        let Change::CreateUser(new) = change else {
-            continue;
-        };
-        if let Some(reason) = blocked_by(change, failed_groups) {
-            done.push((i, Outcome::Skipped { reason }, None));
-            continue;
-        }
-        let gid = group_id(new.group, new_groups);
-        let user = Created {
-            user: new.clone(),
-            group_id: gid,
-        };
-        match by_group.iter_mut().find(|(g, _)| *g == gid) {
-            Some((_, users)) => users.push((i, user)),
-            None => by_group.push((gid, vec![(i, user)])),
-        }
-    }
-    let batches: Vec<(u64, Vec<(usize, Created)>)> = by_group
-        .into_iter()
-        .flat_map(|(gid, users)| {
-            let mut chunks = Vec::new();
-            let mut users = users.into_iter().peekable();
-            while users.peek().is_some() {
-                chunks.push((gid, users.by_ref().take(INVITE_BATCH).collect::<Vec<_>>()));
-            }
-            chunks
-        })
-        .collect();
-    let results: Vec<Vec<(usize, Outcome, Option<Created>)>> = futures::stream::iter(batches)
-        .map(|(gid, users)| invite_batch(client, plan, new_groups, gid, users, &opts.stop))
-        .buffer_unordered(opts.concurrency.max(1))
-        .collect()
-        .await;
-    done.extend(results.into_iter().flatten());
-    done
+/// A group creation's change index, outcome, and (plan key, new id) when made.
+type GroupDone = (usize, Outcome, Option<(usize, u64)>);
+
+/// How often a write whose outcome is unknown is looked up and tried again.
+const UNKNOWN_TRIES: u32 = 2;
+
+/// The request a batched change goes in: `PUT group/{from}/user` moving to
+/// `to`, or `PUT group/{group}/user` giving `role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Move { from: u64, to: u64 },
+    Role { group: u64, role: u8 },
 }
 
-async fn invite_batch(
-    client: &Client,
-    plan: &Plan,
-    new_groups: &HashMap<usize, u64>,
-    gid: u64,
-    users: Vec<(usize, Created)>,
-    stop: &StopFlag,
-) -> Vec<(usize, Outcome, Option<Created>)> {
-    if let Some(stopped) = stop.skipped() {
-        return users
-            .into_iter()
-            .map(|(i, _)| (i, stopped.clone(), None))
-            .collect();
-    }
-    let emails: Vec<&str> = users.iter().map(|(_, u)| u.user.email.as_str()).collect();
-    let first = client.invite_many(gid, &emails).await;
-    match first {
-        Ok(()) => users
-            .into_iter()
-            .map(|(i, u)| (i, Outcome::Done, Some(u)))
-            .collect(),
-        // A batch that may have been applied is not sent again, one by one
-        // either: the next run reads who is there.
-        Err(e) if users.len() == 1 || e.outcome_unknown() => users
-            .into_iter()
-            .map(|(i, _)| {
-                (
-                    i,
-                    Outcome::Failed {
-                        error: e.to_string(),
-                    },
-                    None,
-                )
-            })
-            .collect(),
-        Err(e) => {
-            warn!(
-                "inviting {} users into group {gid} at once failed ({e}); inviting them one by one",
-                users.len()
-            );
-            let mut out = Vec::with_capacity(users.len());
-            for (i, u) in users {
-                if let Some(stopped) = stop.skipped() {
-                    out.push((i, stopped, None));
-                    continue;
-                }
-                match execute(client, &plan.changes[i], new_groups).await {
-                    Ok(_) => out.push((i, Outcome::Done, Some(u))),
-                    Err(e) => out.push((
-                        i,
-                        Outcome::Failed {
-                            error: e.to_string(),
-                        },
-                        None,
-                    )),
-                }
-            }
-            out
-        }
+fn failed(e: &ApiError) -> Outcome {
+    Outcome::Failed {
+        error: e.to_string(),
     }
 }
 
@@ -518,24 +739,6 @@ fn log_outcome(change: &Change, outcome: &Outcome) {
     }
 }
 
-/// Why a change cannot run: the new group it needs could not be created.
-/// (A failed earlier change of the same user stops the user's sequence instead.)
-fn blocked_by(change: &Change, failed_groups: &HashSet<usize>) -> Option<String> {
-    let group = match change {
-        Change::CreateGroup { parent, .. } => Some(parent),
-        Change::CreateUser(new) => Some(&new.group),
-        Change::Move { to, .. } => Some(to),
-        Change::SetRole { group, .. } => Some(group),
-        _ => None,
-    };
-    match group {
-        Some(GroupRef::New(key)) if failed_groups.contains(key) => {
-            Some("its group could not be created".into())
-        }
-        _ => None,
-    }
-}
-
 fn group_id(r: GroupRef, new_groups: &HashMap<usize, u64>) -> u64 {
     match r {
         GroupRef::Existing(id) => id,
@@ -545,27 +748,19 @@ fn group_id(r: GroupRef, new_groups: &HashMap<usize, u64>) -> u64 {
     }
 }
 
-/// What a successful change produced.
-enum Executed {
-    Nothing,
-    Group(usize, u64),
-}
-
+/// One change alone: what a refused batch falls back to, and every change
+/// that has no batch.
 async fn execute(
     client: &Client,
     change: &Change,
     new_groups: &HashMap<usize, u64>,
-) -> Result<Executed, ApiError> {
+) -> Result<(), ApiError> {
     match change {
-        Change::CreateGroup {
-            key, name, parent, ..
-        } => {
-            let id = client
+        Change::CreateGroup { name, parent, .. } => {
+            client
                 .create_group(name, group_id(*parent, new_groups))
                 .await?;
-            return Ok(Executed::Group(*key, id));
         }
-        // One address alone: what a refused batch falls back to.
         Change::CreateUser(new) => {
             client
                 .invite(group_id(new.group, new_groups), &new.email)
@@ -600,17 +795,63 @@ async fn execute(
             client.move_user(user.id, *from, *to).await?
         }
     }
-    Ok(Executed::Nothing)
+    Ok(())
 }
 
 /// Waits (bounded) for invited users to be listed, then sets what the invite
-/// cannot: added_manually (first), display name, role, additional e-mail, external id.
+/// cannot: added_manually (first), display name, role, additional e-mail,
+/// external id; roles go in batches like the plan's.
 async fn finalise(
     client: &Client,
     created: Vec<Created>,
     opts: &ApplyOptions,
+    sink: &Sink<'_>,
     report: &mut Report,
 ) {
+    let found = wait_until_listed(client, &created, opts).await;
+    let mut follow_ups = Vec::new();
+    for c in created {
+        let expected = expected_follow_ups(&c.user);
+        match found.get(&c.user.email.to_lowercase()) {
+            Some(user) => {
+                let mine = follow_ups_of(&c, user);
+                sink.progress.adjust(expected, mine.len());
+                follow_ups.extend(mine);
+            }
+            None => {
+                sink.progress.adjust(expected, 0);
+                let reason = if opts.stop.is_requested() {
+                    STOPPED.to_owned()
+                } else {
+                    warn!(
+                        "{}: created, but not listed by TimeCamp after {} s; its name, role and settings will be set by the next run",
+                        c.user.email,
+                        opts.new_user_wait.as_secs()
+                    );
+                    "not yet listed by TimeCamp after the invitation".into()
+                };
+                report.pending.push(Pending {
+                    email: c.user.email,
+                    reason,
+                });
+            }
+        }
+    }
+    let indexes: Vec<usize> = (0..follow_ups.len()).collect();
+    let stages = stages(&follow_ups, &indexes);
+    let mut run = Run::new(client, &follow_ups, opts, sink);
+    run.first(&stages.first).await;
+    run.later(&stages).await;
+    report.finalised = run.report();
+}
+
+/// Polls `GET /users` until every invitee is listed, the wait is over, or
+/// the run is asked to stop; returns the ones found by lower-cased e-mail.
+async fn wait_until_listed(
+    client: &Client,
+    created: &[Created],
+    opts: &ApplyOptions,
+) -> HashMap<String, scim_timecamp::User> {
     let deadline = tokio::time::Instant::now() + opts.new_user_wait;
     let wanted: HashSet<String> = created
         .iter()
@@ -641,45 +882,17 @@ async fn finalise(
         );
         tokio::time::sleep(opts.poll_interval).await;
     }
-
-    let mut ready = Vec::new();
-    for c in created {
-        match found.get(&c.user.email.to_lowercase()) {
-            Some(user) => ready.push((c, user.clone())),
-            None => {
-                warn!(
-                    "{}: created, but not listed by TimeCamp after {} s; its name, role and settings will be set by the next run",
-                    c.user.email,
-                    opts.new_user_wait.as_secs()
-                );
-                report.pending.push(Pending {
-                    email: c.user.email,
-                    reason: "not yet listed by TimeCamp after the invitation".into(),
-                });
-            }
-        }
-    }
-    let finished: Vec<Vec<Applied>> = futures::stream::iter(ready)
-        .map(|(c, user)| finish_one(client, c, user, &opts.stop))
-        .buffer_unordered(opts.concurrency.max(1))
-        .collect()
-        .await;
-    report.finalised.extend(finished.into_iter().flatten());
+    found
 }
 
-/// The follow-up writes of one new user, in order; stops at the first failure.
-async fn finish_one(
-    client: &Client,
-    c: Created,
-    user: scim_timecamp::User,
-    stop: &StopFlag,
-) -> Vec<Applied> {
+/// The follow-up writes of one new user, in order. Ownership first: once
+/// added_manually=0 is written, whatever else is left undone is planned
+/// again by the next run from TimeCamp's state alone.
+fn follow_ups_of(c: &Created, user: &scim_timecamp::User) -> Vec<Change> {
     let me = UserRef {
         id: user.user_id,
         email: c.user.email.clone(),
     };
-    // Ownership first: once added_manually=0 is written, whatever else is left
-    // undone is planned again by the next run from TimeCamp's state alone.
     let mut follow_ups = vec![Change::ResetAddedManually { user: me.clone() }];
     if user.display_name.as_deref() != Some(c.user.name.as_str()) {
         follow_ups.push(Change::Rename {
@@ -715,48 +928,7 @@ async fn finish_one(
             to: id.clone(),
         });
     }
-    let refs: Vec<&Change> = follow_ups.iter().collect();
-    let outcomes = run_in_order(client, &refs, &HashMap::new(), &HashSet::new(), stop).await;
     follow_ups
-        .into_iter()
-        .zip(outcomes)
-        .map(|(change, outcome)| Applied { change, outcome })
-        .collect()
-}
-
-/// Runs one user's changes in order; after the first one that does not
-/// succeed, the rest are skipped, since each may depend on the one before.
-async fn run_in_order(
-    client: &Client,
-    changes: &[&Change],
-    new_groups: &HashMap<usize, u64>,
-    failed_groups: &HashSet<usize>,
-    stop: &StopFlag,
-) -> Vec<Outcome> {
-    let mut outcomes = Vec::with_capacity(changes.len());
-    let mut failed = false;
-    for change in changes {
-        let outcome = if failed {
-            Outcome::Skipped {
-                reason: "an earlier change of this user failed".into(),
-            }
-        } else if let Some(stopped) = stop.skipped() {
-            stopped
-        } else if let Some(reason) = blocked_by(change, failed_groups) {
-            Outcome::Skipped { reason }
-        } else {
-            match execute(client, change, new_groups).await {
-                Ok(_) => Outcome::Done,
-                Err(e) => Outcome::Failed {
-                    error: e.to_string(),
-                },
-            }
-        };
-        failed |= !matches!(outcome, Outcome::Done);
-        log_outcome(change, &outcome);
-        outcomes.push(outcome);
-    }
-    outcomes
 }
 
 /// The original's seat-billing warning, logged before users are created or re-enabled.
@@ -780,67 +952,8 @@ fn describe_done(change: &Change) -> String {
         Change::SetRole { to, .. } => format!("role set to {to}"),
         Change::SetAdditionalEmail { to, .. } => format!("additional e-mail set to {to}"),
         Change::SetExternalId { to, .. } => format!("external id set to {to}"),
-        Change::ResetAddedManually { .. } => "added_manually set to 0".into(),
+        Change::ResetAddedManually { .. } => "marked as managed by the sync".into(),
         Change::Disable { reason, .. } => format!("disabled ({reason})"),
         Change::MoveToDisabledGroup { to, .. } => format!("moved to the disabled-users group {to}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::LeaveReason;
-
-    fn user(id: u64) -> UserRef {
-        UserRef {
-            id,
-            email: format!("u{id}@x.com"),
-        }
-    }
-
-    fn group(key: usize, parent: GroupRef) -> Change {
-        Change::CreateGroup {
-            key,
-            path: format!("g{key}"),
-            name: format!("g{key}"),
-            parent,
-        }
-    }
-
-    #[test]
-    fn groups_run_by_depth_and_each_user_in_plan_order() {
-        let plan = Plan {
-            changes: vec![
-                group(0, GroupRef::Existing(10)),
-                group(1, GroupRef::New(0)),
-                group(2, GroupRef::Existing(10)),
-                group(3, GroupRef::New(1)),
-                Change::ResetAddedManually { user: user(7) },
-                Change::Disable {
-                    user: user(8),
-                    reason: LeaveReason::NotInSource,
-                },
-                Change::Rename {
-                    user: user(7),
-                    from: None,
-                    to: "A".into(),
-                },
-                Change::CreateUser(NewUser {
-                    email: "n@x.com".into(),
-                    name: "N".into(),
-                    group: GroupRef::New(3),
-                    group_path: "g0/g1/g3".into(),
-                    role: scim_core::model::Role::User,
-                    additional_email: None,
-                    external_id: None,
-                    after: None,
-                }),
-            ],
-            ..Plan::default()
-        };
-        let s = schedule(&plan);
-        assert_eq!(s.group_levels, [vec![0, 2], vec![1], vec![3]]);
-        assert_eq!(s.invites, [7]);
-        assert_eq!(s.user_sequences, [vec![4, 6], vec![5]]);
     }
 }

@@ -7,6 +7,8 @@ use std::collections::{HashMap, HashSet};
 
 use scim_plan::empty_groups::{EmptyGroup, empty_groups};
 use scim_timecamp::{ApiError, Client};
+
+use crate::journal::{Entry, Recorder};
 use tracing::{info, warn};
 
 /// What a removal found and did.
@@ -26,41 +28,35 @@ impl Removal {
     pub fn failed(&self) -> usize {
         self.tried.iter().filter(|(_, e)| e.is_some()).count()
     }
+}
 
-    /// The journal lines of the deletes tried (see [`crate::journal`]).
-    pub fn journal_entries(
-        &self,
-        stage: &str,
-        run_id: &str,
-        time: &str,
-    ) -> Vec<crate::journal::Entry> {
-        self.tried
-            .iter()
-            .map(|(g, error)| crate::journal::Entry {
-                time: time.to_owned(),
-                run_id: run_id.to_owned(),
-                stage: stage.to_owned(),
-                email: Some(g.path.clone()),
-                user_id: None,
-                kind: "delete group".into(),
-                old: Some(format!("group {}", g.id)),
-                new: None,
-                result: if error.is_some() { "failed" } else { "applied" },
-                error: error.clone(),
-            })
-            .collect()
+/// The journal line of one delete tried (see [`crate::journal`]).
+fn journal_entry(journal: &Recorder, g: &EmptyGroup, error: Option<&str>) -> Entry {
+    Entry {
+        time: crate::journal::now(),
+        run_id: journal.run_id().to_owned(),
+        stage: journal.stage().to_owned(),
+        email: Some(g.path.clone()),
+        user_id: None,
+        kind: "delete group".into(),
+        old: Some(format!("group {}", g.id)),
+        new: None,
+        result: if error.is_some() { "failed" } else { "applied" },
+        error: error.map(str::to_owned),
     }
 }
 
 /// Reads TimeCamp's groups and users, and deletes the empty groups under
 /// `root` (none with `dry_run`). Groups named by `needed` (the breadcrumbs of
-/// the prepared active users), the root and the disabled-users group are kept.
+/// the prepared active users), the root and the disabled-users group are
+/// kept. Each delete tried goes to `journal` as it is done.
 pub async fn remove_empty_groups(
     client: &Client,
     root: u64,
     disabled_users_group: Option<u64>,
     needed: &[String],
     dry_run: bool,
+    journal: Option<&Recorder>,
 ) -> Result<Removal, ApiError> {
     let (groups, users) = tokio::try_join!(client.groups(), client.users())?;
     let occupied: HashSet<u64> = users.iter().map(|u| u.group_id).collect();
@@ -86,17 +82,21 @@ pub async fn remove_empty_groups(
             kept.extend(parent.get(&g.id));
             continue;
         }
-        match client.delete_group(g.id).await {
+        let error = match client.delete_group(g.id).await {
             Ok(()) => {
                 info!("Deleted empty group {:?} (group {})", g.path, g.id);
-                removal.tried.push((g.clone(), None));
+                None
             }
             Err(e) => {
                 warn!("{:?} (group {}): delete failed: {e}", g.path, g.id);
                 kept.extend(parent.get(&g.id));
-                removal.tried.push((g.clone(), Some(e.to_string())));
+                Some(e.to_string())
             }
+        };
+        if let Some(journal) = journal {
+            journal.entry(journal_entry(journal, g, error.as_deref()));
         }
+        removal.tried.push((g.clone(), error));
     }
     info!(
         "Summary: deleted {} empty groups, failed {}",

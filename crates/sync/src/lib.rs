@@ -16,8 +16,10 @@ pub mod apply;
 pub mod empty_groups;
 pub mod journal;
 pub mod pending;
+pub mod progress;
 pub mod render;
 pub mod run;
+pub mod schedule;
 pub mod time_off;
 
 // The planner is pure and lives in scim-plan; the paths it had here stay.
@@ -27,11 +29,10 @@ use std::collections::HashSet;
 
 use scim_core::settings::{ApiCredentials, TimecampSettings};
 
-pub use apply::{
-    ApplyOptions, INVITE_BATCH, Outcome, Report, Schedule, StopFlag, apply, read_state, schedule,
-};
+pub use apply::{ApplyOptions, BATCH, Outcome, Report, StopFlag, apply, read_state};
 pub use pending::Journal;
 pub use render::Summary;
+pub use schedule::{Schedule, schedule};
 pub use scim_plan::{
     Change, CurrentState, CurrentUser, DeactivationCheck, GroupRef, Plan, SyncOptions,
     check_deactivations, managed_enabled_users, plan_page, plan_text, validate_input,

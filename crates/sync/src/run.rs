@@ -16,8 +16,10 @@ use scim_timecamp::{ApiError, Client};
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use crate::apply::{ApplyOptions, ProgressHook, Report, StopFlag};
+use crate::apply::{ApplyOptions, Report, StopFlag};
+use crate::journal::ChangeLog;
 use crate::pending::Journal;
+use crate::progress::ProgressHook;
 use crate::render::Summary;
 use crate::{CurrentState, DeactivationCheck, Plan, SyncOptions};
 
@@ -222,7 +224,7 @@ impl Executed {
     /// The run's end: what stopped it short, if anything.
     pub fn verdict(&self, stop: &StopFlag) -> Result<(), RunError> {
         if stop.is_requested() {
-            return Err(RunError::Stopped(self.summary.skipped));
+            return Err(RunError::Stopped(self.report.not_made()));
         }
         if self.summary.failed > 0 {
             return Err(RunError::Failed(self.report.failures().count()));
@@ -260,6 +262,8 @@ pub async fn execute(
         return Err(RunError::StoppedBeforeStart);
     }
     let run_id = crate::journal::run_id();
+    // Each change is on record as soon as it is made (see crate::journal).
+    let log = ChangeLog::open(&crate::journal::path(), "sync-users", &run_id);
     let report = crate::apply(
         client,
         &planned.plan,
@@ -270,14 +274,11 @@ pub async fn execute(
                 .min(Duration::from_secs(settings.new_user_wait_seconds.max(1))),
             concurrency: settings.concurrency,
             progress: opts.progress,
+            journal: Some(log.recorder()),
         },
     )
     .await;
-    crate::journal::record(
-        storage,
-        &crate::journal::sync_entries(&report, &run_id, &crate::journal::now()),
-    )
-    .await;
+    log.close(storage).await;
     let journal_after = journal_now.after_apply(&planned.current, &planned.plan, &report);
     if journal_after != journal_now
         && let Err(e) = journal_after.write(storage).await
@@ -308,20 +309,18 @@ pub async fn remove_empty_groups_after(
         .filter(|d| d.timecamp_status == Status::Active)
         .filter_map(|d| d.timecamp_groups_breadcrumb.as_deref().map(str::to_owned))
         .collect();
+    let log = ChangeLog::open(&crate::journal::path(), "sync-users", &executed.run_id);
     let removal = crate::empty_groups::remove_empty_groups(
         client,
         planned.options.root_group_id,
         planned.options.disabled_users_group_id,
         &needed,
         false,
+        Some(&log.recorder()),
     )
     .await
     .map_err(RunError::EmptyGroupsUnreadable)?;
-    crate::journal::record(
-        storage,
-        &removal.journal_entries("sync-users", &executed.run_id, &crate::journal::now()),
-    )
-    .await;
+    log.close(storage).await;
     match removal.failed() {
         0 => Ok(()),
         n => Err(RunError::EmptyGroupsFailed(n)),

@@ -166,20 +166,29 @@ pub async fn execute(
         skipped: planned.skipped.len(),
         ..Outcome::default()
     };
-    let mut entries = Vec::new();
-    let result = write_missing_days(planned, client, &mut outcome, &mut entries).await;
-    journal::record(storage, &entries).await;
+    // Each batch is on record as soon as it is written (a dry run writes none).
+    let log = (!dry_run)
+        .then(|| journal::ChangeLog::open(&journal::path(), "sync-time-off", &journal::run_id()));
+    let result = write_missing_days(
+        planned,
+        client,
+        &mut outcome,
+        log.as_ref().map(journal::ChangeLog::recorder).as_ref(),
+    )
+    .await;
+    if let Some(log) = log {
+        log.close(storage).await;
+    }
     result.map(|()| outcome)
 }
 
-/// The loop of [`execute`]; `entries` are the journal lines of the batches sent.
+/// The loop of [`execute`]; each batch sent goes to `journal` at once.
 async fn write_missing_days(
     planned: &Planned,
     client: &Client,
     outcome: &mut Outcome,
-    entries: &mut Vec<journal::Entry>,
+    journal: Option<&journal::Recorder>,
 ) -> Result<(), TimeOffError> {
-    let run_id = journal::run_id();
     for user in &planned.users {
         let Some(missing) = missing_days(client, user, outcome).await? else {
             continue;
@@ -191,7 +200,9 @@ async fn write_missing_days(
         }
         for batch in time_off::batches(&missing.days) {
             let result = client.add_attendance(user.user_id, &batch).await;
-            entries.push(entry(&run_id, user, &batch, &result));
+            if let Some(journal) = journal {
+                journal.entry(entry(journal.run_id(), user, &batch, &result));
+            }
             count(outcome, user, &batch, result);
         }
     }

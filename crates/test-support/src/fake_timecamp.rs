@@ -798,7 +798,11 @@ fn touches_failing_user(s: &State_, path: &str, body: &Value) -> bool {
         return false;
     }
     let mut who: Vec<String> = Vec::new();
-    if let Some(id) = id_text(body.get("user_id")) {
+    let ids: Vec<u64> = match body.get("user_id") {
+        Some(Value::Array(ids)) => ids.iter().filter_map(|v| id_text(Some(v))).collect(),
+        one => id_text(one).into_iter().collect(),
+    };
+    for id in ids {
         who.push(id.to_string());
         if let Some(u) = s.users.get(&id) {
             who.push(u.email.to_lowercase());
@@ -1105,6 +1109,15 @@ fn update_user(s: &mut State_, body: &Value) -> Response {
     let Some(id) = id_text(body.get("user_id")) else {
         return message(StatusCode::FORBIDDEN, "You can change one user at time");
     };
+    // A login is one account's: the fake refuses another's address (what
+    // TimeCamp answers then is not documented; a refusal is the safe guess).
+    if let Some(email) = body.get("email").and_then(Value::as_str)
+        && s.users
+            .iter()
+            .any(|(other, u)| *other != id && u.email.eq_ignore_ascii_case(email.trim()))
+    {
+        return message(StatusCode::BAD_REQUEST, "This e-mail is already used");
+    }
     let Some(user) = s.users.get_mut(&id) else {
         return message(StatusCode::FORBIDDEN, "You can not change this user");
     };
@@ -1177,44 +1190,57 @@ fn invite(s: &mut State_, gid: &str, body: &Value) -> Response {
     ok_json(json!({"statuses": statuses}))
 }
 
+/// `PUT /group/<gid>/user`: moves users (`group_id`) or sets their role
+/// (`role_id`). `user_id` is one id or a list, as TimeCamp documents; the
+/// request is refused whole when one of them is not in the group.
 fn change_membership(s: &mut State_, gid: &str, body: &Value) -> Response {
     let Ok(gid) = gid.parse::<u64>() else {
         return message(StatusCode::NOT_FOUND, "Group not found");
     };
-    let Some(uid) = id_text(body.get("user_id")) else {
-        return message(StatusCode::FORBIDDEN, "User with specified ID wasn't found");
+    let uids: Vec<u64> = match body.get("user_id") {
+        Some(Value::Array(ids)) => ids.iter().filter_map(|v| id_text(Some(v))).collect(),
+        one => id_text(one).into_iter().collect(),
     };
-    let Some(user) = s.users.get(&uid) else {
+    if uids.is_empty() {
         return message(StatusCode::FORBIDDEN, "User with specified ID wasn't found");
-    };
-    if user.group_id != gid {
-        return message(StatusCode::FORBIDDEN, "User does not belong to this group");
+    }
+    for uid in &uids {
+        let Some(user) = s.users.get(uid) else {
+            return message(StatusCode::FORBIDDEN, "User with specified ID wasn't found");
+        };
+        if user.group_id != gid {
+            return message(StatusCode::FORBIDDEN, "User does not belong to this group");
+        }
     }
     let target = id_text(body.get("group_id"));
     let role = id_text(body.get("role_id"));
-    if let Some(target) = target {
-        if !s.groups.contains_key(&target) {
-            return message(
-                StatusCode::FORBIDDEN,
-                "You cannot move people to this group",
-            );
-        }
-        if let Some(u) = s.users.get_mut(&uid) {
-            u.group_id = target;
-        }
+    if let Some(target) = target
+        && !s.groups.contains_key(&target)
+    {
+        return message(
+            StatusCode::FORBIDDEN,
+            "You cannot move people to this group",
+        );
     }
-    if let Some(role) = role {
-        if ![1, 2, 3, 5].contains(&role) {
-            return message(
-                StatusCode::FORBIDDEN,
-                "You cannot change roles in this group",
-            );
-        }
-        if let Some(u) = s.users.get_mut(&uid) {
-            u.role = role as u8;
+    if let Some(role) = role
+        && ![1, 2, 3, 5].contains(&role)
+    {
+        return message(
+            StatusCode::FORBIDDEN,
+            "You cannot change roles in this group",
+        );
+    }
+    for uid in &uids {
+        if let Some(u) = s.users.get_mut(uid) {
+            if let Some(target) = target {
+                u.group_id = target;
+            }
+            if let Some(role) = role {
+                u.role = role as u8;
+            }
         }
     }
     ok_json(
-        json!({"user_id": [uid], "role_id": role.unwrap_or(0), "group_id": target.unwrap_or(gid)}),
+        json!({"user_id": uids, "role_id": role.unwrap_or(0), "group_id": target.unwrap_or(gid)}),
     )
 }

@@ -364,14 +364,32 @@ impl Client {
 
     /// `PUT /group/<from>/user`: moves a user to another group.
     pub async fn move_user(&self, user_id: u64, from: u64, to: u64) -> Result<(), ApiError> {
-        let body = json!({"group_id": to.to_string(), "user_id": user_id.to_string()});
+        self.move_users(&[user_id], from, to).await
+    }
+
+    /// `PUT /group/<from>/user` with several users: one request moves them
+    /// all. TimeCamp refuses the whole request if one of them is not in
+    /// `from`, so callers retry a refused batch one by one.
+    pub async fn move_users(&self, user_ids: &[u64], from: u64, to: u64) -> Result<(), ApiError> {
+        let body = json!({"group_id": to.to_string(), "user_id": user_ids_value(user_ids)});
         let path = format!("group/{from}/user");
         self.send(self.write(Method::PUT, &path)?, body).await
     }
 
     /// `PUT /group/<group>/user`: sets the user's role in the group they are in.
     pub async fn set_role(&self, user_id: u64, group_id: u64, role_id: u8) -> Result<(), ApiError> {
-        let body = json!({"role_id": role_id.to_string(), "user_id": user_id.to_string()});
+        self.set_roles(&[user_id], group_id, role_id).await
+    }
+
+    /// `PUT /group/<group>/user` with several users: one request gives them
+    /// all the role. Refused whole like [`Client::move_users`].
+    pub async fn set_roles(
+        &self,
+        user_ids: &[u64],
+        group_id: u64,
+        role_id: u8,
+    ) -> Result<(), ApiError> {
+        let body = json!({"role_id": role_id.to_string(), "user_id": user_ids_value(user_ids)});
         let path = format!("group/{group_id}/user");
         self.send(self.write(Method::PUT, &path)?, body).await
     }
@@ -428,5 +446,14 @@ impl Client {
     /// An answer that is not what the API documents.
     fn decode_err(&self, request: &Request, message: String) -> ApiError {
         self.http.error(request, ErrorKind::Decode { message })
+    }
+}
+
+/// `user_id` of `PUT /group/<id>/user`: one id as text, as the original sent
+/// it; several as the list TimeCamp documents.
+fn user_ids_value(ids: &[u64]) -> Value {
+    match ids {
+        [one] => json!(one.to_string()),
+        many => json!(many),
     }
 }
