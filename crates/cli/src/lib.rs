@@ -41,6 +41,7 @@ pub mod progress;
 pub mod remove_empty_groups;
 pub mod sync;
 pub mod sync_time_off;
+pub mod whoami;
 
 use scim_core::settings::StorageSettings;
 use scim_core::storage::{LocalStorage, Storage};

@@ -1,6 +1,7 @@
 //! Alerts: one JSON message to `NOTIFY_WEBHOOK_URL` when a stage fails or a
-//! guard refuses it, and (with `NOTIFY_ON=changes` or `always`) after a run
-//! that changed something. The body has a `text` field, so a Slack or Teams
+//! guard refuses it, when a run leaves something for an admin to settle
+//! (people held back because who they are is not certain), and (with
+//! `NOTIFY_ON=changes` or `always`) after a run that changed something. The body has a `text` field, so a Slack or Teams
 //! incoming webhook shows it as it is, plus the structured fields for
 //! anything else. The URL is a secret (it carries the webhook's key): it is
 //! checked at start (an `http://` or `https://` URL, or the stage stops
@@ -74,6 +75,9 @@ pub struct RunSummary {
     pub counts: Value,
     /// Whether the run changed TimeCamp.
     pub changed: bool,
+    /// What an admin must settle, one line each (held-back people): sent
+    /// whatever `NOTIFY_ON` says.
+    pub attention: Vec<String>,
 }
 
 static SUMMARY: Mutex<Option<RunSummary>> = Mutex::new(None);
@@ -112,7 +116,10 @@ impl Outcome {
 }
 
 /// Whether this run is worth a message.
-pub fn wanted(on: NotifyOn, outcome: Outcome, changed: bool) -> bool {
+pub fn wanted(on: NotifyOn, outcome: Outcome, changed: bool, attention: bool) -> bool {
+    if attention {
+        return true;
+    }
     match on {
         NotifyOn::Always => true,
         NotifyOn::Changes => outcome != Outcome::Success || changed,
@@ -131,6 +138,11 @@ pub fn message(
     time: &str,
 ) -> Value {
     let headline = match outcome {
+        Outcome::Success if !summary.attention.is_empty() => format!(
+            "timecamp-scim {stage} on {host}: done, but {} person(s) held back: who they are is \
+             not certain, and nothing was changed for them",
+            summary.attention.len()
+        ),
         Outcome::Success => format!("timecamp-scim {stage} on {host}: done"),
         Outcome::Failure => format!("timecamp-scim {stage} on {host} FAILED (exit {exit_code})"),
         Outcome::Refused => format!(
@@ -144,6 +156,16 @@ pub fn message(
     if let Some(line) = summary.counts.get("line").and_then(Value::as_str) {
         text.push_str(&format!("\n{line}"));
     }
+    // A chat message stays readable: the first ten, then how many more.
+    for line in summary.attention.iter().take(10) {
+        text.push_str(&format!("\n- {line}"));
+    }
+    if summary.attention.len() > 10 {
+        text.push_str(&format!(
+            "\n- and {} more (sync-users --dry-run lists them)",
+            summary.attention.len() - 10
+        ));
+    }
     json!({
         "text": text,
         "stage": stage,
@@ -151,6 +173,7 @@ pub fn message(
         "exit_code": exit_code,
         "summary": summary.counts,
         "errors": error.map(|e| vec![e.to_owned()]).unwrap_or_default(),
+        "attention": summary.attention,
         "host": host,
         "time": time,
     })
@@ -166,7 +189,12 @@ pub async fn send(
     error: Option<&str>,
 ) {
     let summary = take_summary();
-    if !wanted(settings.on, outcome, summary.changed) {
+    if !wanted(
+        settings.on,
+        outcome,
+        summary.changed,
+        !summary.attention.is_empty(),
+    ) {
         return;
     }
     let body = message(
@@ -220,11 +248,13 @@ mod tests {
 
     #[test]
     fn failures_are_always_sent_changes_only_when_asked() {
-        assert!(wanted(NotifyOn::Failure, Outcome::Refused, false));
-        assert!(!wanted(NotifyOn::Failure, Outcome::Success, true));
-        assert!(wanted(NotifyOn::Changes, Outcome::Success, true));
-        assert!(!wanted(NotifyOn::Changes, Outcome::Success, false));
-        assert!(wanted(NotifyOn::Always, Outcome::Success, false));
+        assert!(wanted(NotifyOn::Failure, Outcome::Refused, false, false));
+        assert!(!wanted(NotifyOn::Failure, Outcome::Success, true, false));
+        assert!(wanted(NotifyOn::Changes, Outcome::Success, true, false));
+        assert!(!wanted(NotifyOn::Changes, Outcome::Success, false, false));
+        assert!(wanted(NotifyOn::Always, Outcome::Success, false, false));
+        // Someone held back: sent, whatever NOTIFY_ON says.
+        assert!(wanted(NotifyOn::Failure, Outcome::Success, false, true));
     }
 
     #[test]
@@ -232,6 +262,7 @@ mod tests {
         let summary = RunSummary {
             counts: json!({"line": "Summary: created 1, disabled 0", "created": 1}),
             changed: true,
+            attention: Vec::new(),
         };
         let m = message(
             "sync-users",

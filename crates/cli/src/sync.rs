@@ -23,7 +23,7 @@ use crate::Refused;
 #[command(
     name = "sync-users",
     version,
-    override_usage = "sync-users [--dry-run] [--debug] [--input PATH] [--output text|json|html] [--allow-mass-deactivation] [--explain EMAIL]...",
+    override_usage = "sync-users [--dry-run] [--debug] [--input PATH] [--output text|json|html] [--allow-mass-deactivation] [--explain EMAIL]... | --whoami",
     after_help = crate::stage_help!(
         "Needs TIMECAMP_API_KEY and TIMECAMP_ROOT_GROUP_ID; the TIMECAMP_DISABLE_* switches limit what it may change."
     )
@@ -49,6 +49,11 @@ pub struct Args {
     /// decisions, the TimeCamp account matched and how, the planned changes. Writes nothing
     #[arg(long, value_name = "EMAIL")]
     pub explain: Vec<String>,
+    /// Print whose the API key is, the account's top group against
+    /// TIMECAMP_ROOT_GROUP_ID, and whom the settings protect. Reads only; needs
+    /// only TIMECAMP_API_KEY
+    #[arg(long, conflicts_with_all = ["dry_run", "explain", "allow_mass_deactivation"])]
+    pub whoami: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -60,6 +65,16 @@ pub enum Output {
 
 pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     let settings = TimecampSettings::from_env(&env)?;
+    if args.whoami {
+        let client = client(&settings, settings.require_api_key()?)?;
+        return crate::whoami::run(&client, &settings, args.output).await;
+    }
+    if !args.explain.is_empty() && args.output == Output::Html {
+        return Err(scim_core::ConfigError::Conflict(
+            "--explain prints text or JSON (--output text or --output json), not html".into(),
+        )
+        .into());
+    }
     let api = settings.require_api()?;
     let storage_settings = StorageSettings::from_env(&env)?;
     let options = scim_sync::sync_options(&settings, &api);
@@ -87,7 +102,14 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         .await
         .map_err(policy)?;
     if !args.explain.is_empty() {
-        return explain(storage.as_ref(), &settings, &args.explain, &planned).await;
+        return explain(
+            storage.as_ref(),
+            &settings,
+            &args.explain,
+            &planned,
+            args.output,
+        )
+        .await;
     }
     let (check, refused) = run::guard(&planned, &settings, args.allow_mass_deactivation);
 
@@ -151,9 +173,19 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     crate::notify::report(crate::notify::RunSummary {
         counts,
         changed: executed.changed(),
+        // Who is who is not certain for them: an admin must settle it.
+        attention: planned
+            .plan
+            .held_back
+            .iter()
+            .map(|h| format!("{}: {}", h.email, h.reason))
+            .collect(),
     });
     if args.output == Output::Json {
-        println!("{}", serde_json::to_string_pretty(&executed.json())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&executed.json(&planned.plan))?
+        );
     }
     info!("{}", executed.summary.line(false));
     log_requests(&client);
@@ -174,13 +206,15 @@ fn policy(e: run::RunError) -> anyhow::Error {
     }
 }
 
-/// Prints `--explain` for each e-mail. The source file is read (when it is
-/// there) and prepared again in memory, for the notes prepare had about them.
+/// Prints `--explain` for each e-mail, as text or as one JSON list. The
+/// source file is read (when it is there) and prepared again in memory, for
+/// the notes prepare had about them.
 async fn explain(
     storage: &dyn scim_core::storage::Storage,
     settings: &TimecampSettings,
     emails: &[String],
     planned: &run::Planned,
+    output: Output,
 ) -> anyhow::Result<()> {
     let sources: Option<scim_core::model::SourceUsersFile> = storage::read_json(
         storage,
@@ -196,9 +230,9 @@ async fn explain(
             .unwrap_or_default(),
         None => Vec::new(),
     };
-    for email in emails {
-        print!(
-            "{}",
+    let explained: Vec<crate::explain::Explanation> = emails
+        .iter()
+        .map(|email| {
             crate::explain::explain(
                 &email.trim().to_lowercase(),
                 sources.as_ref().map(|f| f.users.as_slice()),
@@ -208,7 +242,15 @@ async fn explain(
                 &planned.current,
                 &planned.plan,
             )
-        );
+        })
+        .collect();
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&explained)?),
+        _ => {
+            for e in &explained {
+                print!("{}", e.text());
+            }
+        }
     }
     Ok(())
 }

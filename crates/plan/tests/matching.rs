@@ -831,3 +831,36 @@ fn logins_and_invites_say_whom_they_wait_for() {
     let after = apply(&s, &p);
     assert!(plan(&after, &desired, &updating()).changes.is_empty());
 }
+
+#[test]
+fn the_plan_page_marks_a_held_back_person_and_counts_them() {
+    let s = state(vec![
+        account(1001, "a@x.com", Some("E1")),
+        account(1005, "e@x.com", Some("E5")),
+    ]);
+    let desired = [named(person("e@x.com", Some("E1")), "Alice")];
+    let p = plan(&s, &desired, &opts());
+    let page = scim_plan::plan_page(&p, &desired, &s, ROOT, "Plan");
+    let alice = page
+        .root
+        .members
+        .iter()
+        .find(|m| m.email == "e@x.com")
+        .unwrap();
+    assert!(
+        alice.marks[0]
+            .text
+            .starts_with("held back: the e-mail is TimeCamp user 1005's"),
+        "{:?}",
+        alice.marks
+    );
+    let held = page.counts.iter().find(|(l, _)| l == "Held back").unwrap();
+    assert_eq!(held.1, 1);
+    let text = scim_plan::plan_text(&p);
+    assert!(
+        text.contains(
+            "held back, nothing done for them until an admin settles who they are (1):\n  e@x.com: "
+        ),
+        "{text}"
+    );
+}

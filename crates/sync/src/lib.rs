@@ -23,7 +23,7 @@ pub mod schedule;
 pub mod time_off;
 
 // The planner is pure and lives in scim-plan; the paths it had here stay.
-pub use scim_plan::{guard, plan, text};
+pub use scim_plan::{guard, matching, plan, text};
 
 use std::collections::HashSet;
 

@@ -210,15 +210,19 @@ pub struct Executed {
 }
 
 impl Executed {
-    /// `--output json` of an applied run.
-    pub fn json(&self) -> Value {
-        json!({"dry_run": false, "result": self.report, "summary": self.summary})
+    /// `--output json` of an applied run: what was done, and who was held back.
+    pub fn json(&self, plan: &Plan) -> Value {
+        json!({
+            "dry_run": false,
+            "result": self.report,
+            "summary": self.summary,
+            "held_back": plan.held_back,
+        })
     }
 
     /// Whether the run changed anything in TimeCamp.
     pub fn changed(&self) -> bool {
-        let s = &self.summary;
-        s.created + s.updated + s.disabled + s.re_enabled + s.groups_created > 0
+        self.report.all().any(|a| a.outcome == crate::Outcome::Done)
     }
 
     /// The run's end: what stopped it short, if anything.

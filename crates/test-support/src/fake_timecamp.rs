@@ -68,6 +68,8 @@ struct Faults {
     padded: Option<(String, usize)>,
     /// Writes about these user ids or e-mails answer 500.
     failing: HashSet<String>,
+    /// Requests (method, path prefix) that answer 500.
+    failing_requests: Vec<(String, String)>,
     /// Invited users stay out of `GET /users` for this many calls.
     invite_hidden_for: u32,
     latency: Duration,
@@ -339,6 +341,15 @@ impl FakeTimecamp {
     /// Writes concerning this user (id or e-mail) answer 500.
     pub fn fail_writes_for(self, who: &str) -> Self {
         self.lock().faults.failing.insert(who.to_lowercase());
+        self
+    }
+
+    /// Requests of `method` whose path starts with `prefix` answer 500.
+    pub fn fail_requests(self, method: &str, prefix: &str) -> Self {
+        self.lock()
+            .faults
+            .failing_requests
+            .push((method.into(), prefix.into()));
         self
     }
 
@@ -762,7 +773,12 @@ fn respond(
     {
         return (StatusCode::OK, "{\"groups\": [ this is not json").into_response();
     }
-    if method != Method::GET && touches_failing_user(&s, &path, &body) {
+    let failing_request = s
+        .faults
+        .failing_requests
+        .iter()
+        .any(|(m, prefix)| m == method.as_str() && path.starts_with(prefix.as_str()));
+    if failing_request || (method != Method::GET && touches_failing_user(&s, &path, &body)) {
         return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
     }
 

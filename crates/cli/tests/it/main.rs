@@ -19,6 +19,7 @@ mod hostile_input;
 mod http_errors;
 mod http_service;
 mod http_service_limits;
+mod identity;
 mod no_dotenv;
 mod panic_hook;
 mod prepare_cli;

@@ -297,6 +297,16 @@ fn each_fetchers_settings_are_its_own() {
             "{}",
             stage.name
         );
+        // One letter off: a near miss, which stops every stage.
+        assert_eq!(
+            scim_core::registry::near_misses([typo]),
+            [scim_core::registry::NearMiss {
+                name: typo.to_owned(),
+                setting: first.name
+            }],
+            "{}",
+            stage.name
+        );
     }
 }
 

@@ -665,3 +665,222 @@ fn a_webhook_url_that_is_not_http_stops_the_stage_at_start() {
         assert!(fake.requests().is_empty(), "{url}: stopped before any work");
     }
 }
+
+// ---- the change journal is written ahead ----
+
+/// The (kind, user id or e-mail or group name) of each change a write request made.
+fn changes_of(write: &scim_test_support::Recorded) -> Vec<(String, String)> {
+    let body = &write.body;
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let ids: Vec<String> = match &body["user_id"] {
+        Value::Array(ids) => ids.iter().map(text).collect(),
+        Value::Null => Vec::new(),
+        one => vec![text(one)],
+    };
+    let parts: Vec<&str> = write.path.split('/').collect();
+    let each = |kind: &str, keys: Vec<String>| -> Vec<(String, String)> {
+        keys.into_iter().map(|k| (kind.to_owned(), k)).collect()
+    };
+    match (write.method.as_str(), parts.as_slice()) {
+        ("PUT", ["group"]) => each("create group", vec![text(&body["name"])]),
+        ("POST", ["group", _, "user"]) => each(
+            "create user",
+            body["email"].as_array().unwrap().iter().map(text).collect(),
+        ),
+        ("PUT", ["group", _, "user"]) if !body["role_id"].is_null() => each("set role", ids),
+        // A move into the disabled-users group (99 in these tests) or any other group.
+        ("PUT", ["group", _, "user"]) if body["group_id"] == "99" => {
+            each("move to disabled-users group", ids)
+        }
+        ("PUT", ["group", _, "user"]) => each("move", ids),
+        ("POST", ["user"]) if !body["display_name"].is_null() => each("rename", ids),
+        ("POST", ["user"]) => each("set e-mail", ids),
+        ("PUT", ["user", id, "setting"]) => {
+            let kind = match (body["name"].as_str(), body["value"].as_str()) {
+                (Some("added_manually"), _) => "mark as managed by the sync",
+                (Some("disabled_user"), Some("1")) => "disable",
+                (Some("disabled_user"), _) => "re-enable",
+                (Some("external_id"), _) => "set external id",
+                _ => "set additional e-mail",
+            };
+            each(kind, vec![(*id).to_owned()])
+        }
+        other => panic!("a write the test does not know: {other:?}"),
+    }
+}
+
+/// The (kind, user id or e-mail or group name) of each applied journal line.
+fn journalled(p: &Project) -> Vec<(String, String)> {
+    if !p.exists("var/logs/changes.jsonl") {
+        return Vec::new();
+    }
+    p.read("var/logs/changes.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("every line is JSON"))
+        .filter(|l| l["result"] == "applied")
+        .map(|l| {
+            let key = match (&l["user_id"], l["email"].as_str()) {
+                (Value::Number(id), _) => id.to_string(),
+                (_, Some(e)) if l["kind"] == "create group" => {
+                    e.rsplit('/').next().unwrap().to_owned()
+                }
+                (_, Some(e)) => e.to_owned(),
+                _ => String::new(),
+            };
+            (l["kind"].as_str().unwrap().to_owned(), key)
+        })
+        .collect()
+}
+
+#[test]
+fn every_write_a_killed_run_made_has_its_journal_line() {
+    // One write at a time, so all writes but the one the fake holds were answered.
+    let (fake, records) = busy_company();
+    let p = busy_project(&fake, &records).env("TIMECAMP_DISABLED_USERS_GROUP_ID", "99");
+    let fake = fake.group(99, "Disabled", ROOT);
+    run(&p, &[]).expect_success();
+    let total = fake.writes().len() as u64;
+    for point in [1, total / 5, total / 2, total * 3 / 4, total - 2] {
+        for applied in [false, true] {
+            let (fake, records) = busy_company();
+            let fake = fake.group(99, "Disabled", ROOT);
+            let p = busy_project(&fake, &records)
+                .env("TIMECAMP_CONCURRENCY", "1")
+                .env("TIMECAMP_DISABLED_USERS_GROUP_ID", "99");
+            fake.hang_writes_after(point, applied);
+            let mut child = p.spawn(BIN, &[]);
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while fake.hanging() == 0 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the sync never reached write {point}"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let writes = fake.writes();
+            // The held write is in flight (the fake records it only once it
+            // applies it); every other one was answered.
+            let answered = if applied {
+                writes.len() - 1
+            } else {
+                writes.len()
+            };
+            let answered: Vec<(String, String)> =
+                writes[..answered].iter().flat_map(changes_of).collect();
+            // The lines reach the file within about a second, while the run waits.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while answered.iter().any(|c| !journalled(&p).contains(c))
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            child.kill().unwrap();
+            child.wait().unwrap();
+            let lines = journalled(&p);
+            for change in &answered {
+                assert!(
+                    lines.contains(change),
+                    "killed after write {point} (applied: {applied}): {change:?} was made but \
+                     has no journal line; lines: {lines:#?}"
+                );
+            }
+            // The rerun finishes the job and appends to the same, unbroken journal.
+            fake.clear_faults();
+            run(&p, &[]).expect_success();
+            let text = p.read("var/logs/changes.jsonl");
+            assert!(
+                text.lines()
+                    .all(|l| serde_json::from_str::<Value>(l).is_ok()),
+                "{text}"
+            );
+        }
+    }
+}
+
+// ---- counts that add up ----
+
+#[test]
+fn a_stopped_run_says_how_many_changes_it_did_not_make() {
+    // Forty hand-made users to take over and rename, one write at a time.
+    let fake = (1..=40)
+        .fold(company_of(40), |f, i| f.setting(i, "added_manually", "1"))
+        .latency(Duration::from_millis(50));
+    let records = Value::Array(
+        (1..=40)
+            .map(|i| {
+                let mut r = active(&format!("u{i}@x.com"));
+                r["timecamp_user_name"] = json!(format!("User {i}"));
+                r
+            })
+            .collect(),
+    );
+    let p = project(&fake, &records).env("TIMECAMP_CONCURRENCY", "1");
+    let child = p
+        .command(BIN, &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while fake.writes().len() < 10 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let made = fake.writes().len();
+    let expected = format!("({} change(s) not made)", 80 - made);
+    assert!(stderr.contains(&expected), "{expected} in:\n{stderr}");
+    assert!(
+        stderr.contains(&format!("changes not made {}", 80 - made)),
+        "{stderr}"
+    );
+}
+
+// ---- writes that are not safe to repeat ----
+
+#[test]
+fn a_group_creation_whose_answer_is_lost_is_looked_up_not_made_twice() {
+    let fake = company_of(1).lose_answers("PUT", "group", 1);
+    let mut r = active("new@x.com");
+    r["timecamp_groups_breadcrumb"] = json!("Eng");
+    let p = project(&fake, &json!([active("u1@x.com"), r]));
+    run(&p, &[])
+        .expect_success()
+        .expect_stderr("looking whether group \"Eng\" exists now");
+    assert_eq!(fake.group_paths(), ["Company", "Company/Eng"]);
+    assert_eq!(fake.group_path_of("new@x.com"), "Company/Eng");
+    let creations = fake
+        .writes()
+        .iter()
+        .filter(|w| w.method == "PUT" && w.path == "group")
+        .count();
+    assert_eq!(creations, 1);
+}
+
+#[test]
+fn an_invitation_whose_answer_is_lost_is_looked_up_not_sent_twice() {
+    let fake = company_of(1).lose_answers("POST", "group/10/user", 1);
+    let mut r = active("new@x.com");
+    r["timecamp_user_name"] = json!("New Person");
+    let p = project(&fake, &json!([active("u1@x.com"), r]));
+    run(&p, &[])
+        .expect_success()
+        .expect_stderr("looking which of the 1 invitees exist now");
+    let invites = fake
+        .writes()
+        .iter()
+        .filter(|w| w.method == "POST" && w.path == "group/10/user")
+        .count();
+    assert_eq!(invites, 1, "one invitation, one possible e-mail");
+    assert_eq!(
+        fake.display_name("new@x.com").as_deref(),
+        Some("New Person")
+    );
+}

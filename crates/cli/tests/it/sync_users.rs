@@ -1111,7 +1111,9 @@ fn explain_tells_one_persons_story_and_writes_nothing() {
         "{out}"
     );
     assert!(
-        out.contains("TimeCamp: user 2 (ann@x.com), matched by e-mail, enabled"),
+        out.contains(
+            "TimeCamp: user 2 (ann@x.com), enabled, group 10, external id \"E1\", matched by e-mail"
+        ),
         "{out}"
     );
     assert!(out.contains("plan: rename: Ann Old -> Ann"), "{out}");
@@ -1238,4 +1240,156 @@ fn explain_shows_the_supervisor_chain_and_the_skipped_prefix() {
         out.contains("prepare: supervisor chain (the supervisor groups): none, top level"),
         "{out}"
     );
+}
+
+// ---- counts, progress and requests ----
+
+#[test]
+fn a_fault_run_counts_each_person_once() {
+    // Each hand-made user is taken over, then their rename fails: failed, not also updated.
+    let mut fake = company();
+    let mut records = Vec::new();
+    for i in 1..=3u64 {
+        let email = format!("u{i}@x.com");
+        fake = fake
+            .user(i, &email, "Old", ROOT)
+            .setting(i, "added_manually", "1");
+        records.push(active(&email, &format!("New {i}"), "", "user"));
+    }
+    records.push(active("same@x.com", "Same", "", "user"));
+    let fake = fake
+        .user(4, "same@x.com", "Same", ROOT)
+        .fail_requests("POST", "user");
+    let s = Sync::new(fake, Value::Array(records));
+    let run = s.run(&["--output", "json"]);
+    run.expect_code(1)
+        .expect_stderr("created 0, updated 0, disabled 0, re-enabled 0, unchanged 1, failed 3");
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["summary"]["failed"], 3);
+    assert_eq!(v["summary"]["updated"], 0);
+}
+
+#[test]
+fn a_first_import_shows_progress_over_the_new_users_finishing_writes() {
+    // 20 new people: one invitation, then four finishing writes each, 100 ms a
+    // request, one at a time: well past the 5 s between progress lines.
+    let records: Vec<Value> = (1..=20)
+        .map(|i| {
+            with(
+                active(&format!("n{i}@x.com"), &format!("New {i}"), "", "user"),
+                "timecamp_external_id",
+                &format!("N{i}"),
+            )
+        })
+        .collect();
+    let s = Sync::new(
+        company().latency(std::time::Duration::from_millis(100)),
+        Value::Array(records),
+    )
+    .env("TIMECAMP_CONCURRENCY", "1");
+    // 20 invitations + 20 x (mark as managed, name, external id).
+    s.run(&[]).expect_success().expect_stderr(" of 80 changes");
+}
+
+#[test]
+fn moves_and_role_changes_to_one_group_go_in_one_request() {
+    let mut fake = company().group(11, "Eng", ROOT).group(12, "Sales", ROOT);
+    let mut records = Vec::new();
+    for i in 2..=6u64 {
+        let email = format!("u{i}@x.com");
+        fake = fake.user(i, &email, &format!("U{i}"), 11);
+        records.push(active(&email, &format!("U{i}"), "Sales", "supervisor"));
+    }
+    let s = Sync::new(fake, Value::Array(records));
+    let writes = s.sync();
+    assert_eq!(
+        writes,
+        [
+            "PUT group/11/user {\"group_id\":\"12\",\"user_id\":[2,3,4,5,6]}",
+            "PUT group/12/user {\"role_id\":\"2\",\"user_id\":[2,3,4,5,6]}",
+        ]
+    );
+    assert_eq!(s.fake.group_path_of("u4@x.com"), "Company/Sales");
+    assert_eq!(s.fake.role_of("u4@x.com"), 2);
+    s.assert_converged();
+}
+
+#[test]
+fn a_refused_batch_is_retried_one_by_one_and_only_the_bad_user_fails() {
+    let mut fake = company().group(11, "Eng", ROOT).group(12, "Sales", ROOT);
+    let mut records = Vec::new();
+    for i in 2..=4u64 {
+        let email = format!("u{i}@x.com");
+        fake = fake.user(i, &email, &format!("U{i}"), 11);
+        records.push(active(&email, &format!("U{i}"), "Sales", "user"));
+    }
+    let s = Sync::new(fake.fail_writes_for("u3@x.com"), Value::Array(records));
+    s.run(&[])
+        .expect_code(1)
+        .expect_stderr("move for 3 users at once failed")
+        .expect_stderr("u3@x.com: move failed");
+    assert_eq!(s.fake.group_path_of("u2@x.com"), "Company/Sales");
+    assert_eq!(s.fake.group_path_of("u4@x.com"), "Company/Sales");
+    assert_eq!(s.fake.group_path_of("u3@x.com"), "Company/Eng");
+}
+
+// ---- --explain ----
+
+#[test]
+fn explain_matches_the_exact_email_speaks_roles_and_says_why_someone_is_left_alone() {
+    let s = Sync::new(
+        company().user(2, "ann@x.com", "Ann", ROOT).role(2, 1).user(
+            3,
+            "ignored@x.com",
+            "Ignored",
+            ROOT,
+        ),
+        json!([active("ann@x.com", "Ann", "", "user")]),
+    )
+    .env("TIMECAMP_ALLOW_ADMIN_DEMOTION", "true")
+    .env("TIMECAMP_IGNORED_USER_IDS", "3");
+    let s = Sync {
+        // No name in the source: prepare notes it about ann@x.com.
+        project: s.project.users(json!({"users": [
+            {"external_id": "E1", "email": "ann@x.com", "department": "", "status": "active"}
+        ]})),
+        fake: s.fake,
+    };
+    let run = s.run(&[
+        "--explain",
+        "ann@x.com",
+        "--explain",
+        "ann@x.co",
+        "--explain",
+        "ignored@x.com",
+    ]);
+    run.expect_success();
+    let out = &run.stdout;
+    let of = |email: &str| {
+        out.split("== ")
+            .find(|part| part.starts_with(&format!("{email}\n")))
+            .unwrap_or_else(|| panic!("no {email} in {out}"))
+            .to_owned()
+    };
+    assert!(of("ann@x.com").contains("\nprepare: "), "{out}");
+    assert!(
+        !of("ann@x.co").contains("\nprepare: "),
+        "ann@x.co is not ann@x.com: {out}"
+    );
+    assert!(
+        of("ann@x.com").contains("plan: set role: administrator -> user"),
+        "{out}"
+    );
+    assert!(
+        of("ignored@x.com")
+            .contains("plan: nothing, TimeCamp user 3 is in TIMECAMP_IGNORED_USER_IDS"),
+        "{out}"
+    );
+
+    let run = s.run(&["--explain", "ann@x.com", "--output", "json"]);
+    run.expect_success();
+    let v: Value = serde_json::from_str(&run.stdout).expect("--output json prints JSON");
+    assert_eq!(v[0]["email"], "ann@x.com");
+    assert_eq!(v[0]["plan"][0], "set role: administrator -> user");
+    assert!(s.fake.writes().is_empty(), "explain writes nothing");
 }
