@@ -189,15 +189,9 @@ fn explain_source(
     }
 }
 
-/// Who the person is in TimeCamp, as the matching decided; returns the
-/// accounts the story is about.
-fn explain_timecamp(
-    out: &mut Explanation,
-    email: &str,
-    current: &CurrentState,
-    plan: &Plan,
-) -> Vec<u64> {
-    let describe = |id: u64| match current.users.iter().find(|u| u.id == id) {
+/// One TimeCamp account as `--explain` describes it.
+fn describe(current: &CurrentState, id: u64) -> String {
+    match current.users.iter().find(|u| u.id == id) {
         Some(u) => format!(
             "user {} ({}), {}, group {}{}{}",
             u.id,
@@ -215,11 +209,21 @@ fn explain_timecamp(
             }
         ),
         None => format!("user {id}"),
-    };
+    }
+}
+
+/// Who the person is in TimeCamp, as the matching decided; returns the
+/// accounts the story is about.
+fn explain_timecamp(
+    out: &mut Explanation,
+    email: &str,
+    current: &CurrentState,
+    plan: &Plan,
+) -> Vec<u64> {
     match plan.identities.person(email).map(|p| &p.identity) {
         Some(Identity::Account { id, by, .. }) => {
             out.timecamp
-                .push(format!("{}, matched by {by}", describe(*id)));
+                .push(format!("{}, matched by {by}", describe(current, *id)));
             vec![*id]
         }
         Some(Identity::New { after }) => {
@@ -235,49 +239,58 @@ fn explain_timecamp(
             out.timecamp.push(format!("held back: {reason}"));
             let accounts = reason.accounts();
             for id in &accounts {
-                out.timecamp.push(describe(*id));
+                out.timecamp.push(describe(current, *id));
             }
             accounts
         }
-        None => {
-            // Not an active record: the accounts with this e-mail, and what they are to the source.
-            let accounts: Vec<u64> = current
-                .users
-                .iter()
-                .filter(|u| {
-                    u.email.trim().eq_ignore_ascii_case(email)
-                        || u.additional_email
-                            .as_deref()
-                            .is_some_and(|a| a.trim().eq_ignore_ascii_case(email))
-                })
-                .map(|u| u.id)
-                .collect();
-            if accounts.is_empty() {
-                out.timecamp.push("no user with this e-mail".to_owned());
-            }
-            for id in &accounts {
-                let fate = match plan.identities.unmatched.get(id) {
-                    Some(Unmatched::HeldBack(people)) => {
-                        format!("part of the held-back case of {}", people.join(", "))
-                    }
-                    Some(Unmatched::IdOf(of)) => {
-                        format!("carries the external id of {of}, who is in the source")
-                    }
-                    Some(Unmatched::EmailOf(of)) => format!("has the e-mail of {of}"),
-                    Some(Unmatched::Inactive) => "inactive in the source".to_owned(),
-                    Some(Unmatched::NotInSource) => {
-                        "not matched by an active record: not in the source".to_owned()
-                    }
-                    None => match plan.identities.owner_of(*id) {
-                        Some(p) => format!("the account of {}", p.email),
-                        None => "not matched by an active record".to_owned(),
-                    },
-                };
-                out.timecamp.push(format!("{}; {fate}", describe(*id)));
-            }
-            accounts
-        }
+        None => explain_accounts_of(out, email, current, plan),
     }
+}
+
+/// For an e-mail no active record has: the accounts with it, and what each
+/// is to the source.
+fn explain_accounts_of(
+    out: &mut Explanation,
+    email: &str,
+    current: &CurrentState,
+    plan: &Plan,
+) -> Vec<u64> {
+    let accounts: Vec<u64> = current
+        .users
+        .iter()
+        .filter(|u| {
+            u.email.trim().eq_ignore_ascii_case(email)
+                || u.additional_email
+                    .as_deref()
+                    .is_some_and(|a| a.trim().eq_ignore_ascii_case(email))
+        })
+        .map(|u| u.id)
+        .collect();
+    if accounts.is_empty() {
+        out.timecamp.push("no user with this e-mail".to_owned());
+    }
+    for id in &accounts {
+        let fate = match plan.identities.unmatched.get(id) {
+            Some(Unmatched::HeldBack(people)) => {
+                format!("part of the held-back case of {}", people.join(", "))
+            }
+            Some(Unmatched::IdOf(of)) => {
+                format!("carries the external id of {of}, who is in the source")
+            }
+            Some(Unmatched::EmailOf(of)) => format!("has the e-mail of {of}"),
+            Some(Unmatched::Inactive) => "inactive in the source".to_owned(),
+            Some(Unmatched::NotInSource) => {
+                "not matched by an active record: not in the source".to_owned()
+            }
+            None => match plan.identities.owner_of(*id) {
+                Some(p) => format!("the account of {}", p.email),
+                None => "not matched by an active record".to_owned(),
+            },
+        };
+        out.timecamp
+            .push(format!("{}; {fate}", describe(current, *id)));
+    }
+    accounts
 }
 
 /// The planned changes, or why there are none, and what the plan notes about them.

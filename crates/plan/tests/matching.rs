@@ -645,7 +645,13 @@ fn world(seed: u64) -> (CurrentState, Vec<TimecampUser>, SyncOptions) {
         used.insert(c);
         desired.push(person(&email(c), Some(&format!("N{k}"))));
     }
+    let ignored = if rng.f32() < 0.2 {
+        [100 + rng.u64(..n as u64)].into()
+    } else {
+        Default::default()
+    };
     let options = SyncOptions {
+        ignored_user_ids: ignored,
         update_email_on_external_id: rng.bool(),
         disable_external_id_sync: rng.f32() < 0.1,
         disable_manual_user_updates: rng.f32() < 0.3,
