@@ -66,7 +66,8 @@
 //! [`Client::all`] reads every page; [`Pages`] is the same walk for a client
 //! that sends its own requests (one that renews a token on 401). Every style
 //! refuses a next page on another origin, stops on a page asked for or
-//! answered twice, and stops after [`Paging::max_pages`].
+//! answered twice, on a run of empty pages that announce more
+//! ([`paging::MAX_EMPTY_PAGES_IN_A_ROW`]), and after [`Paging::max_pages`].
 //!
 //! A new source declares its client and its paging, and reads:
 //!

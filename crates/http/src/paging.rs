@@ -14,8 +14,11 @@
 //! `Authorization` header), stops on a page asked for
 //! twice or answered twice with the same body (a server that ignores the
 //! cursor would otherwise be read forever), stops after
-//! [`Paging::max_pages`], and refuses an offset page that announces more
-//! pages without having items (its successor would be the same page).
+//! [`Paging::max_pages`], refuses an offset page that announces more
+//! pages without having items (its successor would be the same page), and
+//! stops after [`MAX_EMPTY_PAGES_IN_A_ROW`] pages in a row that have no
+//! items yet announce more (each with a new cursor, such a server would
+//! otherwise be read to `max_pages`).
 
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -27,6 +30,14 @@ use url::Url;
 /// The default most pages one listing may take: a million people at the
 /// smallest page size any supported API uses (100).
 pub const DEFAULT_MAX_PAGES: u32 = 10_000;
+
+/// The most pages in a row that may have no items and still announce a
+/// next page. Graph sends an empty page with a next link now and then (a
+/// filtered listing, an advanced query), so one is no error; a run of them
+/// is a server that never comes to an end, which would otherwise be read to
+/// [`DEFAULT_MAX_PAGES`] (some 30 minutes at 200 ms a page). Offset paging
+/// stops at the first: an offset that does not move asks for the same page.
+pub const MAX_EMPTY_PAGES_IN_A_ROW: u32 = 5;
 
 /// How a listing is paged.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,8 +162,10 @@ pub enum PagingError {
     RepeatedPage { page: u32 },
     #[error("more than {limit} pages; stopped (a listing that long is taken for a loop)")]
     TooManyPages { limit: u32 },
-    #[error("page {page} announces a next page but has no items")]
-    EmptyPageWithMore { page: u32 },
+    /// The last of `in_a_row` pages in a row without items that announced
+    /// a next page (1 for offset paging, [`MAX_EMPTY_PAGES_IN_A_ROW`] for the others).
+    #[error("{}", empty_pages(*page, *in_a_row))]
+    EmptyPageWithMore { page: u32, in_a_row: u32 },
     #[error("page {page} has no list at {pointer:?}")]
     NoList { page: u32, pointer: &'static str },
     #[error("page {page} names its next page as {link:?}, which is not a URL")]
@@ -170,6 +183,16 @@ pub enum PagingError {
     NotJson { page: u32, message: String },
 }
 
+fn empty_pages(page: u32, in_a_row: u32) -> String {
+    match in_a_row {
+        0 | 1 => format!("page {page} announces a next page but has no items"),
+        n => format!(
+            "{n} pages in a row, up to page {page}, announce a next page but have no items; \
+             stopped instead of reading empty pages without end"
+        ),
+    }
+}
+
 /// A walk over the pages of one listing.
 #[derive(Debug)]
 pub struct Pages {
@@ -182,6 +205,8 @@ pub struct Pages {
     received: u64,
     asked: HashSet<String>,
     last_body: Option<u64>,
+    /// Pages in a row, up to the last one, without items that announced more.
+    empty_in_a_row: u32,
 }
 
 impl Pages {
@@ -209,6 +234,7 @@ impl Pages {
             received,
             asked: HashSet::new(),
             last_body: None,
+            empty_in_a_row: 0,
         }
     }
 
@@ -259,9 +285,19 @@ impl Pages {
 
         let next = self.next_after(&asked, headers, &value, items.len())?;
         if let Some(url) = &next {
-            // An offset that does not move would ask for this page again.
-            if items.is_empty() && matches!(self.paging.next, Next::Offset { .. }) {
-                return Err(PagingError::EmptyPageWithMore { page });
+            if items.is_empty() {
+                self.empty_in_a_row += 1;
+                // An offset that does not move would ask for this page again.
+                if matches!(self.paging.next, Next::Offset { .. })
+                    || self.empty_in_a_row >= MAX_EMPTY_PAGES_IN_A_ROW
+                {
+                    return Err(PagingError::EmptyPageWithMore {
+                        page,
+                        in_a_row: self.empty_in_a_row,
+                    });
+                }
+            } else {
+                self.empty_in_a_row = 0;
             }
             if url.origin() != self.first.origin() {
                 return Err(PagingError::OtherOrigin {
@@ -769,7 +805,130 @@ mod tests {
         let err = p
             .accept(&no_headers(), &body(json!({"items": [], "hasMore": true})))
             .unwrap_err();
-        assert_eq!(err, PagingError::EmptyPageWithMore { page: 1 });
+        assert_eq!(
+            err,
+            PagingError::EmptyPageWithMore {
+                page: 1,
+                in_a_row: 1
+            }
+        );
+    }
+
+    /// Each style that can announce a next page on a page without items,
+    /// and an answer of page `n` (its headers and body) with `items`, that
+    /// announces page `n + 1` with a link, cursor or flag never seen before.
+    #[allow(clippy::type_complexity)]
+    fn styles_that_can_announce_more_when_empty()
+    -> Vec<(Paging, fn(u32, &[u32]) -> (HeaderMap, Value))> {
+        vec![
+            (Paging::new("/value", Next::LinkHeader), |n, items| {
+                (
+                    link(&format!("https://g.example/users?after={n}")),
+                    json!({"value": items}),
+                )
+            }),
+            (
+                Paging::new("/value", Next::UrlAt("/@odata.nextLink")),
+                |n, items| {
+                    (
+                        no_headers(),
+                        json!({"value": items, "@odata.nextLink": format!("https://g.example/users?skiptoken={n}")}),
+                    )
+                },
+            ),
+            (
+                Paging::new(
+                    "/users",
+                    Next::Cursor {
+                        token_at: "/nextPageToken",
+                        param: "pageToken",
+                        more: None,
+                    },
+                ),
+                |n, items| {
+                    (
+                        no_headers(),
+                        json!({"users": items, "nextPageToken": format!("t{n}")}),
+                    )
+                },
+            ),
+            (
+                Paging::new(
+                    "/data",
+                    Next::Cursor {
+                        token_at: "/meta/end_cursor",
+                        param: "after_id",
+                        more: Some(More::Flag("/meta/has_next_page")),
+                    },
+                ),
+                |n, items| {
+                    (
+                        no_headers(),
+                        json!({"data": items, "meta": {"has_next_page": true, "end_cursor": n}}),
+                    )
+                },
+            ),
+            (
+                Paging::new(
+                    "/employees",
+                    Next::PageNumber {
+                        param: "page",
+                        first: 1,
+                        more: More::Present("/pagination/next_page"),
+                    },
+                ),
+                |n, items| {
+                    (
+                        no_headers(),
+                        json!({"employees": items, "pagination": {"next_page": n + 1}}),
+                    )
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_style_stops_after_a_run_of_empty_pages_that_announce_more() {
+        for (paging, answer) in styles_that_can_announce_more_when_empty() {
+            let mut p = Pages::new(url("https://g.example/users"), paging.clone());
+            for n in 1..MAX_EMPTY_PAGES_IN_A_ROW {
+                let (headers, page) = answer(n, &[]);
+                p.accept(&headers, &body(page)).unwrap();
+                assert!(p.next_url().is_some(), "{paging:?}");
+            }
+            let (headers, page) = answer(MAX_EMPTY_PAGES_IN_A_ROW, &[]);
+            assert_eq!(
+                p.accept(&headers, &body(page)),
+                Err(PagingError::EmptyPageWithMore {
+                    page: MAX_EMPTY_PAGES_IN_A_ROW,
+                    in_a_row: MAX_EMPTY_PAGES_IN_A_ROW
+                }),
+                "{paging:?}"
+            );
+        }
+    }
+
+    /// Graph sends an empty page with a next link now and then: a page with
+    /// items between them starts the count again.
+    #[test]
+    fn empty_pages_now_and_then_are_read_through() {
+        for (paging, answer) in styles_that_can_announce_more_when_empty() {
+            let mut p = Pages::new(url("https://g.example/users"), paging.clone());
+            let mut n = 0;
+            let mut received = 0;
+            for _ in 0..3 {
+                for _ in 1..MAX_EMPTY_PAGES_IN_A_ROW {
+                    n += 1;
+                    let (headers, page) = answer(n, &[]);
+                    p.accept(&headers, &body(page)).unwrap();
+                }
+                n += 1;
+                let (headers, page) = answer(n, &[n]);
+                received += p.accept(&headers, &body(page)).unwrap().len();
+            }
+            assert_eq!(received, 3, "{paging:?}");
+            assert!(p.next_url().is_some(), "{paging:?}");
+        }
     }
 
     #[test]
