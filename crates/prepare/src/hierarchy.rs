@@ -14,40 +14,84 @@ use crate::{MAX_SUPERVISOR_DEPTH, PrepareError, PrepareOptions};
 /// Supervisor paths and breadcrumbs, over the whole record set.
 pub(crate) struct Hierarchy<'r, 'a> {
     recs: &'r [Rec<'a>],
-    /// Each external id and the record that holds it (the later of two).
+    /// Each external id and the record that heads its group. Records that
+    /// share an id and would head the same group (one person listed twice)
+    /// are represented by the first; an id held by records that would head
+    /// different groups is not here, so nobody is placed under it: which of
+    /// them it means is not known, and the file order must not decide.
     by_id: HashMap<&'a str, usize>,
+    /// The external ids held by records that would head different groups.
+    ambiguous: HashSet<&'a str>,
     /// The external ids someone names as their supervisor.
     with_reports: HashSet<&'a str>,
     opts: &'r PrepareOptions,
 }
 
 impl<'r, 'a> Hierarchy<'r, 'a> {
-    /// Indexes the records by external id. Later records win an id, as in the
-    /// original, but both stay in the output, with a note.
+    /// Indexes the records by external id. Records sharing an id all stay in
+    /// the output, each with a note.
     pub(crate) fn new(recs: &'r [Rec<'a>], opts: &'r PrepareOptions, notes: &mut Notes) -> Self {
         let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(recs.len());
+        let mut ambiguous: HashSet<&str> = HashSet::new();
+        let mut shared: Vec<(usize, usize)> = Vec::new();
         for (i, rec) in recs.iter().enumerate() {
-            if let Some(id) = rec.id
-                && let Some(previous) = by_id.insert(id, i)
-            {
-                notes.add(
-                    rec.label(),
-                    true,
-                    NoteReason::SharedExternalId {
-                        id: id.to_owned(),
-                        earlier: recs[previous].label(),
-                    },
-                );
+            let Some(id) = rec.id else { continue };
+            let first = *by_id.entry(id).or_insert(i);
+            if first != i {
+                shared.push((i, first));
+                if !heads_the_same_group(&recs[first], rec, opts) {
+                    ambiguous.insert(id);
+                }
             }
         }
+        for (i, first) in shared {
+            let id = recs[i].id.unwrap_or_default();
+            notes.add(
+                recs[i].label(),
+                true,
+                NoteReason::SharedExternalId {
+                    id: id.to_owned(),
+                    earlier: recs[first].label(),
+                    agree: !ambiguous.contains(id),
+                },
+            );
+        }
+        by_id.retain(|id, _| !ambiguous.contains(id));
         let with_reports = recs.iter().filter_map(|r| r.supervisor).collect();
         Hierarchy {
             recs,
             by_id,
+            ambiguous,
             with_reports,
             opts,
         }
     }
+}
+
+/// Whether two records of one external id would head the same supervisor
+/// group: the same group name, under the same supervisor.
+fn heads_the_same_group(a: &Rec, b: &Rec, opts: &PrepareOptions) -> bool {
+    a.supervisor == b.supervisor
+        && a.hierarchy_only == b.hierarchy_only
+        && group_name(a, opts) == group_name(b, opts)
+}
+
+/// The name of the group a supervisor heads. Built from the source name, so
+/// the external id and job title appear once; a `/` would
+/// create an extra level and becomes `-`.
+fn group_name(rec: &Rec, opts: &PrepareOptions) -> String {
+    let mut base = rec.base_name.to_string();
+    if opts.job_title_group_names
+        && let Some(title) = non_blank(rec.src.job_title.as_deref())
+    {
+        base = format!("{title} [{base}]");
+    }
+    if opts.show_external_id
+        && let Some(id) = rec.id
+    {
+        base = format!("{base} - {id}");
+    }
+    clean_name(&base.replace('/', "-"))
 }
 
 impl Hierarchy<'_, '_> {
@@ -65,23 +109,8 @@ impl Hierarchy<'_, '_> {
         }
     }
 
-    /// The name of the group a supervisor heads. Built from the source name, so
-    /// the external id and job title appear once; a `/` would
-    /// create an extra level and becomes `-`.
     fn group_name(&self, i: usize) -> String {
-        let rec = &self.recs[i];
-        let mut base = rec.base_name.to_string();
-        if self.opts.job_title_group_names
-            && let Some(title) = non_blank(rec.src.job_title.as_deref())
-        {
-            base = format!("{title} [{base}]");
-        }
-        if self.opts.show_external_id
-            && let Some(id) = rec.id
-        {
-            base = format!("{base} - {id}");
-        }
-        clean_name(&base.replace('/', "-"))
+        group_name(&self.recs[i], self.opts)
     }
 
     /// The supervisor index a record reports to, when that supervisor is in the data.
@@ -214,11 +243,14 @@ impl Hierarchy<'_, '_> {
         if let (Some(s), None) = (rec.supervisor, found)
             && self.opts.mode != GroupMode::Department
         {
+            let supervisor_id = s.to_owned();
             notes.add(
                 rec.label(),
                 rec.status == Status::Active,
-                NoteReason::SupervisorNotFound {
-                    supervisor_id: s.to_owned(),
+                if self.ambiguous.contains(s) {
+                    NoteReason::SupervisorAmbiguous { supervisor_id }
+                } else {
+                    NoteReason::SupervisorNotFound { supervisor_id }
                 },
             );
         }

@@ -37,7 +37,7 @@ use one_per_email::Chosen;
 use record::{Rec, collect, is_true, non_blank};
 use user::Users;
 
-pub use notes::{Note, NoteKind, NoteReason};
+pub use notes::{Note, NoteKind, NoteReason, SameEmailOutcome};
 pub use rules::{ExcludeFilter, GroupRule, RuleError, parse_group_rules, rewrite_path};
 pub use text::{SkipPrefixes, clean_name, replace_domain};
 
@@ -102,6 +102,77 @@ pub enum PrepareError {
     /// A record's final group path is deeper than any stage accepts.
     #[error(transparent)]
     PathTooDeep(#[from] scim_groups::PathTooDeep),
+    /// Records of one TimeCamp e-mail are of different people, or are active
+    /// records of one person that differ.
+    #[error(
+        "{} TimeCamp e-mail(s) are each shared by records with different external ids, or \
+         by active records of one person that differ, so whose account it is, or which \
+         details are right, cannot be told: {}. Keeping one would be a guess, and leaving \
+         them out would disable an account whose person may still be in the source. Fix \
+         the source: give each person their own e-mail (for a leaver whose address went to \
+         someone else, change or remove the old record), or, for one person listed twice, \
+         remove the extra record or make the two agree",
+        conflicts.len(),
+        EmailConflict::list(conflicts)
+    )]
+    SameEmail { conflicts: Vec<EmailConflict> },
+}
+
+/// Records of one TimeCamp e-mail that stop prepare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailConflict {
+    /// The final TimeCamp e-mail.
+    pub email: String,
+    /// The records at odds, in file order, each with its status, position and
+    /// ids (`active record #3 (ada@example.com, external_id 10)`).
+    pub records: Vec<String>,
+    /// Each record's external id (`""` without one), in the same order.
+    pub external_ids: Vec<String>,
+    /// Whether they all have one external id: one person, whose active
+    /// records differ. Otherwise the ids differ (or one has none).
+    pub one_person: bool,
+    /// What differs between them: `external id`, `name`, `group`, `role`,
+    /// `status`, `additional e-mail`.
+    pub differ: Vec<&'static str>,
+}
+
+impl EmailConflict {
+    /// The most conflicts one message lists; the count says how many there are.
+    const LISTED: usize = 20;
+
+    fn list(conflicts: &[EmailConflict]) -> String {
+        let mut text = conflicts
+            .iter()
+            .take(Self::LISTED)
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        if conflicts.len() > Self::LISTED {
+            text.push_str(&format!("; and {} more", conflicts.len() - Self::LISTED));
+        }
+        text
+    }
+}
+
+impl std::fmt::Display for EmailConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let records = match self.records.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        write!(
+            f,
+            "{}: {records}{} differ in {}",
+            self.email,
+            if self.one_person {
+                ", with the same external_id,"
+            } else {
+                ""
+            },
+            self.differ.join(", ")
+        )
+    }
 }
 
 /// Counts for the closing log lines.
@@ -156,13 +227,13 @@ pub fn prepare(source: &[SourceUser], opts: &PrepareOptions) -> Result<Prepared,
         let is_supervisor = hierarchy.has_reports(rec);
         let breadcrumb = hierarchy.breadcrumb(rec, is_supervisor, &paths, &mut notes);
         if let Some(user) = make.user(rec, is_supervisor, breadcrumb, &mut notes)? {
-            chosen.keep_one_per_email(&recs, i, user, &mut notes);
+            chosen.keep_one_per_email(i, user);
         }
     }
 
     // The paths are held by the users now; the lookup is no longer needed.
     drop(make);
-    let mut users = chosen.into_users();
+    let mut users = chosen.into_users(&recs, &mut notes)?;
     // E-mails are unique here, so an unstable sort gives the same order without
     // the scratch copy a stable sort makes.
     users.sort_unstable_by(|a, b| a.timecamp_email.cmp(&b.timecamp_email));

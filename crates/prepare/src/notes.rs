@@ -17,10 +17,14 @@ pub enum NoteKind {
 /// Why a record did not go through unchanged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoteReason {
-    /// Another record has the same external id; `earlier` names it.
+    /// Another record has the same external id; `earlier` names it. With
+    /// `agree`, every record of the id would head the same supervisor group
+    /// (the same name and supervisor), so reports of the id are placed under
+    /// it; otherwise nobody is placed under the id.
     SharedExternalId {
         id: String,
         earlier: String,
+        agree: bool,
     },
     UnusableEmail {
         email: String,
@@ -46,14 +50,18 @@ pub enum NoteReason {
     SupervisorNotFound {
         supervisor_id: String,
     },
+    /// The supervisor id is held by records that would head different groups.
+    SupervisorAmbiguous {
+        supervisor_id: String,
+    },
     UnknownRoleId {
         role_id: String,
     },
-    /// Another record has the same final e-mail; `kept` names the one kept.
+    /// Other records have the same final e-mail; `other` names them.
     SameEmail {
         email: String,
-        kept: String,
-        active_wins: bool,
+        other: String,
+        outcome: SameEmailOutcome,
     },
     /// Matches `TIMECAMP_EXCLUDE_REGEX`.
     Excluded {
@@ -93,7 +101,8 @@ impl NoteReason {
             | NoteReason::NoExternalId
             | NoteReason::OwnSupervisor
             | NoteReason::SupervisorCycle { .. }
-            | NoteReason::SupervisorNotFound { .. } => NoteKind::Warning,
+            | NoteReason::SupervisorNotFound { .. }
+            | NoteReason::SupervisorAmbiguous { .. } => NoteKind::Warning,
         }
     }
 }
@@ -101,10 +110,10 @@ impl NoteReason {
 impl std::fmt::Display for NoteReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            NoteReason::SharedExternalId { id, earlier } => write!(
+            NoteReason::SharedExternalId { id, earlier, agree } => write!(
                 f,
-                "external_id {id} is also used by {earlier}; both are kept, and reports of {id} \
-                 are placed under this later record"
+                "external_id {id} is also used by {earlier}; both are kept, and {}",
+                shared_id_reports(id, *agree)
             ),
             NoteReason::UnusableEmail { email, problem } => {
                 write!(
@@ -139,6 +148,11 @@ impl std::fmt::Display for NoteReason {
                 f,
                 "supervisor_id {supervisor_id} is not in users.json, so no supervisor group applies"
             ),
+            NoteReason::SupervisorAmbiguous { supervisor_id } => write!(
+                f,
+                "supervisor_id {supervisor_id} is the external_id of several records with \
+                 different names or supervisors, so no supervisor group applies"
+            ),
             NoteReason::UnknownRoleId { role_id } => {
                 write!(f, "unknown role_id {role_id:?}; using the user role")
             }
@@ -161,16 +175,65 @@ impl std::fmt::Display for NoteReason {
             ),
             NoteReason::SameEmail {
                 email,
-                kept,
-                active_wins,
-            } => write!(
+                other,
+                outcome,
+            } => outcome.describe(f, email, other),
+        }
+    }
+}
+
+/// Where the reports of an external id two records hold go.
+fn shared_id_reports(id: &str, agree: bool) -> String {
+    if agree {
+        format!(
+            "as they have the same name and supervisor, reports of {id} are placed under \
+             their group"
+        )
+    } else {
+        format!(
+            "as they have different names or supervisors, nobody is placed under {id}: which \
+             of them it means is not known. Give each person their own external_id in the \
+             source"
+        )
+    }
+}
+
+/// What became of a record whose final e-mail another record has too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameEmailOutcome {
+    /// Inactive, and left out for the active record of the e-mail and
+    /// external id.
+    ActiveKept,
+    /// The same TimeCamp user as another record: written once.
+    Identical,
+    /// Inactive, as the other records of the e-mail and external id, which
+    /// make other users: none of them is written.
+    InactiveDiffer,
+}
+
+impl SameEmailOutcome {
+    fn describe(
+        self,
+        f: &mut std::fmt::Formatter<'_>,
+        email: &str,
+        other: &str,
+    ) -> std::fmt::Result {
+        match self {
+            SameEmailOutcome::ActiveKept => write!(
                 f,
-                "same TimeCamp e-mail {email} as {kept}; {}",
-                if *active_wins {
-                    "the active one is kept"
-                } else {
-                    "the later one is kept"
-                }
+                "inactive, with the same TimeCamp e-mail {email} and external id as the \
+                 active {other}, which is kept"
+            ),
+            SameEmailOutcome::Identical => write!(
+                f,
+                "the same TimeCamp user as {other} (same e-mail {email}, external id, name, \
+                 group and role): written once"
+            ),
+            SameEmailOutcome::InactiveDiffer => write!(
+                f,
+                "inactive, with the same TimeCamp e-mail {email} and external id as the \
+                 inactive {other} but other details; none of them is written, so the account with that e-mail is \
+                 disabled, as it would be for either"
             ),
         }
     }

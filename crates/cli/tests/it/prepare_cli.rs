@@ -166,14 +166,32 @@ fn records_that_all_lack_an_email_produce_no_output() {
 fn dropped_records_are_logged_with_their_reason_and_counted() {
     let p = Project::new().users(json!({"users": [
         {"external_id": "1", "name": "A", "email": "same@x.com", "status": "active"},
-        {"external_id": "2", "name": "B", "email": "SAME@x.com", "status": "active"}
+        {"external_id": "1", "name": "A", "email": "SAME@x.com", "status": "inactive"}
     ]}));
     p.run(BIN, &[])
         .expect_success()
         .expect_stderr(
-            "WARNING - record #1 (same@x.com, external_id 1): dropped: same TimeCamp e-mail",
+            "INFO - record #2 (same@x.com, external_id 1): dropped: inactive, with the same \
+             TimeCamp e-mail same@x.com and external id as the active record #1",
         )
-        .expect_stderr("Records dropped: 1, changed: 0, with warnings: 0");
+        .expect_stderr("Records dropped: 1, changed: 0, with warnings: 1");
+}
+
+/// Two people given one address: prepare does not pick whose account it is.
+#[test]
+fn two_people_with_one_email_stop_prepare_naming_both() {
+    let p = with_previous_output().users(json!({"users": [
+        {"external_id": "1", "name": "A", "email": "same@x.com", "status": "active"},
+        {"external_id": "2", "name": "B", "email": "SAME@x.com", "status": "inactive"}
+    ]}));
+    p.run(BIN, &[])
+        .expect_code(1)
+        .expect_stderr(
+            "same@x.com: active record #1 (same@x.com, external_id 1) and inactive record #2 \
+             (same@x.com, external_id 2) differ in external id, name, status",
+        )
+        .expect_stderr("Fix the source");
+    assert_eq!(p.read("var/timecamp_users.json"), OLD_OUTPUT);
 }
 
 #[test]
