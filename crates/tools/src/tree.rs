@@ -189,7 +189,8 @@ fn print_tree(root: &Node, out: &mut String) {
 /// CSV of all users (inactive included) in file order; CRLF rows, minimal
 /// quoting, as Python's csv module writes it. The columns are what the prepared
 /// file holds: the original's `job_title` and `supervisor_id` columns are not
-/// in it (they were always empty), the e-mail is.
+/// in it (they were always empty), the e-mail is. Every cell goes through
+/// [`csv_cell`].
 pub fn csv(users: &[TimecampUser]) -> String {
     let mut out = String::from("external_id,name,email,department,status,role\r\n");
     for u in users {
@@ -201,18 +202,29 @@ pub fn csv(users: &[TimecampUser]) -> String {
             u.timecamp_status.as_str(),
             role(u).as_str(),
         ];
-        let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        let row: Vec<String> = fields.iter().map(|f| csv_cell(f)).collect();
         out.push_str(&row.join(","));
         out.push_str("\r\n");
     }
     out
 }
 
-fn csv_field(f: &str) -> String {
-    if f.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", f.replace('"', "\"\""))
+/// One CSV cell: quoted when it holds a comma, a quote or a line break; and
+/// a cell that a spreadsheet would run as a formula (it begins with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return: `=cmd|' /C calc'!A0`, `@SUM(1)`)
+/// begins with a `'` instead, which spreadsheets read as "this is text" (the
+/// OWASP rule against CSV injection). Names and departments come from the
+/// source system, where anyone who can edit their own profile can write one.
+fn csv_cell(value: &str) -> String {
+    let neutral = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
     } else {
-        f.to_owned()
+        value.to_owned()
+    };
+    if neutral.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", neutral.replace('"', "\"\""))
+    } else {
+        neutral
     }
 }
 
@@ -329,6 +341,34 @@ mod tests {
         assert_eq!(rows[0], "external_id,name,email,department,status,role");
         assert_eq!(rows[1], "1,CEO [Ann Boss],ann@x.com,,active,supervisor");
         assert_eq!(rows[5], "5,\"Old, Timer\",old@x.com,Sales,inactive,user");
+    }
+
+    #[test]
+    fn csv_cells_a_spreadsheet_would_run_as_formulas_begin_with_a_quote() {
+        for (value, cell) in [
+            ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+            ("@SUM(1)", "'@SUM(1)"),
+            ("+1", "'+1"),
+            ("-2+3", "'-2+3"),
+            ("\tx", "'\tx"),
+            ("\r=1", "\"'\r=1\""),
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"",
+            ),
+            ("Sales/EMEA", "Sales/EMEA"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ] {
+            assert_eq!(csv_cell(value), cell, "{value:?}");
+        }
+        let mut u = users();
+        u[0].timecamp_user_name = Some("=cmd|x".into());
+        u[0].timecamp_groups_breadcrumb = Some("@SUM(1)".into());
+        u[0].timecamp_external_id = Some("-5".into());
+        let c = csv(&u);
+        let row = c.split("\r\n").nth(1).unwrap();
+        assert_eq!(row, "'-5,'=cmd|x,ann@x.com,'@SUM(1),active,supervisor");
     }
 
     #[test]
