@@ -51,7 +51,8 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         "a list of prepared users (run prepare-timecamp)",
     )
     .await
-    .with_context(|| format!("cannot show {}", args.file))?;
+    // The error names the file.
+    .context("display-tree stopped")?;
     tree::check_depths(&users).with_context(|| format!("cannot show {}", args.file))?;
     if args.detailed && args.format != Format::Text {
         tracing::warn!(

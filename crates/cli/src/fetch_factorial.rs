@@ -45,7 +45,8 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
         },
     )
     .await
-    .with_context(|| format!("cannot write {VACATION_FILE}"))?;
+    // The error names the file.
+    .context("cannot write the leaves")?;
     info!("Wrote {leaves} leaves to {VACATION_FILE}");
     Ok(())
 }

@@ -64,7 +64,8 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     }
     storage::write_json(storage.as_ref(), &args.output, &prepared.users)
         .await
-        .with_context(|| format!("cannot write {}", args.output))?;
+        // The error names the file.
+        .context("cannot write the prepared users")?;
     log_summary(&prepared, &args.output);
     if let Some(first) = prepared.users.first() {
         debug!(

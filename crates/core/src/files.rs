@@ -11,7 +11,9 @@
 use std::io::Read;
 use std::path::Path;
 
-/// Why a named file was not read.
+/// Why a named file was not read. Each message goes after the file's name
+/// (`var/users.csv is a FIFO, not a regular file`); the caller knows which
+/// setting named it.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     #[error("does not exist")]
@@ -21,8 +23,10 @@ pub enum FileError {
     NotRegular { kind: &'static str },
     #[error("is larger than {limit} bytes")]
     TooLarge { limit: u64 },
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
+    /// The cause is in the message, not in the chain, so that the message
+    /// alone says what went wrong and `{:#}` does not say it twice.
+    #[error("cannot be read: {0}")]
+    Io(std::io::Error),
 }
 
 /// The whole of the regular file at `path`, if it holds at most `limit` bytes.
@@ -39,7 +43,7 @@ pub fn read_regular_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, FileErro
         Err(e) => return Err(FileError::Io(e.into())),
     };
     let file = std::fs::File::from(fd);
-    let meta = file.metadata()?;
+    let meta = file.metadata().map_err(FileError::Io)?;
     if !meta.is_file() {
         use std::os::unix::fs::FileTypeExt;
         let t = meta.file_type();
@@ -62,7 +66,9 @@ pub fn read_regular_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, FileErro
     // Its size as the start (it may still change), so the buffer is not
     // doubled past it.
     let mut data = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
-    file.take(limit.saturating_add(1)).read_to_end(&mut data)?;
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut data)
+        .map_err(FileError::Io)?;
     if data.len() as u64 > limit {
         return Err(FileError::TooLarge { limit });
     }

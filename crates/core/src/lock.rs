@@ -29,11 +29,12 @@ pub enum LockError {
          Try again when it has finished"
     )]
     Busy { holder: String, waited: u64 },
-    #[error("cannot use the lock file {path}: {source}")]
+    /// The cause is in the message, not in the chain, so that `{:#}` does
+    /// not say it twice.
+    #[error("cannot use the lock file {path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The lock's store (a bucket) failed or refused a request.
     #[error("cannot use the lock {name}: {message}")]
@@ -103,7 +104,7 @@ impl Lock for LocalLock {
             .await
             .map_err(|e| LockError::Io {
                 path: self.path.clone(),
-                source: std::io::Error::other(e),
+                cause: std::io::Error::other(e),
             })??;
         Ok(Box::new(guard))
     }
@@ -126,9 +127,9 @@ pub struct LockGuard {
 
 /// Takes the lock, waiting up to `wait` while another process holds it.
 pub fn acquire(path: &Path, program: &str, wait: Duration) -> Result<LockGuard, LockError> {
-    let io = |source| LockError::Io {
+    let io = |cause| LockError::Io {
         path: path.to_owned(),
-        source,
+        cause,
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;

@@ -46,12 +46,10 @@ pub enum StorageError {
     /// A FIFO, a device or a directory where a file was to be read.
     #[error("{name} is {kind}, not a regular file")]
     NotRegular { name: String, kind: &'static str },
-    #[error("{name}: {source}")]
-    Io {
-        name: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The cause is in the message, not in the chain, so that a log line of
+    /// this error alone says what went wrong, and `{:#}` does not say it twice.
+    #[error("{name}: {cause}")]
+    Io { name: String, cause: std::io::Error },
 }
 
 /// A stage file that could not be read or written.
@@ -80,11 +78,11 @@ pub enum StageFileError {
     Encoding { name: String },
     #[error("{name} is empty: the stage that writes it did not finish, or the file was truncated")]
     Empty { name: String },
-    #[error("cannot serialise {name}: {source}")]
+    /// The cause is in the message, as for [`StorageError::Io`].
+    #[error("cannot serialise {name}: {cause}")]
     Serialise {
         name: String,
-        #[source]
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error("refusing to write {name}: {reason}; the previous file is left as it was")]
     Refused { name: String, reason: String },
@@ -156,9 +154,9 @@ impl Storage for LocalStorage {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StorageError::NotFound {
                 name: name.to_owned(),
             }),
-            Err(source) => Err(StorageError::Io {
+            Err(cause) => Err(StorageError::Io {
                 name: name.to_owned(),
-                source,
+                cause,
             }),
         }
     }
@@ -176,17 +174,17 @@ impl Storage for LocalStorage {
         match read.and_then(|r| r) {
             Ok(data) => Ok(data),
             Err(FileError::NotFound) => Err(StorageError::NotFound { name }),
-            Err(FileError::TooLarge { limit }) => Err(StorageError::TooLarge { name, limit }),
+            Err(FileError::TooLarge { limit, .. }) => Err(StorageError::TooLarge { name, limit }),
             Err(FileError::NotRegular { kind }) => Err(StorageError::NotRegular { name, kind }),
-            Err(FileError::Io(source)) => Err(StorageError::Io { name, source }),
+            Err(FileError::Io(cause)) => Err(StorageError::Io { name, cause }),
         }
     }
 
     async fn write(&self, name: &str, data: Vec<u8>) -> Result<(), StorageError> {
         let path = self.path(name);
-        let io_err = |source| StorageError::Io {
+        let io_err = |cause| StorageError::Io {
             name: name.to_owned(),
-            source,
+            cause,
         };
         tokio::task::spawn_blocking(move || write_atomically(&path, &data))
             .await
@@ -201,9 +199,9 @@ impl Storage for LocalStorage {
     async fn exists(&self, name: &str) -> Result<bool, StorageError> {
         tokio::fs::try_exists(self.path(name))
             .await
-            .map_err(|source| StorageError::Io {
+            .map_err(|cause| StorageError::Io {
                 name: name.to_owned(),
-                source,
+                cause,
             })
     }
 }
@@ -385,17 +383,17 @@ pub async fn write_json<T: Serialize + ?Sized>(
             } else {
                 write()
             }
-            .map_err(|source| {
+            .map_err(|cause| {
                 StageFileError::from(StorageError::Io {
                     name: name.to_owned(),
-                    source,
+                    cause,
                 })
             })?
         }
         None => {
-            let bytes = to_json_bytes(value).map_err(|source| StageFileError::Serialise {
+            let bytes = to_json_bytes(value).map_err(|cause| StageFileError::Serialise {
                 name: name.to_owned(),
-                source,
+                cause,
             })?;
             let measured = (bytes.len(), sha256_hex(&bytes));
             storage.write(name, bytes).await?;

@@ -215,8 +215,8 @@ pub enum CsvError {
     TooLarge { file: String },
     #[error("{file} is {kind}, not a regular file: set CSV_FILE to the export")]
     NotRegular { file: String, kind: &'static str },
-    // The cause follows in the error's chain.
-    #[error("cannot read {file}")]
+    // The cause follows in the error's chain, and names the file.
+    #[error("cannot read CSV_FILE")]
     Storage {
         file: String,
         #[source]

@@ -33,7 +33,6 @@ pub fn read_key_file(var: &str, path: &str) -> Result<String, scim_core::ConfigE
                 "is larger than {} KiB, not a key file",
                 MAX_KEY_FILE_BYTES / 1024
             )),
-            FileError::Io(e) => failed(format!("cannot be read: {e}")),
             e => failed(e.to_string()),
         },
     )?;

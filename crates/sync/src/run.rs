@@ -32,7 +32,7 @@ const SHAPE: &str = "a list of records with timecamp_email, timecamp_status, tim
 pub enum RunError {
     #[error("{location} does not exist: run prepare-timecamp first")]
     MissingInput { location: String },
-    #[error("sync stopped before any change: {0}")]
+    #[error("sync stopped before any change")]
     Unreadable(#[from] StageFileError),
     #[error(
         "{file} has {count} problem(s) (listed above); nothing was changed. Run prepare-timecamp again, or fix the file"

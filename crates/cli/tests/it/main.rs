@@ -6,6 +6,7 @@
 
 mod browser;
 mod deployment;
+mod error_chains;
 mod fetch_azuread;
 mod fetch_bamboohr;
 mod fetch_csv;
