@@ -8,7 +8,6 @@ use scim_core::model::SourceUsersFile;
 use scim_core::settings::{StorageSettings, TimecampSettings};
 use scim_core::storage::{self, Storage, TIMECAMP_USERS_FILE, USERS_FILE};
 use scim_prepare::{ExcludeFilter, NoteKind, PrepareOptions, Prepared, parse_group_rules};
-use std::os::unix::fs::FileTypeExt;
 use tracing::{debug, info, warn};
 
 /// Turn var/users.json (from a fetcher) into var/timecamp_users.json.
@@ -176,56 +175,33 @@ fn transform_config(
     TransformConfig::parse(&text).map_err(|e| rule(format!("{from}{e}")))
 }
 
-/// Reads a config file of at most [`MAX_CONFIG_BYTES`]: a path that names a
-/// FIFO, a device (`/dev/zero`) or a directory, or a larger file, is refused
-/// before a byte is read, so a wrong path can neither block the stage nor
-/// make it read without end.
+/// Reads a config file of at most [`MAX_CONFIG_BYTES`] through the one
+/// reader of a file a setting names: a path that names a FIFO, a device
+/// (`/dev/zero`) or a directory, or a larger file, is refused before a byte is
+/// read, so a wrong path can neither block the stage nor make it read without
+/// end.
 ///
 /// [`MAX_CONFIG_BYTES`]: scim_prepare::transform::MAX_CONFIG_BYTES
 fn read_config_file(path: &str) -> Result<String, String> {
-    use rustix::fs::{Mode, OFlags};
+    use scim_core::files::{FileError, read_regular_at_most};
     use scim_prepare::transform::MAX_CONFIG_BYTES;
-    use std::io::Read;
-    let cannot = |e: &dyn std::fmt::Display| {
-        format!("cannot read the file {path}: {e} (give a JSON file, or the JSON itself)")
-    };
-    // Non-blocking, so opening a FIFO nobody writes returns at once; the
-    // descriptor's own type is checked below, not the path's, which could
-    // change in between.
-    let fd = rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| cannot(&std::io::Error::from(e)))?;
-    let file = std::fs::File::from(fd);
-    let meta = file.metadata().map_err(|e| cannot(&e))?;
-    if !meta.is_file() {
-        let kind = if meta.is_dir() {
-            "a directory"
-        } else if meta.file_type().is_fifo() {
-            "a FIFO"
-        } else if meta.file_type().is_char_device() || meta.file_type().is_block_device() {
-            "a device"
-        } else {
-            "not a regular file"
-        };
-        return Err(format!(
-            "{path} is {kind}; give a JSON file, or the JSON itself"
-        ));
-    }
-    if meta.len() > MAX_CONFIG_BYTES as u64 {
-        return Err(format!(
-            "{path} is {} bytes, more than the {MAX_CONFIG_BYTES} a transform config may have",
-            meta.len()
-        ));
-    }
-    // The size can still grow while it is read: never read more than the limit.
-    let mut text = String::new();
-    file.take(MAX_CONFIG_BYTES as u64 + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| cannot(&e))?;
-    Ok(text)
+    const GIVE: &str = "give a JSON file, or the JSON itself";
+    let bytes =
+        read_regular_at_most(std::path::Path::new(path), MAX_CONFIG_BYTES as u64).map_err(|e| {
+            match e {
+                FileError::NotRegular { kind } => format!("{path} is {kind}; {GIVE}"),
+                FileError::TooLarge { limit, size } => {
+                    format!(
+                        "{path} is {size} bytes, more than the {limit} a transform config may have"
+                    )
+                }
+                FileError::NotFound => {
+                    format!("cannot read the file {path}: it does not exist ({GIVE})")
+                }
+                FileError::Io(_) => format!("{path} {e}; {GIVE}"),
+            }
+        })?;
+    String::from_utf8(bytes).map_err(|_| format!("{path} is not UTF-8 text; {GIVE}"))
 }
 
 fn log_settings(s: &TimecampSettings, opts: &PrepareOptions) {

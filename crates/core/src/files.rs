@@ -21,8 +21,10 @@ pub enum FileError {
     /// A FIFO, a device, a directory, a socket.
     #[error("is {kind}, not a regular file")]
     NotRegular { kind: &'static str },
+    /// `size` is its size when it was refused; for a file that grew while it
+    /// was read, `limit + 1` (it holds at least that).
     #[error("is larger than {limit} bytes")]
-    TooLarge { limit: u64 },
+    TooLarge { limit: u64, size: u64 },
     /// The cause is in the message, not in the chain, so that the message
     /// alone says what went wrong and `{:#}` does not say it twice.
     #[error("cannot be read: {0}")]
@@ -61,7 +63,10 @@ pub fn read_regular_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, FileErro
         return Err(FileError::NotRegular { kind });
     }
     if meta.len() > limit {
-        return Err(FileError::TooLarge { limit });
+        return Err(FileError::TooLarge {
+            limit,
+            size: meta.len(),
+        });
     }
     // Its size as the start (it may still change), so the buffer is not
     // doubled past it.
@@ -70,7 +75,10 @@ pub fn read_regular_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, FileErro
         .read_to_end(&mut data)
         .map_err(FileError::Io)?;
     if data.len() as u64 > limit {
-        return Err(FileError::TooLarge { limit });
+        return Err(FileError::TooLarge {
+            limit,
+            size: data.len() as u64,
+        });
     }
     Ok(data)
 }
@@ -87,7 +95,7 @@ mod tests {
         assert_eq!(read_regular_at_most(&file, 10).unwrap(), b"0123456789");
         assert!(matches!(
             read_regular_at_most(&file, 9),
-            Err(FileError::TooLarge { limit: 9 })
+            Err(FileError::TooLarge { limit: 9, size: 10 })
         ));
         assert!(matches!(
             read_regular_at_most(&dir.path().join("none"), 9),

@@ -151,7 +151,7 @@ fn a_transform_config_path_that_is_no_regular_file_or_too_big_is_refused_without
         ),
         (
             p.path("conf/missing.json").display().to_string(),
-            "No such file or directory",
+            "conf/missing.json: it does not exist",
         ),
     ] {
         let p = one_user().env("TIMECAMP_PREPARE_TRANSFORM_CONFIG", &path);
