@@ -1,0 +1,742 @@
+//! PATCH (RFC 7644, section 3.5.2): a request is read whole first (every
+//! operation, path and value checked against the schema), then applied in
+//! order to a copy of the resource; the copy replaces the resource only if
+//! every operation succeeded, so a request is applied entirely or not at all.
+//!
+//! What Entra ID and Okta send beyond the letter of the RFC is accepted:
+//! `op` in any case (`"Replace"`); `"True"`/`"False"` for booleans; the
+//! manager as a bare id; `remove` of `members` with the members to remove
+//! in `value`; `add`/`replace` on `emails[type eq "work"].value` when the
+//! user has no work e-mail yet, which creates it (the filter's `eq` terms
+//! say what the new value holds); a PATCH without `path` whose value names
+//! read-only attributes (Okta's group rename repeats the `id`), which are
+//! ignored as in PUT. A `remove` that matches nothing changes nothing.
+
+use serde_json::{Map, Value};
+
+use crate::error::{ScimError, ScimType};
+use crate::filter::ValueFilter;
+use crate::limits::{MAX_PATCH_OPERATIONS, MAX_PATH_BYTES};
+use crate::path::{self, Container, Resolved, Target};
+use crate::resource::{self, coerce, describe};
+use crate::schema::{Attribute, Kind, Mutability, key_in};
+
+pub const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Add,
+    Replace,
+    Remove,
+}
+
+/// One operation, checked.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    op: Op,
+    path: Option<Path>,
+    value: Option<Value>,
+    /// `Operations[i]`, for messages.
+    at: String,
+}
+
+#[derive(Debug, Clone)]
+enum Path {
+    Plain(Resolved),
+    /// `attr[filter]` or `attr[filter].sub`.
+    Filtered {
+        target: Target,
+        filter: ValueFilter,
+    },
+}
+
+fn syntax(detail: impl Into<String>) -> ScimError {
+    ScimError::bad(ScimType::InvalidSyntax, detail)
+}
+
+fn bad_path(detail: impl Into<String>) -> ScimError {
+    ScimError::bad(ScimType::InvalidPath, detail)
+}
+
+/// Reads a PatchOp body for a resource of `kind`.
+pub fn parse(kind: Kind, body: &Value) -> Result<Vec<Operation>, ScimError> {
+    let Value::Object(object) = body else {
+        return Err(syntax(format!(
+            "the body must be a PatchOp object, not {}",
+            describe(body)
+        )));
+    };
+    for key in object.keys() {
+        if !key.eq_ignore_ascii_case("schemas") && !key.eq_ignore_ascii_case("Operations") {
+            return Err(syntax(format!(
+                "{key} is not a member of a PatchOp (schemas, Operations)"
+            )));
+        }
+    }
+    let schemas = key_in(object, "schemas").and_then(|k| object[k].as_array());
+    if !schemas.is_some_and(|s| {
+        s.iter().any(|u| {
+            u.as_str()
+                .is_some_and(|u| u.eq_ignore_ascii_case(PATCH_URN))
+        })
+    }) {
+        return Err(syntax(format!("\"schemas\" must be [\"{PATCH_URN}\"]")));
+    }
+    let Some(ops) = key_in(object, "Operations").and_then(|k| object[k].as_array()) else {
+        return Err(syntax(
+            "a PatchOp needs \"Operations\", a list of operations",
+        ));
+    };
+    if ops.is_empty() || ops.len() > MAX_PATCH_OPERATIONS {
+        return Err(syntax(format!(
+            "\"Operations\" has {} operations; 1 to {MAX_PATCH_OPERATIONS} are accepted",
+            ops.len()
+        )));
+    }
+    ops.iter()
+        .enumerate()
+        .map(|(i, op)| operation(kind, op, format!("Operations[{i}]")))
+        .collect()
+}
+
+fn operation(kind: Kind, value: &Value, at: String) -> Result<Operation, ScimError> {
+    let Value::Object(object) = value else {
+        return Err(syntax(format!("{at} must be an object")));
+    };
+    let mut op = None;
+    let mut path = None;
+    let mut val = None;
+    for (key, v) in object {
+        if key.eq_ignore_ascii_case("op") {
+            op = Some(match v.as_str().map(str::to_ascii_lowercase).as_deref() {
+                Some("add") => Op::Add,
+                Some("replace") => Op::Replace,
+                Some("remove") => Op::Remove,
+                _ => return Err(syntax(format!("{at}.op must be add, replace or remove"))),
+            });
+        } else if key.eq_ignore_ascii_case("path") {
+            let Some(text) = v.as_str() else {
+                return Err(bad_path(format!("{at}.path must be a string")));
+            };
+            path = Some(parse_path(kind, text, &at)?);
+        } else if key.eq_ignore_ascii_case("value") {
+            val = Some(v.clone());
+        } else {
+            return Err(syntax(format!(
+                "{key} is not a member of an operation (op, path, value)"
+            )));
+        }
+    }
+    let op = op.ok_or_else(|| syntax(format!("{at} has no op")))?;
+    match (op, &path, &val) {
+        (Op::Remove, None, _) => Err(ScimError::bad(
+            ScimType::NoTarget,
+            format!("{at}: remove needs a path"),
+        )),
+        (Op::Add | Op::Replace, _, None) => Err(syntax(format!("{at}: {op:?} needs a value"))),
+        (Op::Add | Op::Replace, None, Some(v)) if !v.is_object() => Err(syntax(format!(
+            "{at}: without a path, the value must be an object of attributes"
+        ))),
+        _ => Ok(Operation {
+            op,
+            path,
+            value: val,
+            at,
+        }),
+    }
+}
+
+fn parse_path(kind: Kind, text: &str, at: &str) -> Result<Path, ScimError> {
+    if text.trim().is_empty() || text.len() > MAX_PATH_BYTES {
+        return Err(bad_path(format!(
+            "{at}.path must have 1 to {MAX_PATH_BYTES} characters"
+        )));
+    }
+    if let Some(ext) = kind.extension(text.trim()) {
+        return Ok(Path::Plain(Resolved::Extension(ext)));
+    }
+    let parsed: scim_v2::filter::PatchPath = text
+        .parse()
+        .map_err(|e| bad_path(format!("{at}.path {text:?} is not a valid path: {e}")))?;
+    match parsed {
+        scim_v2::filter::PatchPath::Attr(p) => Ok(Path::Plain(
+            path::resolve(kind, &p).map_err(|e| bad_path(format!("{at}.path: {e}")))?,
+        )),
+        scim_v2::filter::PatchPath::Value(vp) => {
+            let Resolved::Attr(mut target) =
+                path::resolve(kind, &vp.attr).map_err(|e| bad_path(format!("{at}.path: {e}")))?
+            else {
+                return Err(bad_path(format!(
+                    "{at}.path: a schema has no values to filter"
+                )));
+            };
+            if target.sub.is_some() || !target.attr.is_complex() || !target.attr.multi_valued {
+                return Err(bad_path(format!(
+                    "{at}.path: {}[...] needs a multi-valued complex attribute",
+                    target.display()
+                )));
+            }
+            let filter = ValueFilter::new(target.attr, &vp.filter)
+                .map_err(|e| bad_path(format!("{at}.path: {}", e.detail)))?;
+            if let Some(sub) = vp.sub_attr {
+                target.sub = Some(target.attr.sub(&sub).ok_or_else(|| {
+                    bad_path(format!(
+                        "{at}.path: {} has no sub-attribute {sub}",
+                        target.attr.name
+                    ))
+                })?);
+            }
+            Ok(Path::Filtered { target, filter })
+        }
+    }
+}
+
+/// Applies the operations to `attrs` (a resource's attributes) in order. On
+/// an error `attrs` may be half-changed: the caller applies to a copy.
+pub fn apply(
+    kind: Kind,
+    attrs: &mut Map<String, Value>,
+    ops: &[Operation],
+) -> Result<(), ScimError> {
+    for op in ops {
+        apply_one(kind, attrs, op)?;
+        resource::remove_empty(attrs);
+    }
+    resource::check_required(kind, attrs)?;
+    for (container, attr) in multi_valued(kind) {
+        if let Some(Value::Array(items)) = container.get(attrs).and_then(|c| c.get(attr.name)) {
+            resource::check_primary(items, attr.name)?;
+            let most = if attr.name == "members" {
+                crate::limits::MAX_MEMBERS
+            } else {
+                crate::limits::MAX_VALUES
+            };
+            if items.len() > most {
+                return Err(ScimError::bad(
+                    ScimType::InvalidValue,
+                    format!(
+                        "{} would have {} values; at most {most} are kept",
+                        attr.name,
+                        items.len()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn multi_valued(kind: Kind) -> impl Iterator<Item = (Container, &'static Attribute)> {
+    let core = kind.core().attributes.iter().map(|a| (Container::Core, a));
+    let ext = kind
+        .extensions()
+        .iter()
+        .flat_map(|s| s.attributes.iter().map(move |a| (Container::Ext(s), a)));
+    core.chain(ext).filter(|(_, a)| a.multi_valued)
+}
+
+fn apply_one(kind: Kind, attrs: &mut Map<String, Value>, op: &Operation) -> Result<(), ScimError> {
+    match &op.path {
+        None => {
+            // Checked when parsed: add or replace with an object.
+            let Some(Value::Object(fields)) = &op.value else {
+                return Err(syntax(format!("{}: the value must be an object", op.at)));
+            };
+            for (key, value) in fields {
+                if ["id", "meta", "schemas"]
+                    .iter()
+                    .any(|k| key.eq_ignore_ascii_case(k))
+                {
+                    continue;
+                }
+                let resolved = path::resolve_text(kind, key).map_err(|e| {
+                    ScimError::bad(ScimType::InvalidValue, format!("{}.value: {e}", op.at))
+                })?;
+                apply_at(attrs, op.op, resolved, Some(value), &op.at, true)?;
+            }
+            Ok(())
+        }
+        Some(Path::Plain(resolved)) => {
+            apply_at(attrs, op.op, *resolved, op.value.as_ref(), &op.at, false)
+        }
+        Some(Path::Filtered { target, filter }) => apply_filtered(attrs, op, target, filter),
+    }
+}
+
+fn mutability(target: &Target, op: Op, at: &str, lenient: bool) -> Result<bool, ScimError> {
+    let leaf = target.leaf();
+    let refuse = |why: &str| {
+        Err(ScimError::bad(
+            ScimType::Mutability,
+            format!("{at}: {} is {why}", target.display()),
+        ))
+    };
+    match leaf.mutability {
+        Mutability::ReadOnly if lenient => Ok(false),
+        Mutability::ReadOnly => refuse("read-only"),
+        Mutability::Immutable if op == Op::Replace && target.sub.is_some() => refuse("immutable"),
+        // The password: accepted, and not kept.
+        Mutability::WriteOnly => Ok(false),
+        _ => Ok(true),
+    }
+}
+
+fn apply_at(
+    attrs: &mut Map<String, Value>,
+    op: Op,
+    resolved: Resolved,
+    value: Option<&Value>,
+    at: &str,
+    lenient: bool,
+) -> Result<(), ScimError> {
+    let target = match resolved {
+        Resolved::Extension(ext) => {
+            if op == Op::Remove {
+                attrs.remove(ext.id);
+                return Ok(());
+            }
+            let Some(Value::Object(fields)) = value else {
+                return Err(ScimError::bad(
+                    ScimType::InvalidValue,
+                    format!("{at}: the value of {} must be an object", ext.id),
+                ));
+            };
+            for (key, v) in fields {
+                let attr = ext.attribute(key).ok_or_else(|| {
+                    ScimError::bad(
+                        ScimType::InvalidValue,
+                        format!("{at}: {key} is not an attribute of {}", ext.id),
+                    )
+                })?;
+                let t = Target {
+                    container: Container::Ext(ext),
+                    attr,
+                    sub: None,
+                };
+                apply_at(attrs, op, Resolved::Attr(t), Some(v), at, lenient)?;
+            }
+            return Ok(());
+        }
+        Resolved::Attr(t) => t,
+    };
+    if !mutability(&target, op, at, lenient)? {
+        return Ok(());
+    }
+    let name = target.attr.name;
+    let container = target.container.get_mut(attrs);
+    match (op, target.sub) {
+        (Op::Remove, None) => {
+            let remove_values = value.filter(|v| !v.is_null());
+            match (remove_values, container.get_mut(name)) {
+                (Some(given), Some(Value::Array(items))) if target.attr.multi_valued => {
+                    // Entra ID names the members to remove in the value.
+                    let given: Vec<&Value> = match given {
+                        Value::Array(g) => g.iter().collect(),
+                        one => vec![one],
+                    };
+                    items.retain(|item| !given.iter().any(|g| same_value(item, g)));
+                }
+                _ => {
+                    container.remove(name);
+                }
+            }
+        }
+        (Op::Remove, Some(sub)) => each_object(container.get_mut(name), |o| {
+            o.remove(sub.name);
+        }),
+        (Op::Add | Op::Replace, None) => {
+            let Some(v) = coerce(
+                target.attr,
+                value.unwrap_or(&Value::Null),
+                &format!("{at}: {}", target.display()),
+            )?
+            else {
+                if op == Op::Replace {
+                    container.remove(name);
+                }
+                return Ok(());
+            };
+            match (op, container.get_mut(name)) {
+                (Op::Add, Some(Value::Array(items))) => {
+                    for new in v.as_array().into_iter().flatten() {
+                        match items.iter().position(|i| same_value(i, new)) {
+                            Some(pos) => merge(&mut items[pos], new),
+                            None => items.push(new.clone()),
+                        }
+                        let pos = items.iter().position(|i| same_value(i, new));
+                        sole_primary(items, pos);
+                    }
+                }
+                (_, Some(existing @ Value::Object(_))) if !target.attr.multi_valued => {
+                    merge(existing, &v)
+                }
+                _ => {
+                    container.insert(name.to_owned(), v);
+                }
+            }
+        }
+        (Op::Add | Op::Replace, Some(sub)) => {
+            let v = coerce(
+                sub,
+                value.unwrap_or(&Value::Null),
+                &format!("{at}: {}", target.display()),
+            )?;
+            let slot = container.entry(name).or_insert_with(|| {
+                if target.attr.multi_valued {
+                    Value::Array(vec![Value::Object(Map::new())])
+                } else {
+                    Value::Object(Map::new())
+                }
+            });
+            if let Value::Array(items) = slot
+                && items.is_empty()
+            {
+                items.push(Value::Object(Map::new()));
+            }
+            each_object(Some(slot), |o| set(o, sub, v.clone()));
+        }
+    }
+    Ok(())
+}
+
+fn apply_filtered(
+    attrs: &mut Map<String, Value>,
+    op: &Operation,
+    target: &Target,
+    filter: &ValueFilter,
+) -> Result<(), ScimError> {
+    if !mutability(target, op.op, &op.at, false)? {
+        return Ok(());
+    }
+    let container = target.container.get_mut(attrs);
+    let name = target.attr.name;
+    let mut items = match container.remove(name) {
+        Some(Value::Array(items)) => items,
+        Some(other) => vec![other],
+        None => Vec::new(),
+    };
+    let matched: Vec<usize> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.as_object().is_some_and(|o| filter.matches(o)))
+        .map(|(i, _)| i)
+        .collect();
+    let result = (|| {
+        match (op.op, target.sub) {
+            (Op::Remove, None) => {
+                let mut i = 0;
+                items.retain(|_| {
+                    i += 1;
+                    !matched.contains(&(i - 1))
+                });
+            }
+            (Op::Remove, Some(sub)) => {
+                for &i in &matched {
+                    each_object(items.get_mut(i), |o| {
+                        o.remove(sub.name);
+                    });
+                }
+            }
+            (Op::Add | Op::Replace, sub) => {
+                let at = format!("{}: {}", op.at, target.display());
+                let value = op.value.as_ref().unwrap_or(&Value::Null);
+                let new: Map<String, Value> = match sub {
+                    Some(sub) => {
+                        let mut m = Map::new();
+                        if let Some(v) = coerce(sub, value, &at)? {
+                            m.insert(sub.name.to_owned(), v);
+                        }
+                        m
+                    }
+                    None => match coerce(target.attr, value, &at)? {
+                        Some(Value::Array(mut one)) if one.len() == 1 => match one.pop() {
+                            Some(Value::Object(m)) => m,
+                            _ => Map::new(),
+                        },
+                        None => Map::new(),
+                        Some(_) => {
+                            return Err(ScimError::bad(
+                                ScimType::InvalidValue,
+                                format!(
+                                    "{at}: give one value to put in place of the matching ones"
+                                ),
+                            ));
+                        }
+                    },
+                };
+                if matched.is_empty() {
+                    let Some(mut created) = filter.required_values() else {
+                        return Err(ScimError::bad(
+                            ScimType::NoTarget,
+                            format!("{}: no value of {name} matches the filter", op.at),
+                        ));
+                    };
+                    created.extend(new);
+                    items.push(Value::Object(created));
+                    let last = items.len() - 1;
+                    sole_primary(&mut items, Some(last));
+                } else {
+                    for &i in &matched {
+                        match sub {
+                            Some(sub) => {
+                                each_object(items.get_mut(i), |o| match new.get(sub.name) {
+                                    Some(v) => set(o, sub, Some(v.clone())),
+                                    None => set(o, sub, None),
+                                })
+                            }
+                            None => {
+                                if let Some(item) = items.get_mut(i) {
+                                    merge(item, &Value::Object(new.clone()));
+                                }
+                            }
+                        }
+                        sole_primary(&mut items, Some(i));
+                    }
+                }
+            }
+        }
+        Ok(())
+    })();
+    if !items.is_empty() {
+        container.insert(name.to_owned(), Value::Array(items));
+    }
+    result
+}
+
+/// Sets (or with `None` removes) a sub-attribute.
+fn set(object: &mut Map<String, Value>, sub: &Attribute, value: Option<Value>) {
+    match value {
+        Some(v) => {
+            object.insert(sub.name.to_owned(), v);
+        }
+        None => {
+            object.remove(sub.name);
+        }
+    }
+}
+
+fn each_object(value: Option<&mut Value>, mut f: impl FnMut(&mut Map<String, Value>)) {
+    match value {
+        Some(Value::Object(o)) => f(o),
+        Some(Value::Array(items)) => items
+            .iter_mut()
+            .filter_map(Value::as_object_mut)
+            .for_each(f),
+        _ => {}
+    }
+}
+
+/// The sub-attributes of `new` replace those of `existing`; the others stay.
+fn merge(existing: &mut Value, new: &Value) {
+    match (existing, new) {
+        (Value::Object(e), Value::Object(n)) => {
+            for (k, v) in n {
+                e.insert(k.clone(), v.clone());
+            }
+        }
+        (e, n) => *e = n.clone(),
+    }
+}
+
+/// Whether two values of a multi-valued attribute are the same value: equal,
+/// or (complex ones) with the same `value` and, when both say, `type`.
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => match (x.get("value"), y.get("value")) {
+            (Some(vx), Some(vy)) => {
+                vx == vy
+                    && match (x.get("type"), y.get("type")) {
+                        (Some(tx), Some(ty)) => tx == ty,
+                        _ => true,
+                    }
+            }
+            _ => x == y,
+        },
+        _ => a == b,
+    }
+}
+
+/// When the value at `index` is primary, the others are not (RFC 7643, 2.4:
+/// one primary at most).
+fn sole_primary(items: &mut [Value], index: Option<usize>) {
+    let Some(index) = index else { return };
+    if items.get(index).and_then(|v| v.get("primary")) != Some(&Value::Bool(true)) {
+        return;
+    }
+    for (i, item) in items.iter_mut().enumerate() {
+        if i != index
+            && let Some(o) = item.as_object_mut()
+            && o.get("primary") == Some(&Value::Bool(true))
+        {
+            o.insert("primary".into(), Value::Bool(false));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::ENTERPRISE_URN;
+    use serde_json::json;
+
+    fn patch(kind: Kind, start: Value, ops: Value) -> Result<Value, ScimError> {
+        let body = json!({"schemas": [PATCH_URN], "Operations": ops});
+        let ops = parse(kind, &body)?;
+        let mut attrs = start.as_object().unwrap().clone();
+        apply(kind, &mut attrs, &ops)?;
+        Ok(Value::Object(attrs))
+    }
+
+    fn ann() -> Value {
+        json!({"userName": "ann@x.com", "active": true, "emails": [{"value": "ann@x.com", "type": "work", "primary": true}]})
+    }
+
+    #[test]
+    fn entra_updates_apply_as_entra_means_them() {
+        let out = patch(
+            Kind::User,
+            ann(),
+            json!([
+                {"op": "Replace", "path": "active", "value": "False"},
+                {"op": "Add", "path": "emails[type eq \"work\"].value", "value": "ann@y.com"},
+                {"op": "Add", "path": "emails[type eq \"home\"].value", "value": "ann@home.org"},
+                {"op": "Add", "path": format!("{ENTERPRISE_URN}:manager"), "value": "m-1"},
+                {"op": "Replace", "path": format!("{ENTERPRISE_URN}:department"), "value": "Sales"},
+                {"op": "Add", "path": "name.givenName", "value": "Ann"},
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            json!({
+                "userName": "ann@x.com", "active": false,
+                "emails": [{"value": "ann@y.com", "type": "work", "primary": true}, {"type": "home", "value": "ann@home.org"}],
+                ENTERPRISE_URN: {"manager": {"value": "m-1"}, "department": "Sales"},
+                "name": {"givenName": "Ann"},
+            })
+        );
+    }
+
+    #[test]
+    fn pathless_operations_name_attributes_as_keys() {
+        let out = patch(
+            Kind::User,
+            ann(),
+            json!([{"op": "replace", "value": {
+                "id": "ignored", "ACTIVE": false, "name.familyName": "Smith",
+                ENTERPRISE_URN: {"department": "Ops"},
+            }}]),
+        )
+        .unwrap();
+        assert_eq!(out["active"], false);
+        assert_eq!(out["name"]["familyName"], "Smith");
+        assert_eq!(out[ENTERPRISE_URN]["department"], "Ops");
+        assert!(out.get("id").is_none());
+    }
+
+    #[test]
+    fn group_members_are_added_and_removed_both_ways() {
+        let start = json!({"displayName": "Sales", "members": [{"value": "1"}, {"value": "2"}]});
+        let out = patch(
+            Kind::Group,
+            start,
+            json!([
+                {"op": "add", "path": "members", "value": [{"value": "3", "display": "c"}, {"value": "1"}]},
+                {"op": "remove", "path": "members[value eq \"2\"]"},
+                {"op": "Remove", "path": "members", "value": [{"value": "1"}]},
+                {"op": "remove", "path": "members[value eq \"nobody\"]"},
+            ]),
+        )
+        .unwrap();
+        assert_eq!(out["members"], json!([{"value": "3", "display": "c"}]));
+        let cleared = patch(
+            Kind::Group,
+            out,
+            json!([{"op": "remove", "path": "members"}]),
+        )
+        .unwrap();
+        assert_eq!(cleared, json!({"displayName": "Sales"}));
+    }
+
+    #[test]
+    fn a_request_with_a_bad_operation_is_refused_whole() {
+        let refused = |ops: Value| patch(Kind::User, ann(), ops).unwrap_err();
+        assert_eq!(
+            refused(json!([{"op": "move", "path": "userName"}])).scim_type,
+            Some(ScimType::InvalidSyntax)
+        );
+        assert_eq!(
+            refused(json!([{"op": "remove"}])).scim_type,
+            Some(ScimType::NoTarget)
+        );
+        assert_eq!(
+            refused(json!([{"op": "add", "path": "favourite", "value": 1}])).scim_type,
+            Some(ScimType::InvalidPath)
+        );
+        assert_eq!(
+            refused(json!([{"op": "replace", "path": "groups", "value": []}])).scim_type,
+            Some(ScimType::Mutability)
+        );
+        assert_eq!(
+            refused(json!([{"op": "remove", "path": "userName"}])).scim_type,
+            Some(ScimType::InvalidValue)
+        );
+        assert_eq!(
+            refused(json!([{"op": "replace", "path": "emails[type ne \"x\" and type ne \"work\"].value", "value": "a"}])).scim_type,
+            Some(ScimType::NoTarget)
+        );
+        let deep = format!(
+            "emails[{}type eq \"a\"{}]",
+            "not (".repeat(200),
+            ")".repeat(200)
+        );
+        assert_eq!(
+            refused(json!([{"op": "remove", "path": deep}])).scim_type,
+            Some(ScimType::InvalidPath)
+        );
+        assert_eq!(
+            refused(json!([{"op": "remove", "path": "x".repeat(5000)}])).scim_type,
+            Some(ScimType::InvalidPath)
+        );
+        let many: Vec<Value> = (0..1001)
+            .map(|_| json!({"op": "remove", "path": "title"}))
+            .collect();
+        assert_eq!(
+            refused(Value::Array(many)).scim_type,
+            Some(ScimType::InvalidSyntax)
+        );
+    }
+
+    #[test]
+    fn a_new_primary_value_takes_over() {
+        let out = patch(
+            Kind::User,
+            ann(),
+            json!([{"op": "add", "path": "emails", "value": [{"value": "b@x.com", "type": "other", "primary": true}]}]),
+        )
+        .unwrap();
+        assert_eq!(out["emails"][0]["primary"], false);
+        assert_eq!(out["emails"][1]["primary"], true);
+    }
+
+    #[test]
+    fn the_extension_as_a_whole_can_be_set_and_removed() {
+        let out = patch(
+            Kind::User,
+            ann(),
+            json!([{"op": "add", "path": ENTERPRISE_URN, "value": {"department": "D", "employeeNumber": "7"}}]),
+        )
+        .unwrap();
+        assert_eq!(
+            out[ENTERPRISE_URN],
+            json!({"department": "D", "employeeNumber": "7"})
+        );
+        let out = patch(
+            Kind::User,
+            out,
+            json!([{"op": "remove", "path": ENTERPRISE_URN}]),
+        )
+        .unwrap();
+        assert!(out.get(ENTERPRISE_URN).is_none());
+    }
+}

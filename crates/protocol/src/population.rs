@@ -1,0 +1,996 @@
+//! The pushed population: every user and group a provider created, with the
+//! ids the endpoint gave them, and the operations of the protocol on it.
+//!
+//! Rules kept here, in one place:
+//! - `userName` is unique among users, without regard to case (409
+//!   `uniqueness` otherwise);
+//! - a group's members are users or groups the endpoint holds;
+//! - DELETE of a user keeps it, inactive and invisible to SCIM (404 from
+//!   then on), so the sync disables its TimeCamp account; a later user with
+//!   the same `userName` or `externalId` takes its place. DELETE of a group
+//!   removes it;
+//! - every successful change raises the revision by one, so the store knows
+//!   what is saved and the debounce what is synced;
+//! - list order is creation order, so pages are stable.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::error::{ScimError, ScimType};
+use crate::filter;
+use crate::limits;
+use crate::patch;
+use crate::resource::{self, Selection};
+use crate::schema::{ENTERPRISE_URN, Kind};
+
+/// One stored resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stored {
+    pub id: String,
+    pub created: String,
+    #[serde(rename = "lastModified")]
+    pub last_modified: String,
+    pub version: u64,
+    /// When a DELETE removed the user (users only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<String>,
+    /// The attributes as the client set them, canonical (no `id`, `meta`, `schemas`).
+    pub attributes: Map<String, Value>,
+}
+
+impl Stored {
+    pub fn user_name(&self) -> Option<&str> {
+        self.attributes.get("userName").and_then(Value::as_str)
+    }
+
+    pub fn external_id(&self) -> Option<&str> {
+        self.attributes
+            .get("externalId")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The ids in `members`.
+    fn member_ids(&self) -> impl Iterator<Item = &str> {
+        self.attributes
+            .get("members")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.get("value").and_then(Value::as_str))
+    }
+}
+
+/// What the last sync ran on, kept with the population so a restart knows
+/// whether a sync is due.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Synced {
+    /// The revision the last finished sync read.
+    pub revision: u64,
+    /// The SHA-256 of the `var/users.json` it ran on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users_sha256: Option<String>,
+}
+
+/// Resources in creation order, found by id.
+#[derive(Debug, Default, Clone)]
+struct Table {
+    rows: BTreeMap<u64, Stored>,
+    by_id: HashMap<String, u64>,
+    next: u64,
+}
+
+impl Table {
+    fn get(&self, id: &str) -> Option<&Stored> {
+        self.by_id.get(id).and_then(|seq| self.rows.get(seq))
+    }
+
+    fn get_mut(&mut self, id: &str) -> Option<&mut Stored> {
+        self.by_id.get(id).and_then(|seq| self.rows.get_mut(seq))
+    }
+
+    fn insert(&mut self, row: Stored) {
+        let seq = self.next;
+        self.next += 1;
+        self.by_id.insert(row.id.clone(), seq);
+        self.rows.insert(seq, row);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Stored> {
+        let seq = self.by_id.remove(id)?;
+        self.rows.remove(&seq)
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Stored> {
+        self.rows.values()
+    }
+}
+
+/// The users and groups a provider pushed.
+#[derive(Debug, Default, Clone)]
+pub struct Population {
+    revision: u64,
+    synced: Synced,
+    users: Table,
+    groups: Table,
+    /// Lower-cased `userName` of every user not deleted → its id.
+    user_names: HashMap<String, String>,
+    /// Member id → the groups it is a direct member of.
+    member_of: HashMap<String, BTreeSet<String>>,
+}
+
+/// What a change needs from outside: the time, and a fresh id.
+pub struct Stamp<'a> {
+    /// RFC 3339, UTC.
+    pub now: &'a str,
+    pub new_id: &'a mut dyn FnMut() -> String,
+}
+
+/// The query of a list request (`GET /Users?...`), as given.
+#[derive(Debug, Default, Clone)]
+pub struct Query<'a> {
+    pub filter: Option<&'a str>,
+    pub start_index: Option<&'a str>,
+    pub count: Option<&'a str>,
+    pub attributes: Option<&'a str>,
+    pub excluded_attributes: Option<&'a str>,
+    pub sort_by: Option<&'a str>,
+    pub sort_order: Option<&'a str>,
+}
+
+pub const LIST_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+fn not_found(kind: Kind, id: &str) -> ScimError {
+    ScimError::not_found(format!("no {} has id {id}", kind.name().to_lowercase()))
+}
+
+fn invalid(detail: impl Into<String>) -> ScimError {
+    ScimError::bad(ScimType::InvalidValue, detail)
+}
+
+/// The file the population is saved as could not be read back.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LoadError {
+    #[error("it is not a saved SCIM population: {0}")]
+    Shape(String),
+    #[error("it was written by a newer version (format {0}); this version reads format {FORMAT}")]
+    Format(u32),
+    #[error("it holds two resources with the id {0}")]
+    DuplicateId(String),
+    #[error("two users have the userName {0}")]
+    DuplicateUserName(String),
+}
+
+const FORMAT: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    format: u32,
+    revision: u64,
+    synced: Synced,
+    users: Vec<Stored>,
+    groups: Vec<Stored>,
+}
+
+impl Population {
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    pub fn synced(&self) -> &Synced {
+        &self.synced
+    }
+
+    /// Records what a finished sync ran on; not a change of the population.
+    pub fn mark_synced(&mut self, synced: Synced) {
+        self.synced = synced;
+    }
+
+    /// Users not deleted, and deleted ones.
+    pub fn user_counts(&self) -> (usize, usize) {
+        let deleted = self.users.iter().filter(|u| u.deleted.is_some()).count();
+        (self.users.len() - deleted, deleted)
+    }
+
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Every user, deleted ones included, in creation order.
+    pub fn users(&self) -> impl Iterator<Item = &Stored> {
+        self.users.iter()
+    }
+
+    pub(crate) fn user(&self, id: &str) -> Option<&Stored> {
+        self.users.get(id)
+    }
+
+    /// The groups `member` is a direct member of, by display name.
+    pub(crate) fn group_names_of(&self, member: &str) -> Vec<&str> {
+        self.member_of
+            .get(member)
+            .into_iter()
+            .flatten()
+            .filter_map(|g| self.groups.get(g))
+            .filter_map(|g| g.attributes.get("displayName").and_then(Value::as_str))
+            .collect()
+    }
+
+    fn table(&self, kind: Kind) -> &Table {
+        match kind {
+            Kind::User => &self.users,
+            Kind::Group => &self.groups,
+        }
+    }
+
+    /// A resource that exists for SCIM (a deleted user does not).
+    fn live(&self, kind: Kind, id: &str) -> Result<&Stored, ScimError> {
+        self.table(kind)
+            .get(id)
+            .filter(|r| r.deleted.is_none())
+            .ok_or_else(|| not_found(kind, id))
+    }
+
+    /// POST: creates the resource and returns its id.
+    pub fn create(
+        &mut self,
+        kind: Kind,
+        body: &Value,
+        stamp: Stamp<'_>,
+    ) -> Result<String, ScimError> {
+        let attributes = resource::read(kind, body)?;
+        let (count, most) = match kind {
+            Kind::User => (self.users.len(), limits::MAX_USERS),
+            Kind::Group => (self.groups.len(), limits::MAX_GROUPS),
+        };
+        if count >= most {
+            return Err(ScimError::new(
+                507,
+                None,
+                format!(
+                    "the endpoint keeps at most {most} {}s",
+                    kind.name().to_lowercase()
+                ),
+            ));
+        }
+        self.check(kind, None, &attributes)?;
+        let id = loop {
+            let id = (stamp.new_id)();
+            if self.users.get(&id).is_none() && self.groups.get(&id).is_none() {
+                break id;
+            }
+        };
+        let row = Stored {
+            id: id.clone(),
+            created: stamp.now.to_owned(),
+            last_modified: stamp.now.to_owned(),
+            version: 1,
+            deleted: None,
+            attributes,
+        };
+        self.store(kind, row);
+        Ok(id)
+    }
+
+    /// PUT: replaces the resource's attributes.
+    pub fn replace(
+        &mut self,
+        kind: Kind,
+        id: &str,
+        body: &Value,
+        now: &str,
+    ) -> Result<(), ScimError> {
+        self.live(kind, id)?;
+        let attributes = resource::read(kind, body)?;
+        self.check(kind, Some(id), &attributes)?;
+        self.update(kind, id, attributes, now);
+        Ok(())
+    }
+
+    /// PATCH: applies the operations, all or none.
+    pub fn patch(
+        &mut self,
+        kind: Kind,
+        id: &str,
+        body: &Value,
+        now: &str,
+    ) -> Result<(), ScimError> {
+        let ops = patch::parse(kind, body)?;
+        let mut attributes = self.live(kind, id)?.attributes.clone();
+        patch::apply(kind, &mut attributes, &ops)?;
+        self.check(kind, Some(id), &attributes)?;
+        if self.live(kind, id)?.attributes != attributes {
+            self.update(kind, id, attributes, now);
+        }
+        Ok(())
+    }
+
+    /// DELETE: a user is kept, inactive and out of sight; a group goes. Both
+    /// leave every group they were in.
+    pub fn delete(&mut self, kind: Kind, id: &str, now: &str) -> Result<(), ScimError> {
+        self.live(kind, id)?;
+        let groups: Vec<String> = self.member_of.remove(id).into_iter().flatten().collect();
+        for gid in groups {
+            if let Some(group) = self.groups.get_mut(&gid) {
+                if let Some(Value::Array(members)) = group.attributes.get_mut("members") {
+                    members.retain(|m| m.get("value").and_then(Value::as_str) != Some(id));
+                }
+                resource::remove_empty(&mut group.attributes);
+                group.version += 1;
+                group.last_modified = now.to_owned();
+            }
+        }
+        match kind {
+            Kind::User => {
+                if let Some(user) = self.users.get_mut(id) {
+                    user.deleted = Some(now.to_owned());
+                    user.version += 1;
+                    user.last_modified = now.to_owned();
+                    if let Some(name) = user.user_name() {
+                        self.user_names.remove(&name.to_lowercase());
+                    }
+                }
+            }
+            Kind::Group => {
+                if let Some(group) = self.groups.remove(id) {
+                    for member in group.member_ids() {
+                        if let Some(set) = self.member_of.get_mut(member) {
+                            set.remove(id);
+                        }
+                    }
+                }
+            }
+        }
+        self.revision += 1;
+        Ok(())
+    }
+
+    /// The checks every write makes before it changes anything: sizes,
+    /// `userName` uniqueness, members that exist.
+    fn check(
+        &self,
+        kind: Kind,
+        id: Option<&str>,
+        attributes: &Map<String, Value>,
+    ) -> Result<(), ScimError> {
+        match kind {
+            Kind::User => {
+                let size = serde_json::to_vec(attributes)
+                    .map(|v| v.len())
+                    .unwrap_or(usize::MAX);
+                if size > limits::MAX_USER_BYTES {
+                    return Err(invalid(format!(
+                        "the user would take {size} bytes; at most {} are kept",
+                        limits::MAX_USER_BYTES
+                    )));
+                }
+                let name = attributes
+                    .get("userName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if let Some(other) = self.user_names.get(&name.to_lowercase())
+                    && Some(other.as_str()) != id
+                {
+                    return Err(ScimError::new(
+                        409,
+                        Some(ScimType::Uniqueness),
+                        format!("userName {name} is taken by user {other}"),
+                    ));
+                }
+            }
+            Kind::Group => {
+                let mut without_members = attributes.clone();
+                without_members.remove("members");
+                let size = serde_json::to_vec(&without_members)
+                    .map(|v| v.len())
+                    .unwrap_or(usize::MAX);
+                if size > limits::MAX_GROUP_BYTES {
+                    return Err(invalid(format!(
+                        "the group would take {size} bytes without its members; at most {} are kept",
+                        limits::MAX_GROUP_BYTES
+                    )));
+                }
+                let mut seen = BTreeSet::new();
+                for member in attributes
+                    .get("members")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let Some(value) = member.get("value").and_then(Value::as_str) else {
+                        return Err(invalid(
+                            "every member needs a value: the id of a user or group",
+                        ));
+                    };
+                    if Some(value) == id {
+                        return Err(invalid("a group cannot be a member of itself"));
+                    }
+                    let user = self.users.get(value).is_some_and(|u| u.deleted.is_none());
+                    if !user && self.groups.get(value).is_none() {
+                        return Err(invalid(format!("members: no user or group has id {value}")));
+                    }
+                    if !seen.insert(value) {
+                        return Err(invalid(format!("members: {value} is listed twice")));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a new resource and its index entries.
+    fn store(&mut self, kind: Kind, row: Stored) {
+        match kind {
+            Kind::User => {
+                self.forget_deleted_like(&row);
+                if let Some(name) = row.user_name() {
+                    self.user_names.insert(name.to_lowercase(), row.id.clone());
+                }
+                self.users.insert(row);
+            }
+            Kind::Group => {
+                for member in row.member_ids() {
+                    self.member_of
+                        .entry(member.to_owned())
+                        .or_default()
+                        .insert(row.id.clone());
+                }
+                self.groups.insert(row);
+            }
+        }
+        self.revision += 1;
+    }
+
+    /// A user created or changed takes the place of a deleted one with the
+    /// same `userName` or `externalId`: one person, one record.
+    fn forget_deleted_like(&mut self, row: &Stored) {
+        let name = row.user_name().map(str::to_lowercase);
+        let external = row.external_id();
+        let gone: Vec<String> = self
+            .users
+            .iter()
+            .filter(|u| u.deleted.is_some() && u.id != row.id)
+            .filter(|u| {
+                u.user_name().map(str::to_lowercase) == name
+                    || (external.is_some() && u.external_id() == external)
+            })
+            .map(|u| u.id.clone())
+            .collect();
+        for id in gone {
+            self.users.remove(&id);
+        }
+    }
+
+    fn update(&mut self, kind: Kind, id: &str, attributes: Map<String, Value>, now: &str) {
+        let Some(mut row) = self.table(kind).get(id).cloned() else {
+            return;
+        };
+        match kind {
+            Kind::User => {
+                if let Some(old) = row.user_name() {
+                    self.user_names.remove(&old.to_lowercase());
+                }
+            }
+            Kind::Group => {
+                for member in row.member_ids() {
+                    if let Some(set) = self.member_of.get_mut(member) {
+                        set.remove(id);
+                    }
+                }
+            }
+        }
+        row.attributes = attributes;
+        row.version += 1;
+        row.last_modified = now.to_owned();
+        match kind {
+            Kind::User => {
+                self.forget_deleted_like(&row);
+                if let Some(name) = row.user_name() {
+                    self.user_names.insert(name.to_lowercase(), id.to_owned());
+                }
+                if let Some(slot) = self.users.get_mut(id) {
+                    *slot = row;
+                }
+            }
+            Kind::Group => {
+                for member in row.member_ids() {
+                    self.member_of
+                        .entry(member.to_owned())
+                        .or_default()
+                        .insert(id.to_owned());
+                }
+                if let Some(slot) = self.groups.get_mut(id) {
+                    *slot = row;
+                }
+            }
+        }
+        self.revision += 1;
+    }
+
+    /// GET of one resource, as the client sees it.
+    pub fn get(
+        &self,
+        kind: Kind,
+        id: &str,
+        base: &str,
+        selection: &Selection,
+    ) -> Result<Value, ScimError> {
+        let row = self.live(kind, id)?;
+        let mut out = self.render(kind, row, base);
+        selection.apply(kind, &mut out);
+        Ok(Value::Object(out))
+    }
+
+    /// A list request: filter, page, attribute selection.
+    pub fn list(&self, kind: Kind, query: &Query<'_>, base: &str) -> Result<Value, ScimError> {
+        if query.sort_by.is_some() || query.sort_order.is_some() {
+            return Err(invalid(
+                "sorting is not supported (ServiceProviderConfig: sort.supported is false)",
+            ));
+        }
+        let selection = Selection::parse(kind, query.attributes, query.excluded_attributes)?;
+        let number = |name: &str, text: Option<&str>| -> Result<Option<i64>, ScimError> {
+            text.map(|t| {
+                t.trim()
+                    .parse::<i64>()
+                    .map_err(|_| invalid(format!("{name} must be a whole number")))
+            })
+            .transpose()
+        };
+        let start = number("startIndex", query.start_index)?.unwrap_or(1).max(1);
+        let count = number("count", query.count)?
+            .map_or(limits::DEFAULT_PAGE, |c| {
+                usize::try_from(c.max(0)).unwrap_or(0)
+            })
+            .min(limits::MAX_PAGE);
+        let filter = query.filter.map(|f| filter::compile(kind, f)).transpose()?;
+        let table = self.table(kind);
+        let candidates: Vec<&Stored> = match (kind, filter.as_ref().and_then(|f| f.user_name_eq()))
+        {
+            (Kind::User, Some(name)) => self
+                .user_names
+                .get(&name.to_lowercase())
+                .and_then(|id| table.get(id))
+                .into_iter()
+                .collect(),
+            _ => table.iter().filter(|r| r.deleted.is_none()).collect(),
+        };
+        let matched: Vec<&Stored> = match &filter {
+            None => candidates,
+            Some(f) => candidates
+                .into_iter()
+                .filter(|row| {
+                    if f.reads_computed() {
+                        f.matches(&self.render(kind, row, base))
+                    } else {
+                        let mut view = row.attributes.clone();
+                        view.insert("id".into(), json!(row.id));
+                        view.insert("meta".into(), self.meta(kind, row, base));
+                        f.matches(&view)
+                    }
+                })
+                .collect(),
+        };
+        let skip = usize::try_from(start - 1).unwrap_or(usize::MAX);
+        let page: Vec<Value> = matched
+            .iter()
+            .skip(skip)
+            .take(count)
+            .map(|row| {
+                let mut out = self.render(kind, row, base);
+                selection.apply(kind, &mut out);
+                Value::Object(out)
+            })
+            .collect();
+        Ok(json!({
+            "schemas": [LIST_RESPONSE_URN],
+            "totalResults": matched.len(),
+            "startIndex": start,
+            "itemsPerPage": page.len(),
+            "Resources": page,
+        }))
+    }
+
+    fn meta(&self, kind: Kind, row: &Stored, base: &str) -> Value {
+        json!({
+            "resourceType": kind.name(),
+            "created": row.created,
+            "lastModified": row.last_modified,
+            "location": format!("{base}{}/{}", kind.endpoint(), row.id),
+            "version": format!("W/\"{}\"", row.version),
+        })
+    }
+
+    /// The resource as a client sees it: `schemas`, `id`, the attributes in
+    /// the schema's order, what the endpoint computes (a user's `groups`,
+    /// the manager's `displayName`), and `meta`.
+    pub fn render(&self, kind: Kind, row: &Stored, base: &str) -> Map<String, Value> {
+        let mut out = Map::new();
+        out.insert("schemas".into(), Value::Null);
+        out.insert("id".into(), json!(row.id));
+        if let Some(e) = row.attributes.get("externalId") {
+            out.insert("externalId".into(), e.clone());
+        }
+        for attr in kind.core().attributes {
+            if let Some(v) = row.attributes.get(attr.name) {
+                out.insert(attr.name.to_owned(), v.clone());
+            }
+        }
+        if kind == Kind::User {
+            let groups: Vec<Value> = self
+                .member_of
+                .get(&row.id)
+                .into_iter()
+                .flatten()
+                .filter_map(|gid| self.groups.get(gid))
+                .map(|g| {
+                    json!({
+                        "value": g.id,
+                        "$ref": format!("{base}/Groups/{}", g.id),
+                        "display": g.attributes.get("displayName").cloned().unwrap_or(Value::Null),
+                        "type": "direct",
+                    })
+                })
+                .collect();
+            if !groups.is_empty() {
+                out.insert("groups".into(), Value::Array(groups));
+            }
+        }
+        for ext in kind.extensions() {
+            let Some(Value::Object(fields)) = row.attributes.get(ext.id) else {
+                continue;
+            };
+            let mut fields = fields.clone();
+            if ext.id == ENTERPRISE_URN
+                && let Some(Value::Object(manager)) = fields.get_mut("manager")
+                && let Some(name) = manager
+                    .get("value")
+                    .and_then(Value::as_str)
+                    .and_then(|m| self.users.get(m))
+                    .filter(|m| m.deleted.is_none())
+                    .and_then(|m| m.attributes.get("displayName"))
+            {
+                manager.insert("displayName".into(), name.clone());
+            }
+            out.insert(ext.id.to_owned(), Value::Object(fields));
+        }
+        out.insert("meta".into(), self.meta(kind, row, base));
+        resource::set_schemas(kind, &mut out);
+        out
+    }
+
+    /// The saved form: compact JSON, resources in creation order.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let file = File {
+            format: FORMAT,
+            revision: self.revision,
+            synced: self.synced.clone(),
+            users: self.users.iter().cloned().collect(),
+            groups: self.groups.iter().cloned().collect(),
+        };
+        // Strings, numbers and maps with string keys always serialise.
+        serde_json::to_vec(&file).unwrap_or_default()
+    }
+
+    /// Reads the saved form back, checking what the operations keep true.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LoadError> {
+        #[derive(Deserialize)]
+        struct Header {
+            format: u32,
+        }
+        let header: Header =
+            serde_json::from_slice(bytes).map_err(|e| LoadError::Shape(e.to_string()))?;
+        if header.format != FORMAT {
+            return Err(LoadError::Format(header.format));
+        }
+        let file: File =
+            serde_json::from_slice(bytes).map_err(|e| LoadError::Shape(e.to_string()))?;
+        let mut pop = Population {
+            revision: file.revision,
+            synced: file.synced,
+            ..Default::default()
+        };
+        for (kind, rows) in [(Kind::User, file.users), (Kind::Group, file.groups)] {
+            for row in rows {
+                if pop.users.get(&row.id).is_some() || pop.groups.get(&row.id).is_some() {
+                    return Err(LoadError::DuplicateId(row.id));
+                }
+                if kind == Kind::User
+                    && row.deleted.is_none()
+                    && let Some(name) = row.user_name()
+                    && pop
+                        .user_names
+                        .insert(name.to_lowercase(), row.id.clone())
+                        .is_some()
+                {
+                    return Err(LoadError::DuplicateUserName(name.to_owned()));
+                }
+                match kind {
+                    Kind::User => pop.users.insert(row),
+                    Kind::Group => {
+                        for member in row.member_ids() {
+                            pop.member_of
+                                .entry(member.to_owned())
+                                .or_default()
+                                .insert(row.id.clone());
+                        }
+                        pop.groups.insert(row);
+                    }
+                }
+            }
+        }
+        Ok(pop)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::schema::USER_URN;
+
+    pub(crate) fn ids() -> impl FnMut() -> String {
+        let mut n = 0;
+        move || {
+            n += 1;
+            format!("id-{n}")
+        }
+    }
+
+    pub(crate) fn add_user(
+        pop: &mut Population,
+        next: &mut dyn FnMut() -> String,
+        name: &str,
+        extra: Value,
+    ) -> String {
+        let mut body = json!({"schemas": [USER_URN, ENTERPRISE_URN], "userName": name});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        pop.create(
+            Kind::User,
+            &body,
+            Stamp {
+                now: "2026-01-01T00:00:00Z",
+                new_id: next,
+            },
+        )
+        .unwrap()
+    }
+
+    fn group(
+        pop: &mut Population,
+        next: &mut dyn FnMut() -> String,
+        name: &str,
+        members: &[&str],
+    ) -> Result<String, ScimError> {
+        let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+        pop.create(
+            Kind::Group,
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members}),
+            Stamp { now: "2026-01-01T00:00:00Z", new_id: next },
+        )
+    }
+
+    const B: &str = "https://h/scim/v2";
+
+    #[test]
+    fn a_taken_user_name_is_a_uniqueness_conflict_whatever_its_case() {
+        let mut pop = Population::default();
+        let mut next = ids();
+        let ann = add_user(&mut pop, &mut next, "ann@x.com", json!({}));
+        let body = json!({"schemas": [USER_URN], "userName": "ANN@x.com"});
+        let e = pop
+            .create(
+                Kind::User,
+                &body,
+                Stamp {
+                    now: "t",
+                    new_id: &mut next,
+                },
+            )
+            .unwrap_err();
+        assert_eq!((e.status, e.scim_type), (409, Some(ScimType::Uniqueness)));
+        let bob = add_user(&mut pop, &mut next, "bob@x.com", json!({}));
+        let e = pop.replace(Kind::User, &bob, &body, "t").unwrap_err();
+        assert_eq!(e.status, 409);
+        pop.replace(Kind::User, &ann, &body, "t").unwrap();
+        assert_eq!(pop.revision(), 3);
+    }
+
+    #[test]
+    fn a_deleted_user_is_gone_for_scim_and_kept_inactive_for_the_sync() {
+        let mut pop = Population::default();
+        let mut next = ids();
+        let ann = add_user(
+            &mut pop,
+            &mut next,
+            "ann@x.com",
+            json!({"externalId": "E1"}),
+        );
+        let sales = group(&mut pop, &mut next, "Sales", &[&ann]).unwrap();
+        pop.delete(Kind::User, &ann, "2026-02-01T00:00:00Z")
+            .unwrap();
+        assert_eq!(
+            pop.get(Kind::User, &ann, B, &Selection::default())
+                .unwrap_err()
+                .status,
+            404
+        );
+        assert_eq!(pop.delete(Kind::User, &ann, "t").unwrap_err().status, 404);
+        let g = pop
+            .get(Kind::Group, &sales, B, &Selection::default())
+            .unwrap();
+        assert!(g.get("members").is_none(), "{g}");
+        let list = pop.list(Kind::User, &Query::default(), B).unwrap();
+        assert_eq!(list["totalResults"], 0);
+        assert_eq!(pop.user_counts(), (0, 1));
+        // The same person pushed again takes the deleted record's place.
+        add_user(
+            &mut pop,
+            &mut next,
+            "ann@y.com",
+            json!({"externalId": "E1"}),
+        );
+        assert_eq!(pop.user_counts(), (1, 0));
+    }
+
+    #[test]
+    fn members_must_exist_and_membership_shows_on_the_user() {
+        let mut pop = Population::default();
+        let mut next = ids();
+        let ann = add_user(&mut pop, &mut next, "ann@x.com", json!({}));
+        assert_eq!(
+            group(&mut pop, &mut next, "G", &["nobody"])
+                .unwrap_err()
+                .scim_type,
+            Some(ScimType::InvalidValue)
+        );
+        assert!(group(&mut pop, &mut next, "G", &[&ann, &ann]).is_err());
+        let g = group(&mut pop, &mut next, "Sales", &[&ann]).unwrap();
+        let user = pop.get(Kind::User, &ann, B, &Selection::default()).unwrap();
+        assert_eq!(
+            user["groups"],
+            json!([{"value": g, "$ref": format!("{B}/Groups/{g}"), "display": "Sales", "type": "direct"}])
+        );
+        let patch = json!({"schemas": [patch::PATCH_URN], "Operations": [{"op": "remove", "path": format!("members[value eq \"{ann}\"]")}]});
+        pop.patch(Kind::Group, &g, &patch, "t").unwrap();
+        let user = pop.get(Kind::User, &ann, B, &Selection::default()).unwrap();
+        assert!(user.get("groups").is_none());
+    }
+
+    #[test]
+    fn lists_filter_page_and_select() {
+        let mut pop = Population::default();
+        let mut next = ids();
+        for i in 0..5 {
+            add_user(
+                &mut pop,
+                &mut next,
+                &format!("u{i}@x.com"),
+                json!({"displayName": format!("U {i}")}),
+            );
+        }
+        let q = Query {
+            start_index: Some("2"),
+            count: Some("2"),
+            attributes: Some("userName"),
+            ..Default::default()
+        };
+        let page = pop.list(Kind::User, &q, B).unwrap();
+        assert_eq!(page["totalResults"], 5);
+        assert_eq!(page["itemsPerPage"], 2);
+        assert_eq!(
+            page["Resources"][0],
+            json!({"schemas": [USER_URN], "id": "id-2", "userName": "u1@x.com"})
+        );
+        let q = Query {
+            filter: Some(r#"userName eq "U3@X.COM""#),
+            ..Default::default()
+        };
+        assert_eq!(
+            pop.list(Kind::User, &q, B).unwrap()["Resources"][0]["id"],
+            "id-4"
+        );
+        let q = Query {
+            filter: Some(r#"displayName co "u""#),
+            count: Some("0"),
+            ..Default::default()
+        };
+        let counted = pop.list(Kind::User, &q, B).unwrap();
+        assert_eq!(
+            (
+                counted["totalResults"].as_u64(),
+                counted["Resources"].as_array().map(Vec::len)
+            ),
+            (Some(5), Some(0))
+        );
+        assert!(
+            pop.list(
+                Kind::User,
+                &Query {
+                    count: Some("x"),
+                    ..Default::default()
+                },
+                B
+            )
+            .is_err()
+        );
+        assert!(
+            pop.list(
+                Kind::User,
+                &Query {
+                    sort_by: Some("userName"),
+                    ..Default::default()
+                },
+                B
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn the_saved_form_reads_back_the_same() {
+        let mut pop = Population::default();
+        let mut next = ids();
+        let ann = add_user(
+            &mut pop,
+            &mut next,
+            "ann@x.com",
+            json!({ENTERPRISE_URN: {"department": "D"}}),
+        );
+        let bob = add_user(&mut pop, &mut next, "bob@x.com", json!({}));
+        group(&mut pop, &mut next, "G", &[&ann]).unwrap();
+        pop.delete(Kind::User, &bob, "t").unwrap();
+        pop.mark_synced(Synced {
+            revision: 2,
+            users_sha256: Some("ab".into()),
+        });
+        let back = Population::from_bytes(&pop.to_bytes()).unwrap();
+        assert_eq!(back.to_bytes(), pop.to_bytes());
+        assert_eq!(back.revision(), 4);
+        assert_eq!(
+            back.get(Kind::User, &ann, B, &Selection::default()),
+            pop.get(Kind::User, &ann, B, &Selection::default())
+        );
+        assert!(matches!(
+            Population::from_bytes(b"{\"format\": 9}"),
+            Err(LoadError::Format(9))
+        ));
+        assert!(matches!(
+            Population::from_bytes(b"[]"),
+            Err(LoadError::Shape(_))
+        ));
+    }
+
+    #[test]
+    fn a_failed_patch_changes_nothing() {
+        let mut pop = Population::default();
+        let mut next = ids();
+        let ann = add_user(
+            &mut pop,
+            &mut next,
+            "ann@x.com",
+            json!({"displayName": "Ann"}),
+        );
+        let before = pop.get(Kind::User, &ann, B, &Selection::default()).unwrap();
+        let body = json!({"schemas": [patch::PATCH_URN], "Operations": [
+            {"op": "replace", "path": "displayName", "value": "Changed"},
+            {"op": "replace", "path": "active", "value": "perhaps"},
+        ]});
+        assert!(pop.patch(Kind::User, &ann, &body, "later").is_err());
+        assert_eq!(
+            pop.get(Kind::User, &ann, B, &Selection::default()).unwrap(),
+            before
+        );
+        assert_eq!(pop.revision(), 1);
+    }
+}
