@@ -599,9 +599,9 @@ async fn authorize(State(app): State<Shared>, request: Request, next: Next) -> R
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token)
+        .and_then(crate::serve::bearer_token)
         .unwrap_or_default();
-    if constant_time_eq(given.as_bytes(), token.expose().as_bytes()) {
+    if crate::serve::token_matches(given, token) {
         next.run(request).await
     } else {
         (
@@ -611,15 +611,6 @@ async fn authorize(State(app): State<Shared>, request: Request, next: Next) -> R
         )
             .into_response()
     }
-}
-
-/// The credentials of a `Bearer` authorization; the scheme name is
-/// case-insensitive (RFC 9110, section 11.1).
-fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim_start())
 }
 
 /// Routes that do not exist answer JSON like the rest.
@@ -648,11 +639,6 @@ async fn json_errors(request: Request, next: Next) -> Response {
         _ => status.canonical_reason().unwrap_or("error").to_owned(),
     };
     json_response(status, json!({"error": text}))
-}
-
-/// Compares without leaking through timing how much of the token matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn health() -> Response {
@@ -1073,21 +1059,5 @@ mod tests {
         assert!(check_args(prepare, &args(&["--output", "/tmp/x"])).is_err());
         assert!(check_args(sync, &args(&["--dry-run", "--dry-run"])).is_err());
         assert!(check_args(sync, &args(&["--output", "json", "--output=text"])).is_err());
-    }
-
-    #[test]
-    fn bearer_scheme_is_case_insensitive() {
-        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
-        assert_eq!(bearer_token("bearer abc"), Some("abc"));
-        assert_eq!(bearer_token("BEARER  abc"), Some("abc"));
-        assert_eq!(bearer_token("Basic abc"), None);
-        assert_eq!(bearer_token("Bearer"), None);
-    }
-
-    #[test]
-    fn token_comparison_needs_an_exact_match() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
     }
 }

@@ -39,6 +39,8 @@ pub mod notify;
 pub mod prepare;
 pub mod progress;
 pub mod remove_empty_groups;
+pub mod scim_server;
+pub mod serve;
 pub mod sync;
 pub mod sync_time_off;
 pub mod whoami;

@@ -42,30 +42,45 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     let settings = TimecampSettings::from_env(&env)?;
     let storage_settings = StorageSettings::from_env(&env)?;
     let opts = options(&settings)?;
-    log_settings(&settings, &opts);
-
     let storage = crate::open_storage(&storage_settings).await?;
-    let source = read_source(storage.as_ref(), &args.input, &args.output).await?;
+    prepare_stored(
+        storage.as_ref(),
+        &settings,
+        &opts,
+        &args.input,
+        &args.output,
+    )
+    .await
+}
 
-    let prepared = scim_prepare::prepare(&source.users, &opts)
-        .with_context(|| format!("prepare stopped, {} is unchanged", args.output))?;
+/// The whole stage on files of `storage`: read the source users, prepare
+/// them, write the prepared ones. scim-server runs it in-process.
+pub async fn prepare_stored(
+    storage: &dyn Storage,
+    settings: &TimecampSettings,
+    opts: &PrepareOptions,
+    input: &str,
+    output: &str,
+) -> anyhow::Result<()> {
+    log_settings(settings, opts);
+    let source = read_source(storage, input, output).await?;
+
+    let prepared = scim_prepare::prepare(&source.users, opts)
+        .with_context(|| format!("prepare stopped, {output} is unchanged"))?;
     let source_records = source.users.len();
     // The source is the largest thing held; the output is written without it.
     drop(source);
     log_notes(&prepared);
     if prepared.users.is_empty() {
         bail!(
-            "none of the {} records in {} could be prepared (see the warnings above); {} was left as it was",
-            source_records,
-            args.input,
-            args.output
+            "none of the {source_records} records in {input} could be prepared (see the warnings above); {output} was left as it was"
         );
     }
-    storage::write_json(storage.as_ref(), &args.output, &prepared.users)
+    storage::write_json(storage, output, &prepared.users)
         .await
         // The error names the file.
         .context("cannot write the prepared users")?;
-    log_summary(&prepared, &args.output);
+    log_summary(&prepared, output);
     if let Some(first) = prepared.users.first() {
         debug!(
             "First prepared record:\n{}",

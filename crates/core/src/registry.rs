@@ -356,6 +356,48 @@ pub const SETTINGS: &[Setting] = &[
         "http-service",
         "how much of the end of a stage's stdout and of its stderr is kept and answered; earlier output is dropped with a note (1024–16777216)",
     ),
+    secret(
+        "SCIM_BEARER_TOKEN",
+        "–",
+        "scim-server",
+        "the token Entra ID or Okta sends (`Authorization: Bearer ...`; their \"secret token\" / \"API token\"); at least 16 characters; compared in constant time; required",
+    ),
+    s(
+        "SCIM_HOST",
+        "`127.0.0.1`",
+        "scim-server",
+        "address to listen on (`0.0.0.0` in a container or behind a proxy on another host)",
+    ),
+    s(
+        "SCIM_PORT",
+        "`8282`",
+        "scim-server",
+        "port to listen on (`0` picks a free one, named in the start-up line)",
+    ),
+    s(
+        "SCIM_SYNC_DELAY_SECONDS",
+        "`30`",
+        "scim-server",
+        "quiet period: prepare and sync run this long after the last pushed change (at the latest ten such periods after the first unsynced one)",
+    ),
+    s(
+        "SCIM_GROUP_SOURCE",
+        "`department`",
+        "scim-server",
+        "where a pushed user's TimeCamp group comes from: `department` (the enterprise extension's, and the manager in supervisor modes) or `groups` (the pushed group the user is in; in several, the first by name)",
+    ),
+    s(
+        "SCIM_TLS_CERT_FILE",
+        "–",
+        "scim-server",
+        "PEM certificate chain, to serve HTTPS without a proxy (with `SCIM_TLS_KEY_FILE`)",
+    ),
+    s(
+        "SCIM_TLS_KEY_FILE",
+        "–",
+        "scim-server",
+        "PEM private key of `SCIM_TLS_CERT_FILE`",
+    ),
     s(
         "USE_S3_STORAGE",
         "`false`",
@@ -1024,7 +1066,7 @@ const NOT_READ: &[(&str, &str)] = &[
 
 /// The prefixes that mark a variable as meant for this tool, besides the
 /// fetchers' own (declared with each fetcher in [`crate::stages`]).
-const PREFIXES: &[&str] = &["TIMECAMP_", "NOTIFY_", "S3_", "HTTP_SERVICE_"];
+const PREFIXES: &[&str] = &["TIMECAMP_", "NOTIFY_", "S3_", "HTTP_SERVICE_", "SCIM_"];
 
 /// Whether `name` looks meant for this tool: it starts like its settings.
 pub fn has_setting_prefix(name: &str) -> bool {

@@ -22,6 +22,9 @@ pub const TIMECAMP_USERS_FILE: &str = "var/timecamp_users.json";
 /// The leaves, written by fetch-factorial and read by sync-time-off. Under `var/`
 /// (the original wrote it next to `var/`, where Compose did not keep it).
 pub const VACATION_FILE: &str = "var/vacation.json";
+/// The users and groups an identity provider pushed to scim-server, with the
+/// ids it gave them; scim-server writes `var/users.json` from it.
+pub const SCIM_POPULATION_FILE: &str = "var/scim_population.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

@@ -459,6 +459,9 @@ impl<'a> Planner<'a> {
                     continue;
                 }
                 Unmatched::Inactive => LeaveReason::InactiveInSource,
+                // The source says who leaves (scim-server): an account it
+                // never named is not its to disable.
+                Unmatched::NotInSource if self.opts.leave_users_not_in_source => continue,
                 Unmatched::NotInSource => LeaveReason::NotInSource,
             };
             let skip = if self.opts.ignored_user_ids.contains(id) {

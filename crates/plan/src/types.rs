@@ -38,6 +38,10 @@ pub struct SyncOptions {
     pub update_email_on_external_id: bool,
     /// `TIMECAMP_ALLOW_ADMIN_DEMOTION`: an administrator may get a role with fewer rights.
     pub allow_admin_demotion: bool,
+    /// A TimeCamp user the source does not list is left alone instead of
+    /// disabled: the source says who leaves (scim-server, whose provider has
+    /// not necessarily pushed everyone).
+    pub leave_users_not_in_source: bool,
 }
 
 /// A TimeCamp user with the settings and role the sync cares about.

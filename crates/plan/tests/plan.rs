@@ -133,6 +133,30 @@ fn user_whose_additional_email_is_an_inactive_record_is_disabled() {
 }
 
 #[test]
+fn a_source_that_says_who_leaves_disables_only_those_it_lists_inactive() {
+    let s = state(
+        vec![],
+        vec![
+            user(1, "pushed@x.com", "P", ROOT),
+            user(2, "never@x.com", "N", ROOT),
+        ],
+    );
+    let o = SyncOptions {
+        leave_users_not_in_source: true,
+        ..opts()
+    };
+    let p = plan(&s, &[gone("pushed@x.com")], &o);
+    assert_eq!(kinds(&p), ["disable"]);
+    assert!(matches!(&p.changes[0], Change::Disable { user, .. } if user.id == 1));
+    let pull = plan(&s, &[gone("pushed@x.com")], &opts());
+    assert_eq!(
+        kinds(&pull),
+        ["disable", "disable"],
+        "a pull source is the whole staff"
+    );
+}
+
+#[test]
 fn already_disabled_users_are_left_alone() {
     let mut u = user(1, "a@x.com", "A", ROOT);
     u.enabled = false;

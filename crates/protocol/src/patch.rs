@@ -301,7 +301,12 @@ fn apply_at(
                     format!("{at}: the value of {} must be an object", ext.id),
                 ));
             };
-            for (key, v) in fields {
+            // A client that sends the extension as a resource of its own
+            // names its schema in it.
+            for (key, v) in fields
+                .iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("schemas"))
+            {
                 let attr = ext.attribute(key).ok_or_else(|| {
                     ScimError::bad(
                         ScimType::InvalidValue,
@@ -724,7 +729,7 @@ mod tests {
         let out = patch(
             Kind::User,
             ann(),
-            json!([{"op": "add", "path": ENTERPRISE_URN, "value": {"department": "D", "employeeNumber": "7"}}]),
+            json!([{"op": "add", "path": ENTERPRISE_URN, "value": {"schemas": [ENTERPRISE_URN], "department": "D", "employeeNumber": "7"}}]),
         )
         .unwrap();
         assert_eq!(

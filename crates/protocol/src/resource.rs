@@ -189,7 +189,10 @@ pub fn read(kind: Kind, body: &Value) -> Result<Map<String, Value>, ScimError> {
                     describe(value)
                 )));
             };
-            for (name, v) in fields {
+            for (name, v) in fields
+                .iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("schemas"))
+            {
                 let attr = ext.attribute(name).ok_or_else(|| {
                     invalid(format!(
                         "{name} is not an attribute of {} (see /Schemas)",

@@ -766,10 +766,9 @@ impl Kind {
 
 /// The service provider configuration (RFC 7644, section 5). PATCH and
 /// filters are supported; bulk, sorting, ETags and password changes are not.
-pub fn service_provider_config(base: &str, documentation_uri: &str) -> Value {
+pub fn service_provider_config(base: &str) -> Value {
     json!({
         "schemas": [SERVICE_PROVIDER_CONFIG_URN],
-        "documentationUri": documentation_uri,
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": crate::limits::MAX_PAGE},

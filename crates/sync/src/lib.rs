@@ -54,5 +54,7 @@ pub fn sync_options(s: &TimecampSettings, api: &ApiCredentials) -> SyncOptions {
         disable_user_deactivation: s.disable_user_deactivation,
         update_email_on_external_id: s.update_email_on_external_id,
         allow_admin_demotion: s.allow_admin_demotion,
+        // A pull source lists the whole staff; scim-server sets this itself.
+        leave_users_not_in_source: false,
     }
 }

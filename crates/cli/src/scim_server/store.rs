@@ -1,0 +1,231 @@
+//! The pushed population in memory and on storage.
+//!
+//! A change is made in memory and answered only once it is saved:
+//! `var/scim_population.json` is replaced whole, atomically (a temporary file
+//! renamed over it, or one S3 PUT), so a restart finds every change a
+//! provider was told succeeded. Saves are grouped: the writer saves the
+//! newest state, and every request whose change it holds is answered
+//! together, so a provider sending many changes at once waits for a few
+//! writes, not one each.
+//!
+//! A save that fails (a full disk, S3 down) is retried every second; the
+//! requests waiting for it are answered 503 after [`SAVE_WAIT`], and
+//! `/health` says so until a save succeeds again.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use scim_core::storage::{SCIM_POPULATION_FILE, Storage};
+use scim_protocol::{Population, ScimError};
+use tokio::sync::{Notify, watch};
+use tracing::{info, warn};
+
+/// How long a request waits for its change to be saved before it is answered 503.
+pub const SAVE_WAIT: Duration = Duration::from_secs(30);
+
+/// The population and the count of changes made to it (of the population
+/// or of its sync record), which saves are measured against.
+struct State {
+    population: Population,
+    generation: u64,
+}
+
+/// What the writer has saved.
+#[derive(Debug, Clone, Default)]
+pub struct Saved {
+    pub generation: u64,
+    /// The last save's error, until a save succeeds.
+    pub error: Option<String>,
+}
+
+pub struct Store {
+    state: Mutex<State>,
+    storage: Arc<dyn Storage>,
+    saved: watch::Sender<Saved>,
+    dirty: Notify,
+}
+
+/// The population file could not be read at start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot read {location}: {source}")]
+    Read {
+        location: String,
+        #[source]
+        source: scim_core::storage::StorageError,
+    },
+    #[error(
+        "{location} cannot be used: {source}. It holds the users and groups the identity provider \
+         pushed; restore it from a backup, or move it away to start empty (the provider then pushes \
+         its users again on its next cycle)"
+    )]
+    Load {
+        location: String,
+        #[source]
+        source: scim_protocol::LoadError,
+    },
+}
+
+impl Store {
+    /// Reads the saved population, or starts empty when there is none.
+    pub async fn open(storage: Arc<dyn Storage>) -> Result<Arc<Self>, OpenError> {
+        let location = storage.location(SCIM_POPULATION_FILE);
+        let exists = storage
+            .exists(SCIM_POPULATION_FILE)
+            .await
+            .map_err(|source| OpenError::Read {
+                location: location.clone(),
+                source,
+            })?;
+        let population = if exists {
+            let bytes =
+                storage
+                    .read(SCIM_POPULATION_FILE)
+                    .await
+                    .map_err(|source| OpenError::Read {
+                        location: location.clone(),
+                        source,
+                    })?;
+            let population = Population::from_bytes(&bytes).map_err(|source| OpenError::Load {
+                location: location.clone(),
+                source,
+            })?;
+            let (users, deleted) = population.user_counts();
+            info!(
+                "Read the pushed population from {location}: {users} users ({deleted} deleted more), {} groups, revision {}",
+                population.group_count(),
+                population.revision()
+            );
+            population
+        } else {
+            info!("No pushed population yet ({location}); starting empty");
+            Population::default()
+        };
+        Ok(Arc::new(Self {
+            state: Mutex::new(State {
+                population,
+                generation: 0,
+            }),
+            storage,
+            saved: watch::channel(Saved::default()).0,
+            dirty: Notify::new(),
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the population as the last
+        // whole operation left it: every operation changes a copy first.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reads the population.
+    pub fn read<T>(&self, f: impl FnOnce(&Population) -> T) -> T {
+        f(&self.lock().population)
+    }
+
+    /// Changes the population; on success returns what `f` returned and the
+    /// generation to wait for with [`Store::saved`].
+    pub fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Population) -> Result<T, ScimError>,
+    ) -> Result<(T, u64), ScimError> {
+        let mut state = self.lock();
+        let before = state.population.revision();
+        let out = f(&mut state.population)?;
+        if state.population.revision() != before {
+            state.generation += 1;
+        }
+        let generation = state.generation;
+        drop(state);
+        self.dirty.notify_one();
+        Ok((out, generation))
+    }
+
+    /// Records a sync (not a change of the population, but saved with it).
+    pub fn mark_synced(&self, synced: scim_protocol::Synced) -> u64 {
+        let mut state = self.lock();
+        state.population.mark_synced(synced);
+        state.generation += 1;
+        let generation = state.generation;
+        drop(state);
+        self.dirty.notify_one();
+        generation
+    }
+
+    /// Waits until `generation` is saved; a 503 if saving keeps failing.
+    pub async fn saved(&self, generation: u64) -> Result<(), ScimError> {
+        let mut rx = self.saved.subscribe();
+        let waited =
+            tokio::time::timeout(SAVE_WAIT, rx.wait_for(|s| s.generation >= generation)).await;
+        match waited {
+            Ok(Ok(_)) => Ok(()),
+            _ => {
+                let why = self
+                    .saved
+                    .borrow()
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "no answer from storage".into());
+                Err(ScimError::new(
+                    503,
+                    None,
+                    format!(
+                        "the change is made but could not be saved yet ({why}); it is saved as soon as storage works again"
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// The writer's progress, for `/health` and the debounce.
+    pub fn subscribe(&self) -> watch::Receiver<Saved> {
+        self.saved.subscribe()
+    }
+
+    pub fn last_save_error(&self) -> Option<String> {
+        self.saved.borrow().error.clone()
+    }
+
+    /// Saves whenever something changed, until `stop` is set and everything is saved.
+    pub async fn run_writer(self: Arc<Self>, stop: watch::Receiver<bool>) {
+        let mut stop = stop;
+        loop {
+            if self.lock().generation > self.saved.borrow().generation {
+                let (generation, bytes) = {
+                    let state = self.lock();
+                    (state.generation, state.population.to_bytes())
+                };
+                match self.storage.write(SCIM_POPULATION_FILE, bytes).await {
+                    Ok(()) => {
+                        if self.saved.borrow().error.is_some() {
+                            info!(
+                                "{} is saved again",
+                                self.storage.location(SCIM_POPULATION_FILE)
+                            );
+                        }
+                        self.saved.send_replace(Saved {
+                            generation,
+                            error: None,
+                        });
+                        continue;
+                    }
+                    Err(e) => {
+                        warn!("cannot save the pushed population: {e}; retrying in 1 s");
+                        self.saved.send_modify(|s| s.error = Some(e.to_string()));
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                }
+            }
+            if *stop.borrow() {
+                return;
+            }
+            tokio::select! {
+                () = self.dirty.notified() => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
