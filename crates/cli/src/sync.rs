@@ -84,7 +84,8 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         stop_on_signal(stop.clone());
     }
     let storage = crate::open_storage(&storage_settings).await?;
-    let desired = run::load_prepared(storage.as_ref(), &args.input)
+    refuse_scim_servers_files(storage.as_ref()).await?;
+    let desired = run::load_prepared(storage.as_ref(), &args.input, run::Source::WholeStaff)
         .await
         .map_err(policy)?;
     let client = client(&settings, api.api_key)?;
@@ -194,6 +195,25 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         run::remove_empty_groups_after(&planned, &executed, &client, storage.as_ref())
             .await
             .map_err(policy)?;
+    }
+    Ok(())
+}
+
+/// scim-server syncs its own `var/` and leaves alone the TimeCamp users its
+/// provider never pushed; sync-users takes `var/users.json` for the whole
+/// staff and would disable them.
+async fn refuse_scim_servers_files(
+    storage: &dyn scim_core::storage::Storage,
+) -> anyhow::Result<()> {
+    use scim_core::storage::SCIM_POPULATION_FILE;
+    if storage.exists(SCIM_POPULATION_FILE).await? {
+        anyhow::bail!(
+            "{} is here: these stage files are scim-server's, which syncs them itself. sync-users \
+             would take the pushed users for the whole staff and disable every TimeCamp user the \
+             identity provider never pushed, so it stops; nothing was read or changed. To let \
+             scim-server apply a sync it refused, raise TIMECAMP_MAX_DEACTIVATIONS and restart it",
+            storage.location(SCIM_POPULATION_FILE)
+        );
     }
     Ok(())
 }

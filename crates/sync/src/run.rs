@@ -62,12 +62,24 @@ pub enum RunError {
     EmptyGroupsFailed(usize),
 }
 
+/// Which users a prepared file speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The whole staff (a fetcher's file): a file without an active user
+    /// would disable everyone, and is refused.
+    WholeStaff,
+    /// Only the people it lists (scim-server's pushed population, with
+    /// `SyncOptions::leave_users_not_in_source`): all of them may have left.
+    Listed,
+}
+
 /// Reads the prepared users and checks them before TimeCamp is read: a
-/// missing, malformed or invalid file, or one without any active user (a
-/// run on it would disable everyone), stops the run.
+/// missing, malformed or invalid file, or (from a source of the whole
+/// staff) one without any active user, stops the run.
 pub async fn load_prepared(
     storage: &dyn Storage,
     input: &str,
+    source: Source,
 ) -> Result<Vec<TimecampUser>, RunError> {
     if !storage.exists(input).await.map_err(StageFileError::from)? {
         return Err(RunError::MissingInput {
@@ -86,7 +98,8 @@ pub async fn load_prepared(
             count: problems.len(),
         });
     }
-    if !desired.iter().any(|d| d.timecamp_status == Status::Active) {
+    if source == Source::WholeStaff && !desired.iter().any(|d| d.timecamp_status == Status::Active)
+    {
         return Err(RunError::Refused(format!(
             "{input} has no active user: refusing to sync, since that would disable everyone. Nothing was changed. \
              Check the fetch (var/users.json) and run prepare-timecamp again"
@@ -341,7 +354,12 @@ mod tests {
         if let Some(text) = contents {
             std::fs::write(dir.path().join("prepared.json"), text).unwrap();
         }
-        load_prepared(&LocalStorage::new(dir.path()), "prepared.json").await
+        load_prepared(
+            &LocalStorage::new(dir.path()),
+            "prepared.json",
+            Source::WholeStaff,
+        )
+        .await
     }
 
     fn record(email: &str, status: &str) -> String {
@@ -376,5 +394,18 @@ mod tests {
         ));
         let fine = format!("[{}]", record("a@x.com", "active"));
         assert_eq!(load(Some(&fine)).await.unwrap().len(), 1);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("prepared.json"), &only_inactive).unwrap();
+        let listed = load_prepared(
+            &LocalStorage::new(dir.path()),
+            "prepared.json",
+            Source::Listed,
+        )
+        .await;
+        assert_eq!(
+            listed.unwrap().len(),
+            1,
+            "a source of listed people may have only leavers"
+        );
     }
 }

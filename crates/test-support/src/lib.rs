@@ -117,6 +117,12 @@ pub(crate) fn serve(app: axum::Router) -> std::net::SocketAddr {
     rx.recv().expect("the fake started")
 }
 
+/// A throw-away CA (`ca.pem`) and a server certificate it signed for
+/// `alt_names` (`server.pem`, `server.key`), written into `dir`.
+pub fn make_certificates(dir: &std::path::Path, alt_names: &str) {
+    slapd::make_certificates_for(dir, alt_names);
+}
+
 /// Standard base64 with padding (LDIF values, Basic auth in fakes).
 pub fn base64(bytes: &[u8]) -> String {
     const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -32,6 +32,9 @@ pub const BASE_PATH: &str = "/scim/v2";
 pub const MAX_BODY: usize = 1024 * 1024;
 /// Most time from a request's first byte to its answer (the body included).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Requests handled at once (their bodies read, their changes made); the
+/// others wait for a turn, so memory stays bounded however many connect.
+pub const MAX_IN_FLIGHT: usize = 64;
 const SCIM_JSON: &str = "application/scim+json";
 
 pub struct App {
@@ -39,6 +42,8 @@ pub struct App {
     pub token: Secret,
     /// Whether this process terminates TLS itself (for the URLs in answers).
     pub tls: bool,
+    /// Turns for [`MAX_IN_FLIGHT`].
+    pub turns: Arc<tokio::sync::Semaphore>,
 }
 
 type Shared = Arc<App>;
@@ -86,6 +91,7 @@ pub fn router(app: Shared) -> Router {
         .route("/health", get(health))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(app.clone(), one_turn))
         .layer(middleware::from_fn(scim_errors))
         .layer(middleware::from_fn(time_limit))
         .with_state(app)
@@ -131,8 +137,22 @@ async fn authorize(State(app): State<Shared>, request: Request, next: Next) -> R
     response
 }
 
-/// A request gets [`REQUEST_TIMEOUT`] in all, its body included.
+/// A request gets [`REQUEST_TIMEOUT`] in all, its body included; one that
+/// announces a body over [`MAX_BODY`] is refused before it is read (a body
+/// without a length is cut off at the limit as it streams).
 async fn time_limit(request: Request, next: Next) -> Response {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY as u64) {
+        return error(&ScimError::new(
+            413,
+            None,
+            format!("the body is larger than {MAX_BODY} bytes"),
+        ));
+    }
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
         Ok(response) => response,
         Err(_) => error(&ScimError::new(
@@ -144,6 +164,15 @@ async fn time_limit(request: Request, next: Next) -> Response {
             ),
         )),
     }
+}
+
+/// Waits for one of the [`MAX_IN_FLIGHT`] turns (within the request's time
+/// limit) before the body is read.
+async fn one_turn(State(app): State<Shared>, request: Request, next: Next) -> Response {
+    let Ok(_turn) = app.turns.clone().acquire_owned().await else {
+        return error(&ScimError::new(503, None, "the server is stopping"));
+    };
+    next.run(request).await
 }
 
 /// axum answers some errors itself (405, 413, 415) in plain text; clients
@@ -604,12 +633,14 @@ async fn health(State(app): State<Shared>) -> Response {
             p.revision() != p.synced().revision,
         )
     });
+    let syncs = app.store.sync_status();
     let body = json!({
         "status": if app.store.last_save_error().is_none() { "healthy" } else { "unhealthy" },
         "service": "timecamp-scim-server",
         "users": users,
         "groups": groups,
         "unsynced_changes": unsynced,
+        "syncs": {"runs": syncs.runs, "last": syncs.last, "last_finished": syncs.last_finished},
         "save_error": app.store.last_save_error(),
     });
     let status = if app.store.last_save_error().is_none() {

@@ -53,10 +53,13 @@ pub struct Args {
     pub debug: bool,
 }
 
-/// Connections served at once; more wait in the kernel's queue.
-pub const MAX_CONNECTIONS: usize = 128;
+/// Connections served at once; more wait in the kernel's queue (which holds
+/// [`BACKLOG`]). Below the usual limit of 1,024 open files.
+pub const MAX_CONNECTIONS: usize = 512;
+/// Connections the kernel queues for the server beyond those it serves.
+const BACKLOG: u32 = 4096;
 /// Time to send a request's headers, and most idle time between requests.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// On SIGTERM, time for the requests in flight.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Shortest bearer token accepted.
@@ -170,8 +173,7 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
         Arc::from(crate::open_storage(&StorageSettings::from_env(&env)?).await?);
     let store = store::Store::open(storage.clone()).await?;
 
-    let listener = tokio::net::TcpListener::bind(settings.addr)
-        .await
+    let listener = listen(settings.addr)
         .with_context(|| format!("cannot listen on {} (SCIM_HOST, SCIM_PORT)", settings.addr))?;
     let bound = crate::serve::bound(&listener, settings.addr);
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -205,6 +207,7 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
         store: store.clone(),
         token: settings.token,
         tls: tls.is_some(),
+        turns: Arc::new(tokio::sync::Semaphore::new(http::MAX_IN_FLIGHT)),
     });
     let limits = crate::serve::Limits {
         header_timeout: HEADER_TIMEOUT,
@@ -244,6 +247,19 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
     }
     info!("scim-server stopped");
     Ok(())
+}
+
+/// A listening socket with a long queue: a provider's burst of connections
+/// waits there instead of having its connection attempts dropped and retried
+/// seconds later.
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 /// SIGTERM (Docker, Kubernetes) or Ctrl-C.

@@ -180,11 +180,21 @@ impl Pipeline {
             ),
             Err(e) => warn!("The sync failed: {e:#}"),
         }
-        if matches!(
+        let ran = matches!(
             attempt,
             Attempt::Synced | Attempt::Refused | Attempt::Failed
-        ) && let Some(settings) = &self.notify
-        {
+        );
+        self.store.sync_ended(
+            match attempt {
+                Attempt::Synced => "synced",
+                Attempt::Unchanged => "unchanged",
+                Attempt::Empty => "nothing pushed",
+                Attempt::Refused => "refused",
+                Attempt::Failed => "failed",
+            },
+            ran,
+        );
+        if ran && let Some(settings) = &self.notify {
             let error = result.as_ref().err().map(|e| format!("{e:#}"));
             notify::send(settings, PROGRAM, outcome, code, error.as_deref()).await;
         }
@@ -264,9 +274,13 @@ impl Pipeline {
         let api = self.settings.require_api()?;
         let mut options = scim_sync::sync_options(&self.settings, &api);
         options.leave_users_not_in_source = true;
-        let desired = run::load_prepared(self.storage.as_ref(), TIMECAMP_USERS_FILE)
-            .await
-            .map_err(policy)?;
+        let desired = run::load_prepared(
+            self.storage.as_ref(),
+            TIMECAMP_USERS_FILE,
+            run::Source::Listed,
+        )
+        .await
+        .map_err(policy)?;
         let client = crate::sync::client(&self.settings, api.api_key)?;
         let planned = run::plan_run(&client, self.storage.as_ref(), desired, options)
             .await

@@ -43,6 +43,18 @@ pub struct Store {
     storage: Arc<dyn Storage>,
     saved: watch::Sender<Saved>,
     dirty: Notify,
+    syncs: Mutex<SyncStatus>,
+}
+
+/// The syncs since start, for `/health`.
+#[derive(Debug, Clone, Default)]
+pub struct SyncStatus {
+    /// Attempts that ran (synced, refused or failed; not the ones with nothing to do).
+    pub runs: u64,
+    /// How the last one ended: `synced`, `unchanged`, `refused`, `failed`.
+    pub last: Option<&'static str>,
+    /// When it ended (RFC 3339, UTC).
+    pub last_finished: Option<String>,
 }
 
 /// The population file could not be read at start.
@@ -109,6 +121,7 @@ impl Store {
             storage,
             saved: watch::channel(Saved::default()).0,
             dirty: Notify::new(),
+            syncs: Mutex::default(),
         }))
     }
 
@@ -182,6 +195,21 @@ impl Store {
     /// The writer's progress, for `/health` and the debounce.
     pub fn subscribe(&self) -> watch::Receiver<Saved> {
         self.saved.subscribe()
+    }
+
+    /// Records how a sync attempt ended.
+    pub fn sync_ended(&self, outcome: &'static str, ran: bool) {
+        let mut s = self.syncs.lock().unwrap_or_else(|p| p.into_inner());
+        if ran {
+            s.runs += 1;
+        }
+        s.last = Some(outcome);
+        s.last_finished =
+            Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
+
+    pub fn sync_status(&self) -> SyncStatus {
+        self.syncs.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn last_save_error(&self) -> Option<String> {

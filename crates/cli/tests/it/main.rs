@@ -26,6 +26,7 @@ mod panic_hook;
 mod prepare_cli;
 mod prepare_golden;
 mod s3_storage;
+mod scim_server;
 mod signed_assertions;
 mod stage_list;
 mod sync_safety;
