@@ -78,9 +78,29 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         repeat: usize,
     },
+    /// scim-server as Entra ID's initial cycle meets it: USERS POSTs as fast as
+    /// the client sends them, then the one debounced sync against the fake
+    /// TimeCamp (with a fixed latency on every request)
+    Scim {
+        /// Users pushed
+        #[arg(long, default_value_t = 5000)]
+        users: usize,
+        /// Requests the client keeps in flight (Entra ID sends several at once)
+        #[arg(long, value_delimiter = ',', default_value = "1,8")]
+        concurrency: Vec<usize>,
+        /// Latency the fake TimeCamp adds to every request, in milliseconds
+        #[arg(long, default_value_t = 50)]
+        latency_ms: u64,
+        /// SCIM_SYNC_DELAY_SECONDS of the server
+        #[arg(long, default_value_t = 30)]
+        delay_seconds: u64,
+    },
     /// (internal) run prepare in DIR and print `<seconds> <peak kB>`
     #[command(hide = true)]
     MeasurePrepare { dir: PathBuf },
+    /// (internal) run scim-server in DIR with this process's environment
+    #[command(hide = true)]
+    ServeScim { dir: PathBuf },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -126,6 +146,26 @@ fn main() -> anyhow::Result<()> {
             concurrency,
             repeat.max(1),
         ),
+        Cmd::Scim {
+            users,
+            concurrency,
+            latency_ms,
+            delay_seconds,
+        } => bench_scim(
+            users,
+            &concurrency,
+            Duration::from_millis(latency_ms),
+            delay_seconds,
+        ),
+        Cmd::ServeScim { dir } => {
+            std::env::set_current_dir(&dir)?;
+            match timecamp_scim::run_stage(false, |env| {
+                timecamp_scim::scim_server::run(env, timecamp_scim::scim_server::Args { debug: false })
+            }) {
+                code if code == std::process::ExitCode::SUCCESS => Ok(()),
+                _ => bail!("scim-server failed (see its log)"),
+            }
+        }
     }
 }
 
@@ -448,6 +488,181 @@ fn bench_churn(latency: Duration, concurrency: usize, repeat: usize) -> anyhow::
         }
     }
     Ok(())
+}
+
+const SCIM_TOKEN: &str = "scim-bench-token-0123456789";
+
+/// What one scim-server benchmark run measured.
+struct ScimRun {
+    push_secs: f64,
+    sync_secs: f64,
+    syncs: u64,
+    reads: usize,
+    writes: usize,
+    peak_rss_kib: u64,
+}
+
+fn bench_scim(users: usize, concurrencies: &[usize], latency: Duration, delay: u64) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot find the scim-bench executable")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    println!(
+        "| users | client concurrency | pushes/s | pushing (s) | quiet period (s) | syncs | sync (s) | TimeCamp reads | TimeCamp writes | server peak RSS (MiB) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for &c in concurrencies {
+        let r = runtime.block_on(scim_once(&exe, users, c.max(1), latency, delay))?;
+        println!(
+            "| {users} | {c} | {:.0} | {:.1} | {delay} | {} | {:.1} | {} | {} | {:.1} |",
+            users as f64 / r.push_secs,
+            r.push_secs,
+            r.syncs,
+            r.sync_secs,
+            r.reads,
+            r.writes,
+            r.peak_rss_kib as f64 / 1024.0
+        );
+    }
+    Ok(())
+}
+
+/// Entra ID's create request for person `i`: 20 departments of two levels.
+fn entra_user(i: usize) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        "externalId": format!("E{i}"),
+        "userName": format!("person.{i}@example.com"),
+        "active": true,
+        "displayName": format!("Person {i}"),
+        "emails": [{"primary": true, "type": "work", "value": format!("person.{i}@example.com")}],
+        "name": {"formatted": format!("Person {i}"), "familyName": format!("{i}"), "givenName": "Person"},
+        "title": format!("Title {}", i % 8),
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": format!("Division {}/Team {}", i % 5, i % 20)},
+    })
+}
+
+async fn scim_once(
+    exe: &Path,
+    users: usize,
+    concurrency: usize,
+    latency: Duration,
+    delay: u64,
+) -> anyhow::Result<ScimRun> {
+    let fake = scim_test_support::FakeTimecamp::start(10).latency(latency);
+    let dir = tempfile::tempdir()?;
+    let log = dir.path().join("scim.log");
+    let mut child = Command::new(exe)
+        .arg("serve-scim")
+        .arg(dir.path())
+        .env_clear()
+        .env("TIMECAMP_API_URL", fake.url())
+        .env("TIMECAMP_API_KEY", scim_test_support::TOKEN)
+        .env("TIMECAMP_ROOT_GROUP_ID", "10")
+        .env("SCIM_BEARER_TOKEN", SCIM_TOKEN)
+        .env("SCIM_PORT", "0")
+        .env("SCIM_SYNC_DELAY_SECONDS", delay.to_string())
+        .env("DISABLE_FILE_LOGGING", "true")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log)?)
+        .spawn()?;
+    let result = drive_scim(&mut child, &log, &fake, users, concurrency, delay).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    result.with_context(|| {
+        format!(
+            "the scim-server run failed; its log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    })
+}
+
+async fn drive_scim(
+    child: &mut std::process::Child,
+    log: &Path,
+    fake: &scim_test_support::FakeTimecamp,
+    users: usize,
+    concurrency: usize,
+    delay: u64,
+) -> anyhow::Result<ScimRun> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let root = loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(rest) = text.split("SCIM base URL ").nth(1) {
+            break rest.split_whitespace().next().unwrap_or_default().to_owned();
+        }
+        if child.try_wait()?.is_some() || Instant::now() > deadline {
+            bail!("scim-server did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let health_url = root.replace("/scim/v2", "/health");
+    let client = reqwest::Client::new();
+    let turns = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..users {
+        let (client, url, turns) = (client.clone(), format!("{root}/Users"), turns.clone());
+        tasks.spawn(async move {
+            let _turn = turns.acquire_owned().await?;
+            let resp = client
+                .post(url)
+                .bearer_auth(SCIM_TOKEN)
+                .header("content-type", "application/scim+json")
+                .body(entra_user(i).to_string())
+                .send()
+                .await?;
+            if resp.status().as_u16() != 201 {
+                bail!("POST /Users answered {}", resp.status());
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    let push_secs = start.elapsed().as_secs_f64();
+    // The sync, then one more quiet period to see that it was the only one.
+    let deadline = Instant::now() + Duration::from_secs(3600);
+    let health = loop {
+        let h: Value = client.get(&health_url).send().await?.json().await?;
+        if h["unsynced_changes"] == false && h["syncs"]["last"] == "synced" {
+            break h;
+        }
+        if Instant::now() > deadline {
+            bail!("no sync finished: {h}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(delay + 2)).await;
+    let after: Value = client.get(&health_url).send().await?.json().await?;
+    let time = |v: &Value| {
+        v.as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .context("no sync time in /health")
+    };
+    let sync_secs = (time(&health["syncs"]["last_finished"])? - time(&health["syncs"]["last_started"])?)
+        .num_milliseconds() as f64
+        / 1000.0;
+    if fake.user_count() != users {
+        bail!("TimeCamp has {} users, not {users}", fake.user_count());
+    }
+    let requests = fake.requests();
+    let writes = requests.iter().filter(|r| r.is_write()).count();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))?;
+    let peak_rss_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM")?;
+    Ok(ScimRun {
+        push_secs,
+        sync_secs,
+        syncs: after["syncs"]["runs"].as_u64().unwrap_or_default(),
+        reads: requests.len() - writes,
+        writes,
+        peak_rss_kib,
+    })
 }
 
 #[cfg(test)]

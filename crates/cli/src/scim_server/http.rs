@@ -640,7 +640,7 @@ async fn health(State(app): State<Shared>) -> Response {
         "users": users,
         "groups": groups,
         "unsynced_changes": unsynced,
-        "syncs": {"runs": syncs.runs, "last": syncs.last, "last_finished": syncs.last_finished},
+        "syncs": {"runs": syncs.runs, "last": syncs.last, "last_started": syncs.last_started, "last_finished": syncs.last_finished},
         "save_error": app.store.last_save_error(),
     });
     let status = if app.store.last_save_error().is_none() {

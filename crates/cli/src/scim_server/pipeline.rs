@@ -163,6 +163,7 @@ impl Pipeline {
 
     /// One sync, with its alert.
     pub async fn attempt(&self) -> Attempt {
+        self.store.sync_started();
         let result = self.sync().await;
         let (attempt, outcome, code) = match &result {
             Ok(a) => (*a, Outcome::Success, 0),

@@ -53,8 +53,13 @@ pub struct SyncStatus {
     pub runs: u64,
     /// How the last one ended: `synced`, `unchanged`, `refused`, `failed`.
     pub last: Option<&'static str>,
-    /// When it ended (RFC 3339, UTC).
+    /// When the last one started and ended (RFC 3339, UTC).
+    pub last_started: Option<String>,
     pub last_finished: Option<String>,
+}
+
+fn now_millis() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// The population file could not be read at start.
@@ -197,6 +202,11 @@ impl Store {
         self.saved.subscribe()
     }
 
+    /// Records that a sync attempt starts.
+    pub fn sync_started(&self) {
+        self.syncs.lock().unwrap_or_else(|p| p.into_inner()).last_started = Some(now_millis());
+    }
+
     /// Records how a sync attempt ended.
     pub fn sync_ended(&self, outcome: &'static str, ran: bool) {
         let mut s = self.syncs.lock().unwrap_or_else(|p| p.into_inner());
@@ -204,8 +214,7 @@ impl Store {
             s.runs += 1;
         }
         s.last = Some(outcome);
-        s.last_finished =
-            Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        s.last_finished = Some(now_millis());
     }
 
     pub fn sync_status(&self) -> SyncStatus {
