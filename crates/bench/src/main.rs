@@ -160,7 +160,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::ServeScim { dir } => {
             std::env::set_current_dir(&dir)?;
             match timecamp_scim::run_stage(false, |env| {
-                timecamp_scim::scim_server::run(env, timecamp_scim::scim_server::Args { debug: false })
+                timecamp_scim::scim_server::run(
+                    env,
+                    timecamp_scim::scim_server::Args { debug: false },
+                )
             }) {
                 code if code == std::process::ExitCode::SUCCESS => Ok(()),
                 _ => bail!("scim-server failed (see its log)"),
@@ -502,7 +505,12 @@ struct ScimRun {
     peak_rss_kib: u64,
 }
 
-fn bench_scim(users: usize, concurrencies: &[usize], latency: Duration, delay: u64) -> anyhow::Result<()> {
+fn bench_scim(
+    users: usize,
+    concurrencies: &[usize],
+    latency: Duration,
+    delay: u64,
+) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find the scim-bench executable")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -589,7 +597,11 @@ async fn drive_scim(
     let root = loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         if let Some(rest) = text.split("SCIM base URL ").nth(1) {
-            break rest.split_whitespace().next().unwrap_or_default().to_owned();
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
         }
         if child.try_wait()?.is_some() || Instant::now() > deadline {
             bail!("scim-server did not start");
@@ -641,8 +653,9 @@ async fn drive_scim(
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .context("no sync time in /health")
     };
-    let sync_secs = (time(&health["syncs"]["last_finished"])? - time(&health["syncs"]["last_started"])?)
-        .num_milliseconds() as f64
+    let sync_secs = (time(&health["syncs"]["last_finished"])?
+        - time(&health["syncs"]["last_started"])?)
+    .num_milliseconds() as f64
         / 1000.0;
     if fake.user_count() != users {
         bail!("TimeCamp has {} users, not {users}", fake.user_count());

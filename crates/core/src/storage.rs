@@ -25,6 +25,9 @@ pub const VACATION_FILE: &str = "var/vacation.json";
 /// The users and groups an identity provider pushed to scim-server, with the
 /// ids it gave them; scim-server writes `var/users.json` from it.
 pub const SCIM_POPULATION_FILE: &str = "var/scim_population.json";
+/// What changed in the pushed population since `var/scim_population.json`
+/// was written (scim-server).
+pub const SCIM_CHANGES_FILE: &str = "var/scim_population.changes.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

@@ -31,7 +31,7 @@ pub mod schema;
 pub mod source;
 
 pub use error::{ScimError, ScimType};
-pub use population::{LoadError, Population, Query, Stamp, Stored, Synced};
+pub use population::{LoadError, Loaded, Population, Query, Stamp, Stored, Synced};
 pub use resource::Selection;
 pub use schema::Kind;
 pub use source::{Derived, GroupSource, Note, source_users};

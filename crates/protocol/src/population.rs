@@ -125,6 +125,8 @@ pub struct Population {
     user_names: HashMap<String, String>,
     /// Member id → the groups it is a direct member of.
     member_of: HashMap<String, BTreeSet<String>>,
+    /// Resources changed since [`Population::take_changed`] last ran.
+    changed: BTreeSet<(Kind, String)>,
 }
 
 /// What a change needs from outside: the time, and a fresh id.
@@ -167,18 +169,58 @@ pub enum LoadError {
     DuplicateId(String),
     #[error("two users have the userName {0}")]
     DuplicateUserName(String),
+    #[error("the changes file follows snapshot {changes}, but the snapshot is number {snapshot}")]
+    Mismatch { changes: u64, snapshot: u64 },
 }
 
 const FORMAT: u32 = 1;
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
+#[derive(Serialize)]
+struct SnapshotOut<'a> {
     format: u32,
+    snapshot: u64,
+    revision: u64,
+    synced: &'a Synced,
+    users: Vec<&'a Stored>,
+    groups: Vec<&'a Stored>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnapshotIn {
+    #[allow(dead_code)] // checked before the whole is read
+    format: u32,
+    snapshot: u64,
     revision: u64,
     synced: Synced,
     users: Vec<Stored>,
     groups: Vec<Stored>,
+}
+
+#[derive(Serialize)]
+struct ChangesOut<'a> {
+    format: u32,
+    base: u64,
+    revision: u64,
+    synced: &'a Synced,
+    users: Vec<&'a Stored>,
+    groups: Vec<&'a Stored>,
+    removed_users: Vec<&'a str>,
+    removed_groups: Vec<&'a str>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangesIn {
+    #[allow(dead_code)] // checked before the whole is read
+    format: u32,
+    base: u64,
+    revision: u64,
+    synced: Synced,
+    users: Vec<Stored>,
+    groups: Vec<Stored>,
+    removed_users: Vec<String>,
+    removed_groups: Vec<String>,
 }
 
 impl Population {
@@ -319,7 +361,9 @@ impl Population {
     pub fn delete(&mut self, kind: Kind, id: &str, now: &str) -> Result<(), ScimError> {
         self.live(kind, id)?;
         let groups: Vec<String> = self.member_of.remove(id).into_iter().flatten().collect();
+        self.changed.insert((kind, id.to_owned()));
         for gid in groups {
+            self.changed.insert((Kind::Group, gid.clone()));
             if let Some(group) = self.groups.get_mut(&gid) {
                 if let Some(Value::Array(members)) = group.attributes.get_mut("members") {
                     members.retain(|m| m.get("value").and_then(Value::as_str) != Some(id));
@@ -429,6 +473,7 @@ impl Population {
 
     /// Adds a new resource and its index entries.
     fn store(&mut self, kind: Kind, row: Stored) {
+        self.changed.insert((kind, row.id.clone()));
         match kind {
             Kind::User => {
                 self.forget_deleted_like(&row);
@@ -467,6 +512,7 @@ impl Population {
             .collect();
         for id in gone {
             self.users.remove(&id);
+            self.changed.insert((Kind::User, id));
         }
     }
 
@@ -474,6 +520,7 @@ impl Population {
         let Some(mut row) = self.table(kind).get(id).cloned() else {
             return;
         };
+        self.changed.insert((kind, id.to_owned()));
         match kind {
             Kind::User => {
                 if let Some(old) = row.user_name() {
@@ -668,68 +715,171 @@ impl Population {
         out
     }
 
-    /// The saved form: compact JSON, resources in creation order.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let file = File {
+    /// The resources changed since the last call (what the next save must hold).
+    pub fn take_changed(&mut self) -> BTreeSet<(Kind, String)> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// The whole population, saved as snapshot `number`: compact JSON,
+    /// resources in creation order.
+    pub fn snapshot_bytes(&self, number: u64) -> Vec<u8> {
+        let file = SnapshotOut {
             format: FORMAT,
+            snapshot: number,
             revision: self.revision,
-            synced: self.synced.clone(),
-            users: self.users.iter().cloned().collect(),
-            groups: self.groups.iter().cloned().collect(),
+            synced: &self.synced,
+            users: self.users.iter().collect(),
+            groups: self.groups.iter().collect(),
         };
         // Strings, numbers and maps with string keys always serialise.
         serde_json::to_vec(&file).unwrap_or_default()
     }
 
-    /// Reads the saved form back, checking what the operations keep true.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LoadError> {
-        #[derive(Deserialize)]
-        struct Header {
-            format: u32,
-        }
-        let header: Header =
-            serde_json::from_slice(bytes).map_err(|e| LoadError::Shape(e.to_string()))?;
-        if header.format != FORMAT {
-            return Err(LoadError::Format(header.format));
-        }
-        let file: File =
-            serde_json::from_slice(bytes).map_err(|e| LoadError::Shape(e.to_string()))?;
+    /// The resources `ids` as they are now (or their removal), for the
+    /// changes file kept beside snapshot `base`: a save costs what changed
+    /// since the snapshot, not the whole population.
+    pub fn changes_bytes(&self, base: u64, ids: &BTreeSet<(Kind, String)>) -> Vec<u8> {
+        let present = |kind: Kind| -> Vec<&Stored> {
+            self.table(kind)
+                .iter()
+                .filter(|r| ids.contains(&(kind, r.id.clone())))
+                .collect()
+        };
+        let removed = |kind: Kind| -> Vec<&str> {
+            ids.iter()
+                .filter(|(k, id)| *k == kind && self.table(kind).get(id).is_none())
+                .map(|(_, id)| id.as_str())
+                .collect()
+        };
+        let file = ChangesOut {
+            format: FORMAT,
+            base,
+            revision: self.revision,
+            synced: &self.synced,
+            users: present(Kind::User),
+            groups: present(Kind::Group),
+            removed_users: removed(Kind::User),
+            removed_groups: removed(Kind::Group),
+        };
+        serde_json::to_vec(&file).unwrap_or_default()
+    }
+
+    /// Reads a snapshot and, when there is one, the changes file beside it.
+    /// A changes file older than the snapshot (the process stopped between
+    /// writing a snapshot and the next changes) is already in the snapshot.
+    pub fn load(snapshot: &[u8], changes: Option<&[u8]>) -> Result<Loaded, LoadError> {
+        let file: SnapshotIn = parse(snapshot)?;
         let mut pop = Population {
             revision: file.revision,
             synced: file.synced,
             ..Default::default()
         };
-        for (kind, rows) in [(Kind::User, file.users), (Kind::Group, file.groups)] {
-            for row in rows {
-                if pop.users.get(&row.id).is_some() || pop.groups.get(&row.id).is_some() {
-                    return Err(LoadError::DuplicateId(row.id));
-                }
-                if kind == Kind::User
-                    && row.deleted.is_none()
-                    && let Some(name) = row.user_name()
-                    && pop
-                        .user_names
-                        .insert(name.to_lowercase(), row.id.clone())
-                        .is_some()
+        for row in file.users {
+            pop.users.insert(row);
+        }
+        for row in file.groups {
+            pop.groups.insert(row);
+        }
+        let mut pending = BTreeSet::new();
+        if let Some(bytes) = changes {
+            let c: ChangesIn = parse(bytes)?;
+            if c.base > file.snapshot {
+                return Err(LoadError::Mismatch {
+                    changes: c.base,
+                    snapshot: file.snapshot,
+                });
+            }
+            if c.base == file.snapshot {
+                pop.revision = c.revision;
+                pop.synced = c.synced;
+                for (kind, id) in c
+                    .removed_users
+                    .iter()
+                    .map(|id| (Kind::User, id))
+                    .chain(c.removed_groups.iter().map(|id| (Kind::Group, id)))
                 {
-                    return Err(LoadError::DuplicateUserName(name.to_owned()));
+                    match kind {
+                        Kind::User => pop.users.remove(id),
+                        Kind::Group => pop.groups.remove(id),
+                    };
+                    pending.insert((kind, id.clone()));
                 }
-                match kind {
-                    Kind::User => pop.users.insert(row),
-                    Kind::Group => {
-                        for member in row.member_ids() {
-                            pop.member_of
-                                .entry(member.to_owned())
-                                .or_default()
-                                .insert(row.id.clone());
-                        }
-                        pop.groups.insert(row);
+                for (kind, row) in c
+                    .users
+                    .into_iter()
+                    .map(|r| (Kind::User, r))
+                    .chain(c.groups.into_iter().map(|r| (Kind::Group, r)))
+                {
+                    pending.insert((kind, row.id.clone()));
+                    let table = match kind {
+                        Kind::User => &mut pop.users,
+                        Kind::Group => &mut pop.groups,
+                    };
+                    match table.get_mut(&row.id) {
+                        Some(slot) => *slot = row,
+                        None => table.insert(row),
                     }
                 }
             }
         }
-        Ok(pop)
+        pop.index()?;
+        Ok(Loaded {
+            population: pop,
+            snapshot: file.snapshot,
+            pending,
+        })
     }
+
+    /// Builds the indexes from the tables, checking what the operations keep true.
+    fn index(&mut self) -> Result<(), LoadError> {
+        for row in self.groups.iter() {
+            if self.users.get(&row.id).is_some() {
+                return Err(LoadError::DuplicateId(row.id.clone()));
+            }
+        }
+        for row in self.users.iter().filter(|r| r.deleted.is_none()) {
+            if let Some(name) = row.user_name()
+                && self
+                    .user_names
+                    .insert(name.to_lowercase(), row.id.clone())
+                    .is_some()
+            {
+                return Err(LoadError::DuplicateUserName(name.to_owned()));
+            }
+        }
+        for row in self.groups.iter() {
+            for member in row.member_ids() {
+                self.member_of
+                    .entry(member.to_owned())
+                    .or_default()
+                    .insert(row.id.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What [`Population::load`] gives back.
+#[derive(Debug)]
+pub struct Loaded {
+    pub population: Population,
+    /// The number of the snapshot read.
+    pub snapshot: u64,
+    /// The resources the changes file held: the next changes file holds them too.
+    pub pending: BTreeSet<(Kind, String)>,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, LoadError> {
+    #[derive(Deserialize)]
+    struct Header {
+        format: u32,
+    }
+    let header: Header =
+        serde_json::from_slice(bytes).map_err(|e| LoadError::Shape(e.to_string()))?;
+    if header.format != FORMAT {
+        return Err(LoadError::Format(header.format));
+    }
+    serde_json::from_slice(bytes).map_err(|e| LoadError::Shape(e.to_string()))
 }
 
 #[cfg(test)]
@@ -954,20 +1104,67 @@ pub(crate) mod tests {
             revision: 2,
             users_sha256: Some("ab".into()),
         });
-        let back = Population::from_bytes(&pop.to_bytes()).unwrap();
-        assert_eq!(back.to_bytes(), pop.to_bytes());
+        let back = Population::load(&pop.snapshot_bytes(1), None).unwrap();
+        assert_eq!((back.snapshot, back.pending.len()), (1, 0));
+        let back = back.population;
+        assert_eq!(back.snapshot_bytes(1), pop.snapshot_bytes(1));
         assert_eq!(back.revision(), 4);
         assert_eq!(
             back.get(Kind::User, &ann, B, &Selection::default()),
             pop.get(Kind::User, &ann, B, &Selection::default())
         );
         assert!(matches!(
-            Population::from_bytes(b"{\"format\": 9}"),
+            Population::load(b"{\"format\": 9}", None),
             Err(LoadError::Format(9))
         ));
         assert!(matches!(
-            Population::from_bytes(b"[]"),
+            Population::load(b"[]", None),
             Err(LoadError::Shape(_))
+        ));
+    }
+
+    #[test]
+    fn a_snapshot_and_its_changes_read_back_as_the_population_was() {
+        let mut pop = Population::default();
+        let mut next = ids();
+        let ann = add_user(&mut pop, &mut next, "ann@x.com", json!({}));
+        let bob = add_user(&mut pop, &mut next, "bob@x.com", json!({}));
+        let g = group(&mut pop, &mut next, "G", &[&ann, &bob]).unwrap();
+        let snapshot = pop.snapshot_bytes(7);
+        pop.take_changed();
+        // After the snapshot: a user created, one deleted (leaving the
+        // group), one changed, a group removed.
+        let cat = add_user(&mut pop, &mut next, "cat@x.com", json!({}));
+        pop.delete(Kind::User, &bob, "t").unwrap();
+        let body = json!({"schemas": [patch::PATCH_URN], "Operations": [{"op": "replace", "path": "displayName", "value": "Ann"}]});
+        pop.patch(Kind::User, &ann, &body, "t").unwrap();
+        let h = group(&mut pop, &mut next, "H", &[&cat]).unwrap();
+        pop.delete(Kind::Group, &h, "t").unwrap();
+        let changed = pop.take_changed();
+        let changes = pop.changes_bytes(7, &changed);
+        let loaded = Population::load(&snapshot, Some(&changes)).unwrap();
+        assert_eq!(loaded.pending, changed);
+        let back = loaded.population;
+        assert_eq!(back.snapshot_bytes(7), pop.snapshot_bytes(7));
+        let list = |p: &Population| p.list(Kind::User, &Query::default(), B).unwrap();
+        assert_eq!(list(&back), list(&pop), "the same users, in the same order");
+        assert_eq!(
+            back.get(Kind::Group, &g, B, &Selection::default()).unwrap()["members"],
+            json!([{"value": ann}])
+        );
+        // A changes file older than the snapshot is already in it.
+        let newer = pop.snapshot_bytes(8);
+        let stale = Population::load(&newer, Some(&changes)).unwrap();
+        assert_eq!(stale.population.snapshot_bytes(8), newer);
+        assert!(stale.pending.is_empty());
+        // One newer than the snapshot cannot be: the snapshot is written first.
+        let ahead = pop.changes_bytes(9, &changed);
+        assert!(matches!(
+            Population::load(&snapshot, Some(&ahead)),
+            Err(LoadError::Mismatch {
+                changes: 9,
+                snapshot: 7
+            })
         ));
     }
 

@@ -699,7 +699,7 @@ pub fn by_id(urn: &str) -> Option<&'static Schema> {
 static USER_EXTENSIONS: [&Schema; 1] = [&ENTERPRISE_USER];
 
 /// The two kinds of resource the endpoint keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     User,
     Group,

@@ -1,33 +1,46 @@
 //! The pushed population in memory and on storage.
 //!
-//! A change is made in memory and answered only once it is saved:
-//! `var/scim_population.json` is replaced whole, atomically (a temporary file
-//! renamed over it, or one S3 PUT), so a restart finds every change a
-//! provider was told succeeded. Saves are grouped: the writer saves the
-//! newest state, and every request whose change it holds is answered
-//! together, so a provider sending many changes at once waits for a few
-//! writes, not one each.
+//! A change is made in memory and answered only once it is saved, so a
+//! restart finds every change a provider was told succeeded. Two files, each
+//! replaced whole and atomically (a temporary file renamed over it, or one
+//! S3 PUT): `var/scim_population.json`, a numbered snapshot of everything,
+//! and `var/scim_population.changes.json`, the resources changed since that
+//! snapshot. A save writes the changes file, which stays small; when it
+//! would pass [`MAX_CHANGES_BYTES`], a new snapshot is written instead. So a
+//! save costs what changed, not the whole population, and a crash between
+//! the two files loses nothing: a changes file older than the snapshot is
+//! already in it.
 //!
-//! A save that fails (a full disk, S3 down) is retried every second; the
-//! requests waiting for it are answered 503 after [`SAVE_WAIT`], and
-//! `/health` says so until a save succeeds again.
+//! Saves are grouped: the writer saves the newest state, and every request
+//! whose change it holds is answered together. A save that fails (a full
+//! disk, S3 down) is retried every second; the requests waiting for it are
+//! answered 503 after [`SAVE_WAIT`], and `/health` says so until a save
+//! succeeds again.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use scim_core::storage::{SCIM_POPULATION_FILE, Storage};
-use scim_protocol::{Population, ScimError};
+use std::collections::BTreeSet;
+
+use scim_core::storage::{SCIM_CHANGES_FILE, SCIM_POPULATION_FILE, Storage};
+use scim_protocol::{Kind, Population, ScimError};
 use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
 /// How long a request waits for its change to be saved before it is answered 503.
 pub const SAVE_WAIT: Duration = Duration::from_secs(30);
+/// A changes file larger than this is replaced by a new snapshot.
+pub const MAX_CHANGES_BYTES: usize = 256 * 1024;
 
-/// The population and the count of changes made to it (of the population
-/// or of its sync record), which saves are measured against.
+/// The population, the count of changes made to it (of the population or of
+/// its sync record), which saves are measured against, and what is saved.
 struct State {
     population: Population,
     generation: u64,
+    /// The number of the snapshot on storage (0: none yet).
+    snapshot: u64,
+    /// The resources changed since that snapshot.
+    since_snapshot: BTreeSet<(Kind, String)>,
 }
 
 /// What the writer has saved.
@@ -87,41 +100,43 @@ impl Store {
     /// Reads the saved population, or starts empty when there is none.
     pub async fn open(storage: Arc<dyn Storage>) -> Result<Arc<Self>, OpenError> {
         let location = storage.location(SCIM_POPULATION_FILE);
-        let exists = storage
-            .exists(SCIM_POPULATION_FILE)
-            .await
-            .map_err(|source| OpenError::Read {
-                location: location.clone(),
-                source,
-            })?;
-        let population = if exists {
-            let bytes =
-                storage
-                    .read(SCIM_POPULATION_FILE)
-                    .await
-                    .map_err(|source| OpenError::Read {
+        let snapshot = read_if_there(storage.as_ref(), SCIM_POPULATION_FILE).await?;
+        let changes = read_if_there(storage.as_ref(), SCIM_CHANGES_FILE).await?;
+        let (population, number, since_snapshot) = match (snapshot, changes) {
+            (Some(snapshot), changes) => {
+                let loaded = Population::load(&snapshot, changes.as_deref()).map_err(|source| {
+                    OpenError::Load {
                         location: location.clone(),
                         source,
-                    })?;
-            let population = Population::from_bytes(&bytes).map_err(|source| OpenError::Load {
-                location: location.clone(),
-                source,
-            })?;
-            let (users, deleted) = population.user_counts();
-            info!(
-                "Read the pushed population from {location}: {users} users ({deleted} deleted more), {} groups, revision {}",
-                population.group_count(),
-                population.revision()
-            );
-            population
-        } else {
-            info!("No pushed population yet ({location}); starting empty");
-            Population::default()
+                    }
+                })?;
+                let (users, deleted) = loaded.population.user_counts();
+                info!(
+                    "Read the pushed population from {location}: {users} users ({deleted} deleted more), {} groups, revision {}",
+                    loaded.population.group_count(),
+                    loaded.population.revision()
+                );
+                (loaded.population, loaded.snapshot, loaded.pending)
+            }
+            (None, Some(_)) => {
+                return Err(OpenError::Load {
+                    location: storage.location(SCIM_CHANGES_FILE),
+                    source: scim_protocol::LoadError::Shape(format!(
+                        "it holds changes to {location}, which is missing"
+                    )),
+                });
+            }
+            (None, None) => {
+                info!("No pushed population yet ({location}); starting empty");
+                (Population::default(), 0, BTreeSet::new())
+            }
         };
         Ok(Arc::new(Self {
             state: Mutex::new(State {
                 population,
                 generation: 0,
+                snapshot: number,
+                since_snapshot,
             }),
             storage,
             saved: watch::channel(Saved::default()).0,
@@ -204,7 +219,10 @@ impl Store {
 
     /// Records that a sync attempt starts.
     pub fn sync_started(&self) {
-        self.syncs.lock().unwrap_or_else(|p| p.into_inner()).last_started = Some(now_millis());
+        self.syncs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last_started = Some(now_millis());
     }
 
     /// Records how a sync attempt ended.
@@ -230,17 +248,17 @@ impl Store {
         let mut stop = stop;
         loop {
             if self.lock().generation > self.saved.borrow().generation {
-                let (generation, bytes) = {
-                    let state = self.lock();
-                    (state.generation, state.population.to_bytes())
-                };
-                match self.storage.write(SCIM_POPULATION_FILE, bytes).await {
+                let (generation, file, bytes, snapshot) = self.next_save();
+                match self.storage.write(file, bytes).await {
                     Ok(()) => {
+                        if let Some(number) = snapshot {
+                            let mut state = self.lock();
+                            state.snapshot = number;
+                            // What changed while it was written is still in the population's list.
+                            state.since_snapshot.clear();
+                        }
                         if self.saved.borrow().error.is_some() {
-                            info!(
-                                "{} is saved again",
-                                self.storage.location(SCIM_POPULATION_FILE)
-                            );
+                            info!("The pushed population is saved again");
                         }
                         self.saved.send_replace(Saved {
                             generation,
@@ -265,4 +283,37 @@ impl Store {
             }
         }
     }
+
+    /// What to write now: the changes since the snapshot, or a new snapshot
+    /// (its number) when there is none yet or the changes grew too large.
+    fn next_save(&self) -> (u64, &'static str, Vec<u8>, Option<u64>) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let changed = state.population.take_changed();
+        state.since_snapshot.extend(changed);
+        if state.snapshot > 0 {
+            let bytes = state
+                .population
+                .changes_bytes(state.snapshot, &state.since_snapshot);
+            if bytes.len() <= MAX_CHANGES_BYTES {
+                return (state.generation, SCIM_CHANGES_FILE, bytes, None);
+            }
+        }
+        let number = state.snapshot + 1;
+        let bytes = state.population.snapshot_bytes(number);
+        (state.generation, SCIM_POPULATION_FILE, bytes, Some(number))
+    }
+}
+
+/// A stage file's bytes, or `None` when it does not exist.
+async fn read_if_there(storage: &dyn Storage, name: &str) -> Result<Option<Vec<u8>>, OpenError> {
+    let location = storage.location(name);
+    let read = |source| OpenError::Read {
+        location: location.clone(),
+        source,
+    };
+    if !storage.exists(name).await.map_err(read)? {
+        return Ok(None);
+    }
+    storage.read(name).await.map(Some).map_err(read)
 }
