@@ -30,6 +30,6 @@ RUN for program in $(timecamp-scim --list); do \
 WORKDIR /app
 USER 1000:1000
 VOLUME ["/app/var"]
-EXPOSE 8181
+EXPOSE 8181 8282
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["sync-users", "--help"]

@@ -360,7 +360,7 @@ pub const SETTINGS: &[Setting] = &[
         "SCIM_BEARER_TOKEN",
         "–",
         "scim-server",
-        "the token Entra ID or Okta sends (`Authorization: Bearer ...`; their \"secret token\" / \"API token\"); at least 16 characters; compared in constant time; required",
+        "the token Entra ID or Okta sends (`Authorization: Bearer ...`; their \"secret token\" / \"API token\"); at least 16 characters; compared in constant time (required)",
     ),
     s(
         "SCIM_HOST",

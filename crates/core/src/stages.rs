@@ -230,6 +230,14 @@ pub const STAGES: &[Stage] = &[
         writes: "runs the stages",
         flags: &[],
     },
+    Stage {
+        name: "scim-server",
+        original: None,
+        kind: Kind::Service,
+        reads: "SCIM 2.0 pushes from Entra ID or Okta",
+        writes: "`var/users.json`, then runs prepare and sync itself",
+        flags: &[],
+    },
 ];
 
 /// The stage called `name`.

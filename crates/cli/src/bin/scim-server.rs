@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use timecamp_scim::scim_server::{Args, run};
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     let args = Args::parse();
     timecamp_scim::run_stage(args.debug, |env| run(env, args))
 }

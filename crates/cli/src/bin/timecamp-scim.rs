@@ -36,6 +36,8 @@ mod http_service;
 mod prepare_timecamp;
 #[path = "remove-empty-groups.rs"]
 mod remove_empty_groups;
+#[path = "scim-server.rs"]
+mod scim_server;
 #[path = "sync-time-off.rs"]
 mod sync_time_off;
 #[path = "sync-users.rs"]
@@ -62,6 +64,7 @@ const PROGRAMS: &[(&str, Main)] = &[
     ("display-tree", display_tree::main),
     ("remove-empty-groups", remove_empty_groups::main),
     ("http-service", http_service::main),
+    ("scim-server", scim_server::main),
 ];
 
 fn main() -> ExitCode {

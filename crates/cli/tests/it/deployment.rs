@@ -110,6 +110,15 @@ fn compose_has_the_seed_readme_services_each_starting_a_real_stage() {
         services["http-service"]["ports"][0].as_str(),
         Some("8181:8181")
     );
+    assert_eq!(
+        services["scim-server"]["ports"][0].as_str(),
+        Some("8282:8282")
+    );
+    assert_eq!(
+        services["scim-server"]["environment"]["SCIM_HOST"].as_str(),
+        Some("0.0.0.0"),
+        "inside a container, 127.0.0.1 cannot be reached"
+    );
 }
 
 #[test]

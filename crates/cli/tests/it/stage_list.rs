@@ -78,6 +78,15 @@ const HELP_ALSO_NAMES: &[(&str, &[&str])] = &[
             "HTTP_SERVICE_TIMEOUT_SECONDS",
         ],
     ),
+    (
+        "scim-server",
+        &[
+            "SCIM_PORT",
+            "SCIM_SYNC_DELAY_SECONDS",
+            "TIMECAMP_API_KEY",
+            "TIMECAMP_ROOT_GROUP_ID",
+        ],
+    ),
 ];
 
 #[test]
