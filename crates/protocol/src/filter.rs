@@ -513,6 +513,88 @@ mod tests {
         );
     }
 
+    /// Random filters from the grammar, some with a character changed:
+    /// every one is answered, none panics, whatever it parses to.
+    #[test]
+    fn generated_filters_never_panic() {
+        const ATTRS: &[&str] = &[
+            "userName",
+            "emails.value",
+            "name.givenName",
+            "active",
+            "meta.created",
+            "title",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+            "x.y.z",
+            "groups.value",
+            "externalId",
+        ];
+        const OPS: &[&str] = &[
+            "eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "EQ", "regex",
+        ];
+        const VALUES: &[&str] = &[
+            "\"a\"",
+            "\"\\\"é\"",
+            "true",
+            "false",
+            "null",
+            "1",
+            "-0.5e3",
+            "\"2026-01-01T00:00:00Z\"",
+        ];
+        let mut seed: u64 = 0x5eed;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        fn expr(depth: usize, next: &mut dyn FnMut() -> usize) -> String {
+            let pick = |list: &[&str], next: &mut dyn FnMut() -> usize| {
+                list[next() % list.len()].to_owned()
+            };
+            match if depth == 0 { 0 } else { next() % 6 } {
+                0 | 1 => match next() % 4 {
+                    0 => format!("{} pr", pick(ATTRS, next)),
+                    _ => format!(
+                        "{} {} {}",
+                        pick(ATTRS, next),
+                        pick(OPS, next),
+                        pick(VALUES, next)
+                    ),
+                },
+                2 => format!("{} and {}", expr(depth - 1, next), expr(depth - 1, next)),
+                3 => format!("{} or {}", expr(depth - 1, next), expr(depth - 1, next)),
+                4 => format!("not ({})", expr(depth - 1, next)),
+                _ => format!("emails[type {} {}]", pick(OPS, next), pick(VALUES, next)),
+            }
+        }
+        let (mut parsed, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            let depth = next() % 5;
+            let mut text: Vec<char> = expr(depth, &mut next).chars().collect();
+            if next() % 3 == 0 && !text.is_empty() {
+                let at = next() % text.len();
+                text[at] = ['(', ')', '[', ']', '"', ' ', '\\', 'x', '.'][next() % 9];
+            }
+            let text: String = text.into_iter().collect();
+            match compile(Kind::User, &text) {
+                Ok(f) => {
+                    parsed += 1;
+                    f.matches(&ann());
+                }
+                Err(e) => {
+                    assert_eq!(e.scim_type, Some(ScimType::InvalidFilter), "{text}: {e}");
+                    refused += 1;
+                }
+            }
+        }
+        assert!(
+            parsed > 1000 && refused > 1000,
+            "{parsed} parsed, {refused} refused"
+        );
+    }
+
     #[test]
     fn the_user_name_lookup_is_recognised() {
         assert_eq!(

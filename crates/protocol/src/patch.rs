@@ -712,6 +712,75 @@ mod tests {
         );
     }
 
+    /// Random PATCH requests (paths from the grammar's pieces, values of
+    /// every JSON type): each is applied or refused, none panics.
+    #[test]
+    fn generated_patch_requests_never_panic() {
+        const PATHS: &[&str] = &[
+            "userName",
+            "emails",
+            "emails[type eq \"work\"]",
+            "emails[type eq \"work\"].value",
+            "name",
+            "name.givenName",
+            "active",
+            "groups",
+            "password",
+            "members[value eq \"1\"]",
+            ENTERPRISE_URN,
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+            "x[",
+            "emails[not (type pr)].display",
+            "addresses[primary eq true].country",
+            "",
+        ];
+        let values = [
+            json!(null),
+            json!(true),
+            json!("False"),
+            json!(7),
+            json!("a@x.com"),
+            json!([]),
+            json!([{"value": "b@x.com", "primary": true}]),
+            json!({"givenName": "A"}),
+            json!({"value": "m"}),
+            json!([1, [2]]),
+            json!({"department": "D"}),
+        ];
+        let mut seed: u64 = 0xfeed;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        let (mut applied, mut refused) = (0, 0);
+        for _ in 0..5_000 {
+            let ops: Vec<Value> = (0..next() % 4 + 1)
+                .map(|_| {
+                    let name = ["add", "Replace", "remove", "move"][next() % 4];
+                    let mut op = json!({ "op": name });
+                    if next() % 5 > 0 {
+                        op["path"] = json!(PATHS[next() % PATHS.len()]);
+                    }
+                    if next() % 4 > 0 {
+                        op["value"] = values[next() % values.len()].clone();
+                    }
+                    op
+                })
+                .collect();
+            match patch(Kind::User, ann(), Value::Array(ops)) {
+                Ok(_) => applied += 1,
+                Err(_) => refused += 1,
+            }
+        }
+        assert!(
+            applied > 100 && refused > 100,
+            "{applied} applied, {refused} refused"
+        );
+    }
+
     #[test]
     fn a_new_primary_value_takes_over() {
         let out = patch(
