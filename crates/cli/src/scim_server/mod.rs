@@ -169,8 +169,10 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
             var: "SCIM_TLS_CERT_FILE",
             message,
         })?;
+    let storage_settings = StorageSettings::from_env(&env)?;
     let storage: Arc<dyn scim_core::storage::Storage> =
-        Arc::from(crate::open_storage(&StorageSettings::from_env(&env)?).await?);
+        Arc::from(crate::open_storage(&storage_settings).await?);
+    let lock = crate::open_lock(&storage_settings).await?;
     let store = store::Store::open(storage.clone()).await?;
 
     let listener = listen(settings.addr)
@@ -202,6 +204,7 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
         groups: settings.groups,
         notify,
         stop: stop_flag.clone(),
+        lock,
     };
     let app = Arc::new(http::App {
         store: store.clone(),

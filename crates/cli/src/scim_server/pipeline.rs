@@ -1,7 +1,7 @@
 //! From pushes to TimeCamp: after a quiet period the usual stages run
 //! in-process on the pushed population, with everything they have when run
 //! from cron: `var/users.json` is written as a fetcher writes it, prepare
-//! writes `var/timecamp_users.json`, and the sync takes the `var/` lock and
+//! writes `var/timecamp_users.json`, and the sync takes the writers' lock and
 //! runs with its guards, its change journal and its alerts.
 //!
 //! When: [`Schedule`] decides. Each saved change moves the sync to
@@ -116,6 +116,8 @@ pub struct Pipeline {
     pub groups: GroupSource,
     pub notify: Option<NotifySettings>,
     pub stop: StopFlag,
+    /// The lock of the stages that change TimeCamp, where the stage files are.
+    pub lock: Box<dyn scim_core::lock::Lock>,
 }
 
 impl Pipeline {
@@ -250,18 +252,16 @@ impl Pipeline {
             TIMECAMP_USERS_FILE,
         )
         .await?;
+        // The lock of every stage that changes TimeCamp: a flock under var/,
+        // or an object in the bucket that CronJobs in other pods share. A
+        // lock lost while the sync runs stops it, as it stops sync-users.
         let wait = Duration::from_secs(self.settings.lock_wait_seconds);
-        let lock = tokio::task::spawn_blocking(move || {
-            scim_core::lock::acquire(
-                std::path::Path::new(scim_core::lock::TIMECAMP_LOCK_FILE),
-                PROGRAM,
-                wait,
-            )
-        })
-        .await
-        .context("the lock task stopped")??;
-        let applied = self.apply().await;
-        drop(lock);
+        let mut held = self.lock.acquire(PROGRAM, wait).await?;
+        let applied = tokio::select! {
+            applied = self.apply() => applied,
+            lost = held.lost() => Err(lost.into()),
+        };
+        held.release().await;
         applied?;
         self.store.mark_synced(Synced {
             revision,

@@ -1031,6 +1031,10 @@ fn the_pushed_population_lives_in_s3_when_storage_is_s3() {
     );
     assert!(moto.get("scim", "team-a/var/users.json").is_some());
     assert!(!p.exists("var/scim_population.json"));
+    // The sync's lock was an object in the bucket, which the CronJobs of
+    // other pods share, and it is released; no lock file on the pod's disk.
+    assert!(!p.exists("var/timecamp.lock"), "no local lock with S3");
+    assert!(moto.get("scim", "team-a/var/timecamp.lock").is_none());
     assert_eq!(s.terminate().code(), Some(0));
     let s = Scim::start_logging(&p, "scim2.log");
     let again = rt.block_on(s.ok(
@@ -1039,6 +1043,47 @@ fn the_pushed_population_lives_in_s3_when_storage_is_s3() {
         None,
     ));
     assert_eq!(again["userName"], "ann@x.com");
+}
+
+/// remove-empty-groups in a CronJob of another pod holds the lock object in
+/// the bucket: scim-server's sync waits for it, then fails naming its holder,
+/// and changes nothing in TimeCamp meanwhile.
+#[test]
+fn a_lock_held_in_the_bucket_by_another_pod_keeps_the_sync_from_timecamp() {
+    let moto = MotoServer::start();
+    moto.create_bucket("scim");
+    let now = chrono::Utc::now();
+    let held = json!({"holder": "remove-empty-groups, pid 7 on pod-a", "started": now.to_rfc3339(),
+        "expires": (now + chrono::Duration::minutes(5)).to_rfc3339(), "renewals": 0});
+    moto.put(
+        "scim",
+        "team-a/var/timecamp.lock",
+        &serde_json::to_vec(&held).unwrap(),
+    );
+    let tc = FakeTimecamp::start(ROOT);
+    let p = project(&tc)
+        .env("USE_S3_STORAGE", "true")
+        .env("S3_ENDPOINT_URL", &moto.url())
+        .env("S3_ACCESS_KEY_ID", "test")
+        .env("S3_SECRET_ACCESS_KEY", "test")
+        .env("S3_BUCKET_NAME", "scim")
+        .env("S3_FORCE_PATH_STYLE", "true")
+        .env("S3_PATH_PREFIX", "team-a")
+        .env("TIMECAMP_LOCK_WAIT_SECONDS", "1");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut s = Scim::start(&p);
+    rt.block_on(async {
+        s.ok(
+            "POST",
+            "/Users",
+            Some(entra_user("ann@x.com", "Ann", "Smith", "Sales", "E-ANN")),
+        )
+        .await;
+        s.sync_ended("failed").await;
+    });
+    assert!(tc.writes().is_empty(), "nothing changed under another's lock");
+    assert!(s.log().contains("pod-a"), "{}", s.log());
+    assert_eq!(s.terminate().code(), Some(0));
 }
 
 #[test]
