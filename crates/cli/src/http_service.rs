@@ -28,11 +28,10 @@
 //! still running after `HTTP_SERVICE_STOP_GRACE_SECONDS`, answers their
 //! callers (503, with the output), closes idle connections and exits 0.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -48,9 +47,8 @@ use scim_core::stages::{Flag, STAGES, Stage};
 use scim_core::{ConfigError, Env, Secret};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
-use tokio::sync::{Notify, watch};
-use tower::ServiceExt;
-use tracing::{debug, info, warn};
+use tokio::sync::watch;
+use tracing::{info, warn};
 
 /// Run the timecamp-scim stages over HTTP, for schedulers that can only call URLs.
 ///
@@ -296,17 +294,24 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
             )
         })?;
     let bound = listener.local_addr().unwrap_or(settings.addr);
-    let max_connections = fit_to_file_limit(settings.max_connections);
+    let max_connections = crate::serve::fit_to_file_limit(
+        settings.max_connections,
+        RESERVED_FILES,
+        "HTTP_SERVICE_MAX_CONNECTIONS",
+    );
     info!("http-service listening on http://{bound}");
     tokio::spawn(stop_on_signal(stop));
 
-    let server = Server {
+    let server = crate::serve::Server::new(
         router,
-        read_timeout: settings.read_timeout,
+        settings.read_timeout,
         max_connections,
-        connections: Arc::new(Mutex::new(Connections::default())),
         stopping,
-    };
+        crate::serve::Refusal {
+            content_type: "application/json",
+            body: r#"{"error":"too many connections (HTTP_SERVICE_MAX_CONNECTIONS); try again later"}"#,
+        },
+    );
     let mut tasks = server.accept_until_stopped(listener).await;
     // Stopping: connections finish their requests (whose stages were asked to
     // stop) and close; bounded, in case a stage or a client never ends.
@@ -328,13 +333,9 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves once the service is stopping (the guard `wait_for` returns is
-/// dropped here: it must not be held across an await).
-async fn stopped(stopping: &mut watch::Receiver<bool>) {
-    if stopping.wait_for(|s| *s).await.is_err() {
-        // The sender is gone only when the service is ending anyway.
-    }
-}
+/// Open files the service needs besides its connections: the listener, the
+/// runtime, the log, and three pipes for each stage that may run.
+const RESERVED_FILES: u64 = 32 + 3 * STAGES.len() as u64;
 
 /// Waits for SIGTERM or Ctrl-C, then tells everyone to stop.
 async fn stop_on_signal(stop: watch::Sender<bool>) {
@@ -352,243 +353,6 @@ async fn stop_on_signal(stop: watch::Sender<bool>) {
     };
     info!("{why}: stopping; running stages are asked to stop and their callers answered");
     let _ = stop.send(true);
-}
-
-/// Open files the service needs besides its connections: the listener, the
-/// runtime, the log, and three pipes for each stage that may run.
-const RESERVED_FILES: u64 = 32 + 3 * STAGES.len() as u64;
-
-/// `HTTP_SERVICE_MAX_CONNECTIONS`, lowered to what the open-file limit allows,
-/// so that accepting never fails for want of a file descriptor.
-fn fit_to_file_limit(wanted: usize) -> usize {
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-    let Some(limit) = limit else {
-        return wanted;
-    };
-    let fits = usize::try_from(limit.saturating_sub(RESERVED_FILES).max(4)).unwrap_or(usize::MAX);
-    if fits < wanted {
-        warn!(
-            "HTTP_SERVICE_MAX_CONNECTIONS lowered from {wanted} to {fits}: the open-file limit is {limit} (ulimit -n)"
-        );
-        return fits;
-    }
-    wanted
-}
-
-/// The open connections, oldest first (ids grow).
-#[derive(Default)]
-struct Connections {
-    next: u64,
-    open: BTreeMap<u64, Connection>,
-}
-
-#[derive(Clone, Default)]
-struct Connection {
-    /// Requests being answered on it.
-    busy: Arc<AtomicUsize>,
-    /// Closes it at once.
-    close: Arc<Notify>,
-}
-
-/// What to do with a new connection.
-#[derive(Debug, PartialEq, Eq)]
-enum Admit {
-    Open(u64),
-    /// Every connection is busy: answer 503.
-    Refuse,
-}
-
-impl Connections {
-    /// Makes room for a new connection: under the cap it is added; at the cap
-    /// the oldest connection without a request running is closed for it.
-    fn admit(&mut self, cap: usize) -> (Admit, Option<Connection>) {
-        if self.open.len() >= cap {
-            let idle = self
-                .open
-                .iter()
-                .find(|(_, c)| c.busy.load(Ordering::SeqCst) == 0)
-                .map(|(id, _)| *id);
-            match idle.and_then(|id| self.open.remove(&id)) {
-                Some(closed) => closed.close.notify_one(),
-                None => return (Admit::Refuse, None),
-            }
-        }
-        let id = self.next;
-        self.next += 1;
-        let connection = Connection::default();
-        self.open.insert(id, connection.clone());
-        (Admit::Open(id), Some(connection))
-    }
-
-    /// Closes the oldest idle connection (to free a file descriptor).
-    fn close_oldest_idle(&mut self) -> bool {
-        let idle = self
-            .open
-            .iter()
-            .find(|(_, c)| c.busy.load(Ordering::SeqCst) == 0)
-            .map(|(id, _)| *id);
-        match idle.and_then(|id| self.open.remove(&id)) {
-            Some(closed) => {
-                closed.close.notify_one();
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-/// Counts a request on its connection while it is answered.
-struct Busy(Arc<AtomicUsize>);
-
-impl Busy {
-    fn enter(count: &Arc<AtomicUsize>) -> Self {
-        count.fetch_add(1, Ordering::SeqCst);
-        Self(count.clone())
-    }
-}
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// The accept loop and the connections' limits.
-struct Server {
-    router: Router,
-    read_timeout: Duration,
-    max_connections: usize,
-    connections: Arc<Mutex<Connections>>,
-    stopping: watch::Receiver<bool>,
-}
-
-impl Server {
-    fn table(&self) -> std::sync::MutexGuard<'_, Connections> {
-        // A panic while holding the lock leaves a table that is still whole.
-        self.connections
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Accepts until told to stop; returns the connections' tasks.
-    async fn accept_until_stopped(
-        &self,
-        listener: tokio::net::TcpListener,
-    ) -> tokio::task::JoinSet<()> {
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut stopping = self.stopping.clone();
-        loop {
-            while tasks.try_join_next().is_some() {}
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
-                _ = stopped(&mut stopping) => break,
-            };
-            let stream = match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // Out of file descriptors despite the cap (another part
-                    // of the process): free one, and do not spin.
-                    let freed = self.table().close_oldest_idle();
-                    warn!(
-                        "cannot accept a connection: {e}{}",
-                        if freed {
-                            "; closed the oldest idle one"
-                        } else {
-                            ""
-                        }
-                    );
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            match self.table().admit(self.max_connections) {
-                (Admit::Open(id), Some(connection)) => {
-                    tasks.spawn(serve_connection(
-                        stream,
-                        self.router.clone(),
-                        self.read_timeout,
-                        connection,
-                        self.stopping.clone(),
-                        Forget(id, self.connections.clone()),
-                    ));
-                }
-                _ => {
-                    tasks.spawn(refuse(stream));
-                }
-            }
-        }
-        tasks
-    }
-}
-
-/// Removes a connection from the table when its task ends.
-struct Forget(u64, Arc<Mutex<Connections>>);
-
-impl Drop for Forget {
-    fn drop(&mut self) {
-        let mut table = self
-            .1
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        table.open.remove(&self.0);
-    }
-}
-
-/// Serves one connection until it closes, is closed for a newer one, or the
-/// service stops (then its request in progress is finished first).
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
-    router: Router,
-    read_timeout: Duration,
-    connection: Connection,
-    mut stopping: watch::Receiver<bool>,
-    _forget: Forget,
-) {
-    let busy = connection.busy.clone();
-    let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
-        let busy = Busy::enter(&busy);
-        let router = router.clone();
-        async move {
-            let response = router.oneshot(request.map(Body::new)).await;
-            drop(busy);
-            response
-        }
-    });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(read_timeout)
-        .keep_alive(true);
-    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        result = conn.as_mut() => {
-            if let Err(e) = result {
-                debug!("connection closed: {e}");
-            }
-        }
-        _ = connection.close.notified() => debug!("closed an idle connection to make room for a new one"),
-        _ = stopped(&mut stopping) => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.as_mut().await;
-        }
-    }
-}
-
-/// The answer to a connection over the cap when every open one is busy.
-async fn refuse(mut stream: tokio::net::TcpStream) {
-    use tokio::io::AsyncWriteExt;
-    let body =
-        r#"{"error":"too many connections (HTTP_SERVICE_MAX_CONNECTIONS); try again later"}"#;
-    let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 5\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = tokio::time::timeout(
-        Duration::from_secs(5),
-        stream.write_all(response.as_bytes()),
-    )
-    .await;
 }
 
 async fn authorize(State(app): State<Shared>, request: Request, next: Next) -> Response {
@@ -966,7 +730,7 @@ async fn supervise(
                 stop_child(stage, pid, limits.grace, output.as_mut()).await.map(Finished::TimedOut)
             }
         },
-        _ = stopped(&mut stopping) => {
+        _ = crate::serve::stopped(&mut stopping) => {
             warn!("{stage}: the service is stopping; asking it to stop (SIGTERM)");
             stop_child(stage, pid, limits.grace, output.as_mut()).await.map(Finished::Stopped)
         }

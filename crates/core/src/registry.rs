@@ -348,7 +348,7 @@ pub const SETTINGS: &[Setting] = &[
         "HTTP_SERVICE_MAX_CONNECTIONS",
         "`64`",
         "http-service",
-        "open connections at most, lowered to fit the open-file limit; at the cap a new connection closes the oldest one with no request running, or is answered 503 (4–10000)",
+        "open connections at most, lowered to fit the open-file limit; at the cap a new connection closes the oldest one with no request running (one that just opened gets a second to send its request), or is answered 503 (4–10000)",
     ),
     s(
         "HTTP_SERVICE_OUTPUT_TAIL_BYTES",

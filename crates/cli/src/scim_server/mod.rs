@@ -62,6 +62,9 @@ const BACKLOG: u32 = 4096;
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// On SIGTERM, time for the requests in flight.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Open files the server needs besides its connections: the listener, the
+/// runtime, the log, the stage files and the sync's TimeCamp connections.
+const RESERVED_FILES: u64 = 64;
 /// Shortest bearer token accepted.
 const MIN_TOKEN: usize = 16;
 
@@ -177,7 +180,7 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
 
     let listener = listen(settings.addr)
         .with_context(|| format!("cannot listen on {} (SCIM_HOST, SCIM_PORT)", settings.addr))?;
-    let bound = crate::serve::bound(&listener, settings.addr);
+    let bound = listener.local_addr().unwrap_or(settings.addr);
     let scheme = if tls.is_some() { "https" } else { "http" };
     info!(
         "scim-server listening on {scheme}://{bound}; SCIM base URL {scheme}://{bound}{} \
@@ -212,16 +215,41 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
         tls: tls.is_some(),
         turns: Arc::new(tokio::sync::Semaphore::new(http::MAX_IN_FLIGHT)),
     });
-    let limits = crate::serve::Limits {
-        header_timeout: HEADER_TIMEOUT,
-        max_connections: MAX_CONNECTIONS,
-        shutdown_grace: SHUTDOWN_GRACE,
-    };
-    let server = async {
-        crate::serve::serve(listener, http::router(app), limits, tls, termination()).await;
+    let max_connections = crate::serve::fit_to_file_limit(
+        MAX_CONNECTIONS,
+        RESERVED_FILES,
+        "scim-server's connection limit",
+    );
+    let mut server = crate::serve::Server::new(
+        http::router(app),
+        HEADER_TIMEOUT,
+        max_connections,
+        stop_rx.clone(),
+        crate::serve::Refusal {
+            content_type: "application/scim+json",
+            body: r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"503","detail":"too many connections; try again later"}"#,
+        },
+    );
+    if let Some(tls) = tls {
+        server = server.with_tls(tls);
+    }
+    tokio::spawn(stop_on_signal(stop_tx));
+    let serving = async {
+        let mut tasks = server.accept_until_stopped(listener).await;
         info!("Stopping: a sync in progress stops after its requests in flight");
         stop_flag.request();
-        let _ = stop_tx.send(true);
+        // Connections finish the request they are in and close.
+        if tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await
+        .is_err()
+        {
+            warn!(
+                "requests still open {} s after the stop began; closing them",
+                SHUTDOWN_GRACE.as_secs()
+            );
+        }
     };
     // The sync runs on this task, beside the server (whose connections have
     // tasks of their own). A sync stops between requests; one still reading
@@ -232,12 +260,12 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
         tokio::select! {
             () = pipeline.run(settings.delay, stop_rx) => {}
             () = async {
-                let _ = stopped.wait_for(|s| *s).await;
+                crate::serve::stopped(&mut stopped).await;
                 tokio::time::sleep(SHUTDOWN_GRACE * 2).await;
             } => warn!("the sync did not stop in time; it runs again after the next start"),
         }
     };
-    tokio::join!(server, sync);
+    tokio::join!(serving, sync);
     let _ = writer_stop.send(true);
     match tokio::time::timeout(SHUTDOWN_GRACE, writer).await {
         Ok(_) => {}
@@ -265,18 +293,20 @@ fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(BACKLOG)
 }
 
-/// SIGTERM (Docker, Kubernetes) or Ctrl-C.
-async fn termination() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
+/// Waits for SIGTERM (Docker, Kubernetes) or Ctrl-C, then tells everyone to stop.
+async fn stop_on_signal(stop: watch::Sender<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let why = match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = term.recv() => "SIGTERM received",
+            _ = tokio::signal::ctrl_c() => "Interrupted",
+        },
         Err(e) => {
             warn!("cannot watch for SIGTERM: {e}; only Ctrl-C stops the server gracefully");
             let _ = tokio::signal::ctrl_c().await;
-            return;
+            "Interrupted"
         }
     };
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM received"),
-        _ = tokio::signal::ctrl_c() => info!("Interrupted"),
-    }
+    info!("{why}");
+    let _ = stop.send(true);
 }

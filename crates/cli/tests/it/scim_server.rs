@@ -905,22 +905,49 @@ async fn hostile_requests_get_scim_errors_and_the_server_keeps_answering() {
             format!("{}/scim/v2/Users/{id}", s.root)
         };
         tasks.spawn(async move {
-            client
-                .get(url)
-                .bearer_auth(TOKEN)
-                .timeout(Duration::from_secs(120))
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
+            // At the cap, a connection that has sent nothing for a second is
+            // closed to make room, and on a loaded machine this client can be
+            // that slow between connecting and writing: it then tries again,
+            // as the identity providers retry a request whose connection
+            // closed. Every request gets an answer within a few tries.
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                let sent = client
+                    .get(&url)
+                    .bearer_auth(TOKEN)
+                    .timeout(Duration::from_secs(120))
+                    .send()
+                    .await;
+                let resp = match sent {
+                    Ok(resp) => resp,
+                    Err(e) if tries < 5 && !e.is_timeout() => continue,
+                    Err(e) => return Err(e),
+                };
+                let status = resp.status().as_u16();
+                let body: Value = resp.json().await?;
+                // Refused ones get a SCIM error too.
+                assert!(status == 200 || body["status"] == "503", "{status} {body}");
+                return Ok::<(u16, u32), reqwest::Error>((status, tries));
+            }
         });
     }
-    let mut answered = 0;
+    let mut statuses = std::collections::BTreeMap::new();
+    let mut retried = 0;
     while let Some(result) = tasks.join_next().await {
-        let status = result.unwrap().expect("every request is answered");
-        assert_eq!(status, 200);
-        answered += 1;
+        let (status, tries) = result.unwrap().expect("every request is answered");
+        *statuses.entry(status).or_insert(0) += 1;
+        retried += u32::from(tries > 1);
     }
-    assert_eq!(answered, 2000);
+    assert!(
+        retried < 200,
+        "{retried} of 2,000 requests had to be sent again"
+    );
+    assert_eq!(statuses.values().sum::<i32>(), 2000);
+    assert!(
+        statuses.keys().all(|s| [200, 503].contains(s)),
+        "answered or asked to come back: {statuses:?}"
+    );
     let after = rss_kib(s.pid());
     assert!(
         after < before + 200 * 1024,
@@ -1081,7 +1108,10 @@ fn a_lock_held_in_the_bucket_by_another_pod_keeps_the_sync_from_timecamp() {
         .await;
         s.sync_ended("failed").await;
     });
-    assert!(tc.writes().is_empty(), "nothing changed under another's lock");
+    assert!(
+        tc.writes().is_empty(),
+        "nothing changed under another's lock"
+    );
     assert!(s.log().contains("pod-a"), "{}", s.log());
     assert_eq!(s.terminate().code(), Some(0));
 }
