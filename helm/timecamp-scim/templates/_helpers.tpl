@@ -63,6 +63,14 @@ value every run needs is missing.
 {{- if eq .Values.storage.mode "s3" -}}
 {{- $_ := required "config.S3_BUCKET_NAME: storage.mode is s3, so the stages share their files through this bucket" (toString (.Values.config.S3_BUCKET_NAME | default "")) -}}
 {{- end -}}
+{{- if .Values.scimServer.enabled -}}
+{{- $_ := required "config.TIMECAMP_ROOT_GROUP_ID: the id of the TimeCamp group scim-server syncs into (docs/scim-server.md)" (toString (.Values.config.TIMECAMP_ROOT_GROUP_ID | default "")) -}}
+{{- range $stage, $job := .Values.jobs -}}
+{{- if and $job.enabled (or (hasPrefix "fetch-" $stage) (has $stage (list "prepare-timecamp" "sync-users"))) -}}
+{{- fail (printf "jobs.%s.enabled: scimServer.enabled is true, and scim-server writes var/users.json and syncs by itself (a fetcher would overwrite the pushed users, sync-users would disable everyone the identity provider never pushed); set it to false" $stage) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/*

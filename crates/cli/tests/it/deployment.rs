@@ -74,9 +74,16 @@ fn compose_has_the_seed_readme_services_each_starting_a_real_stage() {
         assert_eq!(service["build"].as_str(), Some("."), "{name}");
         // `docker compose up` starts only what runs for good; a stage runs
         // once (`docker compose run --rm <stage>`), so it is in a profile.
-        let long_running = service.get("profiles").is_none();
-        let once = scim_core::stages::find(name).is_none_or(|s| s.kind != Kind::Service);
-        assert_eq!(long_running, !once, "{name}: profiles");
+        // scim-server runs for good but only where an identity provider
+        // pushes to it, so it has a profile of its own.
+        let profile = service["profiles"][0].as_str();
+        let long_running = scim_core::stages::find(name).is_some_and(|s| s.kind == Kind::Service);
+        let expected = match name {
+            "scim-server" => Some("scim"),
+            _ if long_running => None,
+            _ => Some("stages"),
+        };
+        assert_eq!(profile, expected, "{name}: profiles");
         if long_running {
             assert!(service.get("restart").is_some(), "{name}");
             assert!(
@@ -273,4 +280,58 @@ fn chart_examples_are_complete_and_name_only_real_settings() {
             "{file}: no imagePullSecrets"
         );
     }
+}
+
+/// scim-server runs as one pod beside the jobs: a Deployment and a Service
+/// of the chart's pod, and an example in which nothing else writes
+/// `var/users.json` or syncs.
+#[test]
+fn the_chart_runs_scim_server_as_one_pod_with_a_service() {
+    let template = read("helm/timecamp-scim/templates/scim-server.yaml");
+    for needed in [
+        "kind: Deployment",
+        "kind: Service",
+        "replicas: 1",
+        "type: Recreate",
+        "enableServiceLinks: false",
+        "include \"timecamp-scim.podSpec\"",
+        "include \"timecamp-scim.validate\"",
+        "/health",
+    ] {
+        assert!(
+            template.contains(needed),
+            "the scim-server template lacks {needed}"
+        );
+    }
+    let values = yaml("helm/timecamp-scim/values.yaml");
+    assert_eq!(values["scimServer"]["enabled"].as_bool(), Some(false));
+    let example = yaml("helm/timecamp-scim/examples/scim-server.yaml");
+    assert_eq!(example["scimServer"]["enabled"].as_bool(), Some(true));
+    for job in ["prepare-timecamp", "sync-users"] {
+        assert_eq!(
+            example["jobs"][job]["enabled"].as_bool(),
+            Some(false),
+            "{job}"
+        );
+    }
+    let text = read("helm/timecamp-scim/examples/scim-server.yaml");
+    for secret in [
+        "TIMECAMP_API_KEY",
+        "SCIM_BEARER_TOKEN",
+        "S3_SECRET_ACCESS_KEY",
+    ] {
+        assert!(
+            text.contains(&format!("--from-literal={secret}=")),
+            "{secret}"
+        );
+    }
+    for key in example["config"].as_object().unwrap().keys() {
+        let setting = scim_core::registry::lookup(key).unwrap_or_else(|| panic!("{key}"));
+        assert!(!setting.secret, "{key} belongs in the Secret");
+    }
+    let helpers = read("helm/timecamp-scim/templates/_helpers.tpl");
+    assert!(
+        helpers.contains("scimServer.enabled is true"),
+        "the chart refuses scim-server beside a sync job"
+    );
 }
