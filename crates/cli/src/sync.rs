@@ -132,7 +132,8 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
                     &planned.desired,
                     &planned.current,
                     planned.options.root_group_id,
-                    &format!("TimeCamp sync plan, {}", scim_sync::journal::now()),
+                    &page_title(chrono::Local::now()),
+                    refused.then_some(&check),
                 ))
             ),
         }
@@ -216,6 +217,15 @@ async fn refuse_scim_servers_files(
         );
     }
     Ok(())
+}
+
+/// The HTML plan's title: when it was made, to the second, as people read
+/// a time (the journal's RFC 3339 stamps carry nanoseconds).
+fn page_title(now: chrono::DateTime<chrono::Local>) -> String {
+    format!(
+        "TimeCamp sync plan, {}",
+        now.format("%Y-%m-%d %H:%M:%S %:z")
+    )
 }
 
 /// A refusal of the stage's guards is exit 3; anything else exit 1.

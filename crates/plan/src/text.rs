@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::plan::{Change, GroupRef, NewUser, Plan};
-use crate::types::role_name;
+use crate::types::{MANAGED_FROM_NOW_ON, role_name};
 
 /// Kinds in the order a person reads them.
 const ORDER: [&str; 12] = [
@@ -22,11 +22,15 @@ const ORDER: [&str; 12] = [
     "move to disabled-users group",
 ];
 
+/// What the plan says when it changes nothing (the text and the page).
+pub const NO_CHANGES: &str = "No changes: TimeCamp already matches the prepared users.";
+
 /// One line per change, grouped by kind, with counts.
 pub fn plan_text(plan: &Plan) -> String {
     let mut out = String::new();
     if plan.changes.is_empty() {
-        out.push_str("No changes: TimeCamp already matches the prepared users.\n");
+        out.push_str(NO_CHANGES);
+        out.push('\n');
     }
     for kind in ORDER {
         let lines: Vec<String> = plan
@@ -132,7 +136,8 @@ pub fn line(change: &Change, plan: &Plan) -> String {
         }
         Change::Disable { reason, .. } => format!("{who} ({reason})"),
         Change::MoveToDisabledGroup { from, to, .. } => format!("{who}: group {from} -> {to}"),
-        Change::ReEnable { .. } | Change::ResetAddedManually { .. } => who,
+        Change::ResetAddedManually { .. } => format!("{who}: {MANAGED_FROM_NOW_ON}"),
+        Change::ReEnable { .. } => who,
     }
 }
 

@@ -129,6 +129,13 @@ pub struct NewUser {
     pub after: Option<u64>,
 }
 
+/// What [`Change::ResetAddedManually`] does, in plain words: the one text
+/// of the plan, the page, `--explain` and the log. (The journal's `new`
+/// keeps TimeCamp's setting, `added_manually=0`.)
+pub const MANAGED_FROM_NOW_ON: &str = "added by hand in TimeCamp; from now on the sync manages \
+     this account (TimeCamp's \"added manually\" mark is cleared, so \
+     TIMECAMP_DISABLE_MANUAL_USER_UPDATES no longer keeps the sync away from it)";
+
 /// Which TimeCamp user a change is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UserRef {
@@ -188,7 +195,8 @@ pub enum Change {
         from: Option<String>,
         to: String,
     },
-    /// `added_manually=0`: the user is the sync's from now on.
+    /// `added_manually=0`: the user is the sync's from now on (said to
+    /// people as [`MANAGED_FROM_NOW_ON`]).
     ResetAddedManually {
         user: UserRef,
     },

@@ -846,7 +846,7 @@ fn the_plan_page_marks_a_held_back_person_and_counts_them() {
     ]);
     let desired = [named(person("e@x.com", Some("E1")), "Alice")];
     let p = plan(&s, &desired, &opts());
-    let page = scim_plan::plan_page(&p, &desired, &s, ROOT, "Plan");
+    let page = scim_plan::plan_page(&p, &desired, &s, ROOT, "Plan", None);
     let alice = page
         .root
         .members

@@ -42,6 +42,13 @@ impl MarkKind {
             MarkKind::Other => "other",
         }
     }
+
+    /// Whether the mark is something the run changes. A person left alone or
+    /// held back is marked with the reason, but is no change: "changes only"
+    /// does not show them, and a plan of nothing but such people has no changes.
+    pub fn is_change(self) -> bool {
+        self != MarkKind::Skipped
+    }
 }
 
 /// A change (or a note) shown next to a group or person.
@@ -55,6 +62,43 @@ impl Mark {
     pub fn new(kind: MarkKind, text: impl Into<String>) -> Self {
         Self {
             kind,
+            text: text.into(),
+        }
+    }
+}
+
+/// Whether any of the marks is a change.
+fn any_change(marks: &[Mark]) -> bool {
+    marks.iter().any(|m| m.kind.is_change())
+}
+
+/// What a banner above the tree is about; each kind has its look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BannerKind {
+    /// Something to act on before a real run (a refusal of a guard).
+    Alert,
+    /// Something to know at once (the plan changes nothing).
+    Info,
+}
+
+/// A sentence shown above the tree, in a box, before anything else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Banner {
+    pub kind: BannerKind,
+    pub text: String,
+}
+
+impl Banner {
+    pub fn alert(text: impl Into<String>) -> Self {
+        Self {
+            kind: BannerKind::Alert,
+            text: text.into(),
+        }
+    }
+
+    pub fn info(text: impl Into<String>) -> Self {
+        Self {
+            kind: BannerKind::Info,
             text: text.into(),
         }
     }
@@ -135,10 +179,12 @@ impl Drop for Group {
     }
 }
 
-/// One page: a title, the counts at the top, the tree, and notes below it.
+/// One page: a title, banners, the counts at the top, the tree, and notes below it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {
     pub title: String,
+    /// Shown first, under the title.
+    pub banners: Vec<Banner>,
     pub counts: Vec<(String, usize)>,
     /// The top of the tree (the root group); drawn open, with its name.
     pub root: Group,
@@ -211,10 +257,10 @@ fn people(n: usize) -> String {
     }
 }
 
-/// Whether a group or anything below it is marked.
+/// Whether a group or anything below it is changed.
 fn changed(g: &Group) -> bool {
     g.subtree()
-        .any(|g| !g.marks.is_empty() || g.members.iter().any(|m| !m.marks.is_empty()))
+        .any(|g| any_change(&g.marks) || g.members.iter().any(|m| any_change(&m.marks)))
 }
 
 /// What the summary of each group shows about everything below it, by the
@@ -222,7 +268,7 @@ fn changed(g: &Group) -> bool {
 struct Below {
     /// People in the group and below.
     total: usize,
-    /// Whether anything in the group or below is marked.
+    /// Whether anything in the group or below is changed.
     changed: bool,
 }
 
@@ -235,7 +281,7 @@ fn below(root: &Group) -> std::collections::HashMap<*const Group, Below> {
     for g in order.into_iter().rev() {
         let mut own = Below {
             total: g.members.len(),
-            changed: !g.marks.is_empty() || g.members.iter().any(|m| !m.marks.is_empty()),
+            changed: any_change(&g.marks) || g.members.iter().any(|m| any_change(&m.marks)),
         };
         for c in &g.children {
             if let Some(c) = facts.get(&std::ptr::from_ref(c)) {
@@ -301,9 +347,14 @@ fn group_html(g: &Group, path: &str, depth: usize, total: usize, changed: bool, 
     };
     let _ = writeln!(
         out,
-        "<details class=\"group\" data-depth=\"{depth}\" data-path=\"{}\"{}{open}><summary><b>{}</b> <span class=\"count\">{count}</span>{}</summary>",
+        "<details class=\"group\" data-depth=\"{depth}\" data-path=\"{}\"{}{}{open}><summary><b>{}</b> <span class=\"count\">{count}</span>{}</summary>",
         esc(path),
         if changed { " data-changed" } else { "" },
+        if any_change(&g.marks) {
+            " data-own-change"
+        } else {
+            ""
+        },
         esc(&g.name),
         marks_html(&g.marks)
     );
@@ -328,10 +379,10 @@ fn group_html(g: &Group, path: &str, depth: usize, total: usize, changed: bool, 
                 "<li class=\"user\" data-email=\"{}\" data-search=\"{}\"{}>{} <span class=\"email\">&lt;{}&gt;</span> <span class=\"role\">{}</span>{}</li>",
                 esc(&m.email),
                 esc(&search),
-                if m.marks.is_empty() {
-                    ""
-                } else {
+                if any_change(&m.marks) {
                     " data-changed"
+                } else {
+                    ""
                 },
                 esc(&m.name),
                 esc(&m.email),
@@ -347,7 +398,7 @@ const STYLE: &str = "body { font-family: system-ui, sans-serif; margin: 2rem; co
 h1 { font-size: 1.4rem; }
 .counts span { display: inline-block; margin: 0 1.2rem .3rem 0; }
 .tools { margin: 1rem 0; display: flex; gap: .8rem; align-items: center; flex-wrap: wrap; }
-#q { font-size: 1rem; padding: .3rem .5rem; min-width: 18rem; }
+#q { font-size: 1rem; padding: .3rem .5rem; width: 40ch; max-width: 100%; box-sizing: border-box; }
 details { margin-left: 1.2rem; border-left: 1px solid #ccc; padding-left: .6rem; }
 details[data-depth=\"0\"] { margin-left: 0; border-left: none; padding-left: 0; }
 summary { cursor: pointer; padding: .15rem 0; }
@@ -361,6 +412,9 @@ li { padding: .05rem 0; }
 .mark.role { background: #fff1c9; } .mark.email { background: #e5f6f6; } .mark.disable { background: #ffd9d6; }
 .mark.enable { background: #d7f5dd; } .mark.skipped { background: #eee; } .mark.other { background: #f3f3f3; }
 .notes { color: #555; }
+.banner { padding: .6rem .9rem; border-radius: 4px; margin: .8rem 0; max-width: 60rem; }
+.banner.alert { background: #ffd9d6; border: 1px solid #d33; font-weight: 600; }
+.banner.info { background: #e5f6f6; border: 1px solid #7bb; }
 [hidden] { display: none !important; }";
 
 /// Filters people by the search text (and to changes only), opens the groups
@@ -384,12 +438,13 @@ const SCRIPT: &str = r#"(function () {
       u.hidden = !ok; if (ok) { n++; }
     });
     groups.slice().reverse().forEach(function (g) {
-      var own = (!text || g.dataset.path.toLowerCase().indexOf(text) >= 0) && (!changes || g.querySelector(':scope > summary .mark'));
+      var own = (!text || g.dataset.path.toLowerCase().indexOf(text) >= 0) && (!changes || g.hasAttribute('data-own-change'));
       var below = g.querySelector('li.user:not([hidden]), details.group:not([hidden])');
       g.hidden = !(own || below);
       g.open = !!below;
     });
-    shown.textContent = n + (n === 1 ? ' person matches' : ' people match');
+    var none = changes && !text && n === 0 && !groups.some(function (g) { return !g.hidden; });
+    shown.textContent = none ? 'No changes in this plan' : n + (n === 1 ? ' person matches' : ' people match');
   }
   function fromAddress() {
     var h = decodeURIComponent(location.hash.slice(1));
@@ -420,6 +475,20 @@ pub fn render(page: &Page) -> String {
         .iter()
         .map(|n| format!("<li>{}</li>\n", esc(n)))
         .collect();
+    let banners: String = page
+        .banners
+        .iter()
+        .map(|b| {
+            let (class, role) = match b.kind {
+                BannerKind::Alert => ("alert", "alert"),
+                BannerKind::Info => ("info", "status"),
+            };
+            format!(
+                "<p class=\"banner {class}\" role=\"{role}\">{}</p>\n",
+                esc(&b.text)
+            )
+        })
+        .collect();
     let notes = if notes.is_empty() {
         String::new()
     } else {
@@ -438,7 +507,7 @@ pub fn render(page: &Page) -> String {
 </head>
 <body>
 <h1>{title}</h1>
-<p class=\"counts\">{counts}</p>
+{banners}<p class=\"counts\">{counts}</p>
 <div class=\"tools\"><input id=\"q\" type=\"search\" placeholder=\"Search name, e-mail, group, change\" aria-label=\"Search\">
 {changes_only}<button id=\"expand\" type=\"button\">Expand all</button> <button id=\"collapse\" type=\"button\">Collapse all</button>
 <span id=\"shown\" aria-live=\"polite\"></span></div>
@@ -489,7 +558,46 @@ mod tests {
             counts: vec![("Moves".into(), 1)],
             root,
             notes: vec!["a <note>".into()],
+            ..Page::default()
         }
+    }
+
+    #[test]
+    fn banners_come_first_and_an_alert_is_announced() {
+        let mut p = page();
+        p.banners = vec![
+            Banner::alert("A real run would stop here: <5> disables"),
+            Banner::info("No changes"),
+        ];
+        let html = render(&p);
+        let alert = html
+            .find("<p class=\"banner alert\" role=\"alert\">A real run would stop here: &lt;5&gt; disables</p>")
+            .expect("the alert, escaped");
+        let info = html
+            .find("<p class=\"banner info\" role=\"status\">No changes</p>")
+            .expect("the note");
+        assert!(alert < info && info < html.find("class=\"counts\"").unwrap());
+        assert!(!render(&page()).contains("class=\"banner"));
+    }
+
+    /// A person left alone carries the reason, but is no change: the page
+    /// offers no "changes only" for them, and their item is not a change.
+    #[test]
+    fn people_left_alone_are_no_change() {
+        let mut root = Group::named("Company");
+        root.members.push(Member {
+            name: "Boss".into(),
+            email: "boss@x.com".into(),
+            role: "administrator".into(),
+            marks: vec![Mark::new(MarkKind::Skipped, "left alone: ignored")],
+        });
+        let html = render(&Page {
+            root,
+            ..Page::default()
+        });
+        assert!(html.contains(">left alone: ignored</span>"));
+        assert!(!html.contains("id=\"changes\""), "nothing to filter on");
+        assert!(!html.contains(" data-changed"), "{html}");
     }
 
     #[test]

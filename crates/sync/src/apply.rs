@@ -952,7 +952,7 @@ fn describe_done(change: &Change) -> String {
         Change::SetRole { to, .. } => format!("role set to {to}"),
         Change::SetAdditionalEmail { to, .. } => format!("additional e-mail set to {to}"),
         Change::SetExternalId { to, .. } => format!("external id set to {to}"),
-        Change::ResetAddedManually { .. } => "marked as managed by the sync".into(),
+        Change::ResetAddedManually { .. } => scim_plan::types::MANAGED_FROM_NOW_ON.into(),
         Change::Disable { reason, .. } => format!("disabled ({reason})"),
         Change::MoveToDisabledGroup { to, .. } => format!("moved to the disabled-users group {to}"),
     }

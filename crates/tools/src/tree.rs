@@ -263,7 +263,7 @@ pub fn html(users: &[TimecampUser], title: &str) -> String {
             ("Groups".into(), groups),
         ],
         root,
-        notes: Vec::new(),
+        ..Page::default()
     })
 }
 
