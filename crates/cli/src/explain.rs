@@ -132,7 +132,7 @@ pub fn explain(
         )),
     }
     let accounts = explain_timecamp(&mut out, email, current, plan);
-    explain_plan(&mut out, email, &accounts, plan);
+    explain_plan(&mut out, email, &accounts, plan, current);
     out
 }
 
@@ -294,7 +294,13 @@ fn explain_accounts_of(
 }
 
 /// The planned changes, or why there are none, and what the plan notes about them.
-fn explain_plan(out: &mut Explanation, email: &str, accounts: &[u64], plan: &Plan) {
+fn explain_plan(
+    out: &mut Explanation,
+    email: &str,
+    accounts: &[u64],
+    plan: &Plan,
+    current: &CurrentState,
+) {
     let mine: Vec<&Change> = plan
         .changes
         .iter()
@@ -304,6 +310,15 @@ fn explain_plan(out: &mut Explanation, email: &str, accounts: &[u64], plan: &Pla
         })
         .collect();
     for c in &mine {
+        if matches!(c, Change::ResetAddedManually { .. }) {
+            // The journal's `new` names TimeCamp's setting; people read what it does.
+            out.plan.push(format!(
+                "{}: {}",
+                c.kind(),
+                scim_sync::plan::MANAGED_FROM_NOW_ON
+            ));
+            continue;
+        }
         let (old, new) = scim_sync::journal::old_and_new(c);
         out.plan.push(format!(
             "{}{}{}",
@@ -319,38 +334,62 @@ fn explain_plan(out: &mut Explanation, email: &str, accounts: &[u64], plan: &Pla
     {
         out.plan.push(format!("note: {w}"));
     }
-    if !mine.is_empty() {
-        return;
+    if mine.is_empty() {
+        out.plan.push(why_nothing(email, accounts, plan, current));
     }
+}
+
+/// Why the plan does nothing for this person: the first reason that holds,
+/// in the words of the plan's text.
+fn why_nothing(email: &str, accounts: &[u64], plan: &Plan, current: &CurrentState) -> String {
     let skipped = plan
         .skipped
         .iter()
         .find(|s| s.email == email || s.user_id.is_some_and(|id| accounts.contains(&id)));
-    let why = if let Some(h) = plan.held_back.iter().find(|h| h.email == email) {
+    let unmatched = || {
+        accounts
+            .iter()
+            .find_map(|id| plan.identities.unmatched.get(id))
+    };
+    let kept = plan.warnings.iter().find_map(|w| match w {
+        PlanWarning::OwnerKept { id, .. } if accounts.contains(id) => Some(
+            "it holds the API key (TIMECAMP_API_KEY): the sync never moves, demotes or disables \
+             that account",
+        ),
+        PlanWarning::AdminKept { id, .. } if accounts.contains(id) => {
+            Some("an administrator is not demoted while TIMECAMP_ALLOW_ADMIN_DEMOTION is off")
+        }
+        _ => None,
+    });
+    if let Some(h) = plan.held_back.iter().find(|h| h.email == email) {
         format!("nothing, held back: {}", h.reason)
     } else if let Some(s) = skipped {
         format!("nothing, {}", s.reason)
+    } else if let Some(why) = kept {
+        format!("nothing, left alone: {why}")
     } else if plan.unchanged.iter().any(|u| u == email) {
         "nothing, TimeCamp already matches".to_owned()
-    } else if let Some(Unmatched::HeldBack(people)) = accounts
-        .iter()
-        .find_map(|id| plan.identities.unmatched.get(id))
-    {
+    } else if let Some(Unmatched::HeldBack(people)) = unmatched() {
         format!(
             "nothing, left alone with the held-back case of {}",
             people.join(", ")
         )
-    } else if let Some(Unmatched::IdOf(of) | Unmatched::EmailOf(of)) = accounts
-        .iter()
-        .find_map(|id| plan.identities.unmatched.get(id))
-    {
+    } else if let Some(Unmatched::IdOf(of) | Unmatched::EmailOf(of)) = unmatched() {
         format!(
             "nothing, it looks like a second account of {of}, who is in the source; left enabled"
         )
+    } else if accounts.is_empty() {
+        "nothing: no active record and no TimeCamp user has this e-mail".to_owned()
+    } else if current
+        .users
+        .iter()
+        .filter(|u| accounts.contains(&u.id))
+        .all(|u| !u.enabled)
+    {
+        "nothing, the account is disabled already and no active record matches it".to_owned()
     } else {
         "nothing".to_owned()
-    };
-    out.plan.push(why);
+    }
 }
 
 /// Whether a plan warning is about this person or these accounts.

@@ -11,16 +11,21 @@
 /// settings come from and where they are all listed.
 macro_rules! stage_help {
     ($needs:literal) => {
-        concat!(
-            $needs,
-            "\n\nSettings come from the environment and the first .env found from the working \
-             directory upwards (the environment wins). Every setting, its default and meaning: \
-             .env.sample and docs/configuration.md. Exit codes: 0 done, 1 failed, 2 bad settings \
-             or flags, 3 refused by a safety guard (sync-users)."
-        )
+        concat!($needs, crate::stage_help_tail!())
     };
 }
 pub(crate) use stage_help;
+
+/// The end of every stage's `--help`, after what the stage needs.
+macro_rules! stage_help_tail {
+    () => {
+        "\n\nSettings come from the environment and the first .env found from the working \
+         directory upwards (the environment wins). Every setting, its default and meaning: \
+         .env.sample and docs/configuration.md. Exit codes: 0 done, 1 failed, 2 bad settings \
+         or flags, 3 refused by a safety guard (sync-users)."
+    };
+}
+pub(crate) use stage_help_tail;
 
 pub mod display_tree;
 pub mod explain;

@@ -509,3 +509,21 @@ fn the_transform_config_filters_excludes_and_rewrites_source_records() {
     bad.expect_code(2)
         .expect_stderr("TIMECAMP_PREPARE_TRANSFORM_CONFIG: filter.and: must be a list of nodes");
 }
+
+/// `--help` names every setting prepare reads, from the registry: the ones
+/// that shape its result (the regex and transform settings among them) and
+/// the sync's that it checks.
+#[test]
+fn help_names_every_setting_prepare_reads() {
+    let help = Project::new().run(BIN, &["--help"]);
+    help.expect_success();
+    let read: Vec<&str> = scim_core::registry::SETTINGS
+        .iter()
+        .filter(|s| s.read_by == "prepare" || s.read_by.contains("validated by prepare"))
+        .map(|s| s.name)
+        .collect();
+    assert!(read.contains(&"TIMECAMP_EXCLUDE_REGEX") && read.len() > 15);
+    for name in read {
+        assert!(help.stdout.contains(name), "no {name} in:\n{}", help.stdout);
+    }
+}

@@ -1393,3 +1393,61 @@ fn explain_matches_the_exact_email_speaks_roles_and_says_why_someone_is_left_alo
     assert_eq!(v[0]["plan"][0], "set role: administrator -> user");
     assert!(s.fake.writes().is_empty(), "explain writes nothing");
 }
+
+/// A hand-made account the sync takes over is said in plain words in the
+/// plan, in `--explain` and in the log of the run.
+#[test]
+fn taking_over_a_hand_made_account_is_said_in_plain_words() {
+    let s = Sync::new(
+        company()
+            .user(2, "alice@x.com", "Alice Old", ROOT)
+            .setting(2, "added_manually", "1"),
+        json!([active("alice@x.com", "Alice New", "", "user")]),
+    );
+    let plain = "added by hand in TimeCamp; from now on the sync manages this account";
+    let plan = s.run(&["--dry-run"]);
+    plan.expect_success();
+    assert!(
+        plan.stdout.contains(&format!(
+            "mark as managed by the sync (1):\n  alice@x.com: {plain}"
+        )),
+        "{}",
+        plan.stdout
+    );
+    let explained = s.run(&["--explain", "alice@x.com"]);
+    assert!(
+        explained
+            .stdout
+            .contains(&format!("plan: mark as managed by the sync: {plain}")),
+        "{}",
+        explained.stdout
+    );
+    s.run(&[])
+        .expect_success()
+        .expect_stderr(&format!("alice@x.com: {plain}"));
+}
+
+/// `--explain` of the key's owner, whom the source would move and demote,
+/// says why nothing happens instead of "TimeCamp already matches".
+#[test]
+fn explain_says_the_keys_owner_is_left_alone_and_why() {
+    let s = Sync::new(
+        company()
+            .group(11, "Eng", ROOT)
+            .user(1, "owner@x.com", "Owner", ROOT)
+            .role(1, 1)
+            .owner(1),
+        json!([active("owner@x.com", "Owner", "Eng", "user")]),
+    );
+    let run = s.run(&["--explain", "owner@x.com"]);
+    run.expect_success();
+    assert!(
+        run.stdout.contains(
+            "plan: nothing, left alone: it holds the API key (TIMECAMP_API_KEY): the sync never \
+             moves, demotes or disables that account\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("already matches"), "{}", run.stdout);
+}
