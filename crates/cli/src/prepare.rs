@@ -115,9 +115,9 @@ async fn read_source(
 ) -> anyhow::Result<SourceUsersFile> {
     if !storage.exists(input).await? {
         bail!(
-            "{} does not exist: run a fetcher first ({})",
+            "{} does not exist: {}",
             storage.location(input),
-            scim_core::stages::fetcher_names()
+            scim_core::stages::users_file_advice()
         );
     }
     let source: SourceUsersFile = storage::read_json(storage, input, USERS_SHAPE)

@@ -265,6 +265,31 @@ pub fn fetcher_names() -> String {
     }
 }
 
+/// The stages that write `var/users.json`: the fetchers, and a service that
+/// writes it from what it is pushed (scim-server).
+pub fn users_file_writers() -> impl Iterator<Item = &'static Stage> {
+    STAGES
+        .iter()
+        .filter(|s| s.writes.contains("`var/users.json`"))
+}
+
+/// What to run when `var/users.json` is missing, for a message: every
+/// fetcher, then the other stages that write it.
+pub fn users_file_advice() -> String {
+    let others: Vec<&str> = users_file_writers()
+        .filter(|s| !s.is_fetcher())
+        .map(|s| s.name)
+        .collect();
+    let mut advice = format!("run a fetcher first ({})", fetcher_names());
+    if !others.is_empty() {
+        advice.push_str(&format!(
+            ", or {}, which writes it from what it is pushed",
+            others.join(" or ")
+        ));
+    }
+    advice
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,5 +335,11 @@ mod tests {
         assert_eq!(fetcher_of_setting("TIMECAMP_API_KEY"), None);
         assert!(fetcher_names().starts_with("fetch-ldap, "));
         assert!(fetcher_names().contains(" or "));
+        assert!(
+            users_file_advice()
+                .ends_with(", or scim-server, which writes it from what it is pushed"),
+            "{}",
+            users_file_advice()
+        );
     }
 }

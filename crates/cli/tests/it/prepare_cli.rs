@@ -79,14 +79,22 @@ fn s3_storage_is_refused_until_supported() {
         .expect_stderr("USE_S3_STORAGE");
 }
 
+/// Every stage that writes the file is named, from the stage list: each
+/// fetcher and scim-server.
 #[test]
 fn missing_users_file_asks_for_a_fetch_naming_every_fetcher() {
     let p = with_previous_output();
     let run = p.run(BIN, &[]);
     run.expect_code(1)
         .expect_stderr("var/users.json does not exist: run a fetcher first");
-    for fetcher in scim_core::stages::fetchers() {
-        run.expect_stderr(fetcher.name);
+    let writers: Vec<&str> = scim_core::stages::STAGES
+        .iter()
+        .filter(|s| s.is_fetcher() || s.name == "scim-server")
+        .map(|s| s.name)
+        .collect();
+    assert!(writers.len() >= 11, "{writers:?}");
+    for name in writers {
+        run.expect_stderr(name);
     }
     assert_eq!(p.read("var/timecamp_users.json"), OLD_OUTPUT);
 }
