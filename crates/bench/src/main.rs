@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! cargo run --release -p scim-bench -- prepare
+//! cargo run --release -p scim-bench -- fetch
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -95,12 +96,55 @@ enum Cmd {
         #[arg(long, default_value_t = 30)]
         delay_seconds: u64,
     },
+    /// fetch-okta and fetch-hibob against fakes on loopback: a realistic
+    /// listing, and hostile answers (a page of `{}` items; one item holding
+    /// millions of values); peak memory of the fetch
+    Fetch {
+        /// People in the realistic listings
+        #[arg(long, default_value_t = 20_000)]
+        users: usize,
+        /// Size of each hostile answer, in MB
+        #[arg(long, default_value_t = 60)]
+        hostile_mb: usize,
+        /// What to measure
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "okta,okta-empties,okta-nested,hibob,hibob-empties,hibob-nested"
+        )]
+        scenario: Vec<Scenario>,
+    },
     /// (internal) run prepare in DIR and print `<seconds> <peak kB>`
     #[command(hide = true)]
     MeasurePrepare { dir: PathBuf },
     /// (internal) run scim-server in DIR with this process's environment
     #[command(hide = true)]
     ServeScim { dir: PathBuf },
+    /// (internal) run a fetcher in DIR and print `<seconds> <CPU seconds> <peak kB> <outcome>`
+    #[command(hide = true)]
+    MeasureFetch { dir: PathBuf, fetcher: Fetcher },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Fetcher {
+    Okta,
+    Hibob,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// The realistic listing, from the fake Okta (pages of 200)
+    Okta,
+    /// Every Okta page is `[{}, {}, ...]`
+    OktaEmpties,
+    /// Every Okta page is one user holding `[{}, {}, ...]`
+    OktaNested,
+    /// The realistic listing, from the fake HiBob (one answer)
+    Hibob,
+    /// HiBob's answer is `{"employees": [{}, {}, ...]}`
+    HibobEmpties,
+    /// HiBob's answer is one employee holding `[{}, {}, ...]`
+    HibobNested,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -132,6 +176,12 @@ fn main() -> anyhow::Result<()> {
             repeat,
         } => bench_prepare(&users, &mode, repeat.max(1)),
         Cmd::MeasurePrepare { dir } => measure_prepare(&dir),
+        Cmd::Fetch {
+            users,
+            hostile_mb,
+            scenario,
+        } => bench_fetch(users, hostile_mb, &scenario),
+        Cmd::MeasureFetch { dir, fetcher } => measure_fetch(&dir, fetcher),
         Cmd::Sync {
             users,
             latency_ms,
@@ -535,6 +585,257 @@ fn bench_scim(
     Ok(())
 }
 
+/// A realistic Okta user, as the Users API returns it with a full profile
+/// (about 1.7 KiB of JSON): managers are the users a tenth of the way up.
+fn okta_user(i: usize) -> Value {
+    let id = |i: usize| format!("00u{i:017}");
+    let (first, last) = (format!("First{i}"), format!("Last{i}"));
+    let email = format!("first{i}.last{i}@example.com");
+    json!({
+        "id": id(i),
+        "status": "ACTIVE",
+        "created": "2021-03-04T10:00:00.000Z",
+        "activated": "2021-03-04T10:05:00.000Z",
+        "statusChanged": "2021-03-04T10:05:00.000Z",
+        "lastLogin": "2026-11-30T08:12:44.000Z",
+        "lastUpdated": "2026-10-01T12:00:00.000Z",
+        "passwordChanged": "2026-06-01T09:30:00.000Z",
+        "type": {"id": "oty1a2b3c4d5e6f7g8h9"},
+        "profile": {
+            "firstName": first,
+            "lastName": last,
+            "displayName": format!("{first} {last}"),
+            "email": email,
+            "login": email,
+            "secondEmail": null,
+            "mobilePhone": "+1 555 0100 1234",
+            "primaryPhone": "+1 555 0100 5678",
+            "title": "Senior Software Engineer",
+            "department": format!("Department {}", i % 40),
+            "division": "Research and Development",
+            "costCenter": "CC-1203",
+            "organization": "Example Corporation",
+            "employeeNumber": format!("E{i:06}"),
+            "managerId": if i == 0 { Value::Null } else { json!(id((i - 1) / 10)) },
+            "manager": if i == 0 { Value::Null } else { json!(format!("First{} Last{}", (i - 1) / 10, (i - 1) / 10)) },
+            "city": "San Francisco",
+            "state": "CA",
+            "countryCode": "US",
+            "streetAddress": "100 Main Street, Suite 400",
+            "zipCode": "94105",
+            "userType": "Employee",
+            "locale": "en_US",
+            "timezone": "America/Los_Angeles",
+            "preferredLanguage": "en",
+            "nickName": null,
+            "middleName": null,
+            "honorificPrefix": null,
+            "honorificSuffix": null,
+            "profileUrl": null,
+            "postalAddress": null
+        },
+        "credentials": {
+            "password": {},
+            "recovery_question": {"question": "What is the name of your first pet?"},
+            "provider": {"type": "OKTA", "name": "OKTA"}
+        },
+        "_links": {"self": {"href": format!("https://example.okta.com/api/v1/users/{}", id(i))}}
+    })
+}
+
+/// A realistic HiBob employee as the fake stores it (the search returns the
+/// fields asked for, with their readable copies).
+fn hibob_employee(i: usize) -> Value {
+    let (first, last) = (format!("First{i}"), format!("Last{i}"));
+    let manager = (i > 0).then(|| (i - 1) / 10);
+    json!({
+        "id": format!("{}", 3_000_000 + i),
+        "email": format!("first{i}.last{i}@example.com"),
+        "firstName": first,
+        "surname": last,
+        "displayName": format!("{first} {last}"),
+        "fullName": format!("{first} {last}"),
+        "work": {
+            "department": format!("{}", 100_000 + i % 40),
+            "title": "207431",
+            "reportsTo": manager.map(|m| json!({
+                "id": format!("{}", 3_000_000 + m),
+                "displayName": format!("First{m} Last{m}"),
+                "email": format!("first{m}.last{m}@example.com"),
+            })),
+            "isManager": i < 2_000,
+            "startDate": "2020-01-06",
+            "site": "London",
+            "employeeIdInCompany": i,
+        },
+        "internal": {"status": "Active", "lifecycleStatus": "employed"},
+        "humanReadable": {
+            "work": {
+                "department": format!("Department {}", i % 40),
+                "title": "Senior Software Engineer",
+                "reportsTo": manager.map(|m| format!("First{m} Last{m}")),
+                "isManager": if i < 2_000 { "Yes" } else { "No" },
+                "startDate": "06/01/2020",
+                "site": "London",
+                "employeeIdInCompany": format!("{i}"),
+            },
+            "internal": {"status": "Active", "lifecycleStatus": "Employed"},
+        },
+    })
+}
+
+/// `[{}, {}, ...]` of about `mb` MB, wrapped by `before` and `after`.
+fn empties(before: &str, mb: usize, after: &str) -> Vec<u8> {
+    let n = mb * 1_000_000 / 3;
+    let mut body = Vec::with_capacity(n * 3 + before.len() + after.len() + 2);
+    body.extend_from_slice(before.as_bytes());
+    body.push(b'[');
+    for i in 0..n {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(b"{}");
+    }
+    body.push(b']');
+    body.extend_from_slice(after.as_bytes());
+    body
+}
+
+/// A server answering every request with `body` (HTTP/1.1, one request per
+/// connection), on its own thread; returns its base URL.
+fn serve_always(body: Vec<u8>) -> anyhow::Result<String> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let body = std::sync::Arc::new(body);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let body = body.clone();
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut reader = BufReader::new(stream.try_clone()?);
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some((name, value)) = line.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                reader.read_exact(&mut vec![0; length])?;
+                let mut stream = stream;
+                write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )?;
+                stream.write_all(&body)
+            });
+        }
+    });
+    Ok(url)
+}
+
+fn bench_fetch(users: usize, hostile_mb: usize, scenarios: &[Scenario]) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot find the scim-bench executable")?;
+    println!("| fetcher | answer | wall time (s) | CPU time (s) | peak RSS (MiB) | outcome |");
+    println!("|---|---|---:|---:|---:|---|");
+    for &scenario in scenarios {
+        // Each fake lives until the end of the benchmark process.
+        let (fetcher, url, what) = match scenario {
+            Scenario::Okta => {
+                let fake = (0..users).fold(scim_test_support::FakeOkta::start(), |f, i| {
+                    f.user(okta_user(i))
+                });
+                let url = fake.url();
+                std::mem::forget(fake);
+                (Fetcher::Okta, url, format!("{users} users, pages of 200"))
+            }
+            Scenario::Hibob => {
+                let fake = (0..users).fold(scim_test_support::FakeHibob::start(), |f, i| {
+                    f.employee(hibob_employee(i))
+                });
+                let url = fake.url();
+                std::mem::forget(fake);
+                (
+                    Fetcher::Hibob,
+                    url,
+                    format!("{users} employees, one answer"),
+                )
+            }
+            Scenario::OktaEmpties => (
+                Fetcher::Okta,
+                serve_always(empties("", hostile_mb, ""))?,
+                format!("{hostile_mb} MB page of `{{}}` items"),
+            ),
+            Scenario::OktaNested => (
+                Fetcher::Okta,
+                serve_always(empties(
+                    r#"[{"id": "00u1", "status": "ACTIVE", "profile": {"email": "a@example.com"}, "junk": "#,
+                    hostile_mb,
+                    "}]",
+                ))?,
+                format!("{hostile_mb} MB page of one user holding `{{}}`s"),
+            ),
+            Scenario::HibobEmpties => (
+                Fetcher::Hibob,
+                serve_always(empties(r#"{"employees": "#, hostile_mb, "}"))?,
+                format!("{hostile_mb} MB answer of `{{}}` employees"),
+            ),
+            Scenario::HibobNested => (
+                Fetcher::Hibob,
+                serve_always(empties(
+                    r#"{"employees": [{"id": "1", "email": "a@example.com", "junk": "#,
+                    hostile_mb,
+                    "}]}",
+                ))?,
+                format!("{hostile_mb} MB answer of one employee holding `{{}}`s"),
+            ),
+        };
+        let dir = tempfile::tempdir()?;
+        let mut child = Command::new(&exe);
+        child
+            .arg("measure-fetch")
+            .arg(dir.path())
+            .arg(format!("{fetcher:?}").to_lowercase())
+            .env_clear()
+            .env("DISABLE_FILE_LOGGING", "true");
+        match fetcher {
+            Fetcher::Okta => child
+                .env("OKTA_ORG_URL", &url)
+                .env("OKTA_API_TOKEN", scim_test_support::OKTA_TOKEN),
+            Fetcher::Hibob => child
+                .env("HIBOB_API_URL", &url)
+                .env(
+                    "HIBOB_SERVICE_USER_ID",
+                    scim_test_support::HIBOB_SERVICE_USER,
+                )
+                .env("HIBOB_SERVICE_USER_TOKEN", scim_test_support::HIBOB_TOKEN),
+        };
+        let out = child.output()?;
+        if !out.status.success() {
+            bail!(
+                "measurement failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let text = String::from_utf8(out.stdout)?;
+        let mut fields = text.trim().splitn(4, ' ');
+        let secs: f64 = fields.next().context("no time")?.parse()?;
+        let cpu: f64 = fields.next().context("no CPU time")?.parse()?;
+        let peak_kb: f64 = fields.next().context("no memory")?.parse()?;
+        let outcome = fields.next().unwrap_or_default();
+        println!(
+            "| {fetcher:?} | {what} | {secs:.2} | {cpu:.2} | {:.0} | {outcome} |",
+            peak_kb / 1024.0
+        );
+    }
+    Ok(())
+}
+
 /// Entra ID's create request for person `i`: 20 departments of two levels.
 fn entra_user(i: usize) -> Value {
     json!({
@@ -676,6 +977,61 @@ async fn drive_scim(
         writes,
         peak_rss_kib,
     })
+}
+
+/// Runs a fetcher as its binary does (without the log), in `dir`.
+fn measure_fetch(dir: &Path, fetcher: Fetcher) -> anyhow::Result<()> {
+    std::env::set_current_dir(dir)?;
+    let env = Env::load()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let start = Instant::now();
+    let result = runtime.block_on(async {
+        match fetcher {
+            Fetcher::Okta => {
+                timecamp_scim::fetch_okta::run(
+                    env,
+                    timecamp_scim::fetch_okta::Args { debug: false },
+                )
+                .await
+            }
+            Fetcher::Hibob => {
+                timecamp_scim::fetch_hibob::run(
+                    env,
+                    timecamp_scim::fetch_hibob::Args { debug: false },
+                )
+                .await
+            }
+        }
+    });
+    let secs = start.elapsed().as_secs_f64();
+    let outcome = match result {
+        Ok(()) => "wrote var/users.json".to_owned(),
+        Err(e) => format!("{e:#}").replace('\n', " "),
+    };
+    println!("{secs} {} {} {outcome}", cpu_seconds()?, peak_rss_kb()?);
+    Ok(())
+}
+
+/// The CPU time (user and system) of this process, in seconds (Linux): the
+/// fetcher's own work, without the fake's, which runs in the parent.
+fn cpu_seconds() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // After the command's name (in parentheses), fields 14 and 15 of the
+    // line are the user and system time, in ticks of 1/100 s on Linux.
+    let after_name = stat
+        .rsplit_once(')')
+        .context("no name in /proc/self/stat")?
+        .1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(i)
+            .context("short /proc/self/stat")?
+            .parse::<f64>()?)
+    };
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
 }
 
 #[cfg(test)]
