@@ -15,7 +15,8 @@ use url::Url;
 
 use crate::dns::{NameNotResolved, Resolver};
 use crate::error::{Context, Error, ErrorKind, Hints, RedirectRefused};
-use crate::paging::{Pages, Paging};
+use crate::json::{DEFAULT_MAX_JSON_MEMORY, Meter, ParseError};
+use crate::paging::{Next, Pages, Paging};
 use crate::request::{Auth, Body, Hidden, Repeat, Request};
 use crate::tls::{self, TlsRefusal};
 use crate::wait::{self, ServerWait};
@@ -92,6 +93,10 @@ pub struct ClientOptions {
     /// The URL is a secret (a webhook's key is in its path): messages and
     /// logs name its host only.
     pub secret_url: bool,
+    /// The most memory an answer read with [`Response::json`] may take once
+    /// parsed ([`DEFAULT_MAX_JSON_MEMORY`]; a listing's bound is its
+    /// [`Paging::max_memory`]).
+    pub max_json_memory: u64,
 }
 
 impl ClientOptions {
@@ -107,6 +112,7 @@ impl ClientOptions {
             error_text: ErrorText::default(),
             max_body: DEFAULT_MAX_BODY,
             secret_url: false,
+            max_json_memory: DEFAULT_MAX_JSON_MEMORY,
         }
     }
 }
@@ -162,6 +168,8 @@ pub struct Response {
     context: Context,
     /// The request's credentials, hidden from errors about this answer.
     secrets: Hidden,
+    /// The most memory [`Response::json`] may take.
+    max_json_memory: u64,
 }
 
 impl Response {
@@ -177,11 +185,20 @@ impl Response {
         &self.body
     }
 
-    /// The body as JSON; a body that is not JSON is a [`ErrorKind::Decode`].
+    /// The body as JSON; a body that is not JSON is a [`ErrorKind::Decode`],
+    /// one that would take more than [`ClientOptions::max_json_memory`] once
+    /// parsed an [`ErrorKind::TooMuchMemory`] (parsing stops there).
     pub fn json(&self) -> Result<Value, Error> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            let head = String::from_utf8_lossy(&self.body[..self.body.len().min(120)]).into_owned();
-            self.error(format!("not JSON ({e}): {head:?}"))
+        let mut meter = Meter::new(self.max_json_memory, u64::MAX);
+        crate::json::value(&self.body, &mut meter).map_err(|e| match e {
+            ParseError::Over(_) => self.failure(ErrorKind::TooMuchMemory {
+                limit: self.max_json_memory,
+            }),
+            ParseError::Syntax(e) => {
+                let head =
+                    String::from_utf8_lossy(&self.body[..self.body.len().min(120)]).into_owned();
+                self.error(format!("not JSON ({e}): {head:?}"))
+            }
         })
     }
 
@@ -288,6 +305,7 @@ impl Client {
                             body: answer.body,
                             context: self.context(request),
                             secrets: self.secrets(request),
+                            max_json_memory: self.options.max_json_memory,
                         });
                     }
                     self.after_status(request, answer, attempt, &mut refusals)?
@@ -349,12 +367,18 @@ impl Client {
     }
 
     /// Every item of a listing: `request` is sent for the first page, and
-    /// again with each next page's URL, named `<call>, page <n>`.
+    /// again with each next page's URL, named `<call>, page <n>` (a listing
+    /// in one answer, [`Next::None`], keeps the request's name).
     pub async fn all(&self, request: &Request, paging: Paging) -> Result<Vec<Value>, Error> {
+        let one_answer = paging.next == Next::None;
         let mut pages = Pages::new(request.url.clone(), paging);
         let mut items = Vec::new();
         while let Some(url) = pages.next_url() {
-            let call = format!("{}, page {}", request.call, pages.page());
+            let call = if one_answer {
+                request.call.clone()
+            } else {
+                format!("{}, page {}", request.call, pages.page())
+            };
             let response = self.send(&request.to(url.clone(), call)).await?;
             let page = pages
                 .accept(response.headers(), response.body())

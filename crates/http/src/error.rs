@@ -100,6 +100,9 @@ pub enum ErrorKind {
         spent: Duration,
         budget: Duration,
     },
+    /// A parsed answer would take more memory than the client gives one
+    /// ([`crate::ClientOptions::max_json_memory`]); it was not parsed further.
+    TooMuchMemory { limit: u64 },
     /// The server asked to wait longer than the client waits
     /// ([`crate::RetryPolicy::max_wait`]); the wait was not made.
     WaitTooLong {
@@ -170,6 +173,8 @@ impl Error {
                 | PagingError::NotJson { message: text, .. } => hide(text),
                 PagingError::RepeatedPage { .. }
                 | PagingError::TooManyPages { .. }
+                | PagingError::TooManyItems { .. }
+                | PagingError::TooMuchMemory { .. }
                 | PagingError::EmptyPageWithMore { .. }
                 | PagingError::NoList { .. }
                 | PagingError::NoCursor { .. }
@@ -178,7 +183,8 @@ impl Error {
             ErrorKind::Timeout { .. }
             | ErrorKind::WaitTooLong { .. }
             | ErrorKind::Tls(_)
-            | ErrorKind::TooLarge { .. } => {}
+            | ErrorKind::TooLarge { .. }
+            | ErrorKind::TooMuchMemory { .. } => {}
         }
         self
     }
@@ -316,6 +322,12 @@ impl fmt::Display for Error {
                     write!(f, " ({}={})", hints.budget_setting, budget.as_secs())
                 }
             }
+            ErrorKind::TooMuchMemory { limit } => write!(
+                f,
+                "the answer of {service} to {call} would take more than {} MiB of memory once \
+                 read, the most this tool gives one answer; not read",
+                limit / (1024 * 1024)
+            ),
             ErrorKind::WaitTooLong { status, wait, cap } => {
                 match status {
                     Some(status) => write!(f, "{service} answered {status} to {call} and")?,

@@ -32,6 +32,14 @@
 //!   [`ClientOptions::max_body`] ([`DEFAULT_MAX_BODY`], 64 MiB) is refused while
 //!   it streams in, before it is buffered; an error body is read up to 64 KiB.
 //!   No compression is negotiated, so no answer expands after the check.
+//! - **Bounded parsing**: parsed JSON takes several times its text (a 60 MB
+//!   page of `{}` items took 2.8 GB), so a body's size bounds nothing by
+//!   itself. Every value is charged, as it is built, with an estimate of the
+//!   memory it takes ([`json`]); an answer stops parsing past
+//!   [`ClientOptions::max_json_memory`] and a listing past
+//!   [`Paging::max_memory`] ([`DEFAULT_MAX_JSON_MEMORY`], 2 GiB, for all its
+//!   pages together) or [`Paging::max_items`] items ([`DEFAULT_MAX_ITEMS`],
+//!   200,000).
 //! - **Credentials stay with their host**: redirects are followed only within
 //!   the request's origin (at most 5; for a write, only 307 and 308, which keep
 //!   its method and body), no `Referer` is sent, and a paging link
@@ -67,7 +75,9 @@
 //! that sends its own requests (one that renews a token on 401). Every style
 //! refuses a next page on another origin, stops on a page asked for or
 //! answered twice, on a run of empty pages that announce more
-//! ([`paging::MAX_EMPTY_PAGES_IN_A_ROW`]), and after [`Paging::max_pages`].
+//! ([`paging::MAX_EMPTY_PAGES_IN_A_ROW`]), and after [`Paging::max_pages`]
+//! pages, [`Paging::max_items`] items or [`Paging::max_memory`] of parsed
+//! items.
 //!
 //! A new source declares its client and its paging, and reads:
 //!
@@ -110,6 +120,7 @@
 pub mod client;
 pub mod dns;
 pub mod error;
+pub mod json;
 pub mod paging;
 pub mod request;
 pub mod tls;
@@ -120,6 +131,7 @@ pub use client::{
     host_port,
 };
 pub use error::{Context, Error, ErrorKind, Hints, RedirectRefused};
+pub use json::{DEFAULT_MAX_ITEMS, DEFAULT_MAX_JSON_MEMORY};
 pub use paging::{More, Next, Pages, Paging, PagingError};
 pub use request::{Repeat, Request, TransientRefusal};
 pub use reqwest::Method;

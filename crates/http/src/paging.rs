@@ -19,6 +19,14 @@
 //! stops after [`MAX_EMPTY_PAGES_IN_A_ROW`] pages in a row that have no
 //! items yet announce more (each with a new cursor, such a server would
 //! otherwise be read to `max_pages`).
+//!
+//! A listing's memory is bounded too, not only each page's size: each page
+//! is parsed in one pass ([`crate::json`]), its items taken straight into
+//! their list, and the walk stops once the listing passes
+//! [`Paging::max_items`] items or its items would take more than
+//! [`Paging::max_memory`] once parsed (parsed JSON takes several times its
+//! text, some 30 to 50 times for hostile shapes such as a page of `{}`, so a
+//! body's size limit alone bounds nothing).
 
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -27,8 +35,11 @@ use reqwest::header::{HeaderMap, LINK};
 use serde_json::Value;
 use url::Url;
 
-/// The default most pages one listing may take: a million people at the
-/// smallest page size any supported API uses (100).
+use crate::json::{self, DEFAULT_MAX_ITEMS, DEFAULT_MAX_JSON_MEMORY, Found, Meter, Over};
+
+/// The default most pages one listing may take: five times the pages of
+/// [`DEFAULT_MAX_ITEMS`] people at the smallest page size any supported API
+/// uses (100), since some (Graph) may answer pages short or empty.
 pub const DEFAULT_MAX_PAGES: u32 = 10_000;
 
 /// The most pages in a row that may have no items and still announce a
@@ -48,15 +59,23 @@ pub struct Paging {
     pub next: Next,
     /// Pages read before the walk stops with an error.
     pub max_pages: u32,
+    /// Items of the whole listing read before the walk stops with an error.
+    pub max_items: u64,
+    /// The most memory the listing's items may take once parsed (an
+    /// estimate, [`crate::json`]), before the walk stops with an error.
+    pub max_memory: u64,
 }
 
 impl Paging {
-    /// Items at `items`, next pages as `next`, at most [`DEFAULT_MAX_PAGES`].
+    /// Items at `items`, next pages as `next`, at most [`DEFAULT_MAX_PAGES`]
+    /// pages, [`DEFAULT_MAX_ITEMS`] items and [`DEFAULT_MAX_JSON_MEMORY`].
     pub const fn new(items: &'static str, next: Next) -> Self {
         Self {
             items,
             next,
             max_pages: DEFAULT_MAX_PAGES,
+            max_items: DEFAULT_MAX_ITEMS,
+            max_memory: DEFAULT_MAX_JSON_MEMORY,
         }
     }
 }
@@ -162,6 +181,17 @@ pub enum PagingError {
     RepeatedPage { page: u32 },
     #[error("more than {limit} pages; stopped (a listing that long is taken for a loop)")]
     TooManyPages { limit: u32 },
+    #[error(
+        "page {page} brings the listing past {limit} items, the most this tool reads in one \
+         listing; stopped"
+    )]
+    TooManyItems { page: u32, limit: u64 },
+    #[error(
+        "page {page} brings the listing's items past {} MiB of memory once read, the most this \
+         tool gives one listing; stopped",
+        limit / (1024 * 1024)
+    )]
+    TooMuchMemory { page: u32, limit: u64 },
     /// The last of `in_a_row` pages in a row without items that announced
     /// a next page (1 for offset paging, [`MAX_EMPTY_PAGES_IN_A_ROW`] for the others).
     #[error("{}", empty_pages(*page, *in_a_row))]
@@ -207,6 +237,8 @@ pub struct Pages {
     last_body: Option<u64>,
     /// Pages in a row, up to the last one, without items that announced more.
     empty_in_a_row: u32,
+    /// What the listing's items take so far, and may take.
+    meter: Meter,
 }
 
 impl Pages {
@@ -227,6 +259,7 @@ impl Pages {
             _ => (first.clone(), 0),
         };
         Self {
+            meter: Meter::new(paging.max_memory, paging.max_items),
             paging,
             first,
             next: Some(next),
@@ -257,15 +290,27 @@ impl Pages {
         self.page += 1;
         let page = self.page;
         self.asked.insert(asked.to_string());
-        let value: Value = serde_json::from_slice(body).map_err(|e| PagingError::NotJson {
-            page,
-            message: e.to_string(),
+        let parsed = json::page(body, self.paging.items, &mut self.meter).map_err(|e| match e {
+            json::ParseError::Syntax(e) => PagingError::NotJson {
+                page,
+                message: e.to_string(),
+            },
+            json::ParseError::Over(Over::Items) => PagingError::TooManyItems {
+                page,
+                limit: self.paging.max_items,
+            },
+            json::ParseError::Over(Over::Memory) => PagingError::TooMuchMemory {
+                page,
+                limit: self.paging.max_memory,
+            },
         })?;
-        let items = match value.pointer(self.paging.items) {
-            Some(Value::Array(items)) => items.clone(),
-            // Some APIs say "no items" with null.
-            Some(Value::Null) => Vec::new(),
-            _ => {
+        let value = parsed.rest;
+        let items = match parsed.items {
+            Found::List(items) => items,
+            // Some paged APIs say "no (more) items" with null; an answer
+            // that is the whole listing must hold its list.
+            Found::Null if self.paging.next != Next::None => Vec::new(),
+            Found::Null | Found::Nothing => {
                 return Err(PagingError::NoList {
                     page,
                     pointer: self.paging.items,
@@ -985,6 +1030,104 @@ mod tests {
             p.accept(&no_headers(), b"<html>"),
             Err(PagingError::NotJson { .. })
         ));
+    }
+
+    #[test]
+    fn a_listing_stops_once_its_pages_bring_it_past_its_most_items() {
+        let paging = Paging {
+            max_items: 5,
+            ..Paging::new(
+                "/data",
+                Next::Cursor {
+                    token_at: "/next",
+                    param: "after",
+                    more: None,
+                },
+            )
+        };
+        let mut p = Pages::new(url("https://f.example/people"), paging);
+        let first = p
+            .accept(
+                &no_headers(),
+                &body(json!({"data": [1, 2, 3], "next": "a"})),
+            )
+            .unwrap();
+        assert_eq!(first.len(), 3);
+        let err = p
+            .accept(
+                &no_headers(),
+                &body(json!({"data": [4, 5, 6], "next": "b"})),
+            )
+            .unwrap_err();
+        assert_eq!(err, PagingError::TooManyItems { page: 2, limit: 5 });
+        assert!(err.to_string().contains("past 5 items"), "{err}");
+    }
+
+    #[test]
+    fn a_listing_stops_once_its_items_would_take_more_than_its_memory() {
+        let paging = Paging {
+            max_memory: 1024 * 1024,
+            ..Paging::new("/value", Next::UrlAt("/next"))
+        };
+        // Each page is small; together they pass the bound.
+        let page = |n: u32| {
+            let items: Vec<Value> = (0..1000).map(|i| json!({"id": i, "page": n})).collect();
+            body(json!({"value": items, "next": format!("https://g.example/p{n}")}))
+        };
+        let mut p = Pages::new(url("https://g.example/users"), paging);
+        let mut n = 0;
+        let err = loop {
+            n += 1;
+            match p.accept(&no_headers(), &page(n)) {
+                Ok(items) => assert_eq!(items.len(), 1000),
+                Err(e) => break e,
+            }
+        };
+        assert!(n > 1, "one page alone is under the bound");
+        assert_eq!(
+            err,
+            PagingError::TooMuchMemory {
+                page: n,
+                limit: 1024 * 1024
+            }
+        );
+        assert!(err.to_string().contains("past 1 MiB of memory"), "{err}");
+        // A page of hostile shape stops while it is parsed, whatever its items.
+        let mut p = Pages::new(
+            url("https://g.example/users"),
+            Paging {
+                max_memory: 1024 * 1024,
+                ..Paging::new("/value", Next::None)
+            },
+        );
+        let nested = format!(r#"{{"value": [{{"a": [{}{{}}]}}]}}"#, "{},".repeat(100_000));
+        assert!(matches!(
+            p.accept(&no_headers(), nested.as_bytes()),
+            Err(PagingError::TooMuchMemory { page: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn null_ends_a_paged_listing_but_is_no_list_for_a_listing_in_one_answer() {
+        let mut p = Pages::new(
+            url("https://b.example/employees"),
+            Paging::new("/data", Next::UrlAt("/next")),
+        );
+        assert_eq!(
+            p.accept(&no_headers(), &body(json!({"data": null}))),
+            Ok(vec![])
+        );
+        let mut p = Pages::new(
+            url("https://h.example/v1/people/search"),
+            Paging::new("/employees", Next::None),
+        );
+        assert_eq!(
+            p.accept(&no_headers(), &body(json!({"employees": null}))),
+            Err(PagingError::NoList {
+                page: 1,
+                pointer: "/employees"
+            })
+        );
     }
 
     #[test]

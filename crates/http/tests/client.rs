@@ -714,3 +714,86 @@ async fn an_answer_printed_for_debugging_does_not_show_the_requests_credentials(
     let shown = format!("{answer:?}");
     assert!(!shown.contains(token), "{shown}");
 }
+
+/// `[{}, {}, ...]`: `n` empty objects, three bytes each.
+fn empties(n: usize) -> String {
+    let mut text = "{},".repeat(n);
+    text.pop();
+    format!("[{text}]")
+}
+
+#[tokio::test]
+async fn a_page_of_empty_objects_stops_at_the_most_items_while_it_is_parsed() {
+    let page = empties(300_000);
+    let (url, _) = serve(move |_, _| {
+        let page = page.clone();
+        async move {
+            let mut r = Response::new(Body::from(page));
+            r.headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
+            r
+        }
+    })
+    .await;
+    let c = client();
+    let err = c
+        .all(
+            &Request::get(url.join("users").unwrap(), "users"),
+            Paging::new("", Next::LinkHeader),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Paging(scim_http::PagingError::TooManyItems {
+                page: 1,
+                limit: 200_000
+            })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "unexpected answer from Test (users, page 1): page 1 brings the listing past 200000 \
+         items, the most this tool reads in one listing; stopped"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_that_would_take_too_much_memory_once_parsed_is_not_parsed() {
+    // 1.5 MB of text, well within the body's limit, is some 25 MB parsed.
+    let page = empties(500_000);
+    let (url, _) = serve(move |_, _| {
+        let page = page.clone();
+        async move { Response::new(Body::from(page)) }
+    })
+    .await;
+    let c = client_with(Duration::from_secs(5), |o| {
+        o.max_json_memory = 16 * 1024 * 1024;
+    });
+    let err = c
+        .json(&Request::get(url.join("users").unwrap(), "GET users"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::TooMuchMemory { limit } if *limit == 16 * 1024 * 1024),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the answer of Test to GET users would take more than 16 MiB of memory once read, the \
+         most this tool gives one answer; not read"
+    );
+    // Within the bound, the same answer is read.
+    let roomy = client();
+    assert_eq!(
+        roomy
+            .json(&Request::get(url.join("users").unwrap(), "GET users"))
+            .await
+            .unwrap()
+            .as_array()
+            .map(Vec::len),
+        Some(500_000)
+    );
+}

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use scim_core::model::{SourceUser, Status};
 use scim_core::{ConfigError, Env, Secret};
-use scim_http::{Client, ClientOptions, ErrorText, Hints, Request};
+use scim_http::{Client, ClientOptions, ErrorText, Hints, Next, Paging, Request};
 use serde_json::{Value, json};
 use tracing::{debug, info};
 
@@ -29,6 +29,9 @@ pub const DEFAULT_API_URL: &str = "https://api.hibob.com";
 /// company's whole staff, with the readable copies of its fields, comes in
 /// one answer (about 3 KiB a person: 256 MiB holds some 80,000 people).
 const MAX_ANSWER: u64 = 256 * 1024 * 1024;
+
+/// The search's answer: everybody at once, in `employees`.
+const EMPLOYEES: Paging = Paging::new("/employees", Next::None);
 
 /// What HiBob's failures point at.
 const HINTS: Hints = Hints {
@@ -247,11 +250,9 @@ impl Api<'_> {
         let request = Request::post(url, call)
             .basic(&self.s.service_user_id, &self.s.token)
             .json(body);
-        let response = self.http.send(&request).await?;
-        match response.json()?.get_mut("employees").map(Value::take) {
-            Some(Value::Array(list)) => Ok(list),
-            _ => Err(response.error("no `employees` list")),
-        }
+        // Read as a listing of one answer, so the layer bounds the people
+        // it holds and the memory they take, as it does for paged sources.
+        self.http.all(&request, EMPLOYEES).await
     }
 }
 
