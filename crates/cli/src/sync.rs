@@ -323,6 +323,7 @@ pub fn client(settings: &TimecampSettings, api_key: scim_core::Secret) -> anyhow
         retry: RetryPolicy {
             max_attempts: settings.http_max_attempts,
             unanswered_budget: Duration::from_secs(settings.http_retry_budget_seconds),
+            wait_budget: Duration::from_secs(settings.http_wait_budget_seconds),
             ..RetryPolicy::default()
         },
     })?)

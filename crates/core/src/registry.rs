@@ -102,7 +102,13 @@ pub const SETTINGS: &[Setting] = &[
         "TIMECAMP_HTTP_RETRY_BUDGET_SECONDS",
         "`120`",
         "stages that call TimeCamp",
-        "most time one run spends on unanswered requests (timeouts, refused connections) and the waits after them; then the run fails. 429s do not count",
+        "most time one run spends on unanswered requests (timeouts, refused connections) and the waits after them; then the run fails. 429s count against `TIMECAMP_HTTP_WAIT_BUDGET_SECONDS` instead",
+    ),
+    s(
+        "TIMECAMP_HTTP_WAIT_BUDGET_SECONDS",
+        "`900`",
+        "stages that call TimeCamp",
+        "most time one run waits because TimeCamp said \"not now\" (429, 502, 503, 504 and their `Retry-After`, a spent rate-limit window, a group creation refused for a while); waits of concurrent requests count once. A wait that would pass it is not made: the request fails at once, saying how long the run waited and what TimeCamp asked",
     ),
     s(
         "TIMECAMP_NEW_USER_WAIT_SECONDS",

@@ -56,6 +56,9 @@ pub struct TimecampSettings {
     /// `TIMECAMP_HTTP_RETRY_BUDGET_SECONDS`: most time a run spends on unanswered
     /// requests and their retries, default 120.
     pub http_retry_budget_seconds: u64,
+    /// `TIMECAMP_HTTP_WAIT_BUDGET_SECONDS`: most time a run waits because
+    /// TimeCamp said "not now" (429, 502-504, rate-limit resets), default 900.
+    pub http_wait_budget_seconds: u64,
     /// `TIMECAMP_NEW_USER_WAIT_SECONDS`: how long to wait for invited users to appear, default 60.
     pub new_user_wait_seconds: u64,
     /// `TIMECAMP_DISABLE_USER_DEACTIVATION`: never disable users (the newer upstream's name).
@@ -141,6 +144,7 @@ impl TimecampSettings {
             ssl_verify: env.bool("TIMECAMP_SSL_VERIFY", true)?,
             http_timeout_seconds: positive(env, "TIMECAMP_HTTP_TIMEOUT_SECONDS", 30)?,
             http_retry_budget_seconds: positive(env, "TIMECAMP_HTTP_RETRY_BUDGET_SECONDS", 120)?,
+            http_wait_budget_seconds: positive(env, "TIMECAMP_HTTP_WAIT_BUDGET_SECONDS", 900)?,
             http_max_attempts: u32::try_from(positive(env, "TIMECAMP_HTTP_MAX_ATTEMPTS", 5)?)
                 .map_err(|_| ConfigError::Invalid {
                     var: "TIMECAMP_HTTP_MAX_ATTEMPTS",

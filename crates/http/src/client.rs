@@ -3,7 +3,7 @@
 
 use std::error::Error as StdError;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use reqwest::Method;
@@ -14,7 +14,7 @@ use tracing::{debug, info, warn};
 use url::Url;
 
 use crate::dns::{NameNotResolved, Resolver};
-use crate::error::{Context, Error, ErrorKind, Hints, RedirectRefused};
+use crate::error::{Context, Error, ErrorKind, Hints, RedirectRefused, WaitRefused};
 use crate::json::{DEFAULT_MAX_JSON_MEMORY, Meter, ParseError};
 use crate::paging::{Next, Pages, Paging};
 use crate::request::{Auth, Body, Hidden, Repeat, Request};
@@ -34,6 +34,14 @@ const MAX_URL_LENGTH: usize = 65_534;
 pub(crate) const MAX_REDIRECTS: usize = 5;
 /// How long a request may go unanswered before the run says so, at most.
 const SLOW_NOTICE: Duration = Duration::from_secs(10);
+/// The default [`RetryPolicy::wait_budget`]: 15 minutes. An hourly job (a
+/// fetch, then a sync, each with its own clients) still ends well within its
+/// hour, while a run rides out any ordinary rate limit: a window that resets
+/// every minute costs at most a minute per window, and fifteen of them fit,
+/// as do three of the longest waits a server may ask for
+/// ([`RetryPolicy::max_wait`]). A first import cut short by it is finished by
+/// the next run.
+pub const DEFAULT_WAIT_BUDGET: Duration = Duration::from_secs(15 * 60);
 
 /// When and how often to try a request again; one policy for every client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +60,16 @@ pub struct RetryPolicy {
     /// fails the run in bounded time instead of once per request. Throttling
     /// does not count: a server that answers "later" is alive.
     pub unanswered_budget: Duration,
+    /// The most time one client (one run) spends waiting because the
+    /// service answered "not now": the waits after a 429, a 502, 503 or 504
+    /// and a refusal that passes ([`crate::TransientRefusal`]), whether the
+    /// service said how long (`Retry-After`, a reset) or not, and the waits
+    /// for a spent rate-limit window. Waits made side by side by concurrent
+    /// requests count once (it is the time the run's clock sees). A wait
+    /// that would end past it is not made: the call fails at once, saying how
+    /// long the run waited and what the service asked. A service that keeps
+    /// answering "in 5 minutes" cannot stretch a run to hours.
+    pub wait_budget: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -62,6 +80,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(60),
             max_wait: Duration::from_secs(300),
             unanswered_budget: Duration::from_secs(120),
+            wait_budget: DEFAULT_WAIT_BUDGET,
         }
     }
 }
@@ -136,6 +155,72 @@ struct State {
     slow_reported: AtomicBool,
     /// No request before this instant: the rate-limit window is spent.
     not_before: Mutex<Option<(Instant, ServerWait)>>,
+    /// The time spent waiting because the service said "not now".
+    waits: Mutex<Waits>,
+}
+
+/// The time a client spent waiting because its service said "not now": the
+/// union of its waits, so that waits made side by side by concurrent
+/// requests count once, as the run's clock sees them.
+#[derive(Debug, Default)]
+struct Waits {
+    /// Waits in progress.
+    inside: u32,
+    /// When the waits in progress began (the first of them).
+    since: Option<Instant>,
+    /// When the last of the waits in progress is to end.
+    until: Option<Instant>,
+    /// Waited before `since`.
+    total: Duration,
+}
+
+impl Waits {
+    /// The time waited so far.
+    fn spent(&self, now: Instant) -> Duration {
+        self.total
+            + self
+                .since
+                .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
+    }
+
+    /// The time waited once the waits in progress, and one of `wait` from
+    /// `now`, have ended.
+    fn spent_after(&self, now: Instant, wait: Duration) -> Duration {
+        let end = now + wait;
+        match (self.since, self.until) {
+            (Some(since), Some(until)) => {
+                self.total + until.max(end).saturating_duration_since(since)
+            }
+            _ => self.total + wait,
+        }
+    }
+}
+
+/// A wait in progress, counted in [`Waits`] until it ends or its request is
+/// dropped.
+struct Waiting<'a> {
+    state: &'a State,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut waits = lock(&self.state.waits);
+        waits.inside = waits.inside.saturating_sub(1);
+        if waits.inside == 0
+            && let Some(since) = waits.since.take()
+        {
+            waits.total += Instant::now().saturating_duration_since(since);
+            waits.until = None;
+        }
+    }
+}
+
+/// A lock whose holder cannot leave its data half-changed (each holder
+/// changes it in one step), so a poisoned one is used as it is.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A client of one service. Cheap to clone; clones share the connections,
@@ -291,7 +376,7 @@ impl Client {
             self.wait_for_window(request).await?;
             self.count(request);
             let started = Instant::now();
-            let wait = match self.attempt(request).await {
+            let (wait, waiting) = match self.attempt(request).await {
                 Ok(answer) => {
                     self.note_window(&answer.headers);
                     if (200..300).contains(&answer.status) {
@@ -352,11 +437,12 @@ impl Client {
                         wait.as_secs_f64(),
                         policy.max_attempts
                     );
-                    wait
+                    (wait, None)
                 }
             };
             self.state.retries.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(wait).await;
+            drop(waiting);
             attempt += 1;
         }
     }
@@ -457,11 +543,7 @@ impl Client {
     /// one: it does not eat a request's timeout. A reset further away than
     /// the policy waits fails the request instead.
     async fn wait_for_window(&self, request: &Request) -> Result<(), Error> {
-        let pending = *self
-            .state
-            .not_before
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let pending = *lock(&self.state.not_before);
         let Some((until, reset)) = pending else {
             return Ok(());
         };
@@ -477,16 +559,87 @@ impl Client {
         }
         let now = Instant::now();
         if until > now {
+            let wait = until - now;
+            let waiting = self.start_wait(wait).map_err(|waited| {
+                self.error(
+                    request,
+                    ErrorKind::WaitBudgetSpent(Box::new(WaitRefused {
+                        status: None,
+                        message: String::new(),
+                        asked: Some(reset),
+                        wait,
+                        waited,
+                        budget: self.options.retry.wait_budget,
+                        host: request.url.host_str().unwrap_or_default().to_owned(),
+                    })),
+                )
+            })?;
             warn!(
                 "{}: no request left in the rate-limit window; waiting {:.1} s for it to reset \
                  before {}",
                 self.options.service,
-                (until - now).as_secs_f64(),
+                wait.as_secs_f64(),
                 request.call
             );
             tokio::time::sleep_until(until).await;
+            drop(waiting);
         }
         Ok(())
+    }
+
+    /// Starts a wait of `wait` that the service caused, if the run's
+    /// [`RetryPolicy::wait_budget`] has room for it to its end; else returns
+    /// how long the run has waited so far. The wait counts until the
+    /// returned guard is dropped.
+    fn start_wait(&self, wait: Duration) -> Result<Option<Waiting<'_>>, Duration> {
+        if wait.is_zero() {
+            return Ok(None);
+        }
+        let mut waits = lock(&self.state.waits);
+        let now = Instant::now();
+        // Where it overlaps waits in progress, this wait adds nothing.
+        if waits.spent_after(now, wait) > self.options.retry.wait_budget {
+            return Err(waits.spent(now));
+        }
+        if waits.inside == 0 {
+            waits.since = Some(now);
+        }
+        waits.until = Some(
+            waits
+                .until
+                .map_or(now + wait, |until| until.max(now + wait)),
+        );
+        waits.inside += 1;
+        Ok(Some(Waiting { state: &self.state }))
+    }
+
+    /// A [`Client::start_wait`] after an answer that said "not now".
+    fn start_wait_after(
+        &self,
+        request: &Request,
+        answer: &Answer,
+        wait: Duration,
+        asked: Option<ServerWait>,
+    ) -> Result<Option<Waiting<'_>>, Error> {
+        self.start_wait(wait).map_err(|waited| {
+            self.error(
+                request,
+                ErrorKind::WaitBudgetSpent(Box::new(WaitRefused {
+                    status: Some(answer.status),
+                    message: error_message(
+                        &self.options.error_text,
+                        answer.status,
+                        &answer.headers,
+                        &answer.body,
+                    ),
+                    asked,
+                    wait,
+                    waited,
+                    budget: self.options.retry.wait_budget,
+                    host: request.url.host_str().unwrap_or_default().to_owned(),
+                })),
+            )
+        })
     }
 
     /// Remembers a spent rate-limit window, for the next request to wait on.
@@ -494,23 +647,19 @@ impl Client {
         if wait::window_spent(headers)
             && let Some(reset) = wait::window_reset(headers, self.options.retry.max_wait)
         {
-            let mut slot = self
-                .state
-                .not_before
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            *slot = Some((Instant::now() + reset.wait, reset));
+            *lock(&self.state.not_before) = Some((Instant::now() + reset.wait, reset));
         }
     }
 
-    /// Judges an error status: the wait before the next attempt, or the error.
+    /// Judges an error status: the wait before the next attempt (counted
+    /// until its guard is dropped), or the error.
     fn after_status(
         &self,
         request: &Request,
         answer: Answer,
         attempt: u32,
         refusals: &mut u32,
-    ) -> Result<Duration, Error> {
+    ) -> Result<(Duration, Option<Waiting<'_>>), Error> {
         let policy = &self.options.retry;
         let service = self.options.service;
         let status = answer.status;
@@ -520,6 +669,7 @@ impl Client {
         {
             *refusals += 1;
             let wait = refusal.step.saturating_mul(*refusals);
+            let waiting = self.start_wait_after(request, &answer, wait, None)?;
             warn!(
                 "{service} refused {} ({status}); this is often transient, retrying in {} s \
                  (try {} of {})",
@@ -528,7 +678,7 @@ impl Client {
                 *refusals + 1,
                 refusal.attempts
             );
-            return Ok(wait);
+            return Ok((wait, waiting));
         }
         let throttled = status == 429;
         let gateway = matches!(status, 502..=504);
@@ -563,6 +713,7 @@ impl Client {
             || wait::backoff(policy.base_delay, policy.max_delay, attempt),
             |w| w.wait,
         );
+        let waiting = self.start_wait_after(request, &answer, wait, asked)?;
         warn!(
             "{service} answered {status} to {}; retrying in {:.1} s{} (attempt {attempt} of {})",
             request.call,
@@ -570,7 +721,7 @@ impl Client {
             asked.map_or_else(String::new, |w| format!(" ({})", w.source)),
             policy.max_attempts
         );
-        Ok(wait)
+        Ok((wait, waiting))
     }
 
     fn status_error(&self, request: &Request, answer: Answer) -> Error {

@@ -29,6 +29,9 @@ pub struct Hints {
     pub timeout_setting: &'static str,
     /// The setting of the unanswered-time budget, if the admin can change it.
     pub budget_setting: &'static str,
+    /// The setting of the budget of time spent waiting because the service
+    /// said "not now", if the admin can change it.
+    pub wait_budget_setting: &'static str,
 }
 
 /// Why a redirect was not followed.
@@ -41,6 +44,26 @@ pub enum RedirectRefused {
     /// A 301, 302 or 303 to a write: HTTP clients repeat it as a GET without
     /// its body, so the write would be lost and the GET's answer taken for it.
     WriteAsRead,
+}
+
+/// A wait the run's wait budget had no room for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitRefused {
+    /// The status of the answer that said "not now" (429, 502, 503, 504, a
+    /// refusal that passes); `None` when the wait was for a spent rate-limit
+    /// window, which a successful answer announced.
+    pub status: Option<u16>,
+    /// The service's own explanation, from its error body or header.
+    pub message: String,
+    /// What the service asked for, if it said (`Retry-After`, a reset).
+    pub asked: Option<crate::wait::ServerWait>,
+    /// The wait that was not made.
+    pub wait: Duration,
+    /// The time the client had spent waiting so far.
+    pub waited: Duration,
+    pub budget: Duration,
+    /// The host that asked for the waits, named in the message.
+    pub host: String,
 }
 
 /// Which call failed, for messages.
@@ -100,6 +123,10 @@ pub enum ErrorKind {
         spent: Duration,
         budget: Duration,
     },
+    /// The run's budget of time spent waiting because the service said "not
+    /// now" ([`crate::RetryPolicy::wait_budget`]) is spent: this wait was not
+    /// made, and the call fails.
+    WaitBudgetSpent(Box<WaitRefused>),
     /// A parsed answer would take more memory than the client gives one
     /// ([`crate::ClientOptions::max_json_memory`]); it was not parsed further.
     TooMuchMemory { limit: u64 },
@@ -165,6 +192,7 @@ impl Error {
             | ErrorKind::Decode { message: text }
             | ErrorKind::Unsendable { cause: text }
             | ErrorKind::Setup { message: text } => hide(text),
+            ErrorKind::WaitBudgetSpent(refused) => hide(&mut refused.message),
             ErrorKind::Paging(e) => match e {
                 PagingError::OtherOrigin { origin: text }
                 | PagingError::RepeatedUrl { url: text }
@@ -222,6 +250,15 @@ impl Error {
     pub fn for_call(mut self, call: impl Into<String>) -> Self {
         self.context.call = call.into();
         self
+    }
+}
+
+/// A duration for a message: tenths under 10 s, whole seconds above.
+fn seconds(d: Duration) -> String {
+    if d < Duration::from_secs(10) {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{} s", d.as_secs())
     }
 }
 
@@ -321,6 +358,51 @@ impl fmt::Display for Error {
                 } else {
                     write!(f, " ({}={})", hints.budget_setting, budget.as_secs())
                 }
+            }
+            ErrorKind::WaitBudgetSpent(refused) => {
+                let WaitRefused {
+                    status,
+                    message,
+                    asked,
+                    wait,
+                    waited,
+                    budget,
+                    host,
+                } = &**refused;
+                match status {
+                    Some(status) => {
+                        write!(f, "{service} answered {status} to {call}")?;
+                        if !message.is_empty() {
+                            write!(f, ": {message}")?;
+                        }
+                        match asked {
+                            Some(asked) => write!(
+                                f,
+                                ", and asks to wait {} ({})",
+                                asked.asked(),
+                                asked.source
+                            )?,
+                            None => write!(f, "; the next wait would be {}", seconds(*wait))?,
+                        }
+                    }
+                    None => write!(
+                        f,
+                        "before {call}, {service}'s rate-limit window is spent for {} more",
+                        seconds(*wait)
+                    )?,
+                }
+                write!(
+                    f,
+                    "; not waited: this run has already waited {} in all for {service} ({host}) \
+                     to take requests again",
+                    seconds(*waited)
+                )?;
+                if hints.wait_budget_setting.is_empty() {
+                    write!(f, " (at most {})", seconds(*budget))?;
+                } else {
+                    write!(f, " ({}={})", hints.wait_budget_setting, budget.as_secs())?;
+                }
+                write!(f, "; run again later")
             }
             ErrorKind::TooMuchMemory { limit } => write!(
                 f,

@@ -18,7 +18,14 @@
 //!   Unanswered time (timeouts, refused connections and the waits after them)
 //!   is counted per client against [`RetryPolicy::unanswered_budget`]; once it
 //!   is spent, such failures are final, so a service that never answers fails
-//!   a run in bounded time.
+//!   a run in bounded time. Time spent waiting because the service said "not
+//!   now" (after a 429, 502, 503, 504 or a refusal that passes, and for a
+//!   spent rate-limit window) is counted per client too, as the run's clock
+//!   sees it, against [`RetryPolicy::wait_budget`] ([`DEFAULT_WAIT_BUDGET`],
+//!   15 minutes); a wait that would pass it is not made and the call fails at
+//!   once, saying how long the run waited and what the service asked
+//!   ([`ErrorKind::WaitBudgetSpent`]), so a service that keeps answering "in
+//!   5 minutes" cannot stretch a run to hours.
 //! - **Rate-limit windows**: an answer saying no request is left
 //!   (`X-RateLimit-Remaining: 0`, Okta's `X-Rate-Limit-Remaining: 0`) makes the
 //!   client's *next* request wait for the reset; the answer itself is read at
@@ -127,10 +134,10 @@ pub mod tls;
 pub mod wait;
 
 pub use client::{
-    Client, ClientOptions, DEFAULT_MAX_BODY, ErrorText, RequestCounts, Response, RetryPolicy,
-    host_port,
+    Client, ClientOptions, DEFAULT_MAX_BODY, DEFAULT_WAIT_BUDGET, ErrorText, RequestCounts,
+    Response, RetryPolicy, host_port,
 };
-pub use error::{Context, Error, ErrorKind, Hints, RedirectRefused};
+pub use error::{Context, Error, ErrorKind, Hints, RedirectRefused, WaitRefused};
 pub use json::{DEFAULT_MAX_ITEMS, DEFAULT_MAX_JSON_MEMORY};
 pub use paging::{More, Next, Pages, Paging, PagingError};
 pub use request::{Repeat, Request, TransientRefusal};

@@ -39,14 +39,16 @@ impl ServerWait {
         self.asked_secs > self.wait.as_secs_f64() + 0.5
     }
 
-    /// What the server asked for, for a message: "7 s", "1e20 s", "ever".
+    /// What the server asked for, for a message: "0.5 s", "7 s", "1e20 s", "ever".
     pub fn asked(&self) -> String {
         if self.asked_secs.is_infinite() {
             "for ever".into()
         } else if self.asked_secs >= 1e9 {
             format!("{:e} s", self.asked_secs)
+        } else if self.asked_secs < 1.0 {
+            format!("{:.1} s", self.asked_secs.max(0.0))
         } else {
-            format!("{:.0} s", self.asked_secs.max(0.0))
+            format!("{:.0} s", self.asked_secs)
         }
     }
 }

@@ -26,6 +26,7 @@ const HINTS: Hints = Hints {
     insecure_switch: None,
     timeout_setting: "TEST_TIMEOUT_SECONDS",
     budget_setting: "",
+    wait_budget_setting: "",
 };
 
 fn client_with(timeout: Duration, tweak: impl FnOnce(&mut ClientOptions)) -> Client {
@@ -37,6 +38,7 @@ fn client_with(timeout: Duration, tweak: impl FnOnce(&mut ClientOptions)) -> Cli
             max_delay: Duration::from_millis(20),
             max_wait: Duration::from_secs(5),
             unanswered_budget: Duration::from_secs(30),
+            wait_budget: Duration::from_secs(30),
         },
         error_text: scim_http::ErrorText {
             json: &["/message"],
@@ -713,6 +715,169 @@ async fn an_answer_printed_for_debugging_does_not_show_the_requests_credentials(
         .unwrap();
     let shown = format!("{answer:?}");
     assert!(!shown.contains(token), "{shown}");
+}
+
+#[tokio::test]
+async fn a_service_that_always_throttles_is_given_up_on_within_the_wait_budget() {
+    // Every answer is 429 "in 0.1 s"; the run may wait 0.16 s in all.
+    let (url, count) = serve(|_, _| async { status(429, &[("retry-after", "0.1")]) }).await;
+    let c = client_with(Duration::from_secs(5), |o| {
+        o.retry.max_attempts = 10;
+        o.retry.wait_budget = Duration::from_millis(160);
+    });
+    let err = c
+        .send(&Request::get(url.join("group").unwrap(), "GET group"))
+        .await
+        .unwrap_err();
+    let ErrorKind::WaitBudgetSpent(refused) = err.kind() else {
+        panic!("{err:?}");
+    };
+    assert_eq!(refused.status, Some(429));
+    assert_eq!(refused.asked.map(|a| a.source), Some("Retry-After"));
+    assert!(refused.waited >= Duration::from_millis(100), "{err}");
+    assert_eq!(refused.budget, Duration::from_millis(160));
+    // One wait of 0.1 s fits in the budget, a second would not.
+    assert_eq!(count.load(Ordering::SeqCst), 2, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(
+            "Test answered 429 to GET group: said the server, and asks to wait 0.1 s \
+             (Retry-After); not waited: this run has already waited "
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            " in all for Test (127.0.0.1) to take requests again (at most 0.2 s); run again later"
+        ),
+        "{text}"
+    );
+
+    // A clone shares the budget: its throttled request fails at once.
+    let other = c.clone();
+    let err = other
+        .send(&Request::post(url.join("user").unwrap(), "POST user"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::WaitBudgetSpent(_)),
+        "{err:?}"
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 3, "sent once, not waited for");
+}
+
+#[tokio::test]
+async fn waits_made_side_by_side_by_concurrent_requests_count_once() {
+    // Four requests are throttled together with "in 2 s": the run waits 2 s,
+    // not 8, so each may wait once in a budget of 3 s (a second wait would
+    // end past it).
+    let (url, count) = serve(|_, _| async { status(429, &[("retry-after", "2")]) }).await;
+    let c = client_with(Duration::from_secs(5), |o| {
+        o.retry.max_attempts = 10;
+        o.retry.wait_budget = Duration::from_secs(3);
+    });
+    let requests = (0..4).map(|i| {
+        let c = c.clone();
+        let url = url.join(&format!("user/{i}")).unwrap();
+        async move { c.send(&Request::get(url, format!("GET user {i}"))).await }
+    });
+    let results = futures::future::join_all(requests).await;
+    for result in results {
+        let err = result.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::WaitBudgetSpent(_)),
+            "{err:?}"
+        );
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 8, "each request waited once");
+    assert_eq!(c.request_counts().retries, 4);
+}
+
+#[tokio::test]
+async fn a_spent_rate_limit_window_counts_against_the_wait_budget() {
+    let (url, count) = serve(|_, _| async {
+        let mut r = axum::Json(json!({"ok": true})).into_response();
+        let h = r.headers_mut();
+        h.insert("x-rate-limit-remaining", "0".parse().unwrap());
+        h.insert(
+            "x-rate-limit-reset",
+            (epoch_now() + 30).to_string().parse().unwrap(),
+        );
+        r
+    })
+    .await;
+    let c = client_with(Duration::from_secs(5), |o| {
+        o.retry.max_wait = Duration::from_secs(60);
+        o.retry.wait_budget = Duration::from_secs(10);
+    });
+    c.send(&Request::get(url.join("a").unwrap(), "GET a"))
+        .await
+        .unwrap();
+    let err = c
+        .send(&Request::get(url.join("b").unwrap(), "GET b"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::WaitBudgetSpent(refused) if refused.status.is_none()),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.starts_with("before GET b, Test's rate-limit window is spent for "),
+        "{text}"
+    );
+    assert!(text.contains("already waited 0.0 s in all"), "{text}");
+    assert_eq!(count.load(Ordering::SeqCst), 1, "GET b was not sent");
+}
+
+#[tokio::test]
+async fn refusals_that_pass_and_gateway_errors_count_against_the_wait_budget() {
+    // A refusal that passes, retried with waits of 0.1 s, 0.2 s, ...
+    let (url, count) = serve(|_, _| async { status(403, &[]) }).await;
+    let c = client_with(Duration::from_secs(5), |o| {
+        o.retry.wait_budget = Duration::from_millis(250);
+    });
+    let create = Request::post(url.clone(), "PUT group")
+        .unsafe_to_repeat()
+        .transient_refusal(TransientRefusal {
+            status: 403,
+            attempts: 10,
+            step: Duration::from_millis(100),
+        });
+    let err = c.send(&create).await.unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::WaitBudgetSpent(refused)
+                if refused.status == Some(403) && refused.asked.is_none()
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("answered 403 to PUT group: said the server; the next wait would be 0.2 s"),
+        "{err}"
+    );
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        2,
+        "0.1 s waited, 0.2 s more not"
+    );
+
+    // A gateway error with no time given: its backoff counts too.
+    let (url, count) = serve(|_, _| async { status(503, &[]) }).await;
+    let c = client_with(Duration::from_secs(5), |o| {
+        o.retry.wait_budget = Duration::from_millis(1);
+    });
+    let err = c.send(&Request::get(url, "GET group")).await.unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::WaitBudgetSpent(refused) if refused.status == Some(503)
+        ),
+        "{err:?}"
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 1);
 }
 
 /// `[{}, {}, ...]`: `n` empty objects, three bytes each.

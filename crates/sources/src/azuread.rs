@@ -37,6 +37,7 @@ const TOKEN_HINTS: Hints = Hints {
     insecure_switch: None,
     timeout_setting: "",
     budget_setting: "",
+    wait_budget_setting: "",
 };
 
 /// What Graph's failures point at.
@@ -49,6 +50,7 @@ const GRAPH_HINTS: Hints = Hints {
     insecure_switch: None,
     timeout_setting: "",
     budget_setting: "",
+    wait_budget_setting: "",
 };
 
 /// The `AZURE_*` settings.

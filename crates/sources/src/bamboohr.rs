@@ -42,6 +42,7 @@ const HINTS: Hints = Hints {
     insecure_switch: None,
     timeout_setting: "",
     budget_setting: "",
+    wait_budget_setting: "",
 };
 
 const FIELDS: &[&str] = &[

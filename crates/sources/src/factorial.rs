@@ -36,6 +36,7 @@ const HINTS: Hints = Hints {
     insecure_switch: None,
     timeout_setting: "",
     budget_setting: "",
+    wait_budget_setting: "",
 };
 
 #[derive(Debug, Clone)]

@@ -233,6 +233,7 @@ const TOKEN_HINTS: Hints = Hints {
     insecure_switch: None,
     timeout_setting: "",
     budget_setting: "",
+    wait_budget_setting: "",
 };
 
 /// What the Directory API's failures point at.
@@ -246,6 +247,7 @@ const API_HINTS: Hints = Hints {
     insecure_switch: None,
     timeout_setting: "",
     budget_setting: "",
+    wait_budget_setting: "",
 };
 
 #[derive(Debug, thiserror::Error)]

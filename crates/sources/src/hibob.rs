@@ -43,6 +43,7 @@ const HINTS: Hints = Hints {
     insecure_switch: None,
     timeout_setting: "",
     budget_setting: "",
+    wait_budget_setting: "",
 };
 
 /// The fields every search asks for; the rule's path and

@@ -238,6 +238,7 @@ const TOKEN_HINTS: Hints = Hints {
     insecure_switch: Some("NETSUITE_SSL_VERIFY"),
     timeout_setting: "NETSUITE_TIMEOUT_SECONDS",
     budget_setting: "",
+    wait_budget_setting: "",
 };
 
 /// What the queries' failures point at.
@@ -251,6 +252,7 @@ const QUERY_HINTS: Hints = Hints {
     insecure_switch: Some("NETSUITE_SSL_VERIFY"),
     timeout_setting: "NETSUITE_TIMEOUT_SECONDS",
     budget_setting: "",
+    wait_budget_setting: "",
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -82,6 +82,7 @@ const TOKEN_HINTS: Hints = Hints {
     insecure_switch: None,
     timeout_setting: "",
     budget_setting: "",
+    wait_budget_setting: "",
 };
 
 /// What the API's failures point at.
@@ -95,6 +96,7 @@ const API_HINTS: Hints = Hints {
     insecure_switch: None,
     timeout_setting: "",
     budget_setting: "",
+    wait_budget_setting: "",
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -60,6 +60,7 @@ const HINTS: Hints = Hints {
     insecure_switch: Some("TIMECAMP_SSL_VERIFY"),
     timeout_setting: "TIMECAMP_HTTP_TIMEOUT_SECONDS",
     budget_setting: "TIMECAMP_HTTP_RETRY_BUDGET_SECONDS",
+    wait_budget_setting: "TIMECAMP_HTTP_WAIT_BUDGET_SECONDS",
 };
 
 #[derive(Debug, Clone)]
@@ -79,6 +80,10 @@ pub struct RetryPolicy {
     /// time instead of once per request. Throttling (429, 503) does not count:
     /// a server that answers "later" is alive.
     pub unanswered_budget: Duration,
+    /// The most time one run spends waiting because TimeCamp said "not now"
+    /// (429, 502-504, a spent rate-limit window, a group creation refused for a
+    /// while): [`scim_http::RetryPolicy::wait_budget`].
+    pub wait_budget: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -91,6 +96,7 @@ impl Default for RetryPolicy {
             group_forbidden_attempts: 10,
             group_forbidden_delay: Duration::from_secs(15),
             unanswered_budget: shared.unanswered_budget,
+            wait_budget: shared.wait_budget,
         }
     }
 }
@@ -130,6 +136,7 @@ impl Client {
                 base_delay: config.retry.base_delay,
                 max_delay: config.retry.max_delay,
                 unanswered_budget: config.retry.unanswered_budget,
+                wait_budget: config.retry.wait_budget,
                 ..scim_http::RetryPolicy::default()
             },
             error_text: ErrorText {

@@ -21,6 +21,7 @@ fn client(fake: &FakeTimecamp, timeout: Duration) -> Client {
             group_forbidden_attempts: 3,
             group_forbidden_delay: Duration::from_millis(10),
             unanswered_budget: Duration::from_secs(60),
+            wait_budget: Duration::from_secs(60),
         },
     })
     .unwrap()

@@ -315,6 +315,34 @@ fn a_server_that_never_answers_is_given_up_on_within_the_run_budget() {
 }
 
 #[test]
+fn a_server_that_always_throttles_is_given_up_on_within_the_wait_budget() {
+    // Every request is answered 429 "in 1 s": one wait (the reads' waits
+    // side by side) fits in the run's budget of 2 s, a second does not,
+    // though the attempts would allow four.
+    let fake = company_of(1).throttle_every_saying(1, "1");
+    let p = project(&fake, &json!([active("u1@x.com"), active("new@x.com")]))
+        .env("TIMECAMP_HTTP_MAX_ATTEMPTS", "5")
+        .env("TIMECAMP_HTTP_WAIT_BUDGET_SECONDS", "2");
+    run(&p, &[])
+        .expect_code(1)
+        .expect_stderr("asks to wait 1 s (Retry-After); not waited: this run has already waited ")
+        .expect_stderr(
+            " in all for TimeCamp (127.0.0.1) to take requests again \
+             (TIMECAMP_HTTP_WAIT_BUDGET_SECONDS=2); run again later",
+        )
+        .expect_stderr("nothing was changed");
+    let mut asked: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in fake.requests() {
+        *asked.entry(r.path).or_default() += 1;
+    }
+    assert!(
+        asked.values().all(|&n| n == 2),
+        "each read sent twice: {asked:?}"
+    );
+    assert!(fake.writes().is_empty());
+}
+
+#[test]
 fn a_server_that_never_answers_fails_the_run_without_changes() {
     let fake = company_of(1).stall_next(100);
     let p = project(&fake, &json!([active("u1@x.com"), active("new@x.com")]))

@@ -25,6 +25,7 @@ const HINTS: Hints = Hints {
     insecure_switch: None,
     timeout_setting: "",
     budget_setting: "",
+    wait_budget_setting: "",
 };
 
 pub(super) struct Api<'a> {
