@@ -67,7 +67,10 @@
 //! declares, in its [`Hints`], which settings its 401/403, 404, DNS and
 //! connection failures point at, and the error's `Display` names them:
 //! `TimeCamp answered 401 to GET group: Unauthorized; check TIMECAMP_API_KEY`.
-//! A host name that does not resolve is named and not retried. Refused
+//! A host name that does not resolve is named and not retried; neither is
+//! a temporary failure of the DNS server (the system resolver reports it
+//! only in its error text, and the layer decides nothing on text), so it is
+//! final for the run and the next scheduled run resolves afresh. Refused
 //! certificates are classified from the typed `rustls` error ([`tls`]),
 //! which `fetch-ldap` uses too.
 //!
