@@ -1146,4 +1146,256 @@ mod tests {
             "https://p.example/v2/persons?cursor=abc"
         );
     }
+
+    /// Every style that pages, as the sources use them.
+    fn paged_styles() -> Vec<(&'static str, Paging)> {
+        vec![
+            (
+                "offset",
+                Paging::new(
+                    "/items",
+                    Next::Offset {
+                        param: "offset",
+                        more: More::Flag("/hasMore"),
+                    },
+                ),
+            ),
+            (
+                "page number",
+                Paging::new(
+                    "/data",
+                    Next::PageNumber {
+                        param: "page",
+                        first: 1,
+                        more: More::Present("/pagination/next_page"),
+                    },
+                ),
+            ),
+            (
+                "cursor",
+                Paging::new(
+                    "/users",
+                    Next::Cursor {
+                        token_at: "/nextPageToken",
+                        param: "pageToken",
+                        more: None,
+                    },
+                ),
+            ),
+            (
+                "cursor and flag",
+                Paging::new(
+                    "/data",
+                    Next::Cursor {
+                        token_at: "/meta/end_cursor",
+                        param: "after",
+                        more: Some(More::Flag("/meta/has_next_page")),
+                    },
+                ),
+            ),
+            ("link header", Paging::new("", Next::LinkHeader)),
+            (
+                "next link",
+                Paging::new("/value", Next::UrlAt("/@odata.nextLink")),
+            ),
+        ]
+    }
+
+    /// Page `n` of a listing that never ends, in `paging`'s style: its
+    /// items (`n` and `n + 0.5`), and whatever says there is another page.
+    fn endless_page(paging: &Paging, n: u32) -> (HeaderMap, Vec<u8>) {
+        let items = json!([n, f64::from(n) + 0.5]);
+        let next = format!("https://s.example/list?p={}", n + 1);
+        match paging.next {
+            Next::Offset { .. } => (no_headers(), body(json!({"items": items, "hasMore": true}))),
+            Next::PageNumber { .. } => (
+                no_headers(),
+                body(json!({"data": items, "pagination": {"next_page": n + 1}})),
+            ),
+            Next::Cursor { more: None, .. } => (
+                no_headers(),
+                body(json!({"users": items, "nextPageToken": format!("t{n}")})),
+            ),
+            Next::Cursor { .. } => (
+                no_headers(),
+                body(
+                    json!({"data": items, "meta": {"end_cursor": format!("c{n}"), "has_next_page": true}}),
+                ),
+            ),
+            Next::LinkHeader => (link(&next), body(items)),
+            Next::UrlAt(_) => (
+                no_headers(),
+                body(json!({"value": items, "@odata.nextLink": next})),
+            ),
+            Next::None => unreachable!("not a paged style"),
+        }
+    }
+
+    #[test]
+    fn every_style_stops_at_the_page_limit() {
+        for (style, paging) in paged_styles() {
+            let paging = Paging {
+                max_pages: 3,
+                ..paging
+            };
+            let mut p = Pages::new(url("https://s.example/list?limit=2"), paging.clone());
+            for n in 1..=2 {
+                let (headers, page) = endless_page(&paging, n);
+                assert_eq!(p.accept(&headers, &page).map(|i| i.len()), Ok(2), "{style}");
+            }
+            let (headers, page) = endless_page(&paging, 3);
+            assert_eq!(
+                p.accept(&headers, &page),
+                Err(PagingError::TooManyPages { limit: 3 }),
+                "{style}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_repeated_cursor_stops_the_walk() {
+        let paging = Paging::new(
+            "/users",
+            Next::Cursor {
+                token_at: "/nextPageToken",
+                param: "pageToken",
+                more: None,
+            },
+        );
+        let mut p = Pages::new(url("https://g.example/users?maxResults=2"), paging);
+        p.accept(
+            &no_headers(),
+            &body(json!({"users": [1], "nextPageToken": "a"})),
+        )
+        .unwrap();
+        p.accept(
+            &no_headers(),
+            &body(json!({"users": [2], "nextPageToken": "b"})),
+        )
+        .unwrap();
+        // Back to the second page's cursor: the walk would go round for ever.
+        let err = p
+            .accept(
+                &no_headers(),
+                &body(json!({"users": [3], "nextPageToken": "a"})),
+            )
+            .unwrap_err();
+        assert!(matches!(err, PagingError::RepeatedUrl { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_link_header_to_another_origin_or_scheme_is_refused() {
+        for next in [
+            "https://evil.example/api/v1/users?after=2",
+            "http://o.example/api/v1/users?after=2",
+            "https://o.example:8443/api/v1/users?after=2",
+        ] {
+            let mut p = Pages::new(
+                url("https://o.example/api/v1/users"),
+                Paging::new("", Next::LinkHeader),
+            );
+            let err = p.accept(&link(next), &body(json!([1]))).unwrap_err();
+            assert!(
+                matches!(err, PagingError::OtherOrigin { .. }),
+                "{next}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_pages_with_a_next_link_or_cursor_are_followed() {
+        // Graph documents empty pages in the middle of a listing.
+        let mut p = Pages::new(
+            url("https://graph.example/v1.0/users"),
+            Paging::new("/value", Next::UrlAt("/@odata.nextLink")),
+        );
+        let empty = |n: u32| {
+            body(
+                json!({"value": [], "@odata.nextLink": format!("https://graph.example/v1.0/users?skip={n}")}),
+            )
+        };
+        assert_eq!(p.accept(&no_headers(), &empty(1)), Ok(vec![]));
+        assert_eq!(p.accept(&no_headers(), &empty(2)), Ok(vec![]));
+        assert_eq!(
+            p.accept(&no_headers(), &body(json!({"value": [1]}))),
+            Ok(vec![json!(1)])
+        );
+        assert!(p.next_url().is_none());
+    }
+
+    #[test]
+    fn fields_of_the_wrong_type_stop_the_walk_in_every_style() {
+        let cases: Vec<(Paging, Value)> = vec![
+            // SuiteQL's hasMore as text.
+            (
+                Paging::new(
+                    "/items",
+                    Next::Offset {
+                        param: "offset",
+                        more: More::Flag("/hasMore"),
+                    },
+                ),
+                json!({"items": [1], "hasMore": "true"}),
+            ),
+            // @odata.nextLink as a number, or as an object.
+            (
+                Paging::new("/value", Next::UrlAt("/@odata.nextLink")),
+                json!({"value": [1], "@odata.nextLink": 2}),
+            ),
+            (
+                Paging::new("/value", Next::UrlAt("/@odata.nextLink")),
+                json!({"value": [1], "@odata.nextLink": {"href": "x"}}),
+            ),
+            // The items as an object, a text, a number.
+            (
+                Paging::new(
+                    "/data",
+                    Next::PageNumber {
+                        param: "page",
+                        first: 1,
+                        more: More::Present("/pagination/next_page"),
+                    },
+                ),
+                json!({"data": {"0": 1}, "pagination": {"next_page": 2}}),
+            ),
+            (
+                Paging::new(
+                    "/users",
+                    Next::Cursor {
+                        token_at: "/nextPageToken",
+                        param: "pageToken",
+                        more: None,
+                    },
+                ),
+                json!({"users": "1,2", "nextPageToken": "a"}),
+            ),
+            (Paging::new("", Next::LinkHeader), json!({"id": 1})),
+            // A has_next_page of 1.
+            (
+                Paging::new(
+                    "/data",
+                    Next::Cursor {
+                        token_at: "/meta/end_cursor",
+                        param: "after",
+                        more: Some(More::Flag("/meta/has_next_page")),
+                    },
+                ),
+                json!({"data": [1], "meta": {"end_cursor": "c", "has_next_page": 1}}),
+            ),
+        ];
+        for (paging, page) in cases {
+            let mut p = Pages::new(url("https://s.example/list"), paging);
+            let result = p.accept(&no_headers(), &body(page.clone()));
+            assert!(
+                matches!(
+                    result,
+                    Err(PagingError::UnexpectedValue { page: 1, .. }
+                        | PagingError::BadNextLink { page: 1, .. }
+                        | PagingError::NoList { page: 1, .. })
+                ),
+                "{page}: {result:?}"
+            );
+            assert!(p.next_url().is_none(), "{page}: the walk goes no further");
+        }
+    }
 }
