@@ -12,13 +12,14 @@
 //! credentials of a request would go with it) or with user info of its own
 //! in its link (the HTTP library would send it as a second, server-chosen
 //! `Authorization` header), stops on a page asked for
-//! twice or answered twice with the same body (a server that ignores the
-//! cursor would otherwise be read forever), stops after
-//! [`Paging::max_pages`], refuses an offset page that announces more
-//! pages without having items (its successor would be the same page), and
-//! stops after [`MAX_EMPTY_PAGES_IN_A_ROW`] pages in a row that have no
-//! items yet announce more (each with a new cursor, such a server would
-//! otherwise be read to `max_pages`).
+//! twice or whose items are those of the page before it (a server that
+//! ignores the cursor would otherwise be read forever, even if it stamps
+//! each answer with a request id), stops after [`Paging::max_pages`],
+//! refuses an offset page that announces more pages without having items
+//! (its successor would be the same page), and stops after
+//! [`MAX_EMPTY_PAGES_IN_A_ROW`] pages in a row that have no items yet
+//! announce more (each with a new cursor, such a server would otherwise be
+//! read to `max_pages`).
 //!
 //! A listing's memory is bounded too, not only each page's size: each page
 //! is parsed in one pass ([`crate::json`]), its items taken straight into
@@ -29,7 +30,7 @@
 //! body's size limit alone bounds nothing).
 
 use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{DefaultHasher, Hasher};
 
 use reqwest::header::{HeaderMap, LINK};
 use serde_json::Value;
@@ -175,7 +176,7 @@ pub enum PagingError {
     #[error("the next page would be a page already read ({url}); stopped instead of looping")]
     RepeatedUrl { url: String },
     #[error(
-        "page {page} is the same as the page before it: the server ignores the paging \
+        "page {page} has the same items as the page before it: the server ignores the paging \
          parameters; stopped instead of looping"
     )]
     RepeatedPage { page: u32 },
@@ -234,7 +235,7 @@ pub struct Pages {
     /// Items received so far (the next offset).
     received: u64,
     asked: HashSet<String>,
-    last_body: Option<u64>,
+    last_items: Option<u64>,
     /// Pages in a row, up to the last one, without items that announced more.
     empty_in_a_row: u32,
     /// What the listing's items take so far, and may take.
@@ -266,7 +267,7 @@ impl Pages {
             page: 0,
             received,
             asked: HashSet::new(),
-            last_body: None,
+            last_items: None,
             empty_in_a_row: 0,
         }
     }
@@ -317,15 +318,13 @@ impl Pages {
                 });
             }
         };
-        let fingerprint = {
-            let mut h = DefaultHasher::new();
-            body.hash(&mut h);
-            h.finish()
-        };
-        if !items.is_empty() && self.last_body == Some(fingerprint) {
+        // The items, not the body: a server that ignores the paging
+        // parameters may still stamp each answer (a request id, a time).
+        let fingerprint = fingerprint(&items);
+        if !items.is_empty() && self.last_items == Some(fingerprint) {
             return Err(PagingError::RepeatedPage { page });
         }
-        self.last_body = Some(fingerprint);
+        self.last_items = Some(fingerprint);
         self.received += items.len() as u64;
 
         let next = self.next_after(&asked, headers, &value, items.len())?;
@@ -448,6 +447,24 @@ impl Pages {
             }
         }
     }
+}
+
+/// A hash of a page's items, to tell a page from the one before it.
+fn fingerprint(items: &[Value]) -> u64 {
+    struct Hashing(DefaultHasher);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.write(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = Hashing(DefaultHasher::new());
+    // Writing values into a hasher cannot fail (no I/O, keys are text).
+    let _ = serde_json::to_writer(&mut h, items);
+    h.0.finish()
 }
 
 /// `url` with the query parameter `name` set to `value` (replaced, not repeated).
@@ -1249,6 +1266,36 @@ mod tests {
                 Err(PagingError::TooManyPages { limit: 3 }),
                 "{style}"
             );
+        }
+    }
+
+    #[test]
+    fn every_style_stops_on_a_page_that_repeats_the_one_before() {
+        // The server ignores where the walk is and answers the first page
+        // again, with something that differs each time (a request id, a
+        // time), so only the items tell the two apart.
+        for (style, paging) in paged_styles() {
+            let mut p = Pages::new(url("https://s.example/list?limit=2"), paging.clone());
+            let stamped = |page: Vec<u8>, n: u32| {
+                let mut v: Value = serde_json::from_slice(&page).unwrap();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("requestId".into(), json!(format!("r{n}")));
+                }
+                body(v)
+            };
+            let (headers, first) = endless_page(&paging, 1);
+            p.accept(&headers, &stamped(first.clone(), 1)).unwrap();
+            // Same items, a fresh next page (a cursor or link that moves).
+            let (headers, second) = endless_page(&paging, 2);
+            let mut v: Value = serde_json::from_slice(&second).unwrap();
+            let items: Value = serde_json::from_slice(&first).unwrap();
+            let same_items = |v: &Value| v.pointer(paging.items).cloned().unwrap();
+            match v.pointer_mut(paging.items) {
+                Some(slot) => *slot = same_items(&items),
+                None => unreachable!(),
+            }
+            let err = p.accept(&headers, &stamped(body(v), 2)).unwrap_err();
+            assert_eq!(err, PagingError::RepeatedPage { page: 2 }, "{style}");
         }
     }
 
