@@ -253,6 +253,13 @@ impl Error {
     }
 }
 
+/// " at <host>" of a request's shown URL, for a message; "" without one.
+fn at_host(url: Option<&str>) -> String {
+    url.and_then(|u| url::Url::parse(u).ok())
+        .and_then(|u| u.host_str().map(|h| format!(" at {h}")))
+        .unwrap_or_default()
+}
+
 /// A duration for a message: tenths under 10 s, whole seconds above.
 fn seconds(d: Duration) -> String {
     if d < Duration::from_secs(10) {
@@ -406,8 +413,9 @@ impl fmt::Display for Error {
             }
             ErrorKind::TooMuchMemory { limit } => write!(
                 f,
-                "the answer of {service} to {call} would take more than {} MiB of memory once \
+                "the answer of {service}{} to {call} would take more than {} MiB of memory once \
                  read, the most this tool gives one answer; not read",
+                at_host(url.as_deref()),
                 limit / (1024 * 1024)
             ),
             ErrorKind::WaitTooLong { status, wait, cap } => {
@@ -460,6 +468,15 @@ impl fmt::Display for Error {
                     ),
                 }
             }
+            // A listing past its bounds names the host too: which service's
+            // answer was so large is the first question.
+            ErrorKind::Paging(
+                e @ (PagingError::TooManyItems { .. } | PagingError::TooMuchMemory { .. }),
+            ) => write!(
+                f,
+                "unexpected answer from {service}{} ({call}): {e}",
+                at_host(url.as_deref())
+            ),
             ErrorKind::Paging(e) => write!(f, "unexpected answer from {service} ({call}): {e}"),
             ErrorKind::Decode { message } => {
                 write!(f, "unexpected answer from {service} ({call}): {message}")

@@ -920,7 +920,7 @@ async fn a_page_of_empty_objects_stops_at_the_most_items_while_it_is_parsed() {
     );
     assert_eq!(
         err.to_string(),
-        "unexpected answer from Test (users, page 1): page 1 brings the listing past 200000 \
+        "unexpected answer from Test at 127.0.0.1 (users, page 1): page 1 brings the listing past 200000 \
          items, the most this tool reads in one listing; stopped"
     );
 }
@@ -947,7 +947,7 @@ async fn an_answer_that_would_take_too_much_memory_once_parsed_is_not_parsed() {
     );
     assert_eq!(
         err.to_string(),
-        "the answer of Test to GET users would take more than 16 MiB of memory once read, the \
+        "the answer of Test at 127.0.0.1 to GET users would take more than 16 MiB of memory once read, the \
          most this tool gives one answer; not read"
     );
     // Within the bound, the same answer is read.
