@@ -170,19 +170,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         bar.finish();
     }
     let executed = executed.map_err(policy)?;
-    let mut counts = serde_json::to_value(&executed.summary)?;
-    counts["line"] = json!(executed.summary.line(false));
-    crate::notify::report(crate::notify::RunSummary {
-        counts,
-        changed: executed.changed(),
-        // Who is who is not certain for them: an admin must settle it.
-        attention: planned
-            .plan
-            .held_back
-            .iter()
-            .map(|h| format!("{}: {}", h.email, h.reason))
-            .collect(),
-    });
+    report(&planned, &executed)?;
     if args.output == Output::Json {
         println!(
             "{}",
@@ -191,9 +179,49 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     }
     info!("{}", executed.summary.line(false));
     log_requests(&client);
-    executed.verdict(&stop).map_err(policy)?;
+    finish(
+        &planned,
+        &executed,
+        &stop,
+        &client,
+        storage.as_ref(),
+        &settings,
+    )
+    .await
+}
+
+/// Sends the run's summary through the alert webhook, with the people held
+/// back: who is who is not certain for them, so an admin must settle it
+/// whatever NOTIFY_ON says. sync-users and scim-server's sync report alike.
+pub(crate) fn report(planned: &run::Planned, executed: &run::Executed) -> anyhow::Result<()> {
+    let mut counts = serde_json::to_value(&executed.summary)?;
+    counts["line"] = json!(executed.summary.line(false));
+    crate::notify::report(crate::notify::RunSummary {
+        counts,
+        changed: executed.changed(),
+        attention: planned
+            .plan
+            .held_back
+            .iter()
+            .map(|h| format!("{}: {}", h.email, h.reason))
+            .collect(),
+    });
+    Ok(())
+}
+
+/// After an apply: its verdict (a run stopped or refused part-way is no
+/// success), then the empty groups when TIMECAMP_REMOVE_EMPTY_GROUPS asks.
+pub(crate) async fn finish(
+    planned: &run::Planned,
+    executed: &run::Executed,
+    stop: &scim_sync::StopFlag,
+    client: &Client,
+    storage: &dyn scim_core::storage::Storage,
+    settings: &TimecampSettings,
+) -> anyhow::Result<()> {
+    executed.verdict(stop).map_err(policy)?;
     if settings.remove_empty_groups {
-        run::remove_empty_groups_after(&planned, &executed, &client, storage.as_ref())
+        run::remove_empty_groups_after(planned, executed, client, storage)
             .await
             .map_err(policy)?;
     }
@@ -229,7 +257,7 @@ fn page_title(now: chrono::DateTime<chrono::Local>) -> String {
 }
 
 /// A refusal of the stage's guards is exit 3; anything else exit 1.
-fn policy(e: run::RunError) -> anyhow::Error {
+pub(crate) fn policy(e: run::RunError) -> anyhow::Error {
     match e {
         run::RunError::Refused(why) => Refused(why).into(),
         other => other.into(),

@@ -26,7 +26,6 @@ use scim_prepare::PrepareOptions;
 use scim_protocol::{GroupSource, Synced};
 use scim_sync::StopFlag;
 use scim_sync::run;
-use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -281,11 +280,11 @@ impl Pipeline {
             run::Source::Listed,
         )
         .await
-        .map_err(policy)?;
+        .map_err(crate::sync::policy)?;
         let client = crate::sync::client(&self.settings, api.api_key)?;
         let planned = run::plan_run(&client, self.storage.as_ref(), desired, options)
             .await
-            .map_err(policy)?;
+            .map_err(crate::sync::policy)?;
         let (check, refused) = run::guard(&planned, &self.settings, false);
         if refused {
             return Err(Refused(check.refusal()).into());
@@ -301,37 +300,18 @@ impl Pipeline {
             },
         )
         .await
-        .map_err(policy)?;
-        let mut counts = serde_json::to_value(&executed.summary)?;
-        counts["line"] = json!(executed.summary.line(false));
-        notify::report(notify::RunSummary {
-            counts,
-            changed: executed.changed(),
-            // As sync-users does: who is who is not certain for them, so an
-            // admin must settle it (alerted whatever NOTIFY_ON says).
-            attention: planned
-                .plan
-                .held_back
-                .iter()
-                .map(|h| format!("{}: {}", h.email, h.reason))
-                .collect(),
-        });
+        .map_err(crate::sync::policy)?;
+        crate::sync::report(&planned, &executed)?;
         info!("{}", executed.summary.line(false));
-        executed.verdict(&self.stop).map_err(policy)?;
-        if self.settings.remove_empty_groups {
-            run::remove_empty_groups_after(&planned, &executed, &client, self.storage.as_ref())
-                .await
-                .map_err(policy)?;
-        }
-        Ok(())
-    }
-}
-
-/// A refusal of the sync's guards; anything else a failure.
-fn policy(e: run::RunError) -> anyhow::Error {
-    match e {
-        run::RunError::Refused(why) => Refused(why).into(),
-        other => other.into(),
+        crate::sync::finish(
+            &planned,
+            &executed,
+            &self.stop,
+            &client,
+            self.storage.as_ref(),
+            &self.settings,
+        )
+        .await
     }
 }
 
