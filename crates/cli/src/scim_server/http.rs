@@ -474,38 +474,7 @@ async fn replace(
     body: Bytes,
     kind: Kind,
 ) -> Response {
-    let base = base_url(&app, &headers);
-    let prepared = Params::parse(raw)
-        .and_then(|p| p.selection(kind))
-        .and_then(|sel| json_body(&headers, &body).map(|v| (sel, v)));
-    let (selection, value) = match prepared {
-        Ok(x) => x,
-        Err(e) => return error(&e),
-    };
-    let now = now();
-    match app.store.write(|pop| pop.replace(kind, &id, &value, &now)) {
-        Ok(((), generation)) => {
-            info!("Replaced {} {id}", kind.name().to_lowercase());
-            answer_write(
-                &app,
-                kind,
-                &id,
-                generation,
-                &base,
-                &selection,
-                StatusCode::OK,
-            )
-            .await
-        }
-        Err(e) => {
-            info!(
-                "Refused to replace {} {id}: {}",
-                kind.name().to_lowercase(),
-                e.detail
-            );
-            error(&e)
-        }
-    }
+    change(&app, &headers, &id, raw, &body, kind, Change::Replace).await
 }
 
 async fn patch(
@@ -516,32 +485,51 @@ async fn patch(
     body: Bytes,
     kind: Kind,
 ) -> Response {
-    let base = base_url(&app, &headers);
+    change(&app, &headers, &id, raw, &body, kind, Change::Patch).await
+}
+
+/// How a PUT or a PATCH changes a resource that exists: the rest of their
+/// handling (parameters, body, the save, the answer, the log) is one.
+#[derive(Clone, Copy)]
+enum Change {
+    Replace,
+    Patch,
+}
+
+async fn change(
+    app: &Shared,
+    headers: &HeaderMap,
+    id: &str,
+    raw: Option<String>,
+    body: &Bytes,
+    kind: Kind,
+    how: Change,
+) -> Response {
+    let base = base_url(app, headers);
     let prepared = Params::parse(raw)
         .and_then(|p| p.selection(kind))
-        .and_then(|sel| json_body(&headers, &body).map(|v| (sel, v)));
+        .and_then(|sel| json_body(headers, body).map(|v| (sel, v)));
     let (selection, value) = match prepared {
         Ok(x) => x,
         Err(e) => return error(&e),
     };
     let now = now();
-    match app.store.write(|pop| pop.patch(kind, &id, &value, &now)) {
+    let (done, refused) = match how {
+        Change::Replace => ("Replaced", "replace"),
+        Change::Patch => ("Patched", "patch"),
+    };
+    let written = app.store.write(|pop| match how {
+        Change::Replace => pop.replace(kind, id, &value, &now),
+        Change::Patch => pop.patch(kind, id, &value, &now),
+    });
+    match written {
         Ok(((), generation)) => {
-            info!("Patched {} {id}", kind.name().to_lowercase());
-            answer_write(
-                &app,
-                kind,
-                &id,
-                generation,
-                &base,
-                &selection,
-                StatusCode::OK,
-            )
-            .await
+            info!("{done} {} {id}", kind.name().to_lowercase());
+            answer_write(app, kind, id, generation, &base, &selection, StatusCode::OK).await
         }
         Err(e) => {
             info!(
-                "Refused to patch {} {id}: {}",
+                "Refused to {refused} {} {id}: {}",
                 kind.name().to_lowercase(),
                 e.detail
             );
