@@ -34,3 +34,4 @@ mod sync_users;
 mod time_off;
 mod tls;
 mod tools;
+mod workspace;
