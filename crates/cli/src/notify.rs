@@ -61,9 +61,7 @@ impl NotifySettings {
         Ok(url.map(|url| Self {
             url,
             on,
-            host: std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_owned())
-                .unwrap_or_else(|_| "unknown host".into()),
+            host: scim_core::host::host_name().unwrap_or_else(|| "unknown host".into()),
         }))
     }
 }

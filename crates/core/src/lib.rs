@@ -7,6 +7,7 @@
 
 pub mod env;
 pub mod files;
+pub mod host;
 pub mod lock;
 pub mod logging;
 /// The stage files as typed values (the `scim-model` crate).

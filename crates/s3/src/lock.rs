@@ -396,9 +396,5 @@ async fn renew(
 
 /// This machine's name (in Kubernetes, the pod's), for the holder's description.
 fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "an unknown host".to_owned())
+    scim_core::host::host_name().unwrap_or_else(|| "an unknown host".to_owned())
 }

@@ -153,8 +153,20 @@ impl ChangeLog {
 }
 
 impl Drop for ChangeLog {
+    /// A run cut off before [`ChangeLog::close`] (its future dropped: the
+    /// lock was lost, a signal) still waits for the writer, so every entry
+    /// given is on disk before the process ends. On a worker of the
+    /// multi-threaded runtime the wait is announced (`block_in_place`), so
+    /// the worker's other tasks move to another thread meanwhile.
     fn drop(&mut self) {
-        if let Some(thread) = self.stop() {
+        let Some(thread) = self.stop() else {
+            return;
+        };
+        let on_worker = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if on_worker {
+            let _ = tokio::task::block_in_place(|| thread.join());
+        } else {
             let _ = thread.join();
         }
     }
@@ -568,5 +580,50 @@ mod tests {
             lines[0]["time"], lines[1]["time"],
             "each line has its own time"
         );
+    }
+
+    /// A run whose future is dropped before `close` (lost lock, signal)
+    /// still has every entry on file, on either kind of runtime (the
+    /// multi-threaded one waits with `block_in_place`, which would panic on
+    /// the other).
+    #[test]
+    fn a_change_log_dropped_inside_a_cut_off_run_still_writes_every_entry() {
+        for multi_thread in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("logs/changes.jsonl");
+            let rt = if multi_thread {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .build()
+            } else {
+                tokio::runtime::Builder::new_current_thread().build()
+            }
+            .unwrap();
+            let written = path.clone();
+            rt.block_on(async move {
+                let (ready, started) = tokio::sync::oneshot::channel();
+                let run = tokio::spawn(async move {
+                    let log = ChangeLog::open(&written, "sync-users", "run-cut");
+                    let change = Change::ResetAddedManually {
+                        user: UserRef {
+                            id: 1,
+                            email: "a@x.com".into(),
+                        },
+                    };
+                    for _ in 0..50 {
+                        log.recorder().change(&change, &Outcome::Done);
+                    }
+                    let _ = ready.send(());
+                    // Cut off here: the log is dropped with the task.
+                    std::future::pending::<()>().await;
+                    drop(log);
+                });
+                started.await.unwrap();
+                run.abort();
+                assert!(run.await.unwrap_err().is_cancelled());
+            });
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(text.lines().count(), 50, "multi_thread: {multi_thread}");
+        }
     }
 }
