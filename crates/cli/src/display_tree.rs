@@ -17,9 +17,8 @@ use scim_tools::tree;
     name = "display-tree",
     version,
     override_usage = "display-tree [--file PATH] [--detailed] [--format text|csv|html] [--debug]",
-    after_help = crate::stage_help!(
-        "Needs no setting (with USE_S3_STORAGE=true, the S3_* settings)."
-    )
+    after_help = scim_core::registry::short_help("display-tree"),
+    after_long_help = scim_core::registry::long_help("display-tree")
 )]
 pub struct Args {
     /// The prepared users to show

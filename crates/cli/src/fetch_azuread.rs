@@ -13,9 +13,8 @@ use scim_sources::azuread::{AzureSettings, fetch};
     name = "fetch-azuread",
     version,
     override_usage = "fetch-azuread [--debug]",
-    after_help = crate::stage_help!(
-        "Needs AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET; optional: AZURE_FILTER_GROUPS, AZURE_PREFER_REAL_EMAIL, AZURE_SCIM_ENDPOINT."
-    )
+    after_help = scim_core::registry::short_help("fetch-azuread"),
+    after_long_help = scim_core::registry::long_help("fetch-azuread")
 )]
 pub struct Args {
     /// Log at DEBUG level

@@ -13,9 +13,8 @@ use scim_sources::bamboohr::{BambooSettings, fetch};
     name = "fetch-bamboohr",
     version,
     override_usage = "fetch-bamboohr [--debug]",
-    after_help = crate::stage_help!(
-        "Needs BAMBOOHR_SUBDOMAIN and BAMBOOHR_API_KEY; optional: BAMBOOHR_EXCLUDE_FILTER, BAMBOOHR_EXCLUDED_DEPARTMENTS, BAMBOOHR_SUPERVISOR_RULE."
-    )
+    after_help = scim_core::registry::short_help("fetch-bamboohr"),
+    after_long_help = scim_core::registry::long_help("fetch-bamboohr")
 )]
 pub struct Args {
     /// Log at DEBUG level (also lists the employees skipped and why)

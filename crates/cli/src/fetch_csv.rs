@@ -17,9 +17,8 @@ use scim_sources::csv_file::{CsvSettings, fetch};
     name = "fetch-csv",
     version,
     override_usage = "fetch-csv [--debug]",
-    after_help = crate::stage_help!(
-        "Needs the file: CSV_FILE (default var/users.csv); optional: CSV_COLUMN_EXTERNAL_ID, CSV_COLUMN_NAME, CSV_COLUMN_EMAIL, CSV_COLUMN_DEPARTMENT, CSV_COLUMN_JOB_TITLE, CSV_COLUMN_STATUS, CSV_COLUMN_SUPERVISOR_ID, CSV_ACTIVE_VALUES, CSV_INACTIVE_VALUES. Limits: 64 MiB, 200,000 rows, 4,096 characters a field."
-    )
+    after_help = scim_core::registry::short_help("fetch-csv"),
+    after_long_help = scim_core::registry::long_help("fetch-csv")
 )]
 pub struct Args {
     /// Log at DEBUG level

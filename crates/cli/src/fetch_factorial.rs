@@ -18,9 +18,8 @@ use tracing::info;
     name = "fetch-factorial",
     version,
     override_usage = "fetch-factorial [--debug]",
-    after_help = crate::stage_help!(
-        "Needs FACTORIAL_API_URL, FACTORIAL_API_KEY and LeaveTypeMap (a JSON object: Factorial leave type -> TimeCamp day type, with a \"Default\" key)."
-    )
+    after_help = scim_core::registry::short_help("fetch-factorial"),
+    after_long_help = scim_core::registry::long_help("fetch-factorial")
 )]
 pub struct Args {
     /// Log at DEBUG level

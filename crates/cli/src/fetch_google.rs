@@ -16,9 +16,8 @@ use scim_sources::google::{GoogleSettings, fetch};
     name = "fetch-google",
     version,
     override_usage = "fetch-google [--debug]",
-    after_help = crate::stage_help!(
-        "Needs GOOGLE_SERVICE_ACCOUNT_KEY_FILE (or GOOGLE_SERVICE_ACCOUNT_KEY) and GOOGLE_ADMIN_EMAIL; optional: GOOGLE_CUSTOMER_ID (my_customer), GOOGLE_DOMAIN, GOOGLE_DEPARTMENT_SOURCE (organization or org_unit_path), GOOGLE_API_URL."
-    )
+    after_help = scim_core::registry::short_help("fetch-google"),
+    after_long_help = scim_core::registry::long_help("fetch-google")
 )]
 pub struct Args {
     /// Log at DEBUG level

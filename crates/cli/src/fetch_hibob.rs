@@ -14,9 +14,8 @@ use scim_sources::hibob::{HibobSettings, fetch};
     name = "fetch-hibob",
     version,
     override_usage = "fetch-hibob [--debug]",
-    after_help = crate::stage_help!(
-        "Needs HIBOB_SERVICE_USER_ID and HIBOB_SERVICE_USER_TOKEN; optional: HIBOB_API_URL, HIBOB_EXCLUDE_FILTER, HIBOB_EXCLUDED_DEPARTMENTS, HIBOB_SUPERVISOR_RULE, HIBOB_CUSTOM_FIELDS."
-    )
+    after_help = scim_core::registry::short_help("fetch-hibob"),
+    after_long_help = scim_core::registry::long_help("fetch-hibob")
 )]
 pub struct Args {
     /// Log at DEBUG level (also lists the employees left out and why)

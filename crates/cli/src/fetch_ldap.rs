@@ -13,9 +13,8 @@ use scim_sources::ldap::{LdapSettings, fetch};
     name = "fetch-ldap",
     version,
     override_usage = "fetch-ldap [--debug]",
-    after_help = crate::stage_help!(
-        "Needs LDAP_HOST, LDAP_DOMAIN, LDAP_DN, LDAP_USERNAME and LDAP_PASSWORD; TLS with LDAP_USE_SSL or LDAP_USE_START_TLS (SSL_CERT_FILE for a private CA)."
-    )
+    after_help = scim_core::registry::short_help("fetch-ldap"),
+    after_long_help = scim_core::registry::long_help("fetch-ldap")
 )]
 pub struct Args {
     /// Log at DEBUG level

@@ -15,9 +15,8 @@ use scim_sources::netsuite::{NetsuiteSettings, fetch};
     name = "fetch-netsuite",
     version,
     override_usage = "fetch-netsuite [--debug]",
-    after_help = crate::stage_help!(
-        "Needs NETSUITE_ACCOUNT_ID, NETSUITE_CLIENT_ID, NETSUITE_CERTIFICATE_ID and the private key (NETSUITE_PRIVATE_KEY_PATH or NETSUITE_PRIVATE_KEY); optional: NETSUITE_JWT_ALGORITHM (PS256), NETSUITE_BASE_URL, NETSUITE_PAGE_SIZE, NETSUITE_TIMEOUT_SECONDS, NETSUITE_SSL_VERIFY, NETSUITE_EMPLOYEE_QUERY, NETSUITE_GROUP_QUERY, NETSUITE_ALLOW_EMPTY_RESULT."
-    )
+    after_help = scim_core::registry::short_help("fetch-netsuite"),
+    after_long_help = scim_core::registry::long_help("fetch-netsuite")
 )]
 pub struct Args {
     /// Log at DEBUG level

@@ -16,9 +16,8 @@ use scim_sources::okta::{OktaSettings, fetch};
     name = "fetch-okta",
     version,
     override_usage = "fetch-okta [--debug]",
-    after_help = crate::stage_help!(
-        "Needs OKTA_ORG_URL and OKTA_API_TOKEN (a read-only admin's token); optional: OKTA_USER_STATUSES, OKTA_FILTER_GROUPS, OKTA_FILTER_GROUP_IDS, OKTA_SUPERVISOR_GROUPS, OKTA_EXCLUDED_DEPARTMENTS, the OKTA_*_FIELD mappings, OKTA_SUPERVISOR_RULE, OKTA_MAX_HIERARCHY_ROOTS."
-    )
+    after_help = scim_core::registry::short_help("fetch-okta"),
+    after_long_help = scim_core::registry::long_help("fetch-okta")
 )]
 pub struct Args {
     /// Log at DEBUG level (also lists the users left out and why)

@@ -15,9 +15,8 @@ use scim_sources::personio::{PersonioSettings, fetch};
     name = "fetch-personio",
     version,
     override_usage = "fetch-personio [--debug]",
-    after_help = crate::stage_help!(
-        "Needs PERSONIO_CLIENT_ID and PERSONIO_CLIENT_SECRET (an API credential with personio:persons:read and read access to org units); optional: PERSONIO_API_URL."
-    )
+    after_help = scim_core::registry::short_help("fetch-personio"),
+    after_long_help = scim_core::registry::long_help("fetch-personio")
 )]
 pub struct Args {
     /// Log at DEBUG level

@@ -61,9 +61,8 @@ use tracing::{info, warn};
     name = "http-service",
     version,
     override_usage = "http-service [--debug]",
-    after_help = crate::stage_help!(
-        "Needs HTTP_SERVICE_TOKEN (or HTTP_SERVICE_ALLOW_NO_AUTH=true); optional: HTTP_SERVICE_HOST (0.0.0.0), HTTP_SERVICE_PORT (8181), HTTP_SERVICE_TIMEOUT_SECONDS (300), HTTP_SERVICE_STOP_GRACE_SECONDS (30), HTTP_SERVICE_READ_TIMEOUT_SECONDS (10), HTTP_SERVICE_MAX_CONNECTIONS (64), HTTP_SERVICE_OUTPUT_TAIL_BYTES (262144). SIGTERM or Ctrl-C: running stages are asked to stop (SIGTERM), their callers answered, then it exits 0."
-    )
+    after_help = scim_core::registry::short_help("http-service"),
+    after_long_help = scim_core::registry::long_help("http-service")
 )]
 pub struct Args {
     /// Log at DEBUG level
@@ -166,9 +165,7 @@ impl Settings {
                       (e.g. `openssl rand -hex 32`), or HTTP_SERVICE_ALLOW_NO_AUTH=true on a closed network",
             });
         }
-        let port: u16 = env
-            .int("HTTP_SERVICE_PORT", "a TCP port number (1-65535)")?
-            .unwrap_or(8181);
+        let port: u16 = env.int_or("HTTP_SERVICE_PORT", "a TCP port number (1-65535)", 8181)?;
         let host = env.string("HTTP_SERVICE_HOST", "0.0.0.0");
         let addr = format!("{host}:{port}")
             .parse()
@@ -177,15 +174,16 @@ impl Settings {
                 value: host.clone(),
                 expected: "an IP address to listen on, e.g. 0.0.0.0 or 127.0.0.1",
             })?;
-        let timeout = env
-            .int::<u64>("HTTP_SERVICE_TIMEOUT_SECONDS", "a whole number of seconds")?
-            .unwrap_or(300);
-        let stop_grace = env
-            .int::<u64>(
-                "HTTP_SERVICE_STOP_GRACE_SECONDS",
-                "a whole number of seconds",
-            )?
-            .unwrap_or(30);
+        let timeout = env.int_or::<u64>(
+            "HTTP_SERVICE_TIMEOUT_SECONDS",
+            "a whole number of seconds",
+            300,
+        )?;
+        let stop_grace = env.int_or::<u64>(
+            "HTTP_SERVICE_STOP_GRACE_SECONDS",
+            "a whole number of seconds",
+            30,
+        )?;
         let read_timeout = bounded(
             env,
             "HTTP_SERVICE_READ_TIMEOUT_SECONDS",
@@ -227,10 +225,9 @@ fn bounded(
     range: std::ops::RangeInclusive<u64>,
     default: u64,
 ) -> Result<u64, ConfigError> {
-    match env.int::<u64>(var, expected)? {
-        None => Ok(default),
-        Some(n) if range.contains(&n) => Ok(n),
-        Some(n) => Err(ConfigError::Invalid {
+    match env.int_or::<u64>(var, expected, default)? {
+        n if range.contains(&n) => Ok(n),
+        n => Err(ConfigError::Invalid {
             var,
             value: n.to_string(),
             expected,

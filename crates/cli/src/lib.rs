@@ -7,25 +7,9 @@
 //! A panic anywhere (a bug) still ends as a failed run: logged, alerted
 //! through `NOTIFY_WEBHOOK_URL`, exit 1 ([`install_panic_hook`]).
 
-/// The end of every stage's `-h` and `--help`: what it needs (given), where
-/// settings come from and where they are all listed.
-macro_rules! stage_help {
-    ($needs:literal) => {
-        concat!($needs, crate::stage_help_tail!())
-    };
-}
-pub(crate) use stage_help;
-
-/// The end of every stage's `--help`, after what the stage needs.
-macro_rules! stage_help_tail {
-    () => {
-        "\n\nSettings come from the environment and the first .env found from the working \
-         directory upwards (the environment wins). Every setting, its default and meaning: \
-         .env.sample and docs/configuration.md. Exit codes: 0 done, 1 failed, 2 bad settings \
-         or flags, 3 refused by a safety guard (sync-users)."
-    };
-}
-pub(crate) use stage_help_tail;
+// The end of every stage's `-h` and `--help` (what it needs, the settings it
+// reads with their defaults) is rendered from the settings registry:
+// `scim_core::registry::short_help` and `long_help`.
 
 pub mod display_tree;
 pub mod explain;

@@ -18,7 +18,8 @@ use tracing::{debug, info, warn};
     name = "prepare-timecamp",
     version,
     override_usage = "prepare-timecamp [--debug] [--input PATH] [--output PATH]",
-    after_help = after_help()
+    after_help = scim_core::registry::short_help("prepare-timecamp"),
+    after_long_help = scim_core::registry::long_help("prepare-timecamp")
 )]
 pub struct Args {
     /// Log at DEBUG level (console and var/logs/sync.log)
@@ -30,27 +31,6 @@ pub struct Args {
     /// The source users written by a fetcher
     #[arg(long, value_name = "PATH", default_value = USERS_FILE)]
     pub input: String,
-}
-
-/// What `--help` says prepare needs: no credentials, and every setting it
-/// reads, named from the registry (those that shape what it writes, and the
-/// sync's that it checks so a mistake stops the pipeline early).
-fn after_help() -> String {
-    let names = |wanted: fn(&str) -> bool| {
-        scim_core::registry::SETTINGS
-            .iter()
-            .filter(|s| wanted(s.read_by))
-            .map(|s| s.name)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    format!(
-        "Needs no credentials. These settings shape the result: {}. It also checks the \
-         settings the sync reads, so a mistake stops here, before anything reaches TimeCamp: {}.{}",
-        names(|by| by == "prepare"),
-        names(|by| by.contains("validated by prepare")),
-        crate::stage_help_tail!()
-    )
 }
 
 const USERS_SHAPE: &str =

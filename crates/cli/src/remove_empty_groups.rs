@@ -18,9 +18,8 @@ use tracing::{info, warn};
     name = "remove-empty-groups",
     version,
     override_usage = "remove-empty-groups [--dry-run] [--debug] [--input PATH]",
-    after_help = crate::stage_help!(
-        "Needs TIMECAMP_API_KEY and TIMECAMP_ROOT_GROUP_ID."
-    )
+    after_help = scim_core::registry::short_help("remove-empty-groups"),
+    after_long_help = scim_core::registry::long_help("remove-empty-groups")
 )]
 pub struct Args {
     /// List the groups that would be deleted; delete nothing

@@ -24,9 +24,8 @@ use crate::Refused;
     name = "sync-users",
     version,
     override_usage = "sync-users [--dry-run] [--debug] [--input PATH] [--output text|json|html] [--allow-mass-deactivation] [--explain EMAIL]... | --whoami",
-    after_help = crate::stage_help!(
-        "Needs TIMECAMP_API_KEY and TIMECAMP_ROOT_GROUP_ID; the TIMECAMP_DISABLE_* switches limit what it may change."
-    )
+    after_help = scim_core::registry::short_help("sync-users"),
+    after_long_help = scim_core::registry::long_help("sync-users")
 )]
 pub struct Args {
     /// Read TimeCamp and print the plan; send no write request at all

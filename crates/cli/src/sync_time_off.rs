@@ -19,9 +19,8 @@ use tracing::info;
     name = "sync-time-off",
     version,
     override_usage = "sync-time-off [--dry-run] [--debug] [--input PATH]",
-    after_help = crate::stage_help!(
-        "Needs TIMECAMP_API_KEY (and TimeCamp's attendance module)."
-    )
+    after_help = scim_core::registry::short_help("sync-time-off"),
+    after_long_help = scim_core::registry::long_help("sync-time-off")
 )]
 pub struct Args {
     /// Read everything and print what would be written; write nothing

@@ -92,57 +92,68 @@ impl ConfigError {
 }
 
 impl Env {
-    /// Loads `.env` (if any) into the process environment and takes a snapshot.
+    /// Takes the process environment and adds the variables of the first
+    /// `.env` found from the working directory upwards that the process
+    /// environment lacks. `.env` is read once and never applied to the
+    /// process environment, but for `SSL_CERT_FILE` (see [`Env::export_for_tls`]).
     pub fn load() -> Result<Self, ConfigError> {
         #[allow(clippy::disallowed_methods)] // the one place that reads the process environment
-        let before: std::collections::HashSet<String> = std::env::vars_os()
-            .filter_map(|(k, _)| k.into_string().ok())
-            .collect();
-        let dotenv_path = dotenvy_path();
-        // Where each variable of .env is set, from the text as loaded (a value
-        // quoted for the loader keeps its line).
+        let process = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        let env = Self::layered(process, dotenvy_path())?;
+        env.export_for_tls();
+        env.check_names()?;
+        Ok(env)
+    }
+
+    /// `process` with the variables of the `.env` file at `dotenv_path` it
+    /// lacks: the process environment wins, and within `.env` the first line
+    /// setting a variable wins (as python-dotenv and the original tool do).
+    pub fn layered(
+        process: impl IntoIterator<Item = (String, String)>,
+        dotenv_path: Option<PathBuf>,
+    ) -> Result<Self, ConfigError> {
+        let mut vars: BTreeMap<String, String> = process.into_iter().collect();
         let mut dotenv_lines = BTreeMap::new();
         if let Some(path) = &dotenv_path {
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError::DotEnv {
                 path: path.clone(),
                 message: e.to_string(),
             })?;
-            let text = as_python_dotenv_reads_it(&text);
-            match dotenvy::from_read(text.as_bytes()) {
-                Ok(()) => {
-                    dotenv_lines = first_lines(&text)
-                        .into_iter()
-                        .filter(|(k, _)| !before.contains(k))
-                        .collect();
-                }
-                Err(dotenvy::Error::LineParse(..)) => {
-                    let (line, var) =
-                        first_bad_line(&text).unwrap_or((0, String::from("a variable")));
-                    return Err(ConfigError::DotEnvLine {
-                        path: path.clone(),
-                        line,
-                        var,
-                    });
-                }
-                Err(err) => {
-                    return Err(ConfigError::DotEnv {
-                        path: path.clone(),
-                        message: err.to_string(),
-                    });
+            for (key, value, line) in parse_dotenv(path, &text)? {
+                if let std::collections::btree_map::Entry::Vacant(slot) = vars.entry(key) {
+                    dotenv_lines.insert(slot.key().clone(), line);
+                    slot.insert(value);
                 }
             }
         }
-        #[allow(clippy::disallowed_methods)] // the one place that reads the process environment
-        let vars = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect();
-        let env = Self {
+        Ok(Self {
             vars,
             dotenv_path,
             dotenv_lines,
+        })
+    }
+
+    /// `SSL_CERT_FILE` is read from the process environment by the TLS
+    /// libraries themselves (reqwest's, ldap3's and the S3 client's roots),
+    /// not through this snapshot; when it was set in `.env` only, it is
+    /// exported so a private CA set there is trusted, as it was when the whole
+    /// `.env` was applied. The value is set through dotenvy, whose `set_var`
+    /// this crate cannot call (`unsafe` is forbidden); it runs before the
+    /// runtime starts, while the process has one thread.
+    fn export_for_tls(&self) {
+        const VAR: &str = "SSL_CERT_FILE";
+        if !self.dotenv_lines.contains_key(VAR) {
+            return;
+        }
+        let Some(value) = self.vars.get(VAR) else {
+            return;
         };
-        env.check_names()?;
-        Ok(env)
+        // Single quotes keep the value as it is; a path with a quote in it is
+        // left to the error the TLS library gives for a missing file.
+        if !value.contains(['\'', '\n']) {
+            let _ = dotenvy::from_read(format!("{VAR}='{value}'").as_bytes());
+        }
     }
 
     /// Refuses the environment when a variable is a near miss of a setting
@@ -193,6 +204,16 @@ impl Env {
         self.vars.keys().map(String::as_str)
     }
 
+    /// The names of the variables set to something other than blanks: for
+    /// looking at variables that are not settings (typos of them), whose
+    /// values [`Env::get`] does not read.
+    pub fn set_names(&self) -> impl Iterator<Item = &str> {
+        self.vars
+            .iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, _)| k.as_str())
+    }
+
     /// The registered settings that are set, as `NAME=value` for the log, with
     /// secrets masked.
     pub fn settings_for_log(&self) -> Vec<String> {
@@ -215,21 +236,46 @@ impl Env {
     }
 
     /// The trimmed value, or `None` when unset or blank.
+    ///
+    /// Every setting is read through here. Debug builds (the tests run every
+    /// binary so built) stop on a name the registry does not declare, so a
+    /// setting cannot be read without its row in the registry, and so in
+    /// `docs/configuration.md`, `.env.sample` and the `--help` of its stages.
     pub fn get(&self, var: &str) -> Option<&str> {
+        debug_assert!(
+            crate::registry::lookup(var).is_some(),
+            "{var} is read but not declared in the settings registry (crates/core/src/registry.rs)"
+        );
         self.vars
             .get(var)
             .map(|v| v.trim())
             .filter(|v| !v.is_empty())
     }
 
-    /// The trimmed value, or `default` when unset or blank.
+    /// The trimmed value, or `default` when unset or blank. Debug builds
+    /// check `default` against the registry's (see [`crate::registry::check_default`]).
     pub fn string(&self, var: &str, default: &str) -> String {
+        debug_assert_default(var, default);
         self.get(var).unwrap_or(default).to_owned()
     }
 
+    /// An integer, or `default` when unset; `expected` describes the allowed
+    /// range in the error. Debug builds check `default` against the registry's.
+    pub fn int_or<T: FromStr + std::fmt::Display>(
+        &self,
+        var: &'static str,
+        expected: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError> {
+        debug_assert_default(var, &default.to_string());
+        Ok(self.int(var, expected)?.unwrap_or(default))
+    }
+
     /// `true/false/1/0/yes/no` in any case; anything else is an error (the
-    /// original silently read `1` and `yes` as false).
+    /// original silently read `1` and `yes` as false). Debug builds check
+    /// `default` against the registry's.
     pub fn bool(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+        debug_assert_default(var, if default { "true" } else { "false" });
         let Some(value) = self.get(var) else {
             return Ok(default);
         };
@@ -336,9 +382,34 @@ impl Env {
             })
     }
 
+    /// [`Env::url`] as text, or `default` when unset. Debug builds check
+    /// `default` against the registry's.
+    pub fn url_or(
+        &self,
+        var: &'static str,
+        expected: &'static str,
+        default: &str,
+    ) -> Result<String, ConfigError> {
+        debug_assert_default(var, default);
+        Ok(self
+            .url(var, expected)?
+            .map_or_else(|| default.to_owned(), String::from))
+    }
+
     /// A value that must be set (for the stages that need it).
     pub fn required(&self, var: &'static str, why: &'static str) -> Result<&str, ConfigError> {
         self.get(var).ok_or(ConfigError::Missing { var, why })
+    }
+}
+
+/// In debug builds, stops when the default the code gives `var` is not the
+/// one the registry documents: the registry's text is what `--help`, the docs
+/// and `.env.sample` show, so the two must not drift.
+fn debug_assert_default(var: &str, default: &str) {
+    if cfg!(debug_assertions)
+        && let Err(problem) = crate::registry::check_default(var, default)
+    {
+        panic!("{problem}");
     }
 }
 
@@ -349,24 +420,86 @@ pub fn http_url(text: &str) -> Option<url::Url> {
         .then_some(url)
 }
 
-/// The line (1-based) that sets each variable of a `.env` text. The first
-/// one wins, as dotenv keeps the first value it sets.
-fn first_lines(text: &str) -> BTreeMap<String, usize> {
-    let mut lines = BTreeMap::new();
-    for (i, line) in text.lines().enumerate() {
-        for (key, _) in dotenvy::from_read_iter(line.as_bytes()).flatten() {
-            lines.entry(key).or_insert(i + 1);
+/// The variables of a `.env` text, each with the (1-based) line that sets
+/// it, in the file's order, read by one pass of `dotenvy::from_read_iter`
+/// over the text as python-dotenv reads it ([`as_python_dotenv_reads_it`]).
+/// Nothing is set in the process environment.
+fn parse_dotenv(
+    path: &std::path::Path,
+    text: &str,
+) -> Result<Vec<(String, String, usize)>, ConfigError> {
+    let text = as_python_dotenv_reads_it(text);
+    let mut lines = setting_lines(&text);
+    let mut out = Vec::new();
+    let mut last_read = 0;
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        match item {
+            Ok((key, value)) => {
+                let line = lines.get_mut(&key).and_then(|l| l.next()).unwrap_or(0);
+                last_read = last_read.max(line);
+                out.push((key, value, line));
+            }
+            Err(dotenvy::Error::LineParse(..)) => {
+                // dotenv reads every line that is neither blank nor a comment,
+                // in order, so the one it stopped at is the next after the
+                // last one it read.
+                let (line, bad) = text
+                    .lines()
+                    .enumerate()
+                    .skip(last_read)
+                    .find(|(_, l)| {
+                        let l = l.trim_start();
+                        !l.is_empty() && !l.starts_with('#')
+                    })
+                    .map_or((0, ""), |(i, l)| (i + 1, l));
+                return Err(ConfigError::DotEnvLine {
+                    path: path.to_owned(),
+                    line,
+                    var: variable_of(bad),
+                });
+            }
+            Err(err) => {
+                return Err(ConfigError::DotEnv {
+                    path: path.to_owned(),
+                    message: err.to_string(),
+                });
+            }
         }
     }
-    lines
+    Ok(out)
+}
+
+/// For each variable name, the numbers of the lines that start `NAME=` (or
+/// `export NAME=`), in order: the n-th value dotenv reads for a name comes
+/// from the n-th of them. Found by the line's start alone, without parsing
+/// the values again.
+fn setting_lines(text: &str) -> BTreeMap<String, std::vec::IntoIter<usize>> {
+    let mut lines: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let start = line.trim_start();
+        if start.starts_with('#') || !start.contains('=') {
+            continue;
+        }
+        let name = variable_of(line);
+        let rest = start.strip_prefix("export ").unwrap_or(start).trim_start();
+        if rest[name.len().min(rest.len())..]
+            .trim_start()
+            .starts_with('=')
+        {
+            lines.entry(name).or_default().push(i + 1);
+        }
+    }
+    lines.into_iter().map(|(k, v)| (k, v.into_iter())).collect()
 }
 
 /// `.env` files are written for the original tool, whose reader (python-dotenv)
-/// takes an unquoted value as the rest of the line (`\1`, braces and spaces
-/// included, a ` #` comment cut off) and expands only `${NAME}`. The reader
-/// here is stricter and also expands `$NAME`, so such values are single-quoted
-/// first: `^A/(.*)|||$1` stays `^A/(.*)|||$1` instead of losing its `$1`. Lines
-/// keep their numbers, so messages still point at the right one.
+/// takes an unquoted value as the rest of the line (`\1`, `$1`, braces, quotes
+/// and spaces included, a ` #` comment cut off) and expands only `${NAME}`.
+/// The reader here is stricter (it rejects spaces, reads `\` as an escape and
+/// also expands `$NAME`), so every unquoted value is double-quoted first with
+/// `\`, `"` and every `$` that does not start a `${NAME}` escaped: the value
+/// read is python-dotenv's. Lines keep their numbers, so messages still point
+/// at the right one.
 fn as_python_dotenv_reads_it(text: &str) -> String {
     text.lines()
         .map(quote_if_needed)
@@ -392,26 +525,33 @@ fn quote_if_needed(line: &str) -> std::borrow::Cow<'_, str> {
         .find(|&(i, c)| c == '#' && i > 0 && value[..i].ends_with(char::is_whitespace))
         .map_or(value, |(i, _)| &value[..i])
         .trim_end();
-    let bare_dollar = value
-        .match_indices('$')
-        .any(|(i, _)| !value[i + 1..].starts_with('{'));
-    let rejected =
-        dotenvy::from_read_iter(format!("{key}={value}").as_bytes()).any(|item| item.is_err());
-    // python-dotenv keeps quotes inside an unquoted value; a shell-like reader drops them.
-    let inner_quotes = value.contains('"');
-    if (bare_dollar || rejected || inner_quotes) && !value.contains('\'') {
-        format!("{key}='{value}'").into()
-    } else {
-        line.into()
+    if value.is_empty() {
+        return format!("{key}=").into();
     }
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('"');
+    for (i, c) in value.char_indices() {
+        match c {
+            '\\' | '"' => quoted.push('\\'),
+            '$' if expansion_at(&value[i..]).is_none() => quoted.push('\\'),
+            _ => {}
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    format!("{key}={quoted}").into()
 }
 
-/// The 1-based number and variable name of the first line dotenv rejects.
-fn first_bad_line(text: &str) -> Option<(usize, String)> {
-    text.lines().enumerate().find_map(|(i, line)| {
-        let bad = dotenvy::from_read_iter(line.as_bytes()).any(|item| item.is_err());
-        bad.then(|| (i + 1, variable_of(line)))
-    })
+/// The length of the `${NAME}` at the start of `text`, when it is one
+/// python-dotenv expands.
+fn expansion_at(text: &str) -> Option<usize> {
+    let name = text.strip_prefix("${")?;
+    let end = name.find('}')?;
+    let valid = !name[..end].is_empty()
+        && name[..end]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    valid.then_some(end + 3)
 }
 
 /// `KEY` of a `KEY=value` or `export KEY=value` line; the value stays out.
@@ -451,21 +591,31 @@ mod tests {
         Env::from_pairs(pairs.iter().copied())
     }
 
+    const KEY: &str = "TIMECAMP_API_KEY";
+    const ROOT: &str = "TIMECAMP_ROOT_GROUP_ID";
+    const DOMAIN: &str = "TIMECAMP_DOMAIN";
+
     #[test]
     fn required_settings_are_named_together() {
-        let e = env(&[("A", "1"), ("B", "  ")]);
-        assert!(e.require("stage", &["A"]).is_ok());
-        let one = e.require("stage", &["A", "B"]).unwrap_err().to_string();
-        assert_eq!(one, "stage needs B: set it (see .env.sample)");
+        let e = env(&[(KEY, "1"), (ROOT, "  ")]);
+        assert!(e.require("stage", &[KEY]).is_ok());
+        let one = e.require("stage", &[KEY, ROOT]).unwrap_err().to_string();
+        assert_eq!(one, format!("stage needs {ROOT}: set it (see .env.sample)"));
         let three = e
-            .require("stage", &["B", "C", "D"])
+            .require("stage", &[ROOT, DOMAIN, "TIMECAMP_API_URL"])
             .unwrap_err()
             .to_string();
-        assert_eq!(three, "stage needs B, C and D: set them (see .env.sample)");
+        assert_eq!(
+            three,
+            format!(
+                "stage needs {ROOT}, {DOMAIN} and TIMECAMP_API_URL: set them (see .env.sample)"
+            )
+        );
     }
 
     #[test]
     fn booleans_accept_common_spellings_in_any_case() {
+        const VAR: &str = "TIMECAMP_SSL_VERIFY";
         for (value, expected) in [
             ("true", true),
             ("TRUE", true),
@@ -476,7 +626,7 @@ mod tests {
             ("NO", false),
             (" true ", true),
         ] {
-            assert_eq!(env(&[("X", value)]).bool("X", !expected).unwrap(), expected);
+            assert_eq!(env(&[(VAR, value)]).bool(VAR, true).unwrap(), expected);
         }
     }
 
@@ -492,31 +642,69 @@ mod tests {
 
     #[test]
     fn empty_value_means_default() {
-        let e = env(&[("A", ""), ("B", "   ")]);
-        assert!(e.bool("A", true).unwrap());
-        assert_eq!(e.string("B", "dflt"), "dflt");
-        assert_eq!(e.int::<u64>("A", "a number").unwrap(), None);
+        let e = env(&[
+            ("TIMECAMP_SSL_VERIFY", ""),
+            (DOMAIN, "   "),
+            ("TIMECAMP_HTTP_TIMEOUT_SECONDS", ""),
+        ]);
+        assert!(e.bool("TIMECAMP_SSL_VERIFY", true).unwrap());
+        assert_eq!(e.string(DOMAIN, "app.timecamp.com"), "app.timecamp.com");
+        assert_eq!(
+            e.int_or::<u64>("TIMECAMP_HTTP_TIMEOUT_SECONDS", "a number", 30)
+                .unwrap(),
+            30
+        );
     }
 
     #[test]
     fn integer_lists_are_trimmed_and_validated() {
-        let e = env(&[("IDS", " 1, 2 ,,3 "), ("BAD", "1,x")]);
-        assert_eq!(e.int_list::<u64>("IDS", "ids").unwrap(), vec![1, 2, 3]);
-        let err = e.int_list::<u64>("BAD", "ids").unwrap_err().to_string();
-        assert!(err.contains("BAD"), "{err}");
+        const IDS: &str = "TIMECAMP_IGNORED_USER_IDS";
+        let e = env(&[(IDS, " 1, 2 ,,3 ")]);
+        assert_eq!(e.int_list::<u64>(IDS, "ids").unwrap(), vec![1, 2, 3]);
+        let err = env(&[(IDS, "1,x")])
+            .int_list::<u64>(IDS, "ids")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(IDS), "{err}");
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(
+        expected = "TIMECAMP_NOT_A_SETTING is read but not declared in the settings registry"
+    )]
+    fn reading_a_name_the_registry_lacks_stops_a_debug_build() {
+        env(&[]).get("TIMECAMP_NOT_A_SETTING");
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "the registry documents `30`")]
+    fn a_default_other_than_the_registrys_stops_a_debug_build() {
+        let _ = env(&[]).int_or::<u64>("TIMECAMP_HTTP_TIMEOUT_SECONDS", "seconds", 60);
+    }
+
+    fn parsed(text: &str) -> Vec<(String, String, usize)> {
+        parse_dotenv(std::path::Path::new(".env"), text).unwrap()
+    }
+
+    fn value_of(text: &str, key: &str) -> String {
+        parsed(text)
+            .into_iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, v, _)| v)
+            .unwrap_or_else(|| panic!("{key} not read from {text:?}"))
     }
 
     #[test]
     fn unparsable_dotenv_line_is_named_by_number_and_variable_only() {
-        let text = "# comment\nTIMECAMP_API_KEY=tc-secret\n\nLeaveTypeMap={\"Vacaciones\": \"Vacation\"}\n";
-        let (line, var) = first_bad_line(text).unwrap();
-        assert_eq!((line, var.as_str()), (4, "LeaveTypeMap"));
-        let err = ConfigError::DotEnvLine {
-            path: ".env".into(),
-            line,
-            var,
-        }
-        .to_string();
+        let text = "# comment\nTIMECAMP_API_KEY=tc-secret\n\nLeaveTypeMap='{\"Vacaciones\": \"Vacation\"}\nNEXT=1\n";
+        let err = parse_dotenv(std::path::Path::new(".env"), text).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::DotEnvLine { line: 4, var, .. } if var == "LeaveTypeMap"),
+            "{err:?}"
+        );
+        let err = err.to_string();
         assert!(
             err.contains(".env, line 4") && err.contains("LeaveTypeMap"),
             "{err}"
@@ -525,52 +713,120 @@ mod tests {
             !err.contains("Vacaciones"),
             "the value is not echoed: {err}"
         );
+        let err = parse_dotenv(std::path::Path::new(".env"), "A=1\n  \nnot a setting\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(".env, line 3"), "{err}");
     }
 
     #[test]
-    fn each_variable_is_traced_to_the_first_line_setting_it() {
-        let lines = first_lines("# x\nA=1\n\nexport B='two'\nA=3\n");
-        assert_eq!(lines.get("A"), Some(&2));
-        assert_eq!(lines.get("B"), Some(&4));
+    fn each_variable_is_traced_to_the_line_setting_it() {
+        let read = parsed("# x\nA=1\n\nexport B='two'\nA=3\nAB=4\n");
+        assert_eq!(
+            read,
+            [
+                ("A".into(), "1".into(), 2),
+                ("B".into(), "two".into(), 4),
+                ("A".into(), "3".into(), 5),
+                ("AB".into(), "4".into(), 6),
+            ]
+        );
     }
 
     #[test]
     fn unquoted_values_read_as_python_dotenv_reads_them() {
+        for (line, key, want) in [
+            (
+                r"TIMECAMP_CHANGE_GROUPS_REGEX=^Company/(.*)|||\1",
+                "TIMECAMP_CHANGE_GROUPS_REGEX",
+                r"^Company/(.*)|||\1",
+            ),
+            ("R=^A|||$1  # the first group", "R", "^A|||$1"),
+            (r#"M={"a": "b"}"#, "M", r#"{"a": "b"}"#),
+            (
+                r#"TIMECAMP_EXCLUDE_REGEX=job_title="Contractor""#,
+                "TIMECAMP_EXCLUDE_REGEX",
+                r#"job_title="Contractor""#,
+            ),
+            ("A=plain", "A", "plain"),
+            ("A=two words", "A", "two words"),
+            ("A=x#not-a-comment", "A", "x#not-a-comment"),
+            ("A=", "A", ""),
+            ("B='quoted $x'", "B", "quoted $x"),
+            (r#"B="double \"q\"""#, "B", r#"double "q""#),
+            ("C=$HOME/x", "C", "$HOME/x"),
+            ("C=${HOME", "C", "${HOME"),
+            ("C=${NO_SUCH_VARIABLE_HERE}/x", "C", "/x"),
+        ] {
+            assert_eq!(value_of(line, key), want, "{line}");
+        }
+        // `${NAME}` is expanded from the lines above, as python-dotenv does.
         assert_eq!(
-            quote_if_needed(r"TIMECAMP_CHANGE_GROUPS_REGEX=^Company/(.*)|||\1"),
-            r"TIMECAMP_CHANGE_GROUPS_REGEX='^Company/(.*)|||\1'"
+            value_of("BASE=/opt/scim\nFILE=${BASE}/users csv\n", "FILE"),
+            "/opt/scim/users csv"
         );
-        assert_eq!(
-            quote_if_needed("R=^A|||$1  # the first group"),
-            "R='^A|||$1'"
-        );
-        assert_eq!(quote_if_needed(r#"M={"a": "b"}"#), r#"M='{"a": "b"}'"#);
-        // What the stricter reader already reads the same way stays as written.
-        assert_eq!(
-            quote_if_needed(r#"TIMECAMP_EXCLUDE_REGEX=job_title="Contractor""#),
-            r#"TIMECAMP_EXCLUDE_REGEX='job_title="Contractor"'"#
-        );
-        assert_eq!(quote_if_needed("A=plain"), "A=plain");
-        assert_eq!(quote_if_needed("B='quoted $x'"), "B='quoted $x'");
-        assert_eq!(quote_if_needed("C=${HOME}/x"), "C=${HOME}/x");
-        assert_eq!(quote_if_needed("# comment"), "# comment");
     }
 
     #[test]
     fn a_value_quoted_for_the_loader_keeps_its_line() {
-        let text = "A=1\nR=^Company/(.*)|||\\1\n";
-        assert_eq!(
-            first_lines(&as_python_dotenv_reads_it(text)).get("R"),
-            Some(&2)
-        );
+        let read = parsed("A=1\nR=^Company/(.*)|||\\1\n");
+        assert_eq!(read[1], ("R".into(), "^Company/(.*)|||\\1".into(), 2));
     }
 
     #[test]
     fn quoted_json_value_in_dotenv_parses() {
         assert_eq!(
-            first_bad_line("LeaveTypeMap='{\"Vacaciones\": \"Vacation\"}'\n"),
-            None
+            value_of(
+                "LeaveTypeMap='{\"Vacaciones\": \"Vacation\"}'\n",
+                "LeaveTypeMap"
+            ),
+            "{\"Vacaciones\": \"Vacation\"}"
         );
+    }
+
+    /// A `.env` in a directory of its own, for [`Env::layered`].
+    fn dotenv_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn the_process_environment_wins_over_dotenv_and_the_first_dotenv_line_over_later_ones() {
+        let (_dir, path) = dotenv_file(
+            "TIMECAMP_DOMAIN=from-dotenv.example\nTIMECAMP_ROOT_GROUP_ID=7\n\
+             TIMECAMP_ROOT_GROUP_ID=8\nTIMECAMP_API_KEY=from-dotenv\n",
+        );
+        let process = [
+            (
+                "TIMECAMP_DOMAIN".to_owned(),
+                "from-process.example".to_owned(),
+            ),
+            // Set but empty in the process: still the process's (as dotenv does).
+            ("TIMECAMP_API_KEY".to_owned(), String::new()),
+        ];
+        let env = Env::layered(process, Some(path.clone())).unwrap();
+        assert_eq!(env.get("TIMECAMP_DOMAIN"), Some("from-process.example"));
+        assert_eq!(env.origin("TIMECAMP_DOMAIN"), None);
+        assert_eq!(env.get("TIMECAMP_ROOT_GROUP_ID"), Some("7"));
+        assert_eq!(
+            env.origin("TIMECAMP_ROOT_GROUP_ID"),
+            Some(format!("{}, line 2", path.display()))
+        );
+        assert_eq!(env.get("TIMECAMP_API_KEY"), None);
+    }
+
+    #[test]
+    fn reading_dotenv_leaves_the_process_environment_as_it_was() {
+        // A name no other test or program sets.
+        const NAME: &str = "SCIM_CORE_ENV_TEST_ONLY_IN_DOTENV";
+        let (_dir, path) = dotenv_file(&format!("{NAME}=from-dotenv\n"));
+        let env = Env::layered(std::iter::empty(), Some(path)).unwrap();
+        assert_eq!(env.vars.get(NAME).map(String::as_str), Some("from-dotenv"));
+        #[allow(clippy::disallowed_methods)] // what the test checks
+        let in_process = std::env::var_os(NAME);
+        assert_eq!(in_process, None);
     }
 
     #[test]

@@ -1259,6 +1259,188 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// Whether `code_default`, the value the code uses when `name` is unset, is
+/// the default the registry documents: the literal of a default written as
+/// `` `value` ``; nothing (an empty string) for `–` or `empty`; anything for a
+/// default the registry describes in words (`built from the domain`). The error
+/// names both sides.
+pub fn check_default(name: &str, code_default: &str) -> Result<(), String> {
+    let Some(setting) = lookup(name) else {
+        return Err(format!(
+            "{name} is read but not declared in the settings registry (crates/core/src/registry.rs)"
+        ));
+    };
+    let documented = setting.default;
+    let agrees = match documented
+        .strip_prefix('`')
+        .and_then(|d| d.strip_suffix('`'))
+    {
+        // The default is another setting's value.
+        Some(other) if lookup(other).is_some() => true,
+        Some(literal) => literal == code_default,
+        None if documented == "–" || documented == "empty" => code_default.is_empty(),
+        None => true,
+    };
+    if agrees {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name}: the code's default is {code_default:?} but the registry documents {documented} \
+             (crates/core/src/registry.rs); make them the same"
+        ))
+    }
+}
+
+/// The stages that read settings whose row names a group of them rather
+/// than one stage; the `read_by` text of every row is one of these phrases
+/// or names stages of [`crate::stages::STAGES`] (a test holds every row to it).
+/// scim-server runs prepare and the sync itself, so it reads their settings.
+const READER_GROUPS: &[(&str, &[&str])] = &[
+    (
+        "stages that call TimeCamp",
+        &[
+            "sync-users",
+            "sync-time-off",
+            "remove-empty-groups",
+            "scim-server",
+        ],
+    ),
+    (
+        "all TimeCamp stages",
+        &[
+            "prepare-timecamp",
+            "sync-users",
+            "sync-time-off",
+            "remove-empty-groups",
+            "scim-server",
+        ],
+    ),
+    ("prepare", &["prepare-timecamp", "scim-server"]),
+    ("sync", &["sync-users", "scim-server"]),
+];
+
+/// Rows read by every stage: `every stage`, `every stage (with S3)`, ...
+fn read_by_every_stage(s: &Setting) -> bool {
+    s.read_by.starts_with("every stage")
+}
+
+/// The stages a row's `read_by` names: stage names and the phrases of
+/// [`READER_GROUPS`], separated by commas, each maybe followed by a remark in
+/// parentheses (`sync (validated by prepare)` is read by sync-users and
+/// checked by prepare-timecamp). `None` when a part names no stage.
+pub fn readers(s: &Setting) -> Option<Vec<&'static str>> {
+    if read_by_every_stage(s) {
+        return Some(crate::stages::STAGES.iter().map(|st| st.name).collect());
+    }
+    let mut out = Vec::new();
+    let mut add = |phrase: &str| -> bool {
+        let phrase = phrase.trim();
+        if let Some(stage) = crate::stages::find(phrase) {
+            out.push(stage.name);
+        } else if let Some((_, stages)) = READER_GROUPS.iter().find(|(p, _)| *p == phrase) {
+            out.extend(stages.iter().copied());
+        } else {
+            return false;
+        }
+        true
+    };
+    for part in s.read_by.split(',') {
+        let (main, remark) = match part.split_once('(') {
+            Some((main, remark)) => (main, Some(remark.trim_end_matches(')'))),
+            None => (part, None),
+        };
+        if !add(main) {
+            return None;
+        }
+        // `(validated by prepare)`: prepare reads it too, to check it early.
+        if let Some(by) = remark.and_then(|r| r.strip_prefix("validated by ")) {
+            if !add(by) {
+                return None;
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Some(out)
+}
+
+/// The settings `stage` reads: its own first (in registry order), then
+/// those every stage reads.
+pub fn settings_of(stage: &str) -> (Vec<&'static Setting>, Vec<&'static Setting>) {
+    let reads = |s: &&Setting| readers(s).is_some_and(|r| r.contains(&stage));
+    let own = SETTINGS
+        .iter()
+        .filter(|s| !read_by_every_stage(s))
+        .filter(reads)
+        .collect();
+    let common = SETTINGS.iter().filter(|s| read_by_every_stage(s)).collect();
+    (own, common)
+}
+
+/// A registry text as a terminal shows it: no Markdown escapes.
+fn plain(text: &str) -> String {
+    text.replace("\\|", "|")
+}
+
+/// The closing lines of `stage`'s `-h`: what it needs and which settings it
+/// reads, by name, from the registry.
+pub fn short_help(stage: &str) -> String {
+    let (own, common) = settings_of(stage);
+    let required: Vec<&str> = own
+        .iter()
+        .filter(|s| s.is_required())
+        .map(|s| s.name)
+        .collect();
+    let optional: Vec<&str> = own
+        .iter()
+        .filter(|s| !s.is_required())
+        .map(|s| s.name)
+        .collect();
+    let mut out = String::new();
+    if !required.is_empty() {
+        out += &format!("Needs {}.\n", required.join(", "));
+    }
+    if !optional.is_empty() {
+        out += &format!("Settings: {}.\n", optional.join(", "));
+    }
+    if own.is_empty() {
+        out += "Needs no setting of its own.\n";
+    }
+    out += &format!(
+        "Settings of every stage: {}.\n",
+        common.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+    );
+    out + "\n" + HELP_FOOTER
+}
+
+/// The closing lines of `stage`'s `--help`: each setting it reads with its
+/// default and meaning, from the registry.
+pub fn long_help(stage: &str) -> String {
+    let (own, common) = settings_of(stage);
+    let row = |s: &Setting| {
+        let default = match s.default {
+            "–" => String::new(),
+            d => format!(" (default: {})", plain(d)),
+        };
+        format!("  {}{default}\n      {}\n", s.name, plain(s.doc))
+    };
+    let mut out = String::new();
+    if own.is_empty() {
+        out += "Needs no setting of its own.\n";
+    } else {
+        out += "Settings:\n";
+        own.iter().for_each(|s| out += &row(s));
+    }
+    out += "\nSettings of every stage:\n";
+    common.iter().for_each(|s| out += &row(s));
+    out + "\n" + HELP_FOOTER
+}
+
+const HELP_FOOTER: &str = "Settings come from the environment and the first .env found from the \
+    working directory upwards (the environment wins). Every setting, its default and meaning: \
+    .env.sample and docs/configuration.md. Exit codes: 0 done, 1 failed, 2 bad settings or \
+    flags, 3 refused by a safety guard (sync-users).";
+
 /// The row of the settings table in `docs/configuration.md`.
 pub fn table_row(s: &Setting) -> String {
     format!(
@@ -1344,6 +1526,65 @@ mod tests {
             found.len(),
             3,
             "Kubernetes service variables are not settings"
+        );
+    }
+
+    #[test]
+    fn a_code_default_must_be_the_documented_one() {
+        assert_eq!(check_default("TIMECAMP_HTTP_TIMEOUT_SECONDS", "30"), Ok(()));
+        assert_eq!(
+            check_default("TIMECAMP_USE_DEPARTMENT_GROUPS", "true"),
+            Ok(())
+        );
+        assert_eq!(check_default("TIMECAMP_SKIP_DEPARTMENTS", ""), Ok(()));
+        assert_eq!(check_default("TIMECAMP_API_URL", "anything"), Ok(()));
+        assert_eq!(check_default("OKTA_SUPERVISOR_MATCH_FIELD", "id"), Ok(()));
+        let err = check_default("TIMECAMP_HTTP_TIMEOUT_SECONDS", "60").unwrap_err();
+        assert!(err.contains("\"60\"") && err.contains("`30`"), "{err}");
+        assert!(check_default("TIMECAMP_SKIP_DEPARTMENTS", "x").is_err());
+        assert!(check_default("TIMECAMP_NOT_A_SETTING", "").is_err());
+    }
+
+    #[test]
+    fn every_row_names_the_stages_that_read_it() {
+        for s in SETTINGS {
+            let readers = readers(s).unwrap_or_else(|| {
+                panic!(
+                    "{}: read by {:?} names no stage (a stage's name, or a phrase of READER_GROUPS)",
+                    s.name, s.read_by
+                )
+            });
+            assert!(!readers.is_empty(), "{}", s.name);
+        }
+        let (own, common) = settings_of("prepare-timecamp");
+        let names: Vec<&str> = own.iter().map(|s| s.name).collect();
+        for name in [
+            "TIMECAMP_EXCLUDE_REGEX",
+            "TIMECAMP_CHANGE_GROUPS_REGEX",
+            "TIMECAMP_PREPARE_TRANSFORM_CONFIG",
+            "TIMECAMP_IGNORED_USER_IDS",
+        ] {
+            assert!(names.contains(&name), "{name}: {names:?}");
+        }
+        assert!(!names.contains(&"TIMECAMP_API_KEY"), "{names:?}");
+        assert!(common.iter().any(|s| s.name == "USE_S3_STORAGE"));
+    }
+
+    #[test]
+    fn help_shows_each_setting_with_its_registry_default_and_meaning() {
+        let long = long_help("sync-users");
+        assert!(
+            long.contains(
+                "  TIMECAMP_HTTP_TIMEOUT_SECONDS (default: `30`)\n      timeout of each request\n"
+            ),
+            "{long}"
+        );
+        let long = long_help("prepare-timecamp");
+        assert!(long.contains("`pattern|||replacement`"), "{long}");
+        let short = short_help("fetch-bamboohr");
+        assert!(
+            short.starts_with("Needs BAMBOOHR_SUBDOMAIN, BAMBOOHR_API_KEY.\n"),
+            "{short}"
         );
     }
 

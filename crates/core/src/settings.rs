@@ -109,11 +109,7 @@ impl TimecampSettings {
                 "comma-separated TimeCamp user ids (whole numbers)",
             )?,
             disabled_users_group_id: env
-                .int(
-                    "TIMECAMP_DISABLED_USERS_GROUP_ID",
-                    "a TimeCamp group id, or 0 to leave disabled users where they are",
-                )?
-                .unwrap_or(0),
+                .int_or("TIMECAMP_DISABLED_USERS_GROUP_ID", "a TimeCamp group id, or 0 to leave disabled users where they are", 0)?,
             use_supervisor_groups: env.bool("TIMECAMP_USE_SUPERVISOR_GROUPS", false)?,
             use_department_groups: env.bool("TIMECAMP_USE_DEPARTMENT_GROUPS", true)?,
             use_job_title_name_users: env.bool("TIMECAMP_USE_JOB_TITLE_NAME_USERS", false)?,
@@ -155,11 +151,7 @@ impl TimecampSettings {
                     expected: "a whole number from 1 to 4294967295",
                 })?,
             new_user_wait_seconds: env
-                .int(
-                    "TIMECAMP_NEW_USER_WAIT_SECONDS",
-                    "a whole number of seconds",
-                )?
-                .unwrap_or(60),
+                .int_or("TIMECAMP_NEW_USER_WAIT_SECONDS", "a whole number of seconds", 60)?,
             disable_user_deactivation: env.bool("TIMECAMP_DISABLE_USER_DEACTIVATION", false)?,
             update_email_on_external_id: env.bool("TIMECAMP_UPDATE_EMAIL_ON_EXTERNAL_ID", false)?,
             remove_empty_groups: env.bool("TIMECAMP_REMOVE_EMPTY_GROUPS", false)?,
@@ -183,8 +175,7 @@ impl TimecampSettings {
                 }
             },
             lock_wait_seconds: env
-                .int("TIMECAMP_LOCK_WAIT_SECONDS", "a whole number of seconds")?
-                .unwrap_or(60),
+                .int_or("TIMECAMP_LOCK_WAIT_SECONDS", "a whole number of seconds", 60)?,
             time_off_include_weekends: env.bool("TIMECAMP_TIME_OFF_INCLUDE_WEEKENDS", false)?,
         };
         if settings.api_url.is_none() && domain_base_url(&settings.domain).is_none() {
@@ -244,14 +235,13 @@ impl TimecampSettings {
 }
 
 fn positive(env: &Env, var: &'static str, default: u64) -> Result<u64, ConfigError> {
-    match env.int::<u64>(var, "a whole number of at least 1")? {
-        None => Ok(default),
-        Some(0) => Err(ConfigError::Invalid {
+    match env.int_or::<u64>(var, "a whole number of at least 1", default)? {
+        0 => Err(ConfigError::Invalid {
             var,
             value: "0".into(),
             expected: "a whole number of at least 1",
         }),
-        Some(n) => Ok(n),
+        n => Ok(n),
     }
 }
 
@@ -363,6 +353,24 @@ mod tests {
 
     fn settings(pairs: &[(&str, &str)]) -> Result<TimecampSettings, ConfigError> {
         TimecampSettings::from_env(&Env::from_pairs(pairs.iter().copied()))
+    }
+
+    /// Read with nothing set, every setting takes the code's default, which
+    /// `Env` (in this debug build) holds to the registry's.
+    #[test]
+    fn every_default_is_the_one_the_registry_documents() {
+        let empty = Env::from_pairs(std::iter::empty::<(&str, &str)>());
+        TimecampSettings::from_env(&empty).unwrap();
+        StorageSettings::from_env(&empty).unwrap();
+        LogSettings::from_env(&empty).unwrap();
+        let documented = crate::registry::lookup("TIMECAMP_MAX_DEACTIVATIONS")
+            .unwrap()
+            .default
+            .trim_matches('`');
+        assert_eq!(
+            DeactivationLimit::parse(documented),
+            Some(DeactivationLimit::DEFAULT)
+        );
     }
 
     #[test]

@@ -111,11 +111,11 @@ impl AzureSettings {
             &["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"],
         )?;
         let graph_url = env
-            .url(
+            .url_or(
                 "AZURE_GRAPH_URL",
                 "Graph's base URL, e.g. https://graph.microsoft.com",
+                DEFAULT_GRAPH_URL,
             )?
-            .map_or_else(|| DEFAULT_GRAPH_URL.to_owned(), String::from)
             .trim_end_matches('/')
             .to_owned();
         let default_users = format!("{graph_url}/v1.0/users");
@@ -137,11 +137,11 @@ impl AzureSettings {
             client_id: env.string("AZURE_CLIENT_ID", ""),
             client_secret: Secret::new(env.string("AZURE_CLIENT_SECRET", "")),
             login_url: env
-                .url(
+                .url_or(
                     "AZURE_LOGIN_URL",
                     "the identity platform's base URL, e.g. https://login.microsoftonline.com",
+                    DEFAULT_LOGIN_URL,
                 )?
-                .map_or_else(|| DEFAULT_LOGIN_URL.to_owned(), String::from)
                 .trim_end_matches('/')
                 .to_owned(),
             graph_url,

@@ -106,11 +106,11 @@ impl BambooSettings {
             subdomain: env.string("BAMBOOHR_SUBDOMAIN", ""),
             api_key: Secret::new(env.string("BAMBOOHR_API_KEY", "")),
             api_url: env
-                .url(
+                .url_or(
                     "BAMBOOHR_API_URL",
                     "the API's base URL, e.g. https://api.bamboohr.com/api/gateway.php",
+                    DEFAULT_API_URL,
                 )?
-                .map_or_else(|| DEFAULT_API_URL.to_owned(), String::from)
                 .trim_end_matches('/')
                 .to_owned(),
             exclude_filter,

@@ -175,8 +175,8 @@ impl CsvSettings {
 fn misnamed_columns(env: &Env) -> Result<(), ConfigError> {
     use scim_core::registry::{UnknownSetting, lookup, unknown_settings};
     let mut names: Vec<&str> = env
-        .names()
-        .filter(|n| n.starts_with("CSV_") && lookup(n).is_none() && env.get(n).is_some())
+        .set_names()
+        .filter(|n| n.starts_with("CSV_") && lookup(n).is_none())
         .collect();
     names.sort_unstable();
     for name in names {

@@ -173,7 +173,10 @@ impl GoogleSettings {
             _ => {
                 return Err(ConfigError::Invalid {
                     var: "GOOGLE_DEPARTMENT_SOURCE",
-                    value: env.string("GOOGLE_DEPARTMENT_SOURCE", ""),
+                    value: env
+                        .get("GOOGLE_DEPARTMENT_SOURCE")
+                        .unwrap_or_default()
+                        .to_owned(),
                     expected: "organization (the primary organization's department) or \
                                org_unit_path",
                 });
@@ -188,12 +191,11 @@ impl GoogleSettings {
                     .into(),
             ));
         }
-        let api_url = env
-            .url(
-                "GOOGLE_API_URL",
-                "the Admin SDK's base URL, e.g. https://admin.googleapis.com",
-            )?
-            .map_or_else(|| DEFAULT_API_URL.to_owned(), String::from);
+        let api_url = env.url_or(
+            "GOOGLE_API_URL",
+            "the Admin SDK's base URL, e.g. https://admin.googleapis.com",
+            DEFAULT_API_URL,
+        )?;
         Ok(Self {
             account,
             admin_email,

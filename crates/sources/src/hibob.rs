@@ -88,12 +88,11 @@ impl HibobSettings {
             "fetch-hibob",
             &["HIBOB_SERVICE_USER_ID", "HIBOB_SERVICE_USER_TOKEN"],
         )?;
-        let api_url = env
-            .url(
-                "HIBOB_API_URL",
-                "the API's base URL, e.g. https://api.hibob.com",
-            )?
-            .map_or_else(|| DEFAULT_API_URL.to_owned(), String::from);
+        let api_url = env.url_or(
+            "HIBOB_API_URL",
+            "the API's base URL, e.g. https://api.hibob.com",
+            DEFAULT_API_URL,
+        )?;
         // The original ignored a malformed filter with a warning and then
         // fetched everyone; here it stops the run.
         let exclude_filter = match env.get("HIBOB_EXCLUDE_FILTER") {

@@ -87,9 +87,7 @@ impl LdapSettings {
                 "LDAP_USE_SSL and LDAP_USE_START_TLS are both true: choose LDAPS (port 636) or StartTLS (port 389)".into(),
             ));
         }
-        let mut port: u16 = env
-            .int("LDAP_PORT", "a TCP port number (1-65535)")?
-            .unwrap_or(389);
+        let mut port: u16 = env.int_or("LDAP_PORT", "a TCP port number (1-65535)", 389)?;
         // Port 636 means LDAPS unless the admin said otherwise, as in the original.
         let auto_ssl = env.get("LDAP_USE_SSL").is_none()
             && env.get("LDAP_USE_START_TLS").is_none()
@@ -104,9 +102,8 @@ impl LdapSettings {
         } else {
             Transport::Plain
         };
-        let page_size: i32 = env
-            .int("LDAP_PAGE_SIZE", "a page size from 1 to 2147483647")?
-            .unwrap_or(1000);
+        let page_size: i32 =
+            env.int_or("LDAP_PAGE_SIZE", "a page size from 1 to 2147483647", 1000)?;
         if page_size < 1 {
             return Err(ConfigError::Invalid {
                 var: "LDAP_PAGE_SIZE",
@@ -138,8 +135,7 @@ impl LdapSettings {
             use_ou_description: env.bool("LDAP_USE_OU_DESCRIPTION", false)?,
             fetch_missing_supervisors: env.bool("TIMECAMP_USE_SUPERVISOR_GROUPS", false)?,
             timeout: Duration::from_secs(
-                env.int::<u64>("LDAP_TIMEOUT_SECONDS", "a whole number of seconds")?
-                    .unwrap_or(60)
+                env.int_or::<u64>("LDAP_TIMEOUT_SECONDS", "a whole number of seconds", 60)?
                     .max(1),
             ),
             map: MapOptions {

@@ -143,9 +143,8 @@ impl NetsuiteSettings {
             .map_or_else(|| account_host(&account_id), String::from)
             .trim_end_matches('/')
             .to_owned();
-        let page_size = env
-            .int::<u64>("NETSUITE_PAGE_SIZE", "a whole number from 1 to 1000")?
-            .unwrap_or(1000);
+        let page_size =
+            env.int_or::<u64>("NETSUITE_PAGE_SIZE", "a whole number from 1 to 1000", 1000)?;
         if !(1..=1000).contains(&page_size) {
             return Err(ConfigError::Invalid {
                 var: "NETSUITE_PAGE_SIZE",
@@ -153,12 +152,11 @@ impl NetsuiteSettings {
                 expected: "a whole number from 1 to 1000",
             });
         }
-        let timeout = env
-            .int::<u64>(
-                "NETSUITE_TIMEOUT_SECONDS",
-                "a whole number of seconds, 1 or more",
-            )?
-            .unwrap_or(30);
+        let timeout = env.int_or::<u64>(
+            "NETSUITE_TIMEOUT_SECONDS",
+            "a whole number of seconds, 1 or more",
+            30,
+        )?;
         if timeout == 0 {
             return Err(ConfigError::Invalid {
                 var: "NETSUITE_TIMEOUT_SECONDS",

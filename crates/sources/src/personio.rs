@@ -52,12 +52,11 @@ impl PersonioSettings {
             "fetch-personio",
             &["PERSONIO_CLIENT_ID", "PERSONIO_CLIENT_SECRET"],
         )?;
-        let api_url = env
-            .url(
-                "PERSONIO_API_URL",
-                "the API's base URL, e.g. https://api.personio.de",
-            )?
-            .map_or_else(|| DEFAULT_API_URL.to_owned(), String::from);
+        let api_url = env.url_or(
+            "PERSONIO_API_URL",
+            "the API's base URL, e.g. https://api.personio.de",
+            DEFAULT_API_URL,
+        )?;
         Ok(Self {
             client_id: env.string("PERSONIO_CLIENT_ID", ""),
             client_secret: Secret::new(env.string("PERSONIO_CLIENT_SECRET", "")),

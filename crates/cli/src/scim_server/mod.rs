@@ -40,12 +40,8 @@ use tracing::{info, warn};
     name = "scim-server",
     version,
     override_usage = "scim-server [--debug]",
-    after_help = crate::stage_help!(
-        "Needs SCIM_BEARER_TOKEN, TIMECAMP_API_KEY and TIMECAMP_ROOT_GROUP_ID; optional: SCIM_HOST \
-         (127.0.0.1), SCIM_PORT (8282), SCIM_SYNC_DELAY_SECONDS (30), SCIM_GROUP_SOURCE (department), \
-         SCIM_TLS_CERT_FILE and SCIM_TLS_KEY_FILE (TLS without a proxy), and the TIMECAMP_* settings \
-         of prepare and sync."
-    )
+    after_help = scim_core::registry::short_help("scim-server"),
+    after_long_help = scim_core::registry::long_help("scim-server")
 )]
 pub struct Args {
     /// Log at DEBUG level
