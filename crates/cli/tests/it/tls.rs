@@ -46,6 +46,25 @@ fn untrusted_certificate_stops_sync_at_once_naming_host_reason_and_settings() {
     assert_not_retried(&run);
 }
 
+/// `.env` is never applied to the process environment, but the TLS
+/// libraries read `SSL_CERT_FILE` from there: set in `.env`, it is trusted
+/// all the same.
+#[test]
+fn private_ca_in_ssl_cert_file_set_in_dotenv_is_trusted() {
+    let server = TlsServer::start("IP:127.0.0.1");
+    let ca = server.ca_file().display().to_string();
+    let run = sync_against(&server.url("/third_party/api"))
+        .file(".env", format!("SSL_CERT_FILE={ca}\n"))
+        .run(SYNC, &[]);
+    run.expect_code(1);
+    assert!(!run.stderr.contains("TLS connection"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unexpected answer") || run.stderr.contains("HTTP "),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn private_ca_in_ssl_cert_file_is_trusted() {
     let server = TlsServer::start("IP:127.0.0.1");
