@@ -335,10 +335,10 @@ fn peak_rss_kb() -> anyhow::Result<u64> {
 
 /// Desired users for the sync benchmark: 20 departments of 2 levels, one
 /// supervisor in ten, external ids, a real e-mail for one in four.
-fn desired_users(n: usize, renamed: impl Fn(usize) -> bool) -> Vec<scim_core::model::TimecampUser> {
+fn desired_users(n: usize, renamed: impl Fn(usize) -> bool) -> Vec<scim_model::TimecampUser> {
     (0..n)
         .map(|i| {
-            let mut u: scim_core::model::TimecampUser = serde_json::from_value(json!({
+            let mut u: scim_model::TimecampUser = serde_json::from_value(json!({
                 "timecamp_external_id": format!("E{i}"),
                 "timecamp_user_name": if renamed(i) { format!("Renamed Person {i}") } else { format!("Person {i}") },
                 "timecamp_email": format!("person.{i}@example.com"),
@@ -358,7 +358,7 @@ fn desired_users(n: usize, renamed: impl Fn(usize) -> bool) -> Vec<scim_core::mo
 /// One sync run in-process, as sync-users does it: (seconds, reads, writes, changes).
 async fn sync_once(
     url: &str,
-    desired: &[scim_core::model::TimecampUser],
+    desired: &[scim_model::TimecampUser],
     concurrency: usize,
 ) -> anyhow::Result<(f64, u64, u64, usize)> {
     let client = scim_timecamp::Client::new(scim_timecamp::ClientConfig {
@@ -467,7 +467,7 @@ fn churn_world(
     latency: Duration,
 ) -> (
     scim_test_support::FakeTimecamp,
-    Vec<scim_core::model::TimecampUser>,
+    Vec<scim_model::TimecampUser>,
 ) {
     let existing = CHURN_PEOPLE - CHURN_JOINERS;
     let renamed = churn_pick(1, CHURN_RENAMES);
@@ -511,9 +511,9 @@ fn churn_world(
         }
         if promoted.contains(&i) {
             record.timecamp_role = Some(if supervisor {
-                scim_core::model::Role::User
+                scim_model::Role::User
             } else {
-                scim_core::model::Role::Supervisor
+                scim_model::Role::Supervisor
             });
         }
     }

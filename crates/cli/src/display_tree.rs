@@ -3,9 +3,9 @@
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use scim_core::Env;
-use scim_core::model::TimecampUser;
 use scim_core::settings::StorageSettings;
 use scim_core::storage::{self, TIMECAMP_USERS_FILE};
+use scim_model::TimecampUser;
 use scim_tools::tree;
 
 /// Preview the group tree that var/timecamp_users.json asks for.

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
-use scim_core::model::{GroupMode, SourceUser, TimecampUser};
+use scim_model::{GroupMode, SourceUser, TimecampUser};
 use scim_prepare::{Note, PrepareOptions};
 use scim_sync::matching::{Identity, Unmatched};
 use scim_sync::plan::PlanWarning;

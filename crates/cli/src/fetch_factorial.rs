@@ -3,9 +3,9 @@
 use anyhow::Context;
 use clap::Parser;
 use scim_core::Env;
-use scim_core::model::VacationFile;
 use scim_core::settings::StorageSettings;
 use scim_core::storage::{self, USERS_FILE, VACATION_FILE};
+use scim_model::VacationFile;
 use scim_sources::factorial::{FactorialSettings, fetch};
 use tracing::info;
 

@@ -338,7 +338,7 @@ pub async fn run_fetcher<S, E>(
     env: &Env,
     stage: &str,
     settings: impl FnOnce(&Env) -> Result<S, ConfigError>,
-    fetch: impl AsyncFnOnce(&S) -> Result<Vec<scim_core::model::SourceUser>, E>,
+    fetch: impl AsyncFnOnce(&S) -> Result<Vec<scim_model::SourceUser>, E>,
 ) -> anyhow::Result<()>
 where
     E: std::error::Error + Send + Sync + 'static,
@@ -354,7 +354,7 @@ pub async fn run_fetcher_with<S, E>(
     stage: &str,
     settings: impl FnOnce(&Env) -> Result<S, ConfigError>,
     allow_no_active: impl FnOnce(&S) -> bool,
-    fetch: impl AsyncFnOnce(&S, &dyn Storage) -> Result<Vec<scim_core::model::SourceUser>, E>,
+    fetch: impl AsyncFnOnce(&S, &dyn Storage) -> Result<Vec<scim_model::SourceUser>, E>,
 ) -> anyhow::Result<()>
 where
     E: std::error::Error + Send + Sync + 'static,
@@ -378,7 +378,7 @@ where
 pub async fn save_users(
     storage: &dyn Storage,
     stage: &str,
-    users: Vec<scim_core::model::SourceUser>,
+    users: Vec<scim_model::SourceUser>,
     allow_no_active: bool,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
@@ -386,11 +386,11 @@ pub async fn save_users(
     let total = users.len();
     let inactive = users
         .iter()
-        .filter(|u| u.status != Some(scim_core::model::Status::Active))
+        .filter(|u| u.status != Some(scim_model::Status::Active))
         .count();
     scim_core::storage::write_source_users(
         storage,
-        &scim_core::model::SourceUsersFile {
+        &scim_model::SourceUsersFile {
             users,
             ..Default::default()
         },

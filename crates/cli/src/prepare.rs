@@ -4,9 +4,9 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use scim_core::ConfigError;
 use scim_core::Env;
-use scim_core::model::SourceUsersFile;
 use scim_core::settings::{StorageSettings, TimecampSettings};
 use scim_core::storage::{self, Storage, TIMECAMP_USERS_FILE, USERS_FILE};
+use scim_model::SourceUsersFile;
 use scim_prepare::{ExcludeFilter, NoteKind, PrepareOptions, Prepared, parse_group_rules};
 use tracing::{debug, info, warn};
 

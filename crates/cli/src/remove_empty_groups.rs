@@ -3,9 +3,9 @@
 use anyhow::{Context, bail};
 use clap::Parser;
 use scim_core::Env;
-use scim_core::model::{Status, TimecampUser};
 use scim_core::settings::{StorageSettings, TimecampSettings};
 use scim_core::storage::{self, TIMECAMP_USERS_FILE};
+use scim_model::{Status, TimecampUser};
 use tracing::{info, warn};
 
 /// Delete the empty TimeCamp groups under TIMECAMP_ROOT_GROUP_ID.

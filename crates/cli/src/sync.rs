@@ -273,7 +273,7 @@ async fn explain(
     planned: &run::Planned,
     output: Output,
 ) -> anyhow::Result<()> {
-    let sources: Option<scim_core::model::SourceUsersFile> = storage::read_json(
+    let sources: Option<scim_model::SourceUsersFile> = storage::read_json(
         storage,
         scim_core::storage::USERS_FILE,
         "an object {\"users\": [...]}",

@@ -1,7 +1,7 @@
 //! Shared core of timecamp-scim.
 //!
-//! Every stage of the pipeline uses the same pieces: the stage files as typed
-//! values ([`model`]), configuration read once from the environment and `.env`
+//! Every stage of the pipeline uses the same pieces (the stage files as typed
+//! values are the `scim-model` crate's): configuration read once from the environment and `.env`
 //! ([`env`], [`settings`]), storage of the stage files ([`storage`]), reading
 //! a file a setting names ([`files`]), and the log set-up ([`logging`]). Nothing here talks to TimeCamp or an HR system.
 
@@ -10,8 +10,6 @@ pub mod files;
 pub mod host;
 pub mod lock;
 pub mod logging;
-/// The stage files as typed values (the `scim-model` crate).
-pub use scim_model as model;
 pub mod registry;
 pub mod secret;
 pub mod settings;

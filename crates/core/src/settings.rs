@@ -7,7 +7,7 @@
 use crate::env::{ConfigError, Env};
 use crate::secret::Secret;
 
-pub use scim_model::GroupMode;
+use scim_model::GroupMode;
 
 /// The `TIMECAMP_*` variables: what prepare, sync and the tools share.
 #[derive(Debug, Clone)]
@@ -79,7 +79,7 @@ pub struct TimecampSettings {
     pub time_off_include_weekends: bool,
 }
 
-pub use scim_model::DeactivationLimit;
+use scim_model::DeactivationLimit;
 
 /// What a stage that talks to TimeCamp cannot run without.
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::model::SourceUsersFile;
+use scim_model::SourceUsersFile;
 
 /// The source users, written by a fetcher and read by prepare.
 pub const USERS_FILE: &str = "var/users.json";
@@ -446,7 +446,7 @@ pub async fn write_source_users(
     let active = file
         .users
         .iter()
-        .any(|u| u.status == Some(crate::model::Status::Active));
+        .any(|u| u.status == Some(scim_model::Status::Active));
     if !active && !allow_no_active {
         return refuse(format!(
             "the source returned no active person ({} inactive), and the sync would disable \
@@ -460,7 +460,7 @@ pub async fn write_source_users(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::SourceUser;
+    use scim_model::SourceUser;
 
     #[tokio::test]
     async fn write_creates_directories_and_replaces_the_whole_file() {
@@ -621,7 +621,7 @@ mod tests {
             users,
             ..Default::default()
         };
-        let one = file(vec![person(crate::model::Status::Active)]);
+        let one = file(vec![person(scim_model::Status::Active)]);
         write_source_users(&storage, &one, false).await.unwrap();
         let before = storage.read(USERS_FILE).await.unwrap();
         let err = write_source_users(&storage, &SourceUsersFile::default(), true)
@@ -629,7 +629,7 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("no users"), "{err}");
         assert_eq!(storage.read(USERS_FILE).await.unwrap(), before);
-        let leavers = file(vec![person(crate::model::Status::Inactive)]);
+        let leavers = file(vec![person(scim_model::Status::Inactive)]);
         let err = write_source_users(&storage, &leavers, false)
             .await
             .unwrap_err();

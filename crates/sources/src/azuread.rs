@@ -12,11 +12,11 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use scim_core::model::{SourceUser, Status};
 use scim_core::{ConfigError, Env, Secret};
 use scim_http::{
     Client, ClientOptions, ErrorKind, ErrorText, Hints, Next, Pages, Paging, Request, Url,
 };
+use scim_model::{SourceUser, Status};
 use serde_json::Value;
 use tracing::{info, warn};
 

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use scim_core::model::SourceUser;
+use scim_model::SourceUser;
 use tracing::warn;
 
 /// Looks up the missing supervisors of `users` with `lookup` (given the

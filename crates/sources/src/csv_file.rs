@@ -18,9 +18,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use scim_core::model::{EmailProblem, SourceUser, Status, email_problem};
 use scim_core::storage::{Storage, StorageError};
 use scim_core::{ConfigError, Env};
+use scim_model::{EmailProblem, SourceUser, Status, email_problem};
 use serde_json::{Map, Value};
 use tracing::warn;
 
@@ -751,7 +751,7 @@ pub fn parse(file: &str, bytes: &[u8], s: &CsvSettings) -> Result<Vec<SourceUser
         for f in [Field::ExternalId, Field::SupervisorId] {
             if let Some(v) = value(f)
                 && v.chars()
-                    .any(|c| c.is_control() || scim_core::model::is_invisible(c))
+                    .any(|c| c.is_control() || scim_model::is_invisible(c))
             {
                 problem(Problem::UnseenInId {
                     column: column(f).map_or(f.key(), |(_, n)| n).to_owned(),

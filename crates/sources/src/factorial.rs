@@ -10,9 +10,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use scim_core::model::{Leave, SourceUser, Status};
 use scim_core::{ConfigError, Env, Secret};
 use scim_http::{Client, ClientOptions, Hints, More, Next, Paging, Request};
+use scim_model::{Leave, SourceUser, Status};
 use serde_json::Value;
 use tracing::{info, warn};
 

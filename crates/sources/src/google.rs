@@ -14,9 +14,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use scim_core::model::{SourceUser, Status};
 use scim_core::{ConfigError, Env, Secret};
 use scim_http::{Client, ClientOptions, ErrorText, Hints, Next, Paging, Request};
+use scim_model::{SourceUser, Status};
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
@@ -156,7 +156,7 @@ impl GoogleSettings {
             }
         };
         let admin_email = env.string("GOOGLE_ADMIN_EMAIL", "");
-        if scim_core::model::email_problem(&admin_email).is_some() {
+        if scim_model::email_problem(&admin_email).is_some() {
             return Err(ConfigError::Invalid {
                 var: "GOOGLE_ADMIN_EMAIL",
                 value: admin_email,

@@ -15,9 +15,9 @@
 
 use std::time::Duration;
 
-use scim_core::model::{SourceUser, Status};
 use scim_core::{ConfigError, Env, Secret};
 use scim_http::{Client, ClientOptions, ErrorText, Hints, Next, Paging, Request};
+use scim_model::{SourceUser, Status};
 use serde_json::{Value, json};
 use tracing::{debug, info};
 

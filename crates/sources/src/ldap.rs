@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
-use scim_core::model::SourceUser;
 use scim_core::{ConfigError, Env, Secret};
+use scim_model::SourceUser;
 use tracing::{debug, info, warn};
 
 use crate::ldap_map::{self, EmailMode, Entry, MapOptions};

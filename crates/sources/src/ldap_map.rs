@@ -1,7 +1,7 @@
 //! Turning one directory entry into a source user: pure
 //! functions, tested without a server.
 
-use scim_core::model::{SourceUser, Status};
+use scim_model::{SourceUser, Status};
 
 /// `objectGUID` bytes as Active Directory prints them: the first three fields
 /// little-endian (Python's `uuid.UUID(bytes_le=...)`).

@@ -13,9 +13,9 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use scim_core::model::{SourceUser, Status};
 use scim_core::{ConfigError, Env, Secret};
 use scim_http::{Client, ClientOptions, ErrorKind, ErrorText, Hints, More, Next, Paging, Request};
+use scim_model::{SourceUser, Status};
 use serde_json::{Value, json};
 use tracing::{info, warn};
 

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use scim_core::model::SourceUser;
+use scim_model::SourceUser;
 
 /// One id on two records.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures::StreamExt;
-use scim_core::model::Role;
+use scim_model::Role;
 use scim_timecamp::{ApiError, Client, SETTING_NAMES};
 use serde::Serialize;
 use tracing::{info, warn};

@@ -167,7 +167,7 @@ mod tests {
     use super::*;
     use crate::apply::Applied;
     use crate::plan::{CurrentUser, UserRef};
-    use scim_core::model::Role;
+    use scim_model::Role;
 
     fn memo(email: &str) -> Memo {
         Memo {

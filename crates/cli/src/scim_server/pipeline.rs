@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use scim_core::model::SourceUsersFile;
+use scim_model::SourceUsersFile;
 use scim_core::settings::TimecampSettings;
 use scim_core::storage::{self, Storage, TIMECAMP_USERS_FILE, USERS_FILE};
 use scim_prepare::PrepareOptions;
@@ -232,7 +232,7 @@ impl Pipeline {
             file.users.len(),
             file.users
                 .iter()
-                .filter(|u| u.status != Some(scim_core::model::Status::Active))
+                .filter(|u| u.status != Some(scim_model::Status::Active))
                 .count(),
         );
         info!(

@@ -81,3 +81,40 @@ fn a_version_written_in_a_crate_manifest_is_found() {
         ]
     );
 }
+
+/// One import path per type: no crate hands out another workspace crate
+/// under a name of its own (`pub use scim_model as model;`), which left two
+/// spellings of every stage-file type in use.
+#[test]
+fn no_crate_re_exports_another_workspace_crate_whole() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&root().join("crates"), &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for line in text.lines().map(str::trim) {
+            let whole_crate_alias = line.strip_prefix("pub use scim_").is_some_and(|rest| {
+                rest.split_once(" as ")
+                    .is_some_and(|(c, _)| !c.contains("::"))
+            });
+            if whole_crate_alias {
+                found.push(format!("{}: {line}", file.display()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "use the crate by its own name instead:\n{}",
+        found.join("\n")
+    );
+}

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use scim_core::model::SourceUser;
+use scim_model::SourceUser;
 use serde_json::Value;
 use tracing::warn;
 

@@ -1,7 +1,7 @@
 //! An Okta user read through the configured fields, and the source record it
 //! becomes.
 
-use scim_core::model::{SourceUser, Status};
+use scim_model::{SourceUser, Status};
 use serde_json::Value;
 
 use super::OktaSettings;

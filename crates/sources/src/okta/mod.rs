@@ -35,7 +35,7 @@ mod test_data;
 
 use std::collections::{BTreeMap, HashSet};
 
-use scim_core::model::{SourceUser, Status};
+use scim_model::{SourceUser, Status};
 use serde_json::Value;
 use tracing::{debug, info, warn};
 

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use scim_core::model::SourceUser;
+use scim_model::SourceUser;
 use serde_json::{Value, json};
 use tracing::{error, info};
 
