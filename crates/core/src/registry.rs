@@ -1353,10 +1353,10 @@ pub fn readers(s: &Setting) -> Option<Vec<&'static str>> {
             return None;
         }
         // `(validated by prepare)`: prepare reads it too, to check it early.
-        if let Some(by) = remark.and_then(|r| r.strip_prefix("validated by ")) {
-            if !add(by) {
-                return None;
-            }
+        if let Some(by) = remark.and_then(|r| r.strip_prefix("validated by "))
+            && !add(by)
+        {
+            return None;
         }
     }
     out.sort_unstable();
