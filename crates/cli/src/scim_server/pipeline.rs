@@ -19,9 +19,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use scim_model::SourceUsersFile;
 use scim_core::settings::TimecampSettings;
 use scim_core::storage::{self, Storage, TIMECAMP_USERS_FILE, USERS_FILE};
+use scim_model::SourceUsersFile;
 use scim_prepare::PrepareOptions;
 use scim_protocol::{GroupSource, Synced};
 use scim_sync::StopFlag;
