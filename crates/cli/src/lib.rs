@@ -272,6 +272,9 @@ fn log_start(env: &Env) {
     for unknown in scim_core::registry::unknown_settings(env.names()) {
         tracing::warn!("{unknown}");
     }
+    for repeat in env.dotenv_repeats() {
+        tracing::warn!("{repeat}");
+    }
 }
 
 /// The binary's name, as the admin called it.

@@ -70,6 +70,21 @@ impl std::fmt::Display for NearMissAt {
     }
 }
 
+/// The variables libraries read from the process environment themselves:
+/// the TLS libraries' extra CAs and reqwest's proxies (in both cases, as
+/// curl reads them).
+const READ_BY_LIBRARIES: &[&str] = &[
+    "SSL_CERT_FILE",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
 /// The environment as the program sees it: process variables, plus those of the
 /// first `.env` found from the working directory upwards. As in the original,
 /// variables already in the process environment win over `.env`.
@@ -79,6 +94,33 @@ pub struct Env {
     dotenv_path: Option<PathBuf>,
     /// The `.env` line each variable that came from `.env` was read from.
     dotenv_lines: BTreeMap<String, usize>,
+    /// Variables `.env` sets on more than one line (the last one is used).
+    dotenv_repeats: Vec<DotenvRepeat>,
+}
+
+/// A variable `.env` sets twice: the later line is the one used, as
+/// python-dotenv (and so the original tool) reads it; every run says so,
+/// since the earlier line reads as if it were in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DotenvRepeat {
+    pub name: String,
+    pub path: PathBuf,
+    pub earlier: usize,
+    pub later: usize,
+}
+
+impl std::fmt::Display for DotenvRepeat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} is set on line {} and again on line {} of {}: line {} is used; delete the other",
+            self.name,
+            self.earlier,
+            self.later,
+            self.path.display(),
+            self.later
+        )
+    }
 }
 
 impl ConfigError {
@@ -95,35 +137,54 @@ impl Env {
     /// Takes the process environment and adds the variables of the first
     /// `.env` found from the working directory upwards that the process
     /// environment lacks. `.env` is read once and never applied to the
-    /// process environment, but for `SSL_CERT_FILE` (see [`Env::export_for_tls`]).
+    /// process environment, but for the few variables libraries read from there
+    /// (see [`Env::export_for_libraries`]).
     pub fn load() -> Result<Self, ConfigError> {
         #[allow(clippy::disallowed_methods)] // the one place that reads the process environment
         let process = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
         let env = Self::layered(process, dotenvy_path())?;
-        env.export_for_tls();
+        env.export_for_libraries();
         env.check_names()?;
         Ok(env)
     }
 
     /// `process` with the variables of the `.env` file at `dotenv_path` it
-    /// lacks: the process environment wins, and within `.env` the first line
-    /// setting a variable wins (as python-dotenv and the original tool do).
+    /// lacks: the process environment wins, and within `.env` the last line
+    /// setting a variable wins, as python-dotenv (and so the original tool)
+    /// reads it; each repeat is kept to be said ([`Env::dotenv_repeats`]).
     pub fn layered(
         process: impl IntoIterator<Item = (String, String)>,
         dotenv_path: Option<PathBuf>,
     ) -> Result<Self, ConfigError> {
+        use std::collections::btree_map::Entry;
         let mut vars: BTreeMap<String, String> = process.into_iter().collect();
-        let mut dotenv_lines = BTreeMap::new();
+        let mut dotenv_lines: BTreeMap<String, usize> = BTreeMap::new();
+        let mut dotenv_repeats = Vec::new();
         if let Some(path) = &dotenv_path {
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError::DotEnv {
                 path: path.clone(),
                 message: e.to_string(),
             })?;
             for (key, value, line) in parse_dotenv(path, &text)? {
-                if let std::collections::btree_map::Entry::Vacant(slot) = vars.entry(key) {
-                    dotenv_lines.insert(slot.key().clone(), line);
-                    slot.insert(value);
+                if let Some(earlier) = dotenv_lines.insert(key.clone(), line) {
+                    dotenv_repeats.push(DotenvRepeat {
+                        name: key.clone(),
+                        path: path.clone(),
+                        earlier,
+                        later: line,
+                    });
+                    vars.insert(key, value);
+                } else {
+                    match vars.entry(key) {
+                        // The process environment's own value.
+                        Entry::Occupied(kept) => {
+                            dotenv_lines.remove(kept.key());
+                        }
+                        Entry::Vacant(slot) => {
+                            slot.insert(value);
+                        }
+                    }
                 }
             }
         }
@@ -131,28 +192,36 @@ impl Env {
             vars,
             dotenv_path,
             dotenv_lines,
+            dotenv_repeats,
         })
     }
 
-    /// `SSL_CERT_FILE` is read from the process environment by the TLS
-    /// libraries themselves (reqwest's, ldap3's and the S3 client's roots),
-    /// not through this snapshot; when it was set in `.env` only, it is
-    /// exported so a private CA set there is trusted, as it was when the whole
-    /// `.env` was applied. The value is set through dotenvy, whose `set_var`
-    /// this crate cannot call (`unsafe` is forbidden); it runs before the
-    /// runtime starts, while the process has one thread.
-    fn export_for_tls(&self) {
-        const VAR: &str = "SSL_CERT_FILE";
-        if !self.dotenv_lines.contains_key(VAR) {
-            return;
-        }
-        let Some(value) = self.vars.get(VAR) else {
-            return;
-        };
-        // Single quotes keep the value as it is; a path with a quote in it is
-        // left to the error the TLS library gives for a missing file.
-        if !value.contains(['\'', '\n']) {
-            let _ = dotenvy::from_read(format!("{VAR}='{value}'").as_bytes());
+    /// The variables `.env` sets on more than one line, in the file's order.
+    pub fn dotenv_repeats(&self) -> &[DotenvRepeat] {
+        &self.dotenv_repeats
+    }
+
+    /// A few variables are read from the process environment by libraries,
+    /// not through this snapshot: `SSL_CERT_FILE` by the TLS libraries
+    /// (reqwest's, ldap3's and the S3 client's roots), the proxy variables by
+    /// reqwest. When one was set in `.env` only, it is exported, so a private
+    /// CA or a proxy set there is used, as it was when the whole `.env` was
+    /// applied. The value is set through dotenvy, whose `set_var` this crate
+    /// cannot call (`unsafe` is forbidden); it runs before the runtime
+    /// starts, while the process has one thread.
+    fn export_for_libraries(&self) {
+        for var in READ_BY_LIBRARIES {
+            if !self.dotenv_lines.contains_key(*var) {
+                continue;
+            }
+            let Some(value) = self.vars.get(*var) else {
+                continue;
+            };
+            // Single quotes keep the value as it is; a value with a quote in
+            // it is left to the error the library gives for it.
+            if !value.contains(['\'', '\n']) {
+                let _ = dotenvy::from_read(format!("{var}='{value}'").as_bytes());
+            }
         }
     }
 
@@ -196,6 +265,7 @@ impl Env {
                 .collect(),
             dotenv_path: None,
             dotenv_lines: BTreeMap::new(),
+            dotenv_repeats: Vec::new(),
         }
     }
 
@@ -793,7 +863,7 @@ mod tests {
     }
 
     #[test]
-    fn the_process_environment_wins_over_dotenv_and_the_first_dotenv_line_over_later_ones() {
+    fn the_process_environment_wins_over_dotenv_and_the_last_dotenv_line_over_earlier_ones() {
         let (_dir, path) = dotenv_file(
             "TIMECAMP_DOMAIN=from-dotenv.example\nTIMECAMP_ROOT_GROUP_ID=7\n\
              TIMECAMP_ROOT_GROUP_ID=8\nTIMECAMP_API_KEY=from-dotenv\n",
@@ -809,12 +879,41 @@ mod tests {
         let env = Env::layered(process, Some(path.clone())).unwrap();
         assert_eq!(env.get("TIMECAMP_DOMAIN"), Some("from-process.example"));
         assert_eq!(env.origin("TIMECAMP_DOMAIN"), None);
-        assert_eq!(env.get("TIMECAMP_ROOT_GROUP_ID"), Some("7"));
+        // python-dotenv, which the original tool loads `.env` with, keeps a
+        // name's last line.
+        assert_eq!(env.get("TIMECAMP_ROOT_GROUP_ID"), Some("8"));
         assert_eq!(
             env.origin("TIMECAMP_ROOT_GROUP_ID"),
-            Some(format!("{}, line 2", path.display()))
+            Some(format!("{}, line 3", path.display()))
         );
         assert_eq!(env.get("TIMECAMP_API_KEY"), None);
+        assert_eq!(
+            env.dotenv_repeats(),
+            [DotenvRepeat {
+                name: "TIMECAMP_ROOT_GROUP_ID".into(),
+                path: path.clone(),
+                earlier: 2,
+                later: 3,
+            }]
+        );
+        assert_eq!(
+            env.dotenv_repeats()[0].to_string(),
+            format!(
+                "TIMECAMP_ROOT_GROUP_ID is set on line 2 and again on line 3 of {}: line 3 is \
+                 used; delete the other",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_name_the_process_sets_is_no_repeat_however_often_dotenv_sets_it() {
+        let (_dir, path) = dotenv_file("TIMECAMP_DOMAIN=a.example\nTIMECAMP_DOMAIN=b.example\n");
+        let process = [("TIMECAMP_DOMAIN".to_owned(), "p.example".to_owned())];
+        let env = Env::layered(process, Some(path)).unwrap();
+        assert_eq!(env.get("TIMECAMP_DOMAIN"), Some("p.example"));
+        assert_eq!(env.origin("TIMECAMP_DOMAIN"), None);
+        assert!(env.dotenv_repeats().is_empty());
     }
 
     #[test]

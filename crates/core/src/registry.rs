@@ -296,6 +296,24 @@ pub const SETTINGS: &[Setting] = &[
         "every stage that uses TLS",
         "a PEM file of the certificate authorities to trust (a private CA, a TLS-inspecting proxy), for TimeCamp, the HR systems and LDAP alike; read by the TLS library, as OpenSSL does",
     ),
+    s(
+        "HTTPS_PROXY",
+        "none",
+        "every stage that calls a server over HTTPS",
+        "proxy for requests to `https://` servers (TimeCamp, the HR systems, the alert webhook; not S3 or LDAP): `http://host:port`, credentials as `http://user:password@host:port` (never logged); read by the HTTP library, as curl does (`https_proxy` too)",
+    ),
+    s(
+        "HTTP_PROXY",
+        "none",
+        "every stage that calls a server over HTTP",
+        "proxy for requests to `http://` servers, as `HTTPS_PROXY` (`http_proxy` too; `ALL_PROXY` for both)",
+    ),
+    s(
+        "NO_PROXY",
+        "none",
+        "every stage that calls a server",
+        "hosts reached without the proxy, separated by commas (`internal.example.com,10.0.0.0/8`)",
+    ),
     secret(
         "NOTIFY_WEBHOOK_URL",
         "–",

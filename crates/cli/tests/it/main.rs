@@ -25,6 +25,7 @@ mod no_dotenv;
 mod panic_hook;
 mod prepare_cli;
 mod prepare_golden;
+mod proxy;
 mod s3_storage;
 mod scim_server;
 mod signed_assertions;
