@@ -72,7 +72,7 @@ impl ServiceAccount {
         }
         let token_uri = match text_of(v.get("token_uri")) {
             t if t.is_empty() => DEFAULT_TOKEN_URI.to_owned(),
-            t if t.starts_with("https://") || t.starts_with("http://") => t,
+            t if scim_core::env::http_url(&t).is_some() => t,
             t => return Err(bad(format!("its token_uri {t:?} is not a URL"))),
         };
         let pem = v["private_key"].as_str().unwrap_or_default();
@@ -473,6 +473,26 @@ mod tests {
         json!({"type": "service_account", "client_email": "sync@p.iam.gserviceaccount.com",
                "private_key": RSA, "token_uri": "https://oauth2.googleapis.com/token"})
         .to_string()
+    }
+
+    #[test]
+    fn a_token_uri_without_a_host_is_refused_with_the_key_file_named() {
+        for uri in [
+            "https://",
+            "http:///token",
+            "https//oauth2.googleapis.com",
+            "ftp://h/t",
+        ] {
+            let text = json!({"type": "service_account",
+                              "client_email": "sync@p.iam.gserviceaccount.com",
+                              "private_key": RSA, "token_uri": uri})
+            .to_string();
+            let err = ServiceAccount::from_json(&text, "key.json").unwrap_err();
+            assert!(
+                err.to_string().contains("is not a URL") && err.to_string().contains("key.json"),
+                "{uri}: {err}"
+            );
+        }
     }
 
     #[test]
