@@ -177,11 +177,11 @@ where
             let Some(program) = lock_as else {
                 return body(env).await;
             };
-            let settings = scim_core::settings::TimecampSettings::from_env(&env)?;
+            let settings = scim_core::settings::TimecampApi::from_env(&env)?;
             // Every stage that takes the lock writes with the key: without
             // one, it stops before the lock is made.
             settings.require_api_key()?;
-            let wait = settings.lock_wait_seconds;
+            let wait = scim_core::settings::lock_wait_seconds(&env)?;
             let lock = open_lock(&StorageSettings::from_env(&env)?).await?;
             let mut held = lock
                 .acquire(program, std::time::Duration::from_secs(wait))

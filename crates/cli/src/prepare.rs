@@ -4,7 +4,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use scim_core::ConfigError;
 use scim_core::Env;
-use scim_core::settings::{StorageSettings, TimecampSettings};
+use scim_core::settings::{PrepareSettings, StorageSettings};
 use scim_core::storage::{self, Storage, TIMECAMP_USERS_FILE, USERS_FILE};
 use scim_model::SourceUsersFile;
 use scim_prepare::{ExcludeFilter, NoteKind, PrepareOptions, Prepared, parse_group_rules};
@@ -37,7 +37,8 @@ const USERS_SHAPE: &str =
     "an object {\"users\": [ {\"external_id\", \"name\", \"email\", ...}, ... ]}";
 
 pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
-    let settings = TimecampSettings::from_env(&env)?;
+    let settings = PrepareSettings::from_env(&env)?;
+    scim_core::settings::check_sync_settings(&env)?;
     let storage_settings = StorageSettings::from_env(&env)?;
     let opts = options(&settings)?;
     let storage = crate::open_storage(&storage_settings).await?;
@@ -55,7 +56,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
 /// them, write the prepared ones. scim-server runs it in-process.
 pub async fn prepare_stored(
     storage: &dyn Storage,
-    settings: &TimecampSettings,
+    settings: &PrepareSettings,
     opts: &PrepareOptions,
     input: &str,
     output: &str,
@@ -115,7 +116,7 @@ async fn read_source(
 
 /// The switches of prepare, from the settings: the edge between the
 /// environment and the pure rules.
-pub fn options(s: &TimecampSettings) -> Result<PrepareOptions, ConfigError> {
+pub fn options(s: &PrepareSettings) -> Result<PrepareOptions, ConfigError> {
     let exclude = s
         .exclude_regex
         .as_deref()
@@ -217,7 +218,7 @@ fn read_config_file(path: &str) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| format!("{path} is not UTF-8 text; {GIVE}"))
 }
 
-fn log_settings(s: &TimecampSettings, opts: &PrepareOptions) {
+fn log_settings(s: &PrepareSettings, opts: &PrepareOptions) {
     info!("Group mode: {}", opts.mode);
     info!(
         "Settings: job-title user names={}, job-title group names={}, show external id={}, \

@@ -3,7 +3,7 @@
 use anyhow::{Context, bail};
 use clap::Parser;
 use scim_core::Env;
-use scim_core::settings::{StorageSettings, TimecampSettings};
+use scim_core::settings::{StorageSettings, TimecampApi};
 use scim_core::storage::{self, TIMECAMP_USERS_FILE};
 use scim_model::{Status, TimecampUser};
 use tracing::{info, warn};
@@ -34,7 +34,8 @@ pub struct Args {
 }
 
 pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
-    let settings = TimecampSettings::from_env(&env)?;
+    let settings = TimecampApi::from_env(&env)?;
+    let disabled_group = scim_core::settings::disabled_users_group_id(&env)?;
     let api = settings.require_api()?;
     let storage = crate::open_storage(&StorageSettings::from_env(&env)?).await?;
     // The lock is held already: the binary takes it before this runs.
@@ -58,7 +59,6 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     };
 
     let client = crate::sync::client(&settings, api.api_key)?;
-    let disabled_group = Some(settings.disabled_users_group_id).filter(|g| *g > 0);
     // Dry runs write no journal line: nothing is deleted.
     let log = (!args.dry_run).then(|| {
         scim_sync::journal::ChangeLog::open(

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use scim_core::Env;
-use scim_core::settings::{StorageSettings, TimecampSettings};
+use scim_core::settings::{PrepareSettings, StorageSettings, SyncSettings, TimecampApi};
 use scim_core::storage::{self, TIMECAMP_USERS_FILE};
 use scim_sync::Summary;
 use scim_sync::run;
@@ -63,10 +63,11 @@ pub enum Output {
 }
 
 pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
-    let settings = TimecampSettings::from_env(&env)?;
+    let timecamp = TimecampApi::from_env(&env)?;
+    let settings = SyncSettings::from_env(&env)?;
     if args.whoami {
-        let client = client(&settings, settings.require_api_key()?)?;
-        return crate::whoami::run(&client, &settings, args.output).await;
+        let client = client(&timecamp, timecamp.require_api_key()?)?;
+        return crate::whoami::run(&client, timecamp.root_group_id, &settings, args.output).await;
     }
     if !args.explain.is_empty() && args.output == Output::Html {
         return Err(scim_core::ConfigError::Conflict(
@@ -74,7 +75,13 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
         )
         .into());
     }
-    let api = settings.require_api()?;
+    // --explain prepares the source again, for prepare's notes: with prepare's settings.
+    let prepare = if args.explain.is_empty() {
+        None
+    } else {
+        Some(PrepareSettings::from_env(&env)?)
+    };
+    let api = timecamp.require_api()?;
     let storage_settings = StorageSettings::from_env(&env)?;
     let options = scim_sync::sync_options(&settings, &api);
     // The var/ lock is held already: the binary takes it before the runtime starts.
@@ -87,7 +94,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     let desired = run::load_prepared(storage.as_ref(), &args.input, run::Source::WholeStaff)
         .await
         .map_err(policy)?;
-    let client = client(&settings, api.api_key)?;
+    let client = client(&timecamp, api.api_key)?;
     info!(
         "TimeCamp: {} (root group {}){}",
         client.base_url(),
@@ -101,10 +108,10 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     let planned = run::plan_run(&client, storage.as_ref(), desired, options)
         .await
         .map_err(policy)?;
-    if !args.explain.is_empty() {
+    if let Some(prepare) = &prepare {
         return explain(
             storage.as_ref(),
-            &settings,
+            prepare,
             &args.explain,
             &planned,
             args.output,
@@ -216,7 +223,7 @@ pub(crate) async fn finish(
     stop: &scim_sync::StopFlag,
     client: &Client,
     storage: &dyn scim_core::storage::Storage,
-    settings: &TimecampSettings,
+    settings: &SyncSettings,
 ) -> anyhow::Result<()> {
     executed.verdict(stop).map_err(policy)?;
     if settings.remove_empty_groups {
@@ -268,7 +275,7 @@ pub(crate) fn policy(e: run::RunError) -> anyhow::Error {
 /// the notes prepare had about them.
 async fn explain(
     storage: &dyn scim_core::storage::Storage,
-    settings: &TimecampSettings,
+    settings: &PrepareSettings,
     emails: &[String],
     planned: &run::Planned,
     output: Output,
@@ -341,7 +348,7 @@ fn log_requests(client: &Client) {
 }
 
 /// The TimeCamp client as the settings describe it.
-pub fn client(settings: &TimecampSettings, api_key: scim_core::Secret) -> anyhow::Result<Client> {
+pub fn client(settings: &TimecampApi, api_key: scim_core::Secret) -> anyhow::Result<Client> {
     Ok(Client::new(ClientConfig {
         base_url: settings.api_base_url(),
         api_key,

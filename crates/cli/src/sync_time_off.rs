@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use scim_core::Env;
-use scim_core::settings::{StorageSettings, TimecampSettings};
+use scim_core::settings::{StorageSettings, TimecampApi};
 use scim_core::storage::VACATION_FILE;
 use scim_sync::time_off;
 use tracing::info;
@@ -35,7 +35,8 @@ pub struct Args {
 }
 
 pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
-    let settings = TimecampSettings::from_env(&env)?;
+    let settings = TimecampApi::from_env(&env)?;
+    let include_weekends = scim_core::settings::time_off_include_weekends(&env)?;
     let api_key = settings.require_api_key()?;
     let storage = crate::open_storage(&StorageSettings::from_env(&env)?).await?;
     let leaves = time_off::load_leaves(storage.as_ref(), &args.input).await?;
@@ -43,7 +44,7 @@ pub async fn run(env: Env, args: Args) -> anyhow::Result<()> {
     let planned = time_off::plan_run(
         &client,
         &leaves,
-        settings.time_off_include_weekends,
+        include_weekends,
         chrono::Local::now().date_naive(),
     )
     .await?;

@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use scim_core::settings::TimecampSettings;
+use scim_core::settings::SyncSettings;
 use scim_groups::{GroupNode, GroupTree};
 use scim_sync::{CurrentState, CurrentUser};
 use scim_timecamp::Client;
@@ -71,13 +71,21 @@ pub struct WhoAmI {
 
 pub async fn run(
     client: &Client,
-    settings: &TimecampSettings,
+    root_group_id: Option<u64>,
+    settings: &SyncSettings,
     output: Output,
 ) -> anyhow::Result<()> {
     let me = client.me().await?;
     let mut state = scim_sync::read_state(client).await?;
     state.owner_id = Some(me.user_id);
-    let found = whoami(&state, settings, me.user_id, me.email, me.display_name);
+    let found = whoami(
+        &state,
+        root_group_id,
+        settings,
+        me.user_id,
+        me.email,
+        me.display_name,
+    );
     match output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&found)?),
         _ => print!("{}", found.text()),
@@ -88,7 +96,8 @@ pub async fn run(
 /// What the settings and the account say, worked out from TimeCamp's state.
 pub fn whoami(
     state: &CurrentState,
-    settings: &TimecampSettings,
+    root_group_id: Option<u64>,
+    settings: &SyncSettings,
     owner: u64,
     owner_email: String,
     owner_name: Option<String>,
@@ -113,7 +122,7 @@ pub fn whoami(
         .min()
         .unwrap_or_default();
     let top_group = (top, name_of(top).unwrap_or_default());
-    let root_group = match settings.root_group_id {
+    let root_group = match root_group_id {
         None => format!(
             "not set: set TIMECAMP_ROOT_GROUP_ID={top} to sync the whole account, or to the id of \
              a group below it to sync only there"
@@ -161,7 +170,7 @@ pub fn whoami(
         }),
         owner,
         top_group,
-        root_group_id: settings.root_group_id,
+        root_group_id,
         root_group,
     }
 }

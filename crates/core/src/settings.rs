@@ -1,50 +1,26 @@
 //! Typed settings shared by the stages, parsed once from [`Env`].
 //!
 //! Names and defaults are the original tool's, so an existing `.env` keeps
-//! working. Every value is validated here, even by a stage that does not use it,
-//! so a typo fails the first stage of the pipeline rather than the last.
+//! working. The `TIMECAMP_*` settings come in three parts, each parsed by
+//! the stages that use it: [`TimecampApi`] (how to reach TimeCamp),
+//! [`PrepareSettings`] and [`SyncSettings`]. prepare also parses the other
+//! two (without using them), so a typo in the sync's settings fails the
+//! pipeline's first TimeCamp stage rather than its last.
 
 use crate::env::{ConfigError, Env};
 use crate::secret::Secret;
 
-use scim_model::GroupMode;
+use scim_model::{DeactivationLimit, GroupMode};
 
-/// The `TIMECAMP_*` variables: what prepare, sync and the tools share.
+/// How to reach TimeCamp: what every stage that calls its API reads.
 #[derive(Debug, Clone)]
-pub struct TimecampSettings {
+pub struct TimecampApi {
     /// `TIMECAMP_API_KEY`; required only by stages that call the API.
     pub api_key: Option<Secret>,
     /// `TIMECAMP_DOMAIN`, default `app.timecamp.com`.
     pub domain: String,
-    /// `TIMECAMP_ROOT_GROUP_ID`; required only by stages that call the API.
+    /// `TIMECAMP_ROOT_GROUP_ID`; required only by stages that work under it.
     pub root_group_id: Option<u64>,
-    /// `TIMECAMP_IGNORED_USER_IDS`: never updated, re-enabled or disabled.
-    pub ignored_user_ids: Vec<u64>,
-    /// `TIMECAMP_DISABLED_USERS_GROUP_ID`, 0 = off.
-    pub disabled_users_group_id: u64,
-    pub use_supervisor_groups: bool,
-    pub use_department_groups: bool,
-    pub use_job_title_name_users: bool,
-    pub use_job_title_name_groups: bool,
-    pub show_external_id: bool,
-    /// `TIMECAMP_SKIP_DEPARTMENTS`: comma-separated path prefixes.
-    pub skip_departments: Vec<String>,
-    /// `TIMECAMP_REPLACE_EMAIL_DOMAIN`, empty = off.
-    pub replace_email_domain: Option<String>,
-    /// `TIMECAMP_EXCLUDE_REGEX`, as written (compiled by prepare at start).
-    pub exclude_regex: Option<String>,
-    /// `TIMECAMP_CHANGE_GROUPS_REGEX`, as written (parsed by prepare at start).
-    pub change_groups_regex: Option<String>,
-    /// `TIMECAMP_PREPARE_TRANSFORM_CONFIG`: inline JSON or a file path (read by prepare at start).
-    pub prepare_transform_config: Option<String>,
-    pub use_is_supervisor_role: bool,
-    pub disable_new_users: bool,
-    pub disable_external_id_sync: bool,
-    pub disable_additional_email_sync: bool,
-    pub disable_manual_user_updates: bool,
-    pub disable_group_updates: bool,
-    pub disable_role_updates: bool,
-    pub disable_groups_creation: bool,
     /// `TIMECAMP_API_URL`: full base URL; overrides the one built from the domain.
     pub api_url: Option<String>,
     /// `TIMECAMP_SSL_VERIFY`, default true (the original had verification off).
@@ -59,8 +35,45 @@ pub struct TimecampSettings {
     /// `TIMECAMP_HTTP_WAIT_BUDGET_SECONDS`: most time a run waits because
     /// TimeCamp said "not now" (429, 502-504, rate-limit resets), default 900.
     pub http_wait_budget_seconds: u64,
-    /// `TIMECAMP_NEW_USER_WAIT_SECONDS`: how long to wait for invited users to appear, default 60.
-    pub new_user_wait_seconds: u64,
+}
+
+/// prepare's switches: how source records become TimeCamp users. The
+/// regex and transform settings are kept as written; prepare compiles them
+/// at start, into its options.
+#[derive(Debug, Clone)]
+pub struct PrepareSettings {
+    pub use_supervisor_groups: bool,
+    pub use_department_groups: bool,
+    pub use_job_title_name_users: bool,
+    pub use_job_title_name_groups: bool,
+    pub show_external_id: bool,
+    /// `TIMECAMP_SKIP_DEPARTMENTS`: comma-separated path prefixes.
+    pub skip_departments: Vec<String>,
+    /// `TIMECAMP_REPLACE_EMAIL_DOMAIN`, empty = off.
+    pub replace_email_domain: Option<String>,
+    /// `TIMECAMP_EXCLUDE_REGEX`, as written.
+    pub exclude_regex: Option<String>,
+    /// `TIMECAMP_CHANGE_GROUPS_REGEX`, as written.
+    pub change_groups_regex: Option<String>,
+    /// `TIMECAMP_PREPARE_TRANSFORM_CONFIG`: inline JSON or a file path.
+    pub prepare_transform_config: Option<String>,
+    pub use_is_supervisor_role: bool,
+}
+
+/// The sync's switches and limits: what it may change in TimeCamp, and how fast.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// `TIMECAMP_IGNORED_USER_IDS`: never updated, re-enabled or disabled.
+    pub ignored_user_ids: Vec<u64>,
+    /// `TIMECAMP_DISABLED_USERS_GROUP_ID`, `None` when 0 (off).
+    pub disabled_users_group_id: Option<u64>,
+    pub disable_new_users: bool,
+    pub disable_external_id_sync: bool,
+    pub disable_additional_email_sync: bool,
+    pub disable_manual_user_updates: bool,
+    pub disable_group_updates: bool,
+    pub disable_role_updates: bool,
+    pub disable_groups_creation: bool,
     /// `TIMECAMP_DISABLE_USER_DEACTIVATION`: never disable users (the newer upstream's name).
     pub disable_user_deactivation: bool,
     /// `TIMECAMP_UPDATE_EMAIL_ON_EXTERNAL_ID`: users found by external id get the source's e-mail.
@@ -73,13 +86,9 @@ pub struct TimecampSettings {
     pub max_deactivations: DeactivationLimit,
     /// `TIMECAMP_CONCURRENCY`: write requests in flight, default 8.
     pub concurrency: usize,
-    /// `TIMECAMP_LOCK_WAIT_SECONDS`: how long a run waits for another to finish, default 60.
-    pub lock_wait_seconds: u64,
-    /// `TIMECAMP_TIME_OFF_INCLUDE_WEEKENDS`: write Saturdays and Sundays of a leave too.
-    pub time_off_include_weekends: bool,
+    /// `TIMECAMP_NEW_USER_WAIT_SECONDS`: how long to wait for invited users to appear, default 60.
+    pub new_user_wait_seconds: u64,
 }
-
-use scim_model::DeactivationLimit;
 
 /// What a stage that talks to TimeCamp cannot run without.
 #[derive(Debug, Clone)]
@@ -90,7 +99,7 @@ pub struct ApiCredentials {
 
 const GROUP_ID: &str = "a positive whole number (a TimeCamp group id)";
 
-impl TimecampSettings {
+impl TimecampApi {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let root_group_id = env.int::<u64>("TIMECAMP_ROOT_GROUP_ID", GROUP_ID)?;
         if root_group_id == Some(0) {
@@ -104,33 +113,6 @@ impl TimecampSettings {
             api_key: env.get("TIMECAMP_API_KEY").map(Secret::new),
             domain: env.string("TIMECAMP_DOMAIN", "app.timecamp.com"),
             root_group_id,
-            ignored_user_ids: env.int_list(
-                "TIMECAMP_IGNORED_USER_IDS",
-                "comma-separated TimeCamp user ids (whole numbers)",
-            )?,
-            disabled_users_group_id: env
-                .int_or("TIMECAMP_DISABLED_USERS_GROUP_ID", "a TimeCamp group id, or 0 to leave disabled users where they are", 0)?,
-            use_supervisor_groups: env.bool("TIMECAMP_USE_SUPERVISOR_GROUPS", false)?,
-            use_department_groups: env.bool("TIMECAMP_USE_DEPARTMENT_GROUPS", true)?,
-            use_job_title_name_users: env.bool("TIMECAMP_USE_JOB_TITLE_NAME_USERS", false)?,
-            use_job_title_name_groups: env.bool("TIMECAMP_USE_JOB_TITLE_NAME_GROUPS", false)?,
-            show_external_id: env.bool("TIMECAMP_SHOW_EXTERNAL_ID", false)?,
-            skip_departments: env.list("TIMECAMP_SKIP_DEPARTMENTS"),
-            replace_email_domain: env.get("TIMECAMP_REPLACE_EMAIL_DOMAIN").map(str::to_owned),
-            exclude_regex: env.get("TIMECAMP_EXCLUDE_REGEX").map(str::to_owned),
-            change_groups_regex: env.get("TIMECAMP_CHANGE_GROUPS_REGEX").map(str::to_owned),
-            prepare_transform_config: env
-                .get("TIMECAMP_PREPARE_TRANSFORM_CONFIG")
-                .map(str::to_owned),
-            use_is_supervisor_role: env.bool("TIMECAMP_USE_IS_SUPERVISOR_ROLE", false)?,
-            disable_new_users: env.bool("TIMECAMP_DISABLE_NEW_USERS", false)?,
-            disable_external_id_sync: env.bool("TIMECAMP_DISABLE_EXTERNAL_ID_SYNC", false)?,
-            disable_additional_email_sync: env
-                .bool("TIMECAMP_DISABLE_ADDITIONAL_EMAIL_SYNC", false)?,
-            disable_manual_user_updates: env.bool("TIMECAMP_DISABLE_MANUAL_USER_UPDATES", false)?,
-            disable_group_updates: env.bool("TIMECAMP_DISABLE_GROUP_UPDATES", false)?,
-            disable_role_updates: env.bool("TIMECAMP_DISABLE_ROLE_UPDATES", false)?,
-            disable_groups_creation: env.bool("TIMECAMP_DISABLE_GROUPS_CREATION", false)?,
             api_url: env
                 .url(
                     "TIMECAMP_API_URL",
@@ -150,33 +132,6 @@ impl TimecampSettings {
                         .to_owned(),
                     expected: "a whole number from 1 to 4294967295",
                 })?,
-            new_user_wait_seconds: env
-                .int_or("TIMECAMP_NEW_USER_WAIT_SECONDS", "a whole number of seconds", 60)?,
-            disable_user_deactivation: env.bool("TIMECAMP_DISABLE_USER_DEACTIVATION", false)?,
-            update_email_on_external_id: env.bool("TIMECAMP_UPDATE_EMAIL_ON_EXTERNAL_ID", false)?,
-            remove_empty_groups: env.bool("TIMECAMP_REMOVE_EMPTY_GROUPS", false)?,
-            allow_admin_demotion: env.bool("TIMECAMP_ALLOW_ADMIN_DEMOTION", false)?,
-            max_deactivations: match env.get("TIMECAMP_MAX_DEACTIVATIONS") {
-                None => DeactivationLimit::DEFAULT,
-                Some(v) => DeactivationLimit::parse(v).ok_or(ConfigError::Invalid {
-                    var: "TIMECAMP_MAX_DEACTIVATIONS",
-                    value: v.to_owned(),
-                    expected: "a number of users (e.g. 25) or a percentage of the enabled users (e.g. 10%)",
-                })?,
-            },
-            concurrency: match positive(env, "TIMECAMP_CONCURRENCY", 8)? {
-                n @ 1..=64 => n as usize,
-                n => {
-                    return Err(ConfigError::Invalid {
-                        var: "TIMECAMP_CONCURRENCY",
-                        value: n.to_string(),
-                        expected: "a whole number from 1 to 64",
-                    });
-                }
-            },
-            lock_wait_seconds: env
-                .int_or("TIMECAMP_LOCK_WAIT_SECONDS", "a whole number of seconds", 60)?,
-            time_off_include_weekends: env.bool("TIMECAMP_TIME_OFF_INCLUDE_WEEKENDS", false)?,
         };
         if settings.api_url.is_none() && domain_base_url(&settings.domain).is_none() {
             return Err(ConfigError::Invalid {
@@ -196,17 +151,6 @@ impl TimecampSettings {
         }
         domain_base_url(&self.domain)
             .unwrap_or_else(|| format!("https://{}/third_party/api", self.domain))
-    }
-
-    /// The group mode: supervisor groups on selects supervisor-only or hybrid;
-    /// off means departments (even with `TIMECAMP_USE_DEPARTMENT_GROUPS=false`,
-    /// as in the original).
-    pub fn group_mode(&self) -> GroupMode {
-        match (self.use_supervisor_groups, self.use_department_groups) {
-            (true, true) => GroupMode::Hybrid,
-            (true, false) => GroupMode::Supervisor,
-            (false, _) => GroupMode::Department,
-        }
     }
 
     /// The API key alone, for stages that do not work under the root group.
@@ -232,6 +176,119 @@ impl TimecampSettings {
             root_group_id,
         })
     }
+}
+
+impl PrepareSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            use_supervisor_groups: env.bool("TIMECAMP_USE_SUPERVISOR_GROUPS", false)?,
+            use_department_groups: env.bool("TIMECAMP_USE_DEPARTMENT_GROUPS", true)?,
+            use_job_title_name_users: env.bool("TIMECAMP_USE_JOB_TITLE_NAME_USERS", false)?,
+            use_job_title_name_groups: env.bool("TIMECAMP_USE_JOB_TITLE_NAME_GROUPS", false)?,
+            show_external_id: env.bool("TIMECAMP_SHOW_EXTERNAL_ID", false)?,
+            skip_departments: env.list("TIMECAMP_SKIP_DEPARTMENTS"),
+            replace_email_domain: env.get("TIMECAMP_REPLACE_EMAIL_DOMAIN").map(str::to_owned),
+            exclude_regex: env.get("TIMECAMP_EXCLUDE_REGEX").map(str::to_owned),
+            change_groups_regex: env.get("TIMECAMP_CHANGE_GROUPS_REGEX").map(str::to_owned),
+            prepare_transform_config: env
+                .get("TIMECAMP_PREPARE_TRANSFORM_CONFIG")
+                .map(str::to_owned),
+            use_is_supervisor_role: env.bool("TIMECAMP_USE_IS_SUPERVISOR_ROLE", false)?,
+        })
+    }
+
+    /// The group mode: supervisor groups on selects supervisor-only or hybrid;
+    /// off means departments (even with `TIMECAMP_USE_DEPARTMENT_GROUPS=false`,
+    /// as in the original).
+    pub fn group_mode(&self) -> GroupMode {
+        match (self.use_supervisor_groups, self.use_department_groups) {
+            (true, true) => GroupMode::Hybrid,
+            (true, false) => GroupMode::Supervisor,
+            (false, _) => GroupMode::Department,
+        }
+    }
+}
+
+impl SyncSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            ignored_user_ids: env.int_list(
+                "TIMECAMP_IGNORED_USER_IDS",
+                "comma-separated TimeCamp user ids (whole numbers)",
+            )?,
+            disabled_users_group_id: disabled_users_group_id(env)?,
+            disable_new_users: env.bool("TIMECAMP_DISABLE_NEW_USERS", false)?,
+            disable_external_id_sync: env.bool("TIMECAMP_DISABLE_EXTERNAL_ID_SYNC", false)?,
+            disable_additional_email_sync: env
+                .bool("TIMECAMP_DISABLE_ADDITIONAL_EMAIL_SYNC", false)?,
+            disable_manual_user_updates: env.bool("TIMECAMP_DISABLE_MANUAL_USER_UPDATES", false)?,
+            disable_group_updates: env.bool("TIMECAMP_DISABLE_GROUP_UPDATES", false)?,
+            disable_role_updates: env.bool("TIMECAMP_DISABLE_ROLE_UPDATES", false)?,
+            disable_groups_creation: env.bool("TIMECAMP_DISABLE_GROUPS_CREATION", false)?,
+            disable_user_deactivation: env.bool("TIMECAMP_DISABLE_USER_DEACTIVATION", false)?,
+            update_email_on_external_id: env.bool("TIMECAMP_UPDATE_EMAIL_ON_EXTERNAL_ID", false)?,
+            allow_admin_demotion: env.bool("TIMECAMP_ALLOW_ADMIN_DEMOTION", false)?,
+            remove_empty_groups: env.bool("TIMECAMP_REMOVE_EMPTY_GROUPS", false)?,
+            max_deactivations: match env.get("TIMECAMP_MAX_DEACTIVATIONS") {
+                None => DeactivationLimit::DEFAULT,
+                Some(v) => DeactivationLimit::parse(v).ok_or(ConfigError::Invalid {
+                    var: "TIMECAMP_MAX_DEACTIVATIONS",
+                    value: v.to_owned(),
+                    expected: "a number of users (e.g. 25) or a percentage of the enabled users (e.g. 10%)",
+                })?,
+            },
+            concurrency: match positive(env, "TIMECAMP_CONCURRENCY", 8)? {
+                n @ 1..=64 => n as usize,
+                n => {
+                    return Err(ConfigError::Invalid {
+                        var: "TIMECAMP_CONCURRENCY",
+                        value: n.to_string(),
+                        expected: "a whole number from 1 to 64",
+                    });
+                }
+            },
+            new_user_wait_seconds: env
+                .int_or("TIMECAMP_NEW_USER_WAIT_SECONDS", "a whole number of seconds", 60)?,
+        })
+    }
+}
+
+/// `TIMECAMP_DISABLED_USERS_GROUP_ID`, `None` when 0 (off): the sync moves
+/// disabled users there, and remove-empty-groups keeps it however empty.
+pub fn disabled_users_group_id(env: &Env) -> Result<Option<u64>, ConfigError> {
+    let id = env.int_or(
+        "TIMECAMP_DISABLED_USERS_GROUP_ID",
+        "a TimeCamp group id, or 0 to leave disabled users where they are",
+        0,
+    )?;
+    Ok(Some(id).filter(|g| *g > 0))
+}
+
+/// `TIMECAMP_LOCK_WAIT_SECONDS`: how long a run of a stage that changes
+/// TimeCamp waits for another one to finish, default 60.
+pub fn lock_wait_seconds(env: &Env) -> Result<u64, ConfigError> {
+    env.int_or(
+        "TIMECAMP_LOCK_WAIT_SECONDS",
+        "a whole number of seconds",
+        60,
+    )
+}
+
+/// What prepare checks without using it (the registry's "validated by
+/// prepare"): the settings of the sync and of the TimeCamp connection, so
+/// that a typo stops the pipeline before its first file is written rather
+/// than at its last stage.
+pub fn check_sync_settings(env: &Env) -> Result<(), ConfigError> {
+    TimecampApi::from_env(env)?;
+    SyncSettings::from_env(env)?;
+    lock_wait_seconds(env)?;
+    Ok(())
+}
+
+/// `TIMECAMP_TIME_OFF_INCLUDE_WEEKENDS`: sync-time-off writes the Saturdays
+/// and Sundays of a leave too.
+pub fn time_off_include_weekends(env: &Env) -> Result<bool, ConfigError> {
+    env.bool("TIMECAMP_TIME_OFF_INCLUDE_WEEKENDS", false)
 }
 
 fn positive(env: &Env, var: &'static str, default: u64) -> Result<u64, ConfigError> {
@@ -351,8 +408,20 @@ fn domain_base_url(domain: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn settings(pairs: &[(&str, &str)]) -> Result<TimecampSettings, ConfigError> {
-        TimecampSettings::from_env(&Env::from_pairs(pairs.iter().copied()))
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().copied())
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<TimecampApi, ConfigError> {
+        TimecampApi::from_env(&env(pairs))
+    }
+
+    fn prepare(pairs: &[(&str, &str)]) -> Result<PrepareSettings, ConfigError> {
+        PrepareSettings::from_env(&env(pairs))
+    }
+
+    fn sync(pairs: &[(&str, &str)]) -> Result<SyncSettings, ConfigError> {
+        SyncSettings::from_env(&env(pairs))
     }
 
     /// Read with nothing set, every setting takes the code's default, which
@@ -360,7 +429,11 @@ mod tests {
     #[test]
     fn every_default_is_the_one_the_registry_documents() {
         let empty = Env::from_pairs(std::iter::empty::<(&str, &str)>());
-        TimecampSettings::from_env(&empty).unwrap();
+        TimecampApi::from_env(&empty).unwrap();
+        PrepareSettings::from_env(&empty).unwrap();
+        SyncSettings::from_env(&empty).unwrap();
+        lock_wait_seconds(&empty).unwrap();
+        time_off_include_weekends(&empty).unwrap();
         StorageSettings::from_env(&empty).unwrap();
         LogSettings::from_env(&empty).unwrap();
         let documented = crate::registry::lookup("TIMECAMP_MAX_DEACTIVATIONS")
@@ -377,12 +450,41 @@ mod tests {
     fn defaults_match_the_original() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.domain, "app.timecamp.com");
-        assert_eq!(s.disabled_users_group_id, 0);
-        assert!(s.use_department_groups);
-        assert!(!s.use_supervisor_groups);
-        assert_eq!(s.group_mode(), GroupMode::Department);
-        assert!(s.ignored_user_ids.is_empty());
         assert!(s.api_key.is_none());
+        let p = prepare(&[]).unwrap();
+        assert!(p.use_department_groups);
+        assert!(!p.use_supervisor_groups);
+        assert_eq!(p.group_mode(), GroupMode::Department);
+        let s = sync(&[]).unwrap();
+        assert_eq!(s.disabled_users_group_id, None);
+        assert!(s.ignored_user_ids.is_empty());
+    }
+
+    /// Each part stops on a bad value of its own settings only: the other
+    /// stages' settings are theirs to check.
+    #[test]
+    fn each_part_stops_only_on_its_own_settings() {
+        let bad = env(&[
+            ("TIMECAMP_HTTP_TIMEOUT_SECONDS", "0"),
+            ("TIMECAMP_USE_SUPERVISOR_GROUPS", "ture"),
+            ("TIMECAMP_MAX_DEACTIVATIONS", "ten"),
+        ]);
+        let var = |r: Result<(), ConfigError>| match r {
+            Err(ConfigError::Invalid { var, .. }) => var,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            var(TimecampApi::from_env(&bad).map(drop)),
+            "TIMECAMP_HTTP_TIMEOUT_SECONDS"
+        );
+        assert_eq!(
+            var(PrepareSettings::from_env(&bad).map(drop)),
+            "TIMECAMP_USE_SUPERVISOR_GROUPS"
+        );
+        assert_eq!(
+            var(SyncSettings::from_env(&bad).map(drop)),
+            "TIMECAMP_MAX_DEACTIVATIONS"
+        );
     }
 
     #[test]
@@ -402,7 +504,7 @@ mod tests {
     #[test]
     fn group_modes_follow_the_two_switches() {
         let mode = |s: &str, d: &str| {
-            settings(&[
+            prepare(&[
                 ("TIMECAMP_USE_SUPERVISOR_GROUPS", s),
                 ("TIMECAMP_USE_DEPARTMENT_GROUPS", d),
             ])
@@ -496,11 +598,11 @@ mod tests {
     #[test]
     fn deactivation_limit_is_a_count_or_a_share() {
         let limit =
-            |v: &str| settings(&[("TIMECAMP_MAX_DEACTIVATIONS", v)]).map(|s| s.max_deactivations);
+            |v: &str| sync(&[("TIMECAMP_MAX_DEACTIVATIONS", v)]).map(|s| s.max_deactivations);
         assert_eq!(limit("25").unwrap(), DeactivationLimit::Count(25));
         assert_eq!(limit(" 20% ").unwrap(), DeactivationLimit::Percent(20.0));
         assert_eq!(
-            settings(&[]).unwrap().max_deactivations,
+            sync(&[]).unwrap().max_deactivations,
             DeactivationLimit::Percent(10.0)
         );
         for bad in ["ten", "0%", "150%", "-1"] {

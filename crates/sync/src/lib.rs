@@ -27,7 +27,7 @@ pub use scim_plan::{guard, matching, plan, text};
 
 use std::collections::HashSet;
 
-use scim_core::settings::{ApiCredentials, TimecampSettings};
+use scim_core::settings::{ApiCredentials, SyncSettings};
 
 pub use apply::{ApplyOptions, BATCH, Outcome, Report, StopFlag, apply, read_state};
 pub use pending::Journal;
@@ -38,12 +38,13 @@ pub use scim_plan::{
     check_deactivations, managed_enabled_users, plan_page, plan_text, validate_input,
 };
 
-/// The planner's switches, from the settings.
-pub fn sync_options(s: &TimecampSettings, api: &ApiCredentials) -> SyncOptions {
+/// The planner's switches, from the settings: the edge between the
+/// environment and the pure plan.
+pub fn sync_options(s: &SyncSettings, api: &ApiCredentials) -> SyncOptions {
     SyncOptions {
         root_group_id: api.root_group_id,
         ignored_user_ids: s.ignored_user_ids.iter().copied().collect::<HashSet<_>>(),
-        disabled_users_group_id: Some(s.disabled_users_group_id).filter(|g| *g > 0),
+        disabled_users_group_id: s.disabled_users_group_id,
         disable_new_users: s.disable_new_users,
         disable_external_id_sync: s.disable_external_id_sync,
         disable_additional_email_sync: s.disable_additional_email_sync,

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use scim_core::settings::TimecampSettings;
+use scim_core::settings::SyncSettings;
 use scim_core::storage::{self, StageFileError, Storage};
 use scim_model::{Status, TimecampUser};
 use scim_timecamp::{ApiError, Client};
@@ -161,7 +161,7 @@ pub async fn plan_run(
 /// allowed this run to go past the limit.
 pub fn guard(
     planned: &Planned,
-    settings: &TimecampSettings,
+    settings: &SyncSettings,
     allow_mass_deactivation: bool,
 ) -> (DeactivationCheck, bool) {
     for w in &planned.plan.warnings {
@@ -264,7 +264,7 @@ pub async fn execute(
     planned: &Planned,
     client: &Client,
     storage: &dyn Storage,
-    settings: &TimecampSettings,
+    settings: &SyncSettings,
     opts: ExecuteOptions,
 ) -> Result<Executed, RunError> {
     info!("Plan: {} changes", planned.plan.changes.len());

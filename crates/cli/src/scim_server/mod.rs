@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use scim_core::settings::{StorageSettings, TimecampSettings};
+use scim_core::settings::{PrepareSettings, StorageSettings, SyncSettings, TimecampApi};
 use scim_core::{ConfigError, Env, Secret};
 use scim_protocol::GroupSource;
 use tokio::sync::watch;
@@ -155,9 +155,12 @@ impl Settings {
 pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
     let settings = Settings::from_env(&env)?;
     // Everything the sync will need is checked now, not at the first push.
-    let timecamp = TimecampSettings::from_env(&env)?;
+    let timecamp = TimecampApi::from_env(&env)?;
     timecamp.require_api()?;
-    let prepare = crate::prepare::options(&timecamp)?;
+    let prepare_settings = PrepareSettings::from_env(&env)?;
+    let prepare = crate::prepare::options(&prepare_settings)?;
+    let sync = SyncSettings::from_env(&env)?;
+    let lock_wait = Duration::from_secs(scim_core::settings::lock_wait_seconds(&env)?);
     let notify = crate::notify::NotifySettings::from_env(&env)?;
     let tls = settings
         .tls
@@ -198,8 +201,11 @@ pub async fn run(env: Env, _args: Args) -> anyhow::Result<()> {
     let pipeline = pipeline::Pipeline {
         store: store.clone(),
         storage,
-        settings: timecamp,
+        timecamp,
+        prepare_settings,
         prepare,
+        sync,
+        lock_wait,
         groups: settings.groups,
         notify,
         stop: stop_flag.clone(),

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use scim_core::settings::TimecampSettings;
+use scim_core::settings::{PrepareSettings, SyncSettings, TimecampApi};
 use scim_core::storage::{self, Storage, TIMECAMP_USERS_FILE, USERS_FILE};
 use scim_model::SourceUsersFile;
 use scim_prepare::PrepareOptions;
@@ -110,8 +110,12 @@ impl Schedule {
 pub struct Pipeline {
     pub store: Arc<Store>,
     pub storage: Arc<dyn Storage>,
-    pub settings: TimecampSettings,
+    pub timecamp: TimecampApi,
+    pub prepare_settings: PrepareSettings,
     pub prepare: PrepareOptions,
+    pub sync: SyncSettings,
+    /// `TIMECAMP_LOCK_WAIT_SECONDS`.
+    pub lock_wait: Duration,
     pub groups: GroupSource,
     pub notify: Option<NotifySettings>,
     pub stop: StopFlag,
@@ -245,7 +249,7 @@ impl Pipeline {
         drop(file);
         crate::prepare::prepare_stored(
             self.storage.as_ref(),
-            &self.settings,
+            &self.prepare_settings,
             &self.prepare,
             USERS_FILE,
             TIMECAMP_USERS_FILE,
@@ -254,8 +258,7 @@ impl Pipeline {
         // The lock of every stage that changes TimeCamp: a flock under var/,
         // or an object in the bucket that CronJobs in other pods share. A
         // lock lost while the sync runs stops it, as it stops sync-users.
-        let wait = Duration::from_secs(self.settings.lock_wait_seconds);
-        let mut held = self.lock.acquire(PROGRAM, wait).await?;
+        let mut held = self.lock.acquire(PROGRAM, self.lock_wait).await?;
         let applied = tokio::select! {
             applied = self.apply() => applied,
             lost = held.lost() => Err(lost.into()),
@@ -271,8 +274,8 @@ impl Pipeline {
 
     /// sync-users on the prepared file: plan, guard, apply, journal.
     async fn apply(&self) -> anyhow::Result<()> {
-        let api = self.settings.require_api()?;
-        let mut options = scim_sync::sync_options(&self.settings, &api);
+        let api = self.timecamp.require_api()?;
+        let mut options = scim_sync::sync_options(&self.sync, &api);
         options.leave_users_not_in_source = true;
         let desired = run::load_prepared(
             self.storage.as_ref(),
@@ -281,11 +284,11 @@ impl Pipeline {
         )
         .await
         .map_err(crate::sync::policy)?;
-        let client = crate::sync::client(&self.settings, api.api_key)?;
+        let client = crate::sync::client(&self.timecamp, api.api_key)?;
         let planned = run::plan_run(&client, self.storage.as_ref(), desired, options)
             .await
             .map_err(crate::sync::policy)?;
-        let (check, refused) = run::guard(&planned, &self.settings, false);
+        let (check, refused) = run::guard(&planned, &self.sync, false);
         if refused {
             return Err(Refused(check.refusal()).into());
         }
@@ -293,7 +296,7 @@ impl Pipeline {
             &planned,
             &client,
             self.storage.as_ref(),
-            &self.settings,
+            &self.sync,
             run::ExecuteOptions {
                 stop: self.stop.clone(),
                 progress: None,
@@ -309,7 +312,7 @@ impl Pipeline {
             &self.stop,
             &client,
             self.storage.as_ref(),
-            &self.settings,
+            &self.sync,
         )
         .await
     }

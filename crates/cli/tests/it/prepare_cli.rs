@@ -48,6 +48,22 @@ fn boolean_typo_exits_2_instead_of_meaning_false() {
     assert!(!p.exists("var/timecamp_users.json"));
 }
 
+/// prepare checks the settings of the stages after it, which it does not
+/// use, so a typo stops the pipeline before any file is written.
+#[test]
+fn a_bad_sync_or_connection_setting_stops_prepare_before_it_writes() {
+    for (var, value) in [
+        ("TIMECAMP_MAX_DEACTIVATIONS", "ten"),
+        ("TIMECAMP_DISABLE_NEW_USERS", "ture"),
+        ("TIMECAMP_HTTP_TIMEOUT_SECONDS", "0"),
+        ("TIMECAMP_LOCK_WAIT_SECONDS", "soon"),
+    ] {
+        let p = with_previous_output().users(one_user()).env(var, value);
+        p.run(BIN, &[]).expect_code(2).expect_stderr(var);
+        assert_eq!(p.read("var/timecamp_users.json"), OLD_OUTPUT, "{var}");
+    }
+}
+
 #[test]
 fn one_means_true_for_booleans() {
     let p = Project::new()
@@ -527,7 +543,10 @@ fn help_names_every_setting_prepare_reads() {
     help.expect_success();
     let read: Vec<&str> = scim_core::registry::SETTINGS
         .iter()
-        .filter(|s| s.read_by == "prepare" || s.read_by.contains("validated by prepare"))
+        .filter(|s| {
+            scim_core::registry::readers(s).is_some_and(|r| r.contains(&"prepare-timecamp"))
+                && !s.read_by.starts_with("every stage")
+        })
         .map(|s| s.name)
         .collect();
     assert!(read.contains(&"TIMECAMP_EXCLUDE_REGEX") && read.len() > 15);

@@ -824,6 +824,24 @@ fn missing_api_key_exits_2_naming_it() {
     assert!(s.fake.requests().is_empty());
 }
 
+/// A bad prepare setting stops prepare, which leaves the prepared file as it
+/// was; the sync does not read prepare's settings, so it syncs that file.
+/// Only `--explain`, which prepares the source again, reads and checks them.
+#[test]
+fn a_bad_prepare_setting_stops_only_explain() {
+    let s = Sync::new(
+        company().user(2, "a@x.com", "Old", ROOT),
+        json!([active("a@x.com", "New", "", "user")]),
+    )
+    .env("TIMECAMP_USE_SUPERVISOR_GROUPS", "ture")
+    .env("TIMECAMP_CHANGE_GROUPS_REGEX", "(unclosed|||x");
+    s.run(&["--explain", "a@x.com"])
+        .expect_code(2)
+        .expect_stderr("TIMECAMP_USE_SUPERVISOR_GROUPS");
+    assert!(s.fake.writes().is_empty());
+    assert_eq!(s.sync().len(), 1, "the rename is applied");
+}
+
 #[test]
 fn missing_input_asks_for_prepare() {
     let s = Sync::new(company(), json!([])).env("TIMECAMP_API_KEY", TOKEN);
