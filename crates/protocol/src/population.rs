@@ -7,8 +7,9 @@
 //! - a group's members are users or groups the endpoint holds;
 //! - DELETE of a user keeps it, inactive and invisible to SCIM (404 from
 //!   then on), so the sync disables its TimeCamp account; a later user with
-//!   the same `userName` or `externalId` takes its place. DELETE of a group
-//!   removes it;
+//!   the same `userName` or `externalId` takes its place, except one with its
+//!   `userName` and another `externalId` (someone else) while no sync has
+//!   disabled the deleted user's account (409). DELETE of a group removes it;
 //! - every successful change raises the revision by one, so the store knows
 //!   what is saved and the debounce what is synced;
 //! - list order is creation order, so pages are stable.
@@ -37,6 +38,10 @@ pub struct Stored {
     /// When a DELETE removed the user (users only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<String>,
+    /// The population's revision that DELETE made: once a sync has read it,
+    /// TimeCamp has disabled the user's account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_revision: Option<u64>,
     /// The attributes as the client set them, canonical (no `id`, `meta`, `schemas`).
     pub attributes: Map<String, Value>,
 }
@@ -317,6 +322,7 @@ impl Population {
             last_modified: stamp.now.to_owned(),
             version: 1,
             deleted: None,
+            deleted_revision: None,
             attributes,
         };
         self.store(kind, row);
@@ -377,6 +383,7 @@ impl Population {
             Kind::User => {
                 if let Some(user) = self.users.get_mut(id) {
                     user.deleted = Some(now.to_owned());
+                    user.deleted_revision = Some(self.revision + 1);
                     user.version += 1;
                     user.last_modified = now.to_owned();
                     if let Some(name) = user.user_name() {
@@ -430,6 +437,9 @@ impl Population {
                         format!("userName {name} is taken by user {other}"),
                     ));
                 }
+                if let Some(e) = self.leaver_not_yet_disabled(name, attributes) {
+                    return Err(e);
+                }
             }
             Kind::Group => {
                 let mut without_members = attributes.clone();
@@ -469,6 +479,44 @@ impl Population {
             }
         }
         Ok(())
+    }
+
+    /// A deleted user with the `userName` `name` and another `externalId`
+    /// than `attributes` has, whose deletion no sync has read yet: the new
+    /// holder of the address is someone else, and TimeCamp still has the
+    /// leaver's account enabled, which the sync would hand to them (an
+    /// enabled account whose id nobody in the source carries is matched by
+    /// e-mail). Once a sync has disabled the account, the newcomer is
+    /// accepted and the sync holds them back from it as a reused address.
+    fn leaver_not_yet_disabled(
+        &self,
+        name: &str,
+        attributes: &Map<String, Value>,
+    ) -> Option<ScimError> {
+        let external = attributes
+            .get("externalId")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())?;
+        let key = name.to_lowercase();
+        let leaver = self.users.iter().find(|u| {
+            u.deleted.is_some()
+                && u.user_name().map(str::to_lowercase).as_deref() == Some(key.as_str())
+                && u.external_id().is_some_and(|e| e != external)
+                && u.deleted_revision.unwrap_or(self.revision) > self.synced.revision
+        })?;
+        Some(ScimError::new(
+            409,
+            Some(ScimType::Uniqueness),
+            format!(
+                "userName {name} belonged to user {} (externalId {}), deleted at {}, whose \
+                 TimeCamp account is not disabled yet; this user's externalId is {external}, so \
+                 it is someone else, who would be given that account. Try again after the next \
+                 sync (SCIM_SYNC_DELAY_SECONDS after the last change)",
+                leaver.id,
+                leaver.external_id().unwrap_or_default(),
+                leaver.deleted.as_deref().unwrap_or_default(),
+            ),
+        ))
     }
 
     /// Adds a new resource and its index entries.
@@ -991,6 +1039,84 @@ pub(crate) mod tests {
             json!({"externalId": "E1"}),
         );
         assert_eq!(pop.user_counts(), (1, 0));
+    }
+
+    #[test]
+    fn a_leavers_user_name_goes_to_someone_with_another_external_id_only_once_the_leaver_is_synced()
+    {
+        let mut pop = Population::default();
+        let mut next = ids();
+        let ann = add_user(
+            &mut pop,
+            &mut next,
+            "ann@x.com",
+            json!({"externalId": "E1"}),
+        );
+        let bob = add_user(
+            &mut pop,
+            &mut next,
+            "bob@x.com",
+            json!({"externalId": "E3"}),
+        );
+        pop.delete(Kind::User, &ann, "t").unwrap();
+        // Before a sync has disabled Ann's account, her address pushed for
+        // someone else (another externalId) would hand them her account.
+        let newcomer = json!({"schemas": [USER_URN], "userName": "ANN@x.com", "externalId": "E2"});
+        let e = pop
+            .create(
+                Kind::User,
+                &newcomer,
+                Stamp {
+                    now: "t",
+                    new_id: &mut next,
+                },
+            )
+            .unwrap_err();
+        assert_eq!(
+            (e.status, e.scim_type),
+            (409, Some(ScimType::Uniqueness)),
+            "{}",
+            e.detail
+        );
+        assert!(
+            e.detail.contains("E1") && e.detail.contains("E2"),
+            "{}",
+            e.detail
+        );
+        // Nor may a user be renamed to it.
+        let rename = json!({"schemas": [patch::PATCH_URN], "Operations": [{"op": "replace", "path": "userName", "value": "ann@x.com"}]});
+        assert_eq!(
+            pop.patch(Kind::User, &bob, &rename, "t")
+                .unwrap_err()
+                .status,
+            409
+        );
+        assert_eq!(pop.user_counts(), (1, 1));
+        // The same person (same externalId) takes the record's place at once.
+        let mut same = pop.clone();
+        add_user(
+            &mut same,
+            &mut next,
+            "ann@x.com",
+            json!({"externalId": "E1"}),
+        );
+        assert_eq!(same.user_counts(), (2, 0));
+        // Once a sync has run on the deletion, the account is disabled: the
+        // newcomer is accepted, and the sync's matching holds them back from it.
+        pop.mark_synced(Synced {
+            revision: pop.revision(),
+            users_sha256: None,
+        });
+        pop.create(
+            Kind::User,
+            &newcomer,
+            Stamp {
+                now: "t",
+                new_id: &mut next,
+            },
+        )
+        .unwrap();
+        assert_eq!(pop.user_counts(), (2, 0));
     }
 
     #[test]

@@ -751,6 +751,52 @@ async fn ids_and_changes_survive_a_kill_and_an_unsynced_change_is_synced_after_r
 }
 
 #[tokio::test]
+async fn a_leavers_address_pushed_for_someone_else_never_takes_over_the_leavers_account() {
+    let tc = FakeTimecamp::start(ROOT);
+    let p = project(&tc).env("TIMECAMP_MAX_DEACTIVATIONS", "100%");
+    let s = Scim::start(&p);
+    let ann = s
+        .ok(
+            "POST",
+            "/Users",
+            Some(entra_user("ann@x.com", "Ann", "Smith", "Sales", "E-ANN")),
+        )
+        .await;
+    s.synced().await;
+    let account = tc.user_id("ann@x.com").unwrap();
+    drop(s);
+    // Ann leaves, and her address goes to a newcomer (another externalId)
+    // before any sync has disabled her account.
+    let quiet = p.env("SCIM_SYNC_DELAY_SECONDS", "3600");
+    let mut s = Scim::start_logging(&quiet, "quiet.log");
+    let id = ann["id"].as_str().unwrap();
+    s.ok("DELETE", &format!("/Users/{id}"), None).await;
+    let newcomer = entra_user("ann@x.com", "Ann", "Other", "Ops", "E-NEW");
+    let (status, body) = s.call("POST", "/Users", Some(newcomer.clone())).await;
+    assert_eq!(
+        (status, body["scimType"].as_str()),
+        (409, Some("uniqueness")),
+        "{body}"
+    );
+    assert_eq!(s.terminate().code(), Some(0));
+    // The sync disables Ann; the provider's retry is then accepted, and the
+    // sync holds the newcomer back from her account as a reused address.
+    let p = quiet.env("SCIM_SYNC_DELAY_SECONDS", "1");
+    let s = Scim::start_logging(&p, "after.log");
+    s.synced().await;
+    assert!(!tc.is_enabled("ann@x.com"));
+    s.ok("POST", "/Users", Some(newcomer)).await;
+    s.synced().await;
+    assert_eq!(tc.user_id("ann@x.com"), Some(account));
+    assert!(!tc.is_enabled("ann@x.com"), "{}", s.log());
+    assert_eq!(tc.display_name("ann@x.com").as_deref(), Some("Ann Smith"));
+    assert_eq!(
+        tc.setting_of("ann@x.com", "external_id").as_deref(),
+        Some("E-ANN")
+    );
+}
+
+#[tokio::test]
 async fn sigterm_during_a_sync_stops_it_between_requests_and_the_next_start_finishes() {
     let tc = FakeTimecamp::start(ROOT).latency(Duration::from_millis(100));
     let p = project(&tc).env("TIMECAMP_CONCURRENCY", "1");
