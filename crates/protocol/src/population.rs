@@ -2,8 +2,8 @@
 //! ids the endpoint gave them, and the operations of the protocol on it.
 //!
 //! Rules kept here, in one place:
-//! - `userName` is unique among users, without regard to case (409
-//!   `uniqueness` otherwise);
+//! - `userName` is unique among users, without regard to case, surrounding
+//!   white space or Unicode form ([`user_name_key`]; 409 `uniqueness` otherwise);
 //! - a group's members are users or groups the endpoint holds;
 //! - DELETE of a user keeps it, inactive and invisible to SCIM (404 from
 //!   then on), so the sync disables its TimeCamp account; a later user with
@@ -126,7 +126,7 @@ pub struct Population {
     synced: Synced,
     users: Table,
     groups: Table,
-    /// Lower-cased `userName` of every user not deleted → its id.
+    /// [`user_name_key`] of every user not deleted → its id.
     user_names: HashMap<String, String>,
     /// Member id → the groups it is a direct member of.
     member_of: HashMap<String, BTreeSet<String>>,
@@ -154,6 +154,18 @@ pub struct Query<'a> {
 }
 
 pub const LIST_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+/// The form in which two `userName`s are the same: without the white space
+/// around it (the e-mail TimeCamp gets is the trimmed `userName`), in
+/// Unicode's compatibility form (`jose\u{301}` is `jos\u{e9}`, a full-width
+/// `ａ` is `a`), without regard to case. Two users whose names read the
+/// same are one person pushed twice, or two that TimeCamp could not tell
+/// apart: either way the second is refused, not guessed about.
+pub(crate) fn user_name_key(name: &str) -> String {
+    icu_normalizer::ComposingNormalizerBorrowed::new_nfkc()
+        .normalize(name.trim())
+        .to_lowercase()
+}
 
 fn not_found(kind: Kind, id: &str) -> ScimError {
     ScimError::not_found(format!("no {} has id {id}", kind.name().to_lowercase()))
@@ -387,7 +399,7 @@ impl Population {
                     user.version += 1;
                     user.last_modified = now.to_owned();
                     if let Some(name) = user.user_name() {
-                        self.user_names.remove(&name.to_lowercase());
+                        self.user_names.remove(&user_name_key(name));
                     }
                 }
             }
@@ -428,7 +440,7 @@ impl Population {
                     .get("userName")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                if let Some(other) = self.user_names.get(&name.to_lowercase())
+                if let Some(other) = self.user_names.get(&user_name_key(name))
                     && Some(other.as_str()) != id
                 {
                     return Err(ScimError::new(
@@ -497,10 +509,10 @@ impl Population {
             .get("externalId")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())?;
-        let key = name.to_lowercase();
+        let key = user_name_key(name);
         let leaver = self.users.iter().find(|u| {
             u.deleted.is_some()
-                && u.user_name().map(str::to_lowercase).as_deref() == Some(key.as_str())
+                && u.user_name().map(user_name_key).as_deref() == Some(key.as_str())
                 && u.external_id().is_some_and(|e| e != external)
                 && u.deleted_revision.unwrap_or(self.revision) > self.synced.revision
         })?;
@@ -526,7 +538,7 @@ impl Population {
             Kind::User => {
                 self.forget_deleted_like(&row);
                 if let Some(name) = row.user_name() {
-                    self.user_names.insert(name.to_lowercase(), row.id.clone());
+                    self.user_names.insert(user_name_key(name), row.id.clone());
                 }
                 self.users.insert(row);
             }
@@ -546,14 +558,14 @@ impl Population {
     /// A user created or changed takes the place of a deleted one with the
     /// same `userName` or `externalId`: one person, one record.
     fn forget_deleted_like(&mut self, row: &Stored) {
-        let name = row.user_name().map(str::to_lowercase);
+        let name = row.user_name().map(user_name_key);
         let external = row.external_id();
         let gone: Vec<String> = self
             .users
             .iter()
             .filter(|u| u.deleted.is_some() && u.id != row.id)
             .filter(|u| {
-                u.user_name().map(str::to_lowercase) == name
+                u.user_name().map(user_name_key) == name
                     || (external.is_some() && u.external_id() == external)
             })
             .map(|u| u.id.clone())
@@ -572,7 +584,7 @@ impl Population {
         match kind {
             Kind::User => {
                 if let Some(old) = row.user_name() {
-                    self.user_names.remove(&old.to_lowercase());
+                    self.user_names.remove(&user_name_key(old));
                 }
             }
             Kind::Group => {
@@ -590,7 +602,7 @@ impl Population {
             Kind::User => {
                 self.forget_deleted_like(&row);
                 if let Some(name) = row.user_name() {
-                    self.user_names.insert(name.to_lowercase(), id.to_owned());
+                    self.user_names.insert(user_name_key(name), id.to_owned());
                 }
                 if let Some(slot) = self.users.get_mut(id) {
                     *slot = row;
@@ -653,7 +665,7 @@ impl Population {
         {
             (Kind::User, Some(name)) => self
                 .user_names
-                .get(&name.to_lowercase())
+                .get(&user_name_key(name))
                 .and_then(|id| table.get(id))
                 .into_iter()
                 .collect(),
@@ -889,7 +901,7 @@ impl Population {
             if let Some(name) = row.user_name()
                 && self
                     .user_names
-                    .insert(name.to_lowercase(), row.id.clone())
+                    .insert(user_name_key(name), row.id.clone())
                     .is_some()
             {
                 return Err(LoadError::DuplicateUserName(name.to_owned()));
@@ -1002,6 +1014,46 @@ pub(crate) mod tests {
         assert_eq!(e.status, 409);
         pop.replace(Kind::User, &ann, &body, "t").unwrap();
         assert_eq!(pop.revision(), 3);
+    }
+
+    #[test]
+    fn a_user_name_differing_only_in_white_space_or_unicode_form_is_taken() {
+        let mut pop = Population::default();
+        let mut next = ids();
+        add_user(&mut pop, &mut next, "ann@x.com", json!({}));
+        add_user(&mut pop, &mut next, "jos\u{e9}@x.com", json!({}));
+        // Each would give TimeCamp the e-mail of a user already pushed (the
+        // e-mail is the trimmed userName), or one that reads the same.
+        for taken in [
+            " ann@x.com",
+            "ann@x.com\t",
+            "\u{ff41}nn@x.com",
+            "jose\u{301}@x.com",
+            "JOSE\u{301}@X.COM",
+        ] {
+            let body = json!({"schemas": [USER_URN], "userName": taken});
+            let e = pop
+                .create(
+                    Kind::User,
+                    &body,
+                    Stamp {
+                        now: "t",
+                        new_id: &mut next,
+                    },
+                )
+                .unwrap_err();
+            assert_eq!(
+                (e.status, e.scim_type),
+                (409, Some(ScimType::Uniqueness)),
+                "{taken:?}"
+            );
+        }
+        assert_eq!(pop.user_counts(), (2, 0));
+        let q = Query {
+            filter: Some(r#"userName eq "ANN@x.com""#),
+            ..Default::default()
+        };
+        assert_eq!(pop.list(Kind::User, &q, B).unwrap()["totalResults"], 1);
     }
 
     #[test]
