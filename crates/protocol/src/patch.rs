@@ -242,6 +242,9 @@ fn apply_one(kind: Kind, attrs: &mut Map<String, Value>, op: &Operation) -> Resu
             let Some(Value::Object(fields)) = &op.value else {
                 return Err(syntax(format!("{}: the value must be an object", op.at)));
             };
+            // Two spellings of one attribute (`displayName`, `DISPLAYNAME`)
+            // are two values for it: keeping the last would be a guess.
+            let mut spelled = std::collections::HashMap::new();
             for (key, value) in fields {
                 if ["id", "meta", "schemas"]
                     .iter()
@@ -252,6 +255,19 @@ fn apply_one(kind: Kind, attrs: &mut Map<String, Value>, op: &Operation) -> Resu
                 let resolved = path::resolve_text(kind, key).map_err(|e| {
                     ScimError::bad(ScimType::InvalidValue, format!("{}.value: {e}", op.at))
                 })?;
+                let named = match resolved {
+                    Resolved::Attr(t) => t.display(),
+                    Resolved::Extension(ext) => ext.id.to_owned(),
+                };
+                if let Some(first) = spelled.insert(named.clone(), key) {
+                    return Err(ScimError::bad(
+                        ScimType::InvalidValue,
+                        format!(
+                            "{}.value: {named} is given more than once ({first} and {key}); give it once",
+                            op.at
+                        ),
+                    ));
+                }
                 apply_at(attrs, op.op, resolved, Some(value), &op.at, true)?;
             }
             Ok(())
@@ -891,6 +907,18 @@ mod tests {
         assert_eq!(outs[1]["members"].as_array().unwrap().len(), held - given);
         assert_eq!(outs[1]["members"][0]["value"], format!("m-{given}"));
         assert!(outs[2].get("members").is_none());
+    }
+
+    #[test]
+    fn a_pathless_value_naming_an_attribute_twice_is_refused() {
+        let e = patch(
+            Kind::User,
+            ann(),
+            json!([{"op": "replace", "value": {"displayName": "A", "DISPLAYNAME": "B"}}]),
+        )
+        .unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        assert!(e.detail.contains("more than once"), "{}", e.detail);
     }
 
     #[test]

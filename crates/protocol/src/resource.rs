@@ -172,6 +172,19 @@ pub fn read(kind: Kind, body: &Value) -> Result<Map<String, Value>, ScimError> {
     };
     check_schemas(kind, object)?;
     let mut out = Map::new();
+    // Each attribute as the body spelled it: a second spelling of one
+    // (`userName` and `USERNAME`, or a name and its URN-qualified form) is
+    // two values for it, and keeping either would be a guess.
+    let mut spelled: std::collections::HashMap<String, String> = Default::default();
+    let mut once = |target: String, key: String| match spelled.get(&target) {
+        Some(first) => Err(invalid(format!(
+            "{target} is given more than once ({first} and {key}); give it once"
+        ))),
+        None => {
+            spelled.insert(target, key);
+            Ok(())
+        }
+    };
     for (key, value) in object {
         if ["schemas", "id", "meta"]
             .iter()
@@ -199,6 +212,7 @@ pub fn read(kind: Kind, body: &Value) -> Result<Map<String, Value>, ScimError> {
                         ext.id
                     ))
                 })?;
+                once(format!("{}:{}", ext.id, attr.name), format!("{key}.{name}"))?;
                 put(
                     &mut out,
                     Container::Ext(ext),
@@ -230,6 +244,7 @@ pub fn read(kind: Kind, body: &Value) -> Result<Map<String, Value>, ScimError> {
         };
         match resolved.map_err(invalid)? {
             Resolved::Attr(t) if t.sub.is_none() => {
+                once(t.display(), key.clone())?;
                 put(&mut out, t.container, t.attr, value, &t.display())?;
             }
             Resolved::Attr(t) => {
@@ -592,6 +607,23 @@ mod tests {
             .is_err()
         );
         assert!(user(json!([])).is_err());
+    }
+
+    #[test]
+    fn an_attribute_given_twice_under_two_spellings_is_refused_not_one_dropped() {
+        let core = "urn:ietf:params:scim:schemas:core:2.0:User";
+        for body in [
+            json!({"schemas": [core], "userName": "ann@x.com", "USERNAME": "bob@x.com"}),
+            json!({"schemas": [core], "userName": "ann@x.com", "displayName": "A", format!("{core}:displayName"): "B"}),
+            json!({"schemas": [core, ENTERPRISE_URN], "userName": "ann@x.com",
+                ENTERPRISE_URN: {"department": "Sales", "Department": "Ops"}}),
+            json!({"schemas": [core, ENTERPRISE_URN], "userName": "ann@x.com",
+                ENTERPRISE_URN: {"department": "Sales"}, format!("{ENTERPRISE_URN}:department"): "Ops"}),
+        ] {
+            let e = user(body.clone()).unwrap_err();
+            assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{body}");
+            assert!(e.detail.contains("more than once"), "{}", e.detail);
+        }
     }
 
     #[test]
