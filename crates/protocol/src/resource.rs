@@ -23,6 +23,91 @@ fn invalid(detail: impl Into<String>) -> ScimError {
     ScimError::bad(ScimType::InvalidValue, detail)
 }
 
+/// Parses a request body as JSON. A key given twice in one object
+/// (`{"userName": "a", "userName": "b"}`) is refused: JSON parsers keep one
+/// of the two, which would be a guess at what the client meant.
+pub fn parse_body(bytes: &[u8]) -> Result<Value, ScimError> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = Unique
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| {
+            ScimError::bad(
+                ScimType::InvalidSyntax,
+                format!("the body is not JSON: {e}"),
+            )
+        })?;
+    Ok(value)
+}
+
+/// Builds a [`Value`] as `serde_json` does, refusing a key seen twice in an object.
+#[derive(Clone, Copy)]
+struct Unique;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Unique {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Unique {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(self)? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "{key:?} is given twice in one object"
+                )));
+            }
+            let v = map.next_value_seed(self)?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 /// Reads `value` as a value of `attr`. `None`: unassigned (`null`, `[]`, an
 /// empty object). `at` names the place for the error.
 pub fn coerce(attr: &Attribute, value: &Value, at: &str) -> Result<Option<Value>, ScimError> {
@@ -624,6 +709,30 @@ mod tests {
             assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{body}");
             assert!(e.detail.contains("more than once"), "{}", e.detail);
         }
+    }
+
+    #[test]
+    fn a_body_with_a_key_twice_in_one_object_is_refused() {
+        let twice = br#"{"schemas": [], "userName": "ann@x.com", "userName": "bob@x.com"}"#;
+        let e = parse_body(twice).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+        assert!(
+            e.detail.contains("\"userName\" is given twice"),
+            "{}",
+            e.detail
+        );
+        let nested = br#"{"name": {"givenName": "A", "givenName": "B"}}"#;
+        assert!(parse_body(nested).is_err());
+        // Anything else reads as serde_json reads it, and its depth limit holds.
+        let text = r#"{"a": [1, -2, 3.5, true, null, "x", {"b": {}}], "c": "\u00e9"}"#;
+        assert_eq!(
+            parse_body(text.as_bytes()).unwrap(),
+            serde_json::from_str::<Value>(text).unwrap()
+        );
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse_body(deep.as_bytes()).is_err());
+        assert!(parse_body(b"{} x").is_err());
+        assert!(parse_body(b"{\"a\": \"\xff\"}").is_err());
     }
 
     #[test]

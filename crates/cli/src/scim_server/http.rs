@@ -299,12 +299,7 @@ fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ScimError> {
             ));
         }
     }
-    serde_json::from_slice(body).map_err(|e| {
-        ScimError::bad(
-            ScimType::InvalidSyntax,
-            format!("the body is not JSON: {e}"),
-        )
-    })
+    scim_protocol::resource::parse_body(body)
 }
 
 fn now() -> String {

@@ -913,6 +913,19 @@ async fn hostile_requests_get_scim_errors_and_the_server_keeps_answering() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 400);
+    // A key twice in one object: which userName is meant cannot be told.
+    let resp = s
+        .client
+        .post(format!("{}/scim/v2/Users", s.root))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/scim+json")
+        .body(format!(
+            r#"{{"schemas": ["{USER}"], "userName": "twice@x.com", "userName": "ann@x.com"}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
     let (status, body) = s
         .call("PATCH", &format!("/Users/{id}"), Some(json!("not a patch")))
         .await;
