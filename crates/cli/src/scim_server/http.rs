@@ -85,13 +85,17 @@ pub fn router(app: Shared) -> Router {
         .route("/Bulk", any(not_implemented))
         .route("/Me", any(not_implemented))
         .fallback(not_found)
+        // A turn is taken once the token is checked, and only under the base
+        // path: requests that wait for a turn (bodies that come slowly, or
+        // never) keep neither `/health` (a liveness probe) nor a caller
+        // without the token waiting.
+        .layer(middleware::from_fn_with_state(app.clone(), one_turn))
         .layer(middleware::from_fn_with_state(app.clone(), authorize));
     Router::new()
         .nest(BASE_PATH, scim)
         .route("/health", get(health))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn_with_state(app.clone(), one_turn))
         .layer(middleware::from_fn(scim_errors))
         .layer(middleware::from_fn(time_limit))
         .with_state(app)

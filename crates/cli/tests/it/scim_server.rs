@@ -1016,6 +1016,44 @@ async fn hostile_requests_get_scim_errors_and_the_server_keeps_answering() {
 }
 
 #[tokio::test]
+async fn health_answers_while_every_turn_waits_for_a_body_that_never_comes() {
+    use std::io::{Read, Write};
+    let tc = FakeTimecamp::start(ROOT);
+    let p = project(&tc).env("SCIM_SYNC_DELAY_SECONDS", "3600");
+    let s = Scim::start(&p);
+    let addr = s.root.trim_start_matches("http://").to_owned();
+    // More requests than are handled at once, each announcing a body it
+    // never sends: each holds its turn until the request times out.
+    let stalled: Vec<std::net::TcpStream> = (0..80)
+        .map(|_| {
+            let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+            let head = format!(
+                "POST /scim/v2/Users HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
+                 Content-Type: application/scim+json\r\nContent-Length: 1000\r\n\r\n{{"
+            );
+            conn.write_all(head.as_bytes()).unwrap();
+            conn
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A liveness probe, and a caller without the token, are answered now,
+    // not when the stalled requests time out.
+    assert_eq!(s.health().await["status"], "healthy");
+    let (status, _) = s.call_as("GET", "/Users", None, None).await;
+    assert_eq!(status, 401);
+    for mut conn in stalled {
+        conn.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 64];
+        let read = conn.read(&mut buf);
+        assert!(
+            read.as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+            "a stalled request was answered first: {read:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn idle_connections_are_closed_and_health_still_answers() {
     let tc = FakeTimecamp::start(ROOT);
     let p = project(&tc);
