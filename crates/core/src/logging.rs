@@ -215,9 +215,31 @@ where
         writeln!(
             writer,
             "{now} - {level} - {}",
-            crate::secret::mask_url_credentials(&message)
+            one_line(&crate::secret::mask_url_credentials(&message))
         )
     }
+}
+
+/// A message as one line of the log: control characters (a line break, a
+/// terminal escape) are written escaped (`\n`, `\u{1b}`). Messages carry
+/// text from outside (a SCIM userName, a source's names, a server's error),
+/// and a line break in it would start a line that looks like the program's
+/// own (`... - INFO - Deleted user ...`).
+fn one_line(message: &str) -> std::borrow::Cow<'_, str> {
+    if !message.chars().any(|c| c.is_control() && c != '\t') {
+        return message.into();
+    }
+    let mut out = String::with_capacity(message.len() + 8);
+    for c in message.chars() {
+        match c {
+            '\t' => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out.into()
 }
 
 /// A file that renames itself to `.1` (shifting older ones up to `.N`) when the
@@ -300,6 +322,15 @@ impl Write for RotatingFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_is_one_line_whatever_text_it_carries() {
+        assert_eq!(one_line("Created user ann@x.com"), "Created user ann@x.com");
+        assert_eq!(
+            one_line("Created user evil\n2026-01-01 - INFO - Deleted\r\u{1b}[2K\tx"),
+            "Created user evil\\n2026-01-01 - INFO - Deleted\\r\\u{1b}[2K\tx"
+        );
+    }
 
     #[test]
     fn rotation_keeps_the_configured_number_of_old_files() {

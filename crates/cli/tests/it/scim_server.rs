@@ -913,6 +913,22 @@ async fn hostile_requests_get_scim_errors_and_the_server_keeps_answering() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 400);
+    // Text from the request never starts a line of the log of its own.
+    let (status, _) = s
+        .call(
+            "POST",
+            "/Users",
+            Some(json!({"schemas": [USER], "userName": "evil\nFORGED - INFO - Deleted user ceo@x.com\r\u{1b}[2K"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = s.call("DELETE", "/Users/x%0AFORGED%20line", None).await;
+    assert_eq!(status, 404);
+    assert!(
+        !s.log().lines().any(|l| l.starts_with("FORGED")) && !s.log().contains('\u{1b}'),
+        "{}",
+        s.log()
+    );
     // A key twice in one object: which userName is meant cannot be told.
     let resp = s
         .client
