@@ -289,6 +289,36 @@ fn write_atomically_with(
     Ok((len, digest))
 }
 
+/// Removes the temporary files that saves of `path` (see
+/// [`write_atomically_with`]) left when the process was killed before the
+/// rename; returns how many. Only for a file one process owns: another one
+/// saving it at the same time would lose its temporary file.
+pub fn remove_leftover_temporaries(path: &Path) -> std::io::Result<usize> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Some(file_name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Ok(0);
+    };
+    let prefix = format!(".{file_name}.");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&prefix) && name.ends_with(".tmp") && entry.file_type()?.is_file() {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Writes the JSON text the original writes: two-space indent, non-ASCII
 /// literal, no trailing newline, keys in the order the value gives them.
 fn write_json_text<T: Serialize + ?Sized>(

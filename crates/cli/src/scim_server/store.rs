@@ -100,6 +100,23 @@ impl Store {
     /// Reads the saved population, or starts empty when there is none.
     pub async fn open(storage: Arc<dyn Storage>) -> Result<Arc<Self>, OpenError> {
         let location = storage.location(SCIM_POPULATION_FILE);
+        // A kill during a save leaves its temporary file, as large as the
+        // population; every crash would add one. This process owns the files.
+        for name in [SCIM_POPULATION_FILE, SCIM_CHANGES_FILE] {
+            if let Some(path) = storage.local_path(name) {
+                match scim_core::storage::remove_leftover_temporaries(&path) {
+                    Ok(0) => {}
+                    Ok(n) => info!(
+                        "Removed {n} temporary file(s) an interrupted save of {} left",
+                        path.display()
+                    ),
+                    Err(e) => warn!(
+                        "cannot remove the temporary files an interrupted save of {} left: {e}",
+                        path.display()
+                    ),
+                }
+            }
+        }
         let snapshot = read_if_there(storage.as_ref(), SCIM_POPULATION_FILE).await?;
         let changes = read_if_there(storage.as_ref(), SCIM_CHANGES_FILE).await?;
         let (population, number, since_snapshot) = match (snapshot, changes) {

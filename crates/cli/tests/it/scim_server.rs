@@ -734,8 +734,20 @@ async fn ids_and_changes_survive_a_kill_and_an_unsynced_change_is_synced_after_r
     s.kill();
     assert!(p.exists("var/scim_population.json"));
     assert!(p.exists("var/scim_population.changes.json"));
+    // What a kill in the middle of a save leaves: the temporary files it
+    // was writing, as large as the population. Every crash would add some.
+    let leftovers = [
+        "var/.scim_population.json.a1B2c3.tmp",
+        "var/.scim_population.changes.json.Zz9Yx8.tmp",
+    ];
+    for name in leftovers {
+        std::fs::write(p.path(name), b"{\"format\": 1, \"snap").unwrap();
+    }
     let p = p.env("SCIM_SYNC_DELAY_SECONDS", "1");
     let s = Scim::start_logging(&p, "scim2.log");
+    for name in leftovers {
+        assert!(!p.exists(name), "{name} is left");
+    }
     let again = s.ok("GET", &format!("/Users/{id}"), None).await;
     assert_eq!(again["userName"], "ann@x.com");
     assert_eq!(again["title"], "Lead");
