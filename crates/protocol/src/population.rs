@@ -4,12 +4,15 @@
 //! Rules kept here, in one place:
 //! - `userName` is unique among users, without regard to case, surrounding
 //!   white space or Unicode form ([`user_name_key`]; 409 `uniqueness` otherwise);
+//! - so is the e-mail TimeCamp would know a user by (two users with one
+//!   e-mail would be two people for one account, and prepare would stop);
 //! - a group's members are users or groups the endpoint holds;
 //! - DELETE of a user keeps it, inactive and invisible to SCIM (404 from
 //!   then on), so the sync disables its TimeCamp account; a later user with
-//!   the same `userName` or `externalId` takes its place, except one with its
-//!   `userName` and another `externalId` (someone else) while no sync has
-//!   disabled the deleted user's account (409). DELETE of a group removes it;
+//!   the same `userName`, e-mail or `externalId` takes its place, except one
+//!   with its `userName` or e-mail and another `externalId` (someone else)
+//!   while no sync has disabled the deleted user's account (409). DELETE of
+//!   a group removes it;
 //! - every successful change raises the revision by one, so the store knows
 //!   what is saved and the debounce what is synced;
 //! - list order is creation order, so pages are stable.
@@ -128,6 +131,8 @@ pub struct Population {
     groups: Table,
     /// [`user_name_key`] of every user not deleted → its id.
     user_names: HashMap<String, String>,
+    /// [`email_key`] of every user not deleted that has an e-mail → its id.
+    emails: HashMap<String, String>,
     /// Member id → the groups it is a direct member of.
     member_of: HashMap<String, BTreeSet<String>>,
     /// Resources changed since [`Population::take_changed`] last ran.
@@ -165,6 +170,12 @@ pub(crate) fn user_name_key(name: &str) -> String {
     icu_normalizer::ComposingNormalizerBorrowed::new_nfkc()
         .normalize(name.trim())
         .to_lowercase()
+}
+
+/// The e-mail TimeCamp would know a user with these attributes by, in the
+/// form in which two are the same ([`user_name_key`]).
+fn email_key(attributes: &Map<String, Value>) -> Option<String> {
+    crate::source::email_of(attributes).map(|m| user_name_key(&m))
 }
 
 fn not_found(kind: Kind, id: &str) -> ScimError {
@@ -401,6 +412,11 @@ impl Population {
                     if let Some(name) = user.user_name() {
                         self.user_names.remove(&user_name_key(name));
                     }
+                    if let Some(key) = email_key(&user.attributes)
+                        && self.emails.get(&key).is_some_and(|o| o == id)
+                    {
+                        self.emails.remove(&key);
+                    }
                 }
             }
             Kind::Group => {
@@ -447,6 +463,20 @@ impl Population {
                         409,
                         Some(ScimType::Uniqueness),
                         format!("userName {name} is taken by user {other}"),
+                    ));
+                }
+                if let Some(key) = email_key(attributes)
+                    && let Some(other) = self.emails.get(&key)
+                    && Some(other.as_str()) != id
+                {
+                    return Err(ScimError::new(
+                        409,
+                        Some(ScimType::Uniqueness),
+                        format!(
+                            "TimeCamp would know this user by the e-mail {}, which is user \
+                             {other}'s: two users cannot have one TimeCamp account",
+                            crate::source::email_of(attributes).unwrap_or_default()
+                        ),
                     ));
                 }
                 if let Some(e) = self.leaver_not_yet_disabled(name, attributes) {
@@ -510,9 +540,11 @@ impl Population {
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())?;
         let key = user_name_key(name);
+        let mail = email_key(attributes);
         let leaver = self.users.iter().find(|u| {
             u.deleted.is_some()
-                && u.user_name().map(user_name_key).as_deref() == Some(key.as_str())
+                && (u.user_name().map(user_name_key).as_deref() == Some(key.as_str())
+                    || (mail.is_some() && email_key(&u.attributes) == mail))
                 && u.external_id().is_some_and(|e| e != external)
                 && u.deleted_revision.unwrap_or(self.revision) > self.synced.revision
         })?;
@@ -540,6 +572,9 @@ impl Population {
                 if let Some(name) = row.user_name() {
                     self.user_names.insert(user_name_key(name), row.id.clone());
                 }
+                if let Some(key) = email_key(&row.attributes) {
+                    self.emails.insert(key, row.id.clone());
+                }
                 self.users.insert(row);
             }
             Kind::Group => {
@@ -559,6 +594,7 @@ impl Population {
     /// same `userName` or `externalId`: one person, one record.
     fn forget_deleted_like(&mut self, row: &Stored) {
         let name = row.user_name().map(user_name_key);
+        let mail = email_key(&row.attributes);
         let external = row.external_id();
         let gone: Vec<String> = self
             .users
@@ -566,6 +602,7 @@ impl Population {
             .filter(|u| u.deleted.is_some() && u.id != row.id)
             .filter(|u| {
                 u.user_name().map(user_name_key) == name
+                    || (mail.is_some() && email_key(&u.attributes) == mail)
                     || (external.is_some() && u.external_id() == external)
             })
             .map(|u| u.id.clone())
@@ -586,6 +623,11 @@ impl Population {
                 if let Some(old) = row.user_name() {
                     self.user_names.remove(&user_name_key(old));
                 }
+                if let Some(key) = email_key(&row.attributes)
+                    && self.emails.get(&key).is_some_and(|o| o == id)
+                {
+                    self.emails.remove(&key);
+                }
             }
             Kind::Group => {
                 for member in row.member_ids() {
@@ -603,6 +645,9 @@ impl Population {
                 self.forget_deleted_like(&row);
                 if let Some(name) = row.user_name() {
                     self.user_names.insert(user_name_key(name), id.to_owned());
+                }
+                if let Some(key) = email_key(&row.attributes) {
+                    self.emails.insert(key, id.to_owned());
                 }
                 if let Some(slot) = self.users.get_mut(id) {
                     *slot = row;
@@ -906,6 +951,11 @@ impl Population {
             {
                 return Err(LoadError::DuplicateUserName(name.to_owned()));
             }
+            // Files saved before e-mails were unique may share one: prepare
+            // names such records; the first keeps the address here.
+            if let Some(key) = email_key(&row.attributes) {
+                self.emails.entry(key).or_insert_with(|| row.id.clone());
+            }
         }
         for row in self.groups.iter() {
             for member in row.member_ids() {
@@ -1054,6 +1104,76 @@ pub(crate) mod tests {
             ..Default::default()
         };
         assert_eq!(pop.list(Kind::User, &q, B).unwrap()["totalResults"], 1);
+    }
+
+    #[test]
+    fn two_users_that_would_give_timecamp_one_e_mail_are_a_uniqueness_conflict() {
+        let mut pop = Population::default();
+        let mut next = ids();
+        let ann = add_user(
+            &mut pop,
+            &mut next,
+            "ann@x.com",
+            json!({"externalId": "E1"}),
+        );
+        let create = |pop: &mut Population, next: &mut dyn FnMut() -> String, body: Value| {
+            pop.create(
+                Kind::User,
+                &body,
+                Stamp {
+                    now: "t",
+                    new_id: next,
+                },
+            )
+        };
+        // Not an e-mail, so TimeCamp would know them by their work e-mail: Ann's.
+        let jdoe = json!({"schemas": [USER_URN], "userName": "jdoe",
+            "emails": [{"value": "Ann@X.com", "type": "work"}]});
+        let e = create(&mut pop, &mut next, jdoe.clone()).unwrap_err();
+        assert_eq!(
+            (e.status, e.scim_type),
+            (409, Some(ScimType::Uniqueness)),
+            "{}",
+            e.detail
+        );
+        assert!(e.detail.contains(&ann), "{}", e.detail);
+        let bob = add_user(
+            &mut pop,
+            &mut next,
+            "bob",
+            json!({"emails": [{"value": "bob@x.com"}]}),
+        );
+        let e = create(
+            &mut pop,
+            &mut next,
+            json!({"schemas": [USER_URN], "userName": "BOB@x.com"}),
+        )
+        .unwrap_err();
+        assert_eq!(e.status, 409);
+        // Once Bob's e-mail changes, the address is free.
+        let change = json!({"schemas": [patch::PATCH_URN], "Operations": [{"op": "replace", "path": "emails", "value": [{"value": "robert@x.com"}]}]});
+        pop.patch(Kind::User, &bob, &change, "t").unwrap();
+        create(
+            &mut pop,
+            &mut next,
+            json!({"schemas": [USER_URN], "userName": "bob@x.com"}),
+        )
+        .unwrap();
+        // A deleted user's address, taken by a user with its externalId, or
+        // none: the new user takes the deleted one's place (one record per
+        // e-mail, or prepare would stop on the two).
+        pop.delete(Kind::User, &ann, "t").unwrap();
+        create(&mut pop, &mut next, jdoe).unwrap();
+        assert_eq!(pop.user_counts(), (3, 0));
+        let d = crate::source::source_users(&pop, crate::source::GroupSource::Department);
+        let mut mails: Vec<String> = d
+            .users
+            .iter()
+            .filter_map(|u| u.email.clone())
+            .map(|m| m.to_lowercase())
+            .collect();
+        mails.dedup();
+        assert_eq!(mails.len(), 3, "{mails:?}");
     }
 
     #[test]

@@ -23,7 +23,7 @@
 use std::fmt;
 
 use scim_model::{SourceUser, Status, email_problem};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::population::{Population, Stored};
 use crate::schema::ENTERPRISE_URN;
@@ -95,12 +95,16 @@ fn text(v: Option<&Value>) -> Option<&str> {
 
 /// The e-mail TimeCamp will know the user by.
 fn email(row: &Stored) -> Option<String> {
+    email_of(&row.attributes)
+}
+
+/// The e-mail TimeCamp will know a user with these attributes by.
+pub(crate) fn email_of(attributes: &Map<String, Value>) -> Option<String> {
     let usable = |s: &str| email_problem(s).is_none();
-    if let Some(name) = text(row.attributes.get("userName")).filter(|n| usable(n)) {
+    if let Some(name) = text(attributes.get("userName")).filter(|n| usable(n)) {
         return Some(name.to_owned());
     }
-    let emails: Vec<&Value> = row
-        .attributes
+    let emails: Vec<&Value> = attributes
         .get("emails")
         .and_then(Value::as_array)
         .into_iter()
