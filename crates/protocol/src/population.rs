@@ -133,6 +133,9 @@ pub struct Population {
     user_names: HashMap<String, String>,
     /// [`email_key`] of every user not deleted that has an e-mail → its id.
     emails: HashMap<String, String>,
+    /// Deleted users by what a new user may share with them
+    /// ([`Population::deleted_keys`]), so a write looks at those alone.
+    deleted_by: HashMap<String, BTreeSet<String>>,
     /// Member id → the groups it is a direct member of.
     member_of: HashMap<String, BTreeSet<String>>,
     /// Resources changed since [`Population::take_changed`] last ran.
@@ -409,6 +412,8 @@ impl Population {
                     user.deleted_revision = Some(self.revision + 1);
                     user.version += 1;
                     user.last_modified = now.to_owned();
+                    let user = user.clone();
+                    self.index_deleted(&user);
                     if let Some(name) = user.user_name() {
                         self.user_names.remove(&user_name_key(name));
                     }
@@ -539,13 +544,10 @@ impl Population {
             .get("externalId")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())?;
-        let key = user_name_key(name);
-        let mail = email_key(attributes);
-        let leaver = self.users.iter().find(|u| {
-            u.deleted.is_some()
-                && (u.user_name().map(user_name_key).as_deref() == Some(key.as_str())
-                    || (mail.is_some() && email_key(&u.attributes) == mail))
-                && u.external_id().is_some_and(|e| e != external)
+        let mut keys = vec![format!("n:{}", user_name_key(name))];
+        keys.extend(email_key(attributes).map(|m| format!("m:{m}")));
+        let leaver = self.deleted_sharing(&keys).find(|u| {
+            u.external_id().is_some_and(|e| e != external)
                 && u.deleted_revision.unwrap_or(self.revision) > self.synced.revision
         })?;
         Some(ScimError::new(
@@ -593,24 +595,59 @@ impl Population {
     /// A user created or changed takes the place of a deleted one with the
     /// same `userName` or `externalId`: one person, one record.
     fn forget_deleted_like(&mut self, row: &Stored) {
-        let name = row.user_name().map(user_name_key);
-        let mail = email_key(&row.attributes);
-        let external = row.external_id();
         let gone: Vec<String> = self
-            .users
-            .iter()
-            .filter(|u| u.deleted.is_some() && u.id != row.id)
-            .filter(|u| {
-                u.user_name().map(user_name_key) == name
-                    || (mail.is_some() && email_key(&u.attributes) == mail)
-                    || (external.is_some() && u.external_id() == external)
-            })
+            .deleted_sharing(&Self::deleted_keys(row))
+            .filter(|u| u.id != row.id)
             .map(|u| u.id.clone())
             .collect();
         for id in gone {
-            self.users.remove(&id);
+            if let Some(user) = self.users.remove(&id) {
+                self.unindex_deleted(&user);
+            }
             self.changed.insert((Kind::User, id));
         }
+    }
+
+    /// What a deleted user is found by: its `userName`, its e-mail and its
+    /// `externalId`, each in the form two are the same.
+    fn deleted_keys(row: &Stored) -> Vec<String> {
+        let mut keys = Vec::with_capacity(3);
+        keys.extend(row.user_name().map(|n| format!("n:{}", user_name_key(n))));
+        keys.extend(email_key(&row.attributes).map(|m| format!("m:{m}")));
+        keys.extend(row.external_id().map(|x| format!("x:{x}")));
+        keys
+    }
+
+    fn index_deleted(&mut self, row: &Stored) {
+        for key in Self::deleted_keys(row) {
+            self.deleted_by
+                .entry(key)
+                .or_default()
+                .insert(row.id.clone());
+        }
+    }
+
+    fn unindex_deleted(&mut self, row: &Stored) {
+        for key in Self::deleted_keys(row) {
+            if let Some(ids) = self.deleted_by.get_mut(&key) {
+                ids.remove(&row.id);
+                if ids.is_empty() {
+                    self.deleted_by.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// The deleted users with one of `keys`, each once, by id.
+    fn deleted_sharing(&self, keys: &[String]) -> impl Iterator<Item = &Stored> {
+        let ids: BTreeSet<&String> = keys
+            .iter()
+            .filter_map(|k| self.deleted_by.get(k))
+            .flatten()
+            .collect();
+        ids.into_iter()
+            .filter_map(|id| self.users.get(id))
+            .filter(|u| u.deleted.is_some())
     }
 
     fn update(&mut self, kind: Kind, id: &str, attributes: Map<String, Value>, now: &str) {
@@ -940,6 +977,14 @@ impl Population {
         for row in self.groups.iter() {
             if self.users.get(&row.id).is_some() {
                 return Err(LoadError::DuplicateId(row.id.clone()));
+            }
+        }
+        for row in self.users.iter().filter(|r| r.deleted.is_some()) {
+            for key in Self::deleted_keys(row) {
+                self.deleted_by
+                    .entry(key)
+                    .or_default()
+                    .insert(row.id.clone());
             }
         }
         for row in self.users.iter().filter(|r| r.deleted.is_none()) {
@@ -1411,6 +1456,11 @@ pub(crate) mod tests {
             back.get(Kind::User, &ann, B, &Selection::default()),
             pop.get(Kind::User, &ann, B, &Selection::default())
         );
+        // The deleted user is found again after the load: pushed again, Bob
+        // takes the record's place.
+        let mut back = back;
+        add_user(&mut back, &mut next, " BOB@x.com", json!({}));
+        assert_eq!(back.user_counts(), (2, 0));
         assert!(matches!(
             Population::load(b"{\"format\": 9}", None),
             Err(LoadError::Format(9))
