@@ -20,6 +20,9 @@ pub const MAX_GROUPS: usize = 10_000;
 pub const MAX_USER_BYTES: usize = 64 * 1024;
 /// Most members of one group.
 pub const MAX_MEMBERS: usize = 100_000;
+/// Most members of all groups together (100,000 users in 10 groups each);
+/// without it, 10,000 groups of 100,000 members would be a billion.
+pub const MAX_MEMBERSHIPS: usize = 1_000_000;
 /// Most bytes of one group without its members, as JSON.
 pub const MAX_GROUP_BYTES: usize = 64 * 1024;
 /// Most values of a multi-valued attribute of a user (e-mails, phone numbers, ...).

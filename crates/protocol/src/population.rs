@@ -138,6 +138,8 @@ pub struct Population {
     deleted_by: HashMap<String, BTreeSet<String>>,
     /// Member id → the groups it is a direct member of.
     member_of: HashMap<String, BTreeSet<String>>,
+    /// Members of all groups together (bounded by [`limits::MAX_MEMBERSHIPS`]).
+    memberships: usize,
     /// Resources changed since [`Population::take_changed`] last ran.
     changed: BTreeSet<(Kind, String)>,
 }
@@ -393,6 +395,7 @@ impl Population {
     pub fn delete(&mut self, kind: Kind, id: &str, now: &str) -> Result<(), ScimError> {
         self.live(kind, id)?;
         let groups: Vec<String> = self.member_of.remove(id).into_iter().flatten().collect();
+        self.memberships = self.memberships.saturating_sub(groups.len());
         self.changed.insert((kind, id.to_owned()));
         for gid in groups {
             self.changed.insert((Kind::Group, gid.clone()));
@@ -426,6 +429,7 @@ impl Population {
             }
             Kind::Group => {
                 if let Some(group) = self.groups.remove(id) {
+                    self.memberships = self.memberships.saturating_sub(group.member_ids().count());
                     for member in group.member_ids() {
                         if let Some(set) = self.member_of.get_mut(member) {
                             set.remove(id);
@@ -499,6 +503,24 @@ impl Population {
                         "the group would take {size} bytes without its members; at most {} are kept",
                         limits::MAX_GROUP_BYTES
                     )));
+                }
+                let given = attributes
+                    .get("members")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
+                let held = id
+                    .and_then(|id| self.groups.get(id))
+                    .map_or(0, |g| g.member_ids().count());
+                let after = self.memberships.saturating_sub(held) + given;
+                if after > limits::MAX_MEMBERSHIPS {
+                    return Err(ScimError::new(
+                        507,
+                        None,
+                        format!(
+                            "the groups would have {after} members in all; the endpoint keeps at most {}",
+                            limits::MAX_MEMBERSHIPS
+                        ),
+                    ));
                 }
                 let mut seen = BTreeSet::new();
                 for member in attributes
@@ -586,6 +608,7 @@ impl Population {
                         .or_default()
                         .insert(row.id.clone());
                 }
+                self.memberships += row.member_ids().count();
                 self.groups.insert(row);
             }
         }
@@ -672,6 +695,7 @@ impl Population {
                         set.remove(id);
                     }
                 }
+                self.memberships = self.memberships.saturating_sub(row.member_ids().count());
             }
         }
         row.attributes = attributes;
@@ -697,6 +721,7 @@ impl Population {
                         .or_default()
                         .insert(id.to_owned());
                 }
+                self.memberships += row.member_ids().count();
                 if let Some(slot) = self.groups.get_mut(id) {
                     *slot = row;
                 }
@@ -1009,6 +1034,7 @@ impl Population {
                     .or_default()
                     .insert(row.id.clone());
             }
+            self.memberships += row.member_ids().count();
         }
         Ok(())
     }
@@ -1334,6 +1360,32 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert_eq!(pop.user_counts(), (2, 0));
+    }
+
+    #[test]
+    fn memberships_in_all_groups_are_bounded_not_only_those_of_one() {
+        // 10,000 groups of 100,000 members each would be a billion: groups
+        // of groups reach the bound without a single user.
+        let mut pop = Population::default();
+        let mut next = ids();
+        let side = 1_000;
+        assert_eq!(side * side, limits::MAX_MEMBERSHIPS);
+        let leaves: Vec<String> = (0..side)
+            .map(|i| group(&mut pop, &mut next, &format!("L{i}"), &[]).unwrap())
+            .collect();
+        let leaves: Vec<&str> = leaves.iter().map(String::as_str).collect();
+        let mut last = String::new();
+        for i in 0..side {
+            last = group(&mut pop, &mut next, &format!("G{i}"), &leaves).unwrap();
+        }
+        let e = group(&mut pop, &mut next, "One more", &leaves[..1]).unwrap_err();
+        assert_eq!(e.status, 507, "{}", e.detail);
+        let add = json!({"schemas": [patch::PATCH_URN], "Operations": [{"op": "add", "path": "members", "value": [{"value": last}]}]});
+        let e = pop.patch(Kind::Group, leaves[0], &add, "t").unwrap_err();
+        assert_eq!(e.status, 507, "{}", e.detail);
+        // Room made by a group that goes is room again.
+        pop.delete(Kind::Group, &last, "t").unwrap();
+        group(&mut pop, &mut next, "One more", &leaves).unwrap();
     }
 
     #[test]
