@@ -74,13 +74,19 @@ pub fn parse(kind: Kind, body: &Value) -> Result<Vec<Operation>, ScimError> {
         }
     }
     let schemas = key_in(object, "schemas").and_then(|k| object[k].as_array());
-    if !schemas.is_some_and(|s| {
-        s.iter().any(|u| {
-            u.as_str()
-                .is_some_and(|u| u.eq_ignore_ascii_case(PATCH_URN))
-        })
-    }) {
+    let is_patch = |u: &Value| {
+        u.as_str()
+            .is_some_and(|u| u.eq_ignore_ascii_case(PATCH_URN))
+    };
+    if !schemas.is_some_and(|s| s.iter().any(is_patch)) {
         return Err(syntax(format!("\"schemas\" must be [\"{PATCH_URN}\"]")));
+    }
+    // Another message schema would say the body means something this
+    // endpoint does not do: refused, not read as a plain PatchOp.
+    if let Some(other) = schemas.into_iter().flatten().find(|u| !is_patch(u)) {
+        return Err(syntax(format!(
+            "\"schemas\" names {other}; a PatchOp has only [\"{PATCH_URN}\"]"
+        )));
     }
     let Some(ops) = key_in(object, "Operations").and_then(|k| object[k].as_array()) else {
         return Err(syntax(
@@ -907,6 +913,17 @@ mod tests {
         assert_eq!(outs[1]["members"].as_array().unwrap().len(), held - given);
         assert_eq!(outs[1]["members"][0]["value"], format!("m-{given}"));
         assert!(outs[2].get("members").is_none());
+    }
+
+    #[test]
+    fn a_schema_urn_other_than_patch_ops_is_refused() {
+        let body = json!({"schemas": [PATCH_URN, "urn:example:params:scim:api:messages:2.0:BulkPatch"],
+            "Operations": [{"op": "replace", "path": "title", "value": "T"}]});
+        let e = parse(Kind::User, &body).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+        assert!(e.detail.contains("BulkPatch"), "{}", e.detail);
+        let lower = json!({"schemas": [PATCH_URN.to_lowercase()], "Operations": [{"op": "replace", "path": "title", "value": "T"}]});
+        assert!(parse(Kind::User, &lower).is_ok());
     }
 
     #[test]
