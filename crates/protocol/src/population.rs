@@ -183,6 +183,19 @@ fn email_key(attributes: &Map<String, Value>) -> Option<String> {
     crate::source::email_of(attributes).map(|m| user_name_key(&m))
 }
 
+/// A department, or a group's name, is a TimeCamp group path (`/` nests):
+/// one deeper than every stage accepts would stop prepare, and so the sync
+/// of everyone, so it is refused when pushed.
+fn group_path_depth(path: &str, what: &str) -> Result<(), ScimError> {
+    scim_groups::check_depth(path, String::new).map_err(|e| {
+        invalid(format!(
+            "{what} is a group path of {} levels (a / starts a level); at most {} are accepted",
+            e.levels,
+            scim_groups::MAX_PATH_DEPTH
+        ))
+    })
+}
+
 fn not_found(kind: Kind, id: &str) -> ScimError {
     ScimError::not_found(format!("no {} has id {id}", kind.name().to_lowercase()))
 }
@@ -461,6 +474,13 @@ impl Population {
                         limits::MAX_USER_BYTES
                     )));
                 }
+                let department = attributes
+                    .get(ENTERPRISE_URN)
+                    .and_then(|e| e.get("department"))
+                    .and_then(Value::as_str);
+                if let Some(path) = department {
+                    group_path_depth(path, "the enterprise department")?;
+                }
                 let name = attributes
                     .get("userName")
                     .and_then(Value::as_str)
@@ -493,6 +513,9 @@ impl Population {
                 }
             }
             Kind::Group => {
+                if let Some(name) = attributes.get("displayName").and_then(Value::as_str) {
+                    group_path_depth(name, "displayName")?;
+                }
                 let mut without_members = attributes.clone();
                 without_members.remove("members");
                 let size = serde_json::to_vec(&without_members)
@@ -1386,6 +1409,37 @@ pub(crate) mod tests {
         // Room made by a group that goes is room again.
         pop.delete(Kind::Group, &last, "t").unwrap();
         group(&mut pop, &mut next, "One more", &leaves).unwrap();
+    }
+
+    #[test]
+    fn a_group_path_deeper_than_every_stage_accepts_is_refused_when_pushed() {
+        // Accepted, it would stop prepare, and so every sync, for everyone.
+        let mut pop = Population::default();
+        let mut next = ids();
+        let deep = vec!["a"; scim_groups::MAX_PATH_DEPTH + 1].join("/");
+        let body = json!({"schemas": [USER_URN, ENTERPRISE_URN], "userName": "ann@x.com",
+            ENTERPRISE_URN: {"department": deep}});
+        let e = pop
+            .create(
+                Kind::User,
+                &body,
+                Stamp {
+                    now: "t",
+                    new_id: &mut next,
+                },
+            )
+            .unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{}", e.detail);
+        assert!(e.detail.contains("department"), "{}", e.detail);
+        assert!(group(&mut pop, &mut next, &deep, &[]).is_err());
+        let fine = vec!["a"; scim_groups::MAX_PATH_DEPTH].join("/");
+        add_user(
+            &mut pop,
+            &mut next,
+            "ann@x.com",
+            json!({ENTERPRISE_URN: {"department": fine}}),
+        );
+        group(&mut pop, &mut next, &fine, &[]).unwrap();
     }
 
     #[test]
