@@ -215,17 +215,20 @@ where
         writeln!(
             writer,
             "{now} - {level} - {}",
-            one_line(&crate::secret::mask_url_credentials(&message))
+            as_logged(&crate::secret::mask_url_credentials(&message))
         )
     }
 }
 
-/// A message as one line of the log: control characters (a line break, a
-/// terminal escape) are written escaped (`\n`, `\u{1b}`). Messages carry
-/// text from outside (a SCIM userName, a source's names, a server's error),
-/// and a line break in it would start a line that looks like the program's
-/// own (`... - INFO - Deleted user ...`).
-fn one_line(message: &str) -> std::borrow::Cow<'_, str> {
+/// A message as the log writes it: a line break is followed by an indent,
+/// and other control characters (a carriage return, a terminal escape) are
+/// written escaped (`\r`, `\u{1b}`). Messages carry text from outside (a
+/// SCIM userName, a source's names, a server's error), and a line break in it
+/// would start a line that looks like the program's own (`<time> - INFO -
+/// Deleted user ...`); every line of the program's own starts with its time,
+/// and a continued one never does. Messages that list problems one per line
+/// (a CSV file's rows) stay readable.
+fn as_logged(message: &str) -> std::borrow::Cow<'_, str> {
     if !message.chars().any(|c| c.is_control() && c != '\t') {
         return message.into();
     }
@@ -233,7 +236,7 @@ fn one_line(message: &str) -> std::borrow::Cow<'_, str> {
     for c in message.chars() {
         match c {
             '\t' => out.push(c),
-            '\n' => out.push_str("\\n"),
+            '\n' => out.push_str(CONTINUED),
             '\r' => out.push_str("\\r"),
             c if c.is_control() => out.extend(c.escape_unicode()),
             c => out.push(c),
@@ -241,6 +244,9 @@ fn one_line(message: &str) -> std::borrow::Cow<'_, str> {
     }
     out.into()
 }
+
+/// What follows a line break inside one message.
+const CONTINUED: &str = "\n    ";
 
 /// A file that renames itself to `.1` (shifting older ones up to `.N`) when the
 /// next line would take it past `max_bytes`.
@@ -324,11 +330,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_message_is_one_line_whatever_text_it_carries() {
-        assert_eq!(one_line("Created user ann@x.com"), "Created user ann@x.com");
+    fn text_in_a_message_never_starts_a_log_line_of_its_own() {
         assert_eq!(
-            one_line("Created user evil\n2026-01-01 - INFO - Deleted\r\u{1b}[2K\tx"),
-            "Created user evil\\n2026-01-01 - INFO - Deleted\\r\\u{1b}[2K\tx"
+            as_logged("Created user ann@x.com"),
+            "Created user ann@x.com"
+        );
+        assert_eq!(
+            as_logged("Created user evil\n2026-01-01 - INFO - Deleted\r\u{1b}[2K\tx"),
+            "Created user evil\n    2026-01-01 - INFO - Deleted\\r\\u{1b}[2K\tx"
+        );
+        // A list of problems, one per line, keeps its lines.
+        assert_eq!(
+            as_logged("2 rows are wrong:\n  users.csv, line 3: no e-mail"),
+            "2 rows are wrong:\n      users.csv, line 3: no e-mail"
         );
     }
 
