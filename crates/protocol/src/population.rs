@@ -1120,6 +1120,22 @@ pub(crate) mod tests {
         .unwrap()
     }
 
+    /// `body` pushed as a new user, at the time "t".
+    fn create_user(
+        pop: &mut Population,
+        next: &mut dyn FnMut() -> String,
+        body: &Value,
+    ) -> Result<String, ScimError> {
+        pop.create(
+            Kind::User,
+            body,
+            Stamp {
+                now: "t",
+                new_id: next,
+            },
+        )
+    }
+
     fn group(
         pop: &mut Population,
         next: &mut dyn FnMut() -> String,
@@ -1142,16 +1158,7 @@ pub(crate) mod tests {
         let mut next = ids();
         let ann = add_user(&mut pop, &mut next, "ann@x.com", json!({}));
         let body = json!({"schemas": [USER_URN], "userName": "ANN@x.com"});
-        let e = pop
-            .create(
-                Kind::User,
-                &body,
-                Stamp {
-                    now: "t",
-                    new_id: &mut next,
-                },
-            )
-            .unwrap_err();
+        let e = create_user(&mut pop, &mut next, &body).unwrap_err();
         assert_eq!((e.status, e.scim_type), (409, Some(ScimType::Uniqueness)));
         let bob = add_user(&mut pop, &mut next, "bob@x.com", json!({}));
         let e = pop.replace(Kind::User, &bob, &body, "t").unwrap_err();
@@ -1176,16 +1183,7 @@ pub(crate) mod tests {
             "JOSE\u{301}@X.COM",
         ] {
             let body = json!({"schemas": [USER_URN], "userName": taken});
-            let e = pop
-                .create(
-                    Kind::User,
-                    &body,
-                    Stamp {
-                        now: "t",
-                        new_id: &mut next,
-                    },
-                )
-                .unwrap_err();
+            let e = create_user(&mut pop, &mut next, &body).unwrap_err();
             assert_eq!(
                 (e.status, e.scim_type),
                 (409, Some(ScimType::Uniqueness)),
@@ -1328,16 +1326,7 @@ pub(crate) mod tests {
         // Before a sync has disabled Ann's account, her address pushed for
         // someone else (another externalId) would hand them her account.
         let newcomer = json!({"schemas": [USER_URN], "userName": "ANN@x.com", "externalId": "E2"});
-        let e = pop
-            .create(
-                Kind::User,
-                &newcomer,
-                Stamp {
-                    now: "t",
-                    new_id: &mut next,
-                },
-            )
-            .unwrap_err();
+        let e = create_user(&mut pop, &mut next, &newcomer).unwrap_err();
         assert_eq!(
             (e.status, e.scim_type),
             (409, Some(ScimType::Uniqueness)),
@@ -1373,15 +1362,7 @@ pub(crate) mod tests {
             revision: pop.revision(),
             users_sha256: None,
         });
-        pop.create(
-            Kind::User,
-            &newcomer,
-            Stamp {
-                now: "t",
-                new_id: &mut next,
-            },
-        )
-        .unwrap();
+        create_user(&mut pop, &mut next, &newcomer).unwrap();
         assert_eq!(pop.user_counts(), (2, 0));
     }
 
@@ -1419,16 +1400,7 @@ pub(crate) mod tests {
         let deep = vec!["a"; scim_groups::MAX_PATH_DEPTH + 1].join("/");
         let body = json!({"schemas": [USER_URN, ENTERPRISE_URN], "userName": "ann@x.com",
             ENTERPRISE_URN: {"department": deep}});
-        let e = pop
-            .create(
-                Kind::User,
-                &body,
-                Stamp {
-                    now: "t",
-                    new_id: &mut next,
-                },
-            )
-            .unwrap_err();
+        let e = create_user(&mut pop, &mut next, &body).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{}", e.detail);
         assert!(e.detail.contains("department"), "{}", e.detail);
         assert!(group(&mut pop, &mut next, &deep, &[]).is_err());
