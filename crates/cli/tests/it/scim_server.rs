@@ -1334,3 +1334,55 @@ async fn the_scim2_tester_conformance_suite_finds_no_error() {
         "scim2-tester ran only {successes} checks:\n{text}"
     );
 }
+
+#[test]
+fn health_says_saving_fails_without_naming_the_bucket() {
+    let moto = MotoServer::start();
+    moto.create_bucket("hr-secret-bucket");
+    let endpoint = moto.url();
+    let tc = FakeTimecamp::start(ROOT);
+    let p = project(&tc)
+        .env("USE_S3_STORAGE", "true")
+        .env("S3_ENDPOINT_URL", &endpoint)
+        .env("S3_ACCESS_KEY_ID", "test")
+        .env("S3_SECRET_ACCESS_KEY", "test")
+        .env("S3_BUCKET_NAME", "hr-secret-bucket")
+        .env("S3_FORCE_PATH_STYLE", "true");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s = Scim::start(&p);
+    rt.block_on(async {
+        assert_eq!(s.health().await["saving"], "ok");
+        // The bucket's server goes away; the next push cannot be saved.
+        drop(moto);
+        let push = s
+            .client
+            .post(format!("{}/scim/v2/Users", s.root))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/scim+json")
+            .body(entra_user("ann@x.com", "Ann", "Smith", "Sales", "E-ANN").to_string())
+            .send();
+        let pushing = tokio::spawn(push);
+        let mut health = s.health().await;
+        for _ in 0..200 {
+            if health["status"] == "unhealthy" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            health = s.health().await;
+        }
+        assert_eq!(health["status"], "unhealthy", "{health}");
+        assert_eq!(health["saving"], "failing; the log says why");
+        let text = health.to_string();
+        assert!(
+            !text.contains("hr-secret-bucket")
+                && !text.contains(endpoint.trim_start_matches("http://")),
+            "{text}"
+        );
+        pushing.abort();
+    });
+    assert!(
+        s.log().contains("cannot save the pushed population"),
+        "{}",
+        s.log()
+    );
+}
